@@ -1,0 +1,242 @@
+// Conversion of C++ values to and from PostgreSQL parameters and result fields.
+//
+// Supported types (and their PostgreSQL types):
+//   std::string, std::string_view, const char*   text (sent untyped, so the server infers)
+//   bool                                          boolean
+//   std::int16_t, std::int32_t, std::int64_t      smallint, integer, bigint
+//   double                                        double precision
+//   delta::Timestamp                              timestamptz (microseconds, UTC)
+//   std::chrono::duration                         interval (parameters only)
+//   nlohmann::json                                jsonb
+//   delta::pg::Bytes                              bytea (sent in binary, no escaping)
+//   std::vector<T> of the scalar types above      T[] (text[], bigint[], jsonb[], ...)
+//   std::optional<T>                              NULL when empty
+//
+// Extend by specialising delta::pg::Codec<T> with `static constexpr unsigned oid`,
+// `static void encode(const T&, std::string& out)` and, for results,
+// `static T decode(std::string_view text)`.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <delta/time.hpp>
+
+namespace delta::pg {
+
+// Raw bytes for bytea.
+using Bytes = std::vector<std::byte>;
+
+namespace oid {
+inline constexpr unsigned kUnknown = 0;
+inline constexpr unsigned kBool = 16;
+inline constexpr unsigned kBytea = 17;
+inline constexpr unsigned kInt8 = 20;
+inline constexpr unsigned kInt2 = 21;
+inline constexpr unsigned kInt4 = 23;
+inline constexpr unsigned kText = 25;
+inline constexpr unsigned kFloat8 = 701;
+inline constexpr unsigned kBoolArray = 1000;
+inline constexpr unsigned kInt2Array = 1005;
+inline constexpr unsigned kInt4Array = 1007;
+inline constexpr unsigned kTextArray = 1009;
+inline constexpr unsigned kInt8Array = 1016;
+inline constexpr unsigned kFloat8Array = 1022;
+inline constexpr unsigned kTimestamptz = 1184;
+inline constexpr unsigned kTimestamptzArray = 1185;
+inline constexpr unsigned kInterval = 1186;
+inline constexpr unsigned kJsonb = 3802;
+inline constexpr unsigned kJsonbArray = 3807;
+}  // namespace oid
+
+// Codec<T> converts T to PostgreSQL's text format and back. Specialised below.
+template <class T>
+struct Codec;
+
+// Helpers used by the codecs; they throw delta::DatabaseError (kind bad_input) on a
+// value that does not parse.
+namespace detail {
+std::int64_t parse_int(std::string_view text, std::int64_t min, std::int64_t max);
+double parse_double(std::string_view text);
+bool parse_bool(std::string_view text);
+Timestamp parse_timestamp(std::string_view text);
+void format_timestamp(Timestamp value, std::string& out);
+Bytes parse_bytea_hex(std::string_view text);
+// Splits a one-dimensional array literal into its elements; NULL elements are empty.
+std::vector<std::optional<std::string>> parse_array(std::string_view text);
+// Appends `text` as a quoted array element.
+void append_array_element(std::string_view text, std::string& out);
+[[noreturn]] void throw_decode_error(std::string_view type, std::string_view text);
+}  // namespace detail
+
+template <>
+struct Codec<std::string> {
+  static constexpr unsigned oid = oid::kUnknown;
+  static constexpr unsigned array_oid = oid::kTextArray;
+  static void encode(std::string_view value, std::string& out) { out.append(value); }
+  static std::string decode(std::string_view text) { return std::string(text); }
+};
+template <>
+struct Codec<std::string_view> {
+  static constexpr unsigned oid = oid::kUnknown;
+  static constexpr unsigned array_oid = oid::kTextArray;
+  static void encode(std::string_view value, std::string& out) { out.append(value); }
+};
+template <>
+struct Codec<const char*> {
+  static constexpr unsigned oid = oid::kUnknown;
+  static void encode(const char* value, std::string& out) { out.append(value); }
+};
+template <>
+struct Codec<bool> {
+  static constexpr unsigned oid = oid::kBool;
+  static constexpr unsigned array_oid = oid::kBoolArray;
+  static void encode(bool value, std::string& out) { out.append(value ? "t" : "f"); }
+  static bool decode(std::string_view text) { return detail::parse_bool(text); }
+};
+
+template <class Int, unsigned Oid, unsigned ArrayOid>
+struct IntCodec {
+  static constexpr unsigned oid = Oid;
+  static constexpr unsigned array_oid = ArrayOid;
+  static void encode(Int value, std::string& out) { out.append(std::to_string(value)); }
+  static Int decode(std::string_view text) {
+    return static_cast<Int>(detail::parse_int(text, std::numeric_limits<Int>::min(),
+                                              std::numeric_limits<Int>::max()));
+  }
+};
+template <>
+struct Codec<std::int16_t> : IntCodec<std::int16_t, oid::kInt2, oid::kInt2Array> {};
+template <>
+struct Codec<std::int32_t> : IntCodec<std::int32_t, oid::kInt4, oid::kInt4Array> {};
+template <>
+struct Codec<std::int64_t> : IntCodec<std::int64_t, oid::kInt8, oid::kInt8Array> {};
+
+template <>
+struct Codec<double> {
+  static constexpr unsigned oid = oid::kFloat8;
+  static constexpr unsigned array_oid = oid::kFloat8Array;
+  static void encode(double value, std::string& out);
+  static double decode(std::string_view text) { return detail::parse_double(text); }
+};
+
+template <>
+struct Codec<Timestamp> {
+  static constexpr unsigned oid = oid::kTimestamptz;
+  static constexpr unsigned array_oid = oid::kTimestamptzArray;
+  static void encode(Timestamp value, std::string& out) { detail::format_timestamp(value, out); }
+  static Timestamp decode(std::string_view text) { return detail::parse_timestamp(text); }
+};
+
+template <class Rep, class Period>
+struct Codec<std::chrono::duration<Rep, Period>> {
+  static constexpr unsigned oid = oid::kInterval;
+  static void encode(std::chrono::duration<Rep, Period> value, std::string& out) {
+    out.append(std::to_string(
+        std::chrono::duration_cast<std::chrono::microseconds>(value).count()));
+    out.append(" microseconds");
+  }
+};
+
+template <>
+struct Codec<nlohmann::json> {
+  static constexpr unsigned oid = oid::kJsonb;
+  static constexpr unsigned array_oid = oid::kJsonbArray;
+  static void encode(const nlohmann::json& value, std::string& out) { out.append(value.dump()); }
+  static nlohmann::json decode(std::string_view text) { return nlohmann::json::parse(text); }
+};
+
+template <>
+struct Codec<Bytes> {
+  static constexpr unsigned oid = oid::kBytea;
+  static constexpr bool binary = true;  // sent as raw bytes
+  static void encode(const Bytes& value, std::string& out) {
+    out.append(reinterpret_cast<const char*>(value.data()), value.size());
+  }
+  static Bytes decode(std::string_view text) { return detail::parse_bytea_hex(text); }
+};
+
+template <class T>
+struct Codec<std::vector<T>> {
+  static constexpr unsigned oid = Codec<T>::array_oid;
+  static void encode(const std::vector<T>& values, std::string& out) {
+    out.push_back('{');
+    std::string element;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      element.clear();
+      Codec<T>::encode(values[i], element);
+      detail::append_array_element(element, out);
+    }
+    out.push_back('}');
+  }
+  static std::vector<T> decode(std::string_view text) {
+    std::vector<T> values;
+    for (auto& element : detail::parse_array(text)) {
+      if (!element) detail::throw_decode_error("array element (NULL)", text);
+      values.push_back(Codec<T>::decode(*element));
+    }
+    return values;
+  }
+};
+
+// A list of encoded query parameters. Usually built implicitly by exec(sql, args...).
+class Params {
+ public:
+  Params() = default;
+  template <class... Args>
+  explicit Params(const Args&... args) {
+    reserve(sizeof...(Args));
+    (add(args), ...);
+  }
+
+  // Appends one parameter; an empty optional (or std::nullopt) is NULL.
+  template <class T>
+  Params& add(const T& value) {
+    using Decayed = std::remove_cvref_t<T>;
+    if constexpr (std::is_same_v<Decayed, std::nullopt_t>) {
+      add_null(oid::kUnknown);
+    } else if constexpr (requires { typename Decayed::value_type; } &&
+                         std::is_same_v<Decayed, std::optional<typename Decayed::value_type>>) {
+      if (value) {
+        add(*value);
+      } else {
+        add_null(codec_for<typename Decayed::value_type>::oid);
+      }
+    } else {
+      using C = codec_for<Decayed>;
+      std::string encoded;
+      C::encode(value, encoded);
+      constexpr bool binary = requires { C::binary; };
+      add_encoded(std::move(encoded), C::oid, binary);
+    }
+    return *this;
+  }
+
+  void add_null(unsigned type_oid);
+  void add_encoded(std::string value, unsigned type_oid, bool binary);
+  void reserve(std::size_t n);
+
+  std::size_t size() const noexcept { return values_.size(); }
+  const std::vector<std::optional<std::string>>& values() const noexcept { return values_; }
+  const std::vector<unsigned>& types() const noexcept { return types_; }
+  const std::vector<int>& formats() const noexcept { return formats_; }
+
+ private:
+  template <class T>
+  using codec_for = Codec<std::conditional_t<
+      std::is_array_v<T> || std::is_same_v<std::decay_t<T>, char*>, const char*, T>>;
+
+  std::vector<std::optional<std::string>> values_;
+  std::vector<unsigned> types_;
+  std::vector<int> formats_;
+};
+
+}  // namespace delta::pg

@@ -1,0 +1,16 @@
+// Time types shared by delta's public API.
+#pragma once
+
+#include <chrono>
+
+namespace delta {
+
+// A point in time with PostgreSQL's precision (microseconds, UTC).
+using Timestamp = std::chrono::sys_time<std::chrono::microseconds>;
+
+// The current time as a Timestamp.
+inline Timestamp now() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace delta

@@ -1,0 +1,70 @@
+// One libpq connection. Internal: users see Pool and Transaction.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include <delta/pg.hpp>
+
+struct pg_conn;
+
+namespace delta::pg {
+
+// A named statement, prepared once per connection on first use.
+struct Statement {
+  std::string name;
+  std::string sql;
+};
+
+struct ConnectOptions {
+  std::string url;  // empty: libpq's PG* environment
+  std::chrono::milliseconds connect_timeout{5000};
+  std::string application_name = "delta";
+  std::chrono::milliseconds statement_timeout{0};
+};
+
+class Connection {
+ public:
+  // Connects; throws DatabaseError (kind connection) on failure or when the deadline passes.
+  static std::unique_ptr<Connection> open(const ConnectOptions& options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one statement (extended protocol, text results). Throws DatabaseError.
+  Result exec(std::string_view sql, const Params& params = {});
+  // Prepares `statement` on this connection if needed, then runs it.
+  Result exec_prepared(const Statement& statement, const Params& params = {});
+  // Runs a script of several statements (simple protocol, no parameters).
+  void exec_script(std::string_view sql);
+
+  // True when libpq reports the connection as bad.
+  bool broken() const noexcept;
+  // Checks, without blocking, whether the server closed the connection while idle.
+  // Returns false if the connection is unusable.
+  bool check_alive() noexcept;
+  // Inside a transaction block (idle in transaction or failed)?
+  bool in_transaction() const noexcept;
+  int backend_pid() const noexcept;
+  int socket() const noexcept;
+  pg_conn* raw() const noexcept { return conn_; }
+
+  std::chrono::steady_clock::time_point last_used() const noexcept { return last_used_; }
+  void touch() noexcept { last_used_ = std::chrono::steady_clock::now(); }
+
+  // Raises the DatabaseError describing the connection's current error.
+  [[noreturn]] void throw_connection_error(std::string_view context) const;
+
+ private:
+  explicit Connection(pg_conn* conn) : conn_(conn) {}
+  Result check(void* pg_result, std::string_view sql);
+
+  pg_conn* conn_;
+  std::unordered_set<std::string> prepared_;
+  std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace delta::pg

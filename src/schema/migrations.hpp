@@ -1,0 +1,26 @@
+// The migrations compiled into the library (see cmake/embed_migrations.cmake).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace delta::schema {
+
+struct Migration {
+  int version;
+  const char* name;
+  const char* up;    // SQL with {{schema}} placeholders
+  const char* down;  // SQL with {{schema}} placeholders
+};
+
+// Every migration, ordered by version, versions contiguous from 1.
+const std::vector<Migration>& embedded_migrations();
+
+// Validates a schema name (^[a-z_][a-z0-9_]*$, at most 63 chars); throws ConfigError.
+void validate_schema_name(std::string_view schema);
+
+// Replaces every {{schema}} in sql with the quoted schema identifier.
+std::string render(std::string_view sql, std::string_view schema);
+
+}  // namespace delta::schema

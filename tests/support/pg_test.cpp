@@ -1,0 +1,39 @@
+#include "support/pg_test.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+namespace delta::testing {
+
+std::string database_url() {
+  const char* url = std::getenv("DATABASE_URL");
+  return url != nullptr ? std::string(url) : std::string();
+}
+
+std::shared_ptr<pg::Pool> make_pool(pg::PoolOptions options) {
+  if (options.application_name == "delta") options.application_name = "delta-test";
+  return pg::Pool::create(database_url(), std::move(options));
+}
+
+std::string unique_schema(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  return prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+}
+
+void drop_schema(pg::Pool& pool, const std::string& schema) {
+  pool.exec("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return condition();
+}
+
+}  // namespace delta::testing
