@@ -14,6 +14,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace delta {
@@ -76,6 +77,9 @@ class DatabaseError : public Error {
   bool retryable() const noexcept;
 
   static DatabaseErrorKind classify(std::string_view sqlstate) noexcept;
+
+ protected:
+  DatabaseError(DatabaseErrorKind kind, const std::string& message);
 
  private:
   std::string sqlstate_;

@@ -42,8 +42,7 @@ class Row {
   // parse, and std::out_of_range for a bad column.
   template <class T>
   T get(int column) const {
-    if constexpr (requires { typename T::value_type; } &&
-                  std::is_same_v<T, std::optional<typename T::value_type>>) {
+    if constexpr (kIsOptional<T>) {
       if (is_null(column)) return std::nullopt;
       return Codec<typename T::value_type>::decode(text(column));
     } else {
@@ -159,7 +158,7 @@ class PooledConnection {
 class Transaction {
  public:
   explicit Transaction(PooledConnection conn);
-  Transaction(Transaction&&) noexcept = default;
+  Transaction(Transaction&& other) noexcept;
   Transaction& operator=(Transaction&&) noexcept = delete;
   ~Transaction();
 

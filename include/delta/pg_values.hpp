@@ -56,6 +56,11 @@ inline constexpr unsigned kJsonb = 3802;
 inline constexpr unsigned kJsonbArray = 3807;
 }  // namespace oid
 
+template <class T>
+inline constexpr bool kIsOptional = false;
+template <class T>
+inline constexpr bool kIsOptional<std::optional<T>> = true;
+
 // Codec<T> converts T to PostgreSQL's text format and back. Specialised below.
 template <class T>
 struct Codec;
@@ -203,8 +208,7 @@ class Params {
     using Decayed = std::remove_cvref_t<T>;
     if constexpr (std::is_same_v<Decayed, std::nullopt_t>) {
       add_null(oid::kUnknown);
-    } else if constexpr (requires { typename Decayed::value_type; } &&
-                         std::is_same_v<Decayed, std::optional<typename Decayed::value_type>>) {
+    } else if constexpr (kIsOptional<Decayed>) {
       if (value) {
         add(*value);
       } else {

@@ -48,6 +48,8 @@ class Connection {
   bool check_alive() noexcept;
   // Inside a transaction block (idle in transaction or failed)?
   bool in_transaction() const noexcept;
+  // Inside a transaction block that an error aborted (only ROLLBACK is accepted)?
+  bool transaction_failed() const noexcept;
   int backend_pid() const noexcept;
   int socket() const noexcept;
   pg_conn* raw() const noexcept { return conn_; }

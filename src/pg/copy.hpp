@@ -43,8 +43,7 @@ class CopyWriter {
     using D = std::remove_cvref_t<T>;
     if constexpr (std::is_same_v<D, std::nullopt_t>) {
       buffer_.append("\\N");
-    } else if constexpr (requires { typename D::value_type; } &&
-                         std::is_same_v<D, std::optional<typename D::value_type>>) {
+    } else if constexpr (kIsOptional<D>) {
       if (!value) {
         buffer_.append("\\N");
       } else {

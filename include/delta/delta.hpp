@@ -1,0 +1,10 @@
+// delta: keep a PostgreSQL database in step with outside systems.
+//
+// The umbrella header; include the specific headers to compile less.
+#pragma once
+
+#include <delta/errors.hpp>
+#include <delta/migrate.hpp>
+#include <delta/pg.hpp>
+#include <delta/time.hpp>
+#include <delta/version.hpp>

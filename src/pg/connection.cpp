@@ -1,0 +1,186 @@
+#include "pg/connection.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <fmt/format.h>
+
+#include "pg/result_handle.hpp"
+
+namespace delta::pg {
+
+namespace {
+
+std::string trim_message(const char* message) {
+  std::string text = message != nullptr ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+std::string field(const PGresult* result, int code) {
+  const char* value = PQresultErrorField(result, code);
+  return value != nullptr ? value : "";
+}
+
+// Waits until `fd` is ready for `events` or the deadline passes; false on timeout.
+bool wait_socket(int fd, short events, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (remaining.count() <= 0) return false;
+    pollfd pfd{fd, events, 0};
+    int rc = ::poll(&pfd, 1, static_cast<int>(remaining.count()));
+    if (rc > 0) return true;
+    if (rc == 0) return false;
+    if (errno != EINTR) return true;  // let libpq report the socket error
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Connection> Connection::open(const ConnectOptions& options) {
+  const auto deadline = std::chrono::steady_clock::now() + options.connect_timeout;
+  const auto timeout_seconds = std::to_string(std::max<std::int64_t>(
+      1, (options.connect_timeout.count() + 999) / 1000));
+  std::vector<const char*> keys;
+  std::vector<const char*> values;
+  if (!options.url.empty()) {
+    keys.push_back("dbname");
+    values.push_back(options.url.c_str());
+  }
+  keys.push_back("connect_timeout");
+  values.push_back(timeout_seconds.c_str());
+  keys.push_back("application_name");
+  values.push_back(options.application_name.c_str());
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+
+  PGconn* raw = PQconnectStartParams(keys.data(), values.data(), 1);
+  if (raw == nullptr) throw DatabaseError("08001", "out of memory allocating a connection");
+  std::unique_ptr<Connection> conn(new Connection(raw));
+  // Server notices (and the FATAL a terminated backend sends while idle) would otherwise
+  // be printed to stderr by libpq; delta reports failures through errors instead.
+  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  if (PQstatus(raw) == CONNECTION_BAD) conn->throw_connection_error("cannot connect");
+
+  PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+  while (status != PGRES_POLLING_OK) {
+    if (status == PGRES_POLLING_FAILED) conn->throw_connection_error("cannot connect");
+    short events = status == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    if (!wait_socket(PQsocket(raw), events, deadline)) {
+      throw DatabaseError("08001", fmt::format("cannot connect: no answer within {} ms",
+                                               options.connect_timeout.count()));
+    }
+    status = PQconnectPoll(raw);
+  }
+
+  std::string setup = "SET DateStyle = 'ISO, MDY'; SET bytea_output = 'hex'";
+  if (options.statement_timeout.count() > 0) {
+    setup += fmt::format("; SET statement_timeout = {}", options.statement_timeout.count());
+  }
+  conn->exec_script(setup);
+  return conn;
+}
+
+Connection::~Connection() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+void Connection::throw_connection_error(std::string_view context) const {
+  throw DatabaseError("08006", fmt::format("{}: {}", context, trim_message(PQerrorMessage(conn_))));
+}
+
+Result Connection::check(void* pg_result, std::string_view sql) {
+  auto* result = static_cast<PGresult*>(pg_result);
+  touch();
+  if (result == nullptr) throw_connection_error("query failed");
+  auto handle = std::make_shared<ResultHandle>(result);
+  switch (PQresultStatus(result)) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+    case PGRES_EMPTY_QUERY:
+    case PGRES_COPY_IN:
+    case PGRES_COPY_OUT:
+      return Result(std::move(handle));
+    default:
+      break;
+  }
+  std::string sqlstate = field(result, PG_DIAG_SQLSTATE);
+  std::string message = field(result, PG_DIAG_MESSAGE_PRIMARY);
+  if (message.empty()) message = trim_message(PQresultErrorMessage(result));
+  if (message.empty()) message = trim_message(PQerrorMessage(conn_));
+  if (sqlstate.empty() && PQstatus(conn_) == CONNECTION_BAD) sqlstate = "08006";
+  (void)sql;
+  throw DatabaseError(std::move(sqlstate), message, field(result, PG_DIAG_MESSAGE_DETAIL),
+                      field(result, PG_DIAG_CONSTRAINT_NAME));
+}
+
+Result Connection::exec(std::string_view sql, const Params& params) {
+  const std::string text(sql);
+  const auto n = params.size();
+  std::vector<const char*> values(n);
+  std::vector<int> lengths(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& value = params.values()[i];
+    values[i] = value ? value->data() : nullptr;
+    lengths[i] = value ? static_cast<int>(value->size()) : 0;
+  }
+  return check(PQexecParams(conn_, text.c_str(), static_cast<int>(n), params.types().data(),
+                            values.data(), lengths.data(), params.formats().data(), 0),
+               sql);
+}
+
+Result Connection::exec_prepared(const Statement& statement, const Params& params) {
+  const auto n = params.size();
+  if (!prepared_.contains(statement.name)) {
+    check(PQprepare(conn_, statement.name.c_str(), statement.sql.c_str(), static_cast<int>(n),
+                    params.types().data()),
+          statement.sql);
+    prepared_.insert(statement.name);
+  }
+  std::vector<const char*> values(n);
+  std::vector<int> lengths(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& value = params.values()[i];
+    values[i] = value ? value->data() : nullptr;
+    lengths[i] = value ? static_cast<int>(value->size()) : 0;
+  }
+  return check(PQexecPrepared(conn_, statement.name.c_str(), static_cast<int>(n), values.data(),
+                              lengths.data(), params.formats().data(), 0),
+               statement.sql);
+}
+
+void Connection::exec_script(std::string_view sql) {
+  const std::string text(sql);
+  check(PQexec(conn_, text.c_str()), sql);
+}
+
+bool Connection::broken() const noexcept { return PQstatus(conn_) != CONNECTION_OK; }
+
+bool Connection::check_alive() noexcept {
+  if (broken()) return false;
+  pollfd pfd{PQsocket(conn_), POLLIN, 0};
+  int rc = ::poll(&pfd, 1, 0);
+  if (rc < 0) return false;
+  if (rc > 0) {
+    // An idle connection has nothing to read unless the server sent an error (e.g. it
+    // was terminated) or closed the socket.
+    if (PQconsumeInput(conn_) == 0) return false;
+    while (PGnotify* notify = PQnotifies(conn_)) PQfreemem(notify);
+  }
+  return !broken();
+}
+
+bool Connection::in_transaction() const noexcept {
+  return PQtransactionStatus(conn_) != PQTRANS_IDLE;
+}
+
+bool Connection::transaction_failed() const noexcept {
+  return PQtransactionStatus(conn_) == PQTRANS_INERROR;
+}
+
+int Connection::backend_pid() const noexcept { return PQbackendPID(conn_); }
+
+int Connection::socket() const noexcept { return PQsocket(conn_); }
+
+}  // namespace delta::pg
