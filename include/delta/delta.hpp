@@ -8,3 +8,7 @@
 #include <delta/pg.hpp>
 #include <delta/time.hpp>
 #include <delta/version.hpp>
+#include <delta/client.hpp>
+#include <delta/events.hpp>
+#include <delta/jobs.hpp>
+#include <delta/log.hpp>

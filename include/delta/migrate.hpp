@@ -25,12 +25,13 @@ enum class MigrateDirection { up, down };
 
 struct MigrateOptions {
   // PostgreSQL schema holding delta's tables; created by the first migration if missing.
-  // Must match ^[a-z_][a-z0-9_]*$ and be at most 63 characters.
+  // Must match ^[a-z_][a-z0-9_]*$, be at most 63 characters and not start with "pg_"
+  // (reserved by PostgreSQL).
   std::string schema = "delta";
   MigrateDirection direction = MigrateDirection::up;
   // Most migrations to apply (up) or revert (down). Unset: every pending one going up,
   // exactly one going down. Must be >= 1 when set.
-  std::optional<int> steps;
+  std::optional<int> steps = std::nullopt;
 };
 
 struct MigrateResult {
@@ -46,23 +47,30 @@ struct MigrationInfo {
   std::optional<Timestamp> applied_at;
 };
 
-// Applies or reverts migrations. Throws ConfigError for bad options, SchemaError when
-// the database is newer than this build, DatabaseError for database failures (the
-// whole run is rolled back).
+// Applies or reverts migrations. Blocks while another migrator of the same schema runs.
+// Reverting version 1 also drops <schema>.delta_migration, and the schema itself when
+// nothing else is left in it (never "public").
+// Throws ConfigError for bad options (before touching the database), SchemaError when
+// the database is newer than this build or its migration history has gaps, and
+// DatabaseError for database failures (the whole run is rolled back).
+// Thread-safe: concurrent calls (from any process) serialise on an advisory lock.
 MigrateResult migrate(pg::Pool& pool, const MigrateOptions& options = {});
 
 // Every migration this build knows, plus any applied version it does not know (with
-// an empty name), in version order.
+// an empty name), in version order. Read-only. Throws ConfigError for a bad schema name,
+// DatabaseError for database failures.
 std::vector<MigrationInfo> migration_status(pg::Pool& pool, std::string_view schema = "delta");
 
 // The newest schema version this build knows.
 int latest_schema_version() noexcept;
 
 // The version the database is at (0 when delta's schema or migration table is missing).
+// Throws ConfigError for a bad schema name, DatabaseError for database failures.
 int current_schema_version(pg::Pool& pool, std::string_view schema = "delta");
 
 // Throws SchemaError unless the database is at exactly latest_schema_version(): the
-// message says whether to run `delta migrate up` or to upgrade delta.
+// message says whether to run `delta migrate up` or to upgrade delta. ConfigError and
+// DatabaseError as for current_schema_version.
 void check_schema(pg::Pool& pool, std::string_view schema = "delta");
 
 }  // namespace delta

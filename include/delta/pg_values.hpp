@@ -192,6 +192,38 @@ struct Codec<std::vector<T>> {
   }
 };
 
+// Arrays with NULL elements.
+template <class T>
+struct Codec<std::vector<std::optional<T>>> {
+  static constexpr unsigned oid = Codec<T>::array_oid;
+  static void encode(const std::vector<std::optional<T>>& values, std::string& out) {
+    out.push_back('{');
+    std::string element;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      if (!values[i]) {
+        out.append("NULL");
+        continue;
+      }
+      element.clear();
+      Codec<T>::encode(*values[i], element);
+      detail::append_array_element(element, out);
+    }
+    out.push_back('}');
+  }
+  static std::vector<std::optional<T>> decode(std::string_view text) {
+    std::vector<std::optional<T>> values;
+    for (auto& element : detail::parse_array(text)) {
+      if (element) {
+        values.emplace_back(Codec<T>::decode(*element));
+      } else {
+        values.emplace_back(std::nullopt);
+      }
+    }
+    return values;
+  }
+};
+
 // A list of encoded query parameters. Usually built implicitly by exec(sql, args...).
 class Params {
  public:

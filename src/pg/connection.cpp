@@ -158,13 +158,16 @@ void Connection::exec_script(std::string_view sql) {
 bool Connection::broken() const noexcept { return PQstatus(conn_) != CONNECTION_OK; }
 
 bool Connection::check_alive() noexcept {
-  if (broken()) return false;
-  pollfd pfd{PQsocket(conn_), POLLIN, 0};
-  int rc = ::poll(&pfd, 1, 0);
-  if (rc < 0) return false;
-  if (rc > 0) {
-    // An idle connection has nothing to read unless the server sent an error (e.g. it
-    // was terminated) or closed the socket.
+  // An idle connection has nothing to read unless the server sent something unasked: a
+  // notice, or the error and end-of-file of a terminated backend. Read until the socket
+  // is quiet; libpq notices the end-of-file only on the read after the error message.
+  for (int round = 0; round < 8; ++round) {
+    if (broken()) return false;
+    pollfd pfd{PQsocket(conn_), POLLIN, 0};
+    int rc = ::poll(&pfd, 1, 0);
+    if (rc < 0) return false;
+    if (rc == 0) return true;
+    if ((pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return false;
     if (PQconsumeInput(conn_) == 0) return false;
     while (PGnotify* notify = PQnotifies(conn_)) PQfreemem(notify);
   }

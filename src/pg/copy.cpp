@@ -75,10 +75,11 @@ std::int64_t CopyWriter::finish() {
     } else if (!failure) {
       const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
       const char* message = PQresultErrorField(raw, PG_DIAG_MESSAGE_PRIMARY);
-      const char* context = PQresultErrorField(raw, PG_DIAG_CONTEXT);
+      const char* detail = PQresultErrorField(raw, PG_DIAG_MESSAGE_DETAIL);
+      const char* constraint = PQresultErrorField(raw, PG_DIAG_CONSTRAINT_NAME);
       failure.emplace(state != nullptr ? state : "08006",
                       message != nullptr ? message : PQerrorMessage(conn_.raw()),
-                      context != nullptr ? context : "");
+                      detail != nullptr ? detail : "", constraint != nullptr ? constraint : "");
     }
   }
   if (failure) throw *failure;

@@ -17,6 +17,7 @@ std::size_t Result::size() const noexcept {
 
 std::int64_t Result::affected_rows() const noexcept {
   if (!handle_) return 0;
+  if (std::string_view(PQcmdStatus(handle_->result)).starts_with("SELECT")) return 0;
   const char* tuples = PQcmdTuples(handle_->result);
   std::int64_t count = 0;
   std::string_view text(tuples);

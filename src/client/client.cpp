@@ -1,0 +1,140 @@
+#include <delta/client.hpp>
+
+#include <unistd.h>
+
+#include <random>
+#include <set>
+
+#include <delta/migrate.hpp>
+#include <fmt/format.h>
+
+#include "common/validate.hpp"
+#include "jobs/engine.hpp"
+#include "schema/migrations.hpp"
+
+namespace delta {
+
+namespace {
+
+std::string default_client_id() {
+  char host[128] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
+  std::random_device random;
+  return fmt::format("{}-{}-{:08x}", host, ::getpid(), random());
+}
+
+// Every problem with `config`, in the order of the fields.
+std::vector<std::string> check(const Config& config) {
+  std::vector<std::string> problems;
+  auto positive = [&](std::string_view name, std::chrono::milliseconds value) {
+    if (value.count() <= 0) problems.push_back(fmt::format("{} must be > 0 (got {} ms)", name, value.count()));
+  };
+  try {
+    schema::validate_schema_name(config.schema);
+  } catch (const ConfigError& e) {
+    problems.push_back(e.problems().front());
+  }
+  if (config.id.size() > 128) problems.emplace_back("id must be at most 128 characters");
+  positive("poll_interval", config.poll_interval);
+  for (const auto& [name, queue] : config.queues) {
+    if (auto problem = internal::check_name(name); !problem.empty()) {
+      problems.push_back(fmt::format("queues: queue name {}", problem));
+    }
+    if (queue.max_workers < 1 || queue.max_workers > 10000) {
+      problems.push_back(fmt::format("queues[\"{}\"].max_workers must be in 1 .. 10000 (got {})",
+                                     name, queue.max_workers));
+    }
+  }
+  if (config.job_timeout.count() == 0) {
+    problems.emplace_back("job_timeout must be > 0, or negative for no timeout");
+  }
+  positive("completed_job_retention", config.completed_job_retention);
+  positive("cancelled_job_retention", config.cancelled_job_retention);
+  positive("discarded_job_retention", config.discarded_job_retention);
+  if (config.completer_batch_size < 1 || config.completer_batch_size > 10000) {
+    problems.push_back(fmt::format("completer_batch_size must be in 1 .. 10000 (got {})",
+                                   config.completer_batch_size));
+  }
+  if (config.completer_flush_interval.count() < 0) {
+    problems.emplace_back("completer_flush_interval must not be negative");
+  }
+  if (config.notify_rate_limit.count() < 0) {
+    problems.emplace_back("notify_rate_limit must not be negative (0 = no limit)");
+  }
+  positive("heartbeat_interval", config.heartbeat_interval);
+  positive("client_ttl", config.client_ttl);
+  if (config.client_ttl <= config.heartbeat_interval) {
+    problems.push_back(fmt::format("client_ttl ({} ms) must be longer than heartbeat_interval ({} ms)",
+                                   config.client_ttl.count(), config.heartbeat_interval.count()));
+  }
+  positive("leader_ttl", config.leader_ttl);
+  positive("leader_renew_interval", config.leader_renew_interval);
+  if (config.leader_ttl <= config.leader_renew_interval) {
+    problems.push_back(fmt::format(
+        "leader_ttl ({} ms) must be longer than leader_renew_interval ({} ms)",
+        config.leader_ttl.count(), config.leader_renew_interval.count()));
+  }
+  positive("scheduler_interval", config.scheduler_interval);
+  positive("rescuer_interval", config.rescuer_interval);
+  if (config.rescue_margin.count() < 0) problems.emplace_back("rescue_margin must not be negative");
+  positive("job_cleaner_interval", config.job_cleaner_interval);
+  std::set<std::string> periodic_names;
+  for (std::size_t i = 0; i < config.periodic_jobs.size(); ++i) {
+    const auto& periodic = config.periodic_jobs[i];
+    if (periodic.name.empty()) problems.push_back(fmt::format("periodic_jobs[{}].name is empty", i));
+    if (!periodic_names.insert(periodic.name).second) {
+      problems.push_back(fmt::format("periodic_jobs[{}]: name \"{}\" is used twice", i, periodic.name));
+    }
+    if (periodic.interval.count() <= 0) {
+      problems.push_back(fmt::format("periodic_jobs[{}].interval must be > 0", i));
+    }
+    if (!periodic.make) problems.push_back(fmt::format("periodic_jobs[{}] has no job constructor", i));
+  }
+  return problems;
+}
+
+}  // namespace
+
+struct Client::Impl {
+  std::shared_ptr<pg::Pool> pool;
+  std::unique_ptr<jobs::JobsEngine> engine;
+  std::unique_ptr<jobs::Jobs> jobs;
+  bool started = false;
+};
+
+Client::Client(std::shared_ptr<pg::Pool> pool, Config config) : impl_(std::make_unique<Impl>()) {
+  if (!pool) throw ConfigError("pool must not be null");
+  auto problems = check(config);
+  if (!problems.empty()) throw ConfigError(std::move(problems));
+  if (config.id.empty()) config.id = default_client_id();
+  if (!config.logger) config.logger = stderr_logger(LogLevel::info);
+  if (!config.retry_policy) config.retry_policy = jobs::exponential_backoff();
+  impl_->pool = pool;
+  impl_->engine = std::make_unique<jobs::JobsEngine>(std::move(pool), std::move(config), this);
+  impl_->jobs = std::make_unique<jobs::Jobs>(impl_->engine.get());
+}
+
+Client::~Client() {
+  try {
+    stop(std::chrono::seconds(10));
+  } catch (...) {
+    // Destructors do not throw; stop() already logged what went wrong.
+  }
+}
+
+void Client::start() {
+  if (impl_->started) throw Error("the client was already started");
+  check_schema(*impl_->pool, impl_->engine->context().config.schema);
+  impl_->started = true;
+  impl_->engine->start();
+}
+
+void Client::stop(milliseconds grace) { impl_->engine->stop(grace); }
+
+jobs::Jobs& Client::jobs() { return *impl_->jobs; }
+const std::string& Client::id() const noexcept { return impl_->engine->context().config.id; }
+const Config& Client::config() const noexcept { return impl_->engine->context().config; }
+pg::Pool& Client::pool() const noexcept { return *impl_->pool; }
+bool Client::is_leader() const noexcept { return impl_->engine->is_leader(); }
+
+}  // namespace delta

@@ -1,0 +1,18 @@
+// Input checks shared by every layer. Each returns an empty string when the value is
+// fine, else a description of what is wrong (callers wrap it in ValidationError or
+// collect it into a ConfigError).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace delta::internal {
+
+// Kinds, queues and namespaces: ^[a-z0-9]+([_-][a-z0-9]+)*$, at most 64 characters.
+std::string check_name(std::string_view value);
+// Tags: ^\w[\w-]+\w$ (\w = ASCII letters, digits, underscore), at most 255 characters.
+std::string check_tag(std::string_view value);
+// Object ids: 1..254 bytes.
+std::string check_object_id(std::string_view value);
+
+}  // namespace delta::internal

@@ -1,0 +1,256 @@
+// The job queue's moving parts inside one client: the executor (a producer and worker
+// threads per queue), the completer (batched outcome writes), the watchdog (timeouts and
+// cancellation), the notifier (LISTEN/NOTIFY wake-ups) and the maintainer (heartbeat,
+// leader election, and the leader's scheduler, rescuer, cleaner and periodic jobs).
+//
+// Shutdown order (JobsEngine::stop): producers stop fetching -> running jobs get the
+// grace period -> their stop tokens are signalled -> what is still running is released
+// -> worker threads end -> completer flushes -> notifier ends -> maintainer resigns the
+// leadership and marks the client stopped.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <delta/client.hpp>
+#include <delta/jobs.hpp>
+
+#include "jobs/store.hpp"
+#include "pg/listener.hpp"
+
+namespace delta::jobs {
+
+// Fans job events out to subscriptions.
+class EventHub {
+ public:
+  Subscription<JobEvent> subscribe(std::vector<JobEventKind> kinds, std::size_t capacity);
+  void publish(const JobEvent& event);
+  bool empty() const;
+  void close_all();
+
+ private:
+  struct Entry {
+    std::vector<JobEventKind> kinds;
+    std::weak_ptr<delta::detail::SubscriptionState<JobEvent>> state;
+  };
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;  // guarded by mutex_
+  std::atomic<bool> any_{false};
+};
+
+// What every part shares.
+struct EngineContext {
+  std::shared_ptr<pg::Pool> pool;
+  Config config;  // validated, defaults filled in
+  JobStore store;
+  Client* client = nullptr;
+  EventHub events;
+
+  std::optional<Timestamp> now() const {
+    if (config.clock) return config.clock();
+    return std::nullopt;
+  }
+  void log(LogLevel level, const std::string& message) const {
+    if (config.logger) config.logger(level, message);
+  }
+};
+
+// Exponential backoff for background loops that hit an error: 100 ms doubling to 10 s.
+class LoopBackoff {
+ public:
+  std::chrono::milliseconds failed() {
+    delay_ = delay_.count() == 0 ? std::chrono::milliseconds(100)
+                                 : std::min(delay_ * 2, std::chrono::milliseconds(10000));
+    return delay_;
+  }
+  void succeeded() { delay_ = std::chrono::milliseconds(0); }
+
+ private:
+  std::chrono::milliseconds delay_{0};
+};
+
+// Deadlines and stop requests of running jobs.
+class Watchdog {
+ public:
+  struct Flags {
+    bool timed_out = false;
+    bool shutdown = false;
+    bool cancelled = false;
+  };
+  void start();
+  void stop();
+  std::stop_token add(std::int64_t id, std::chrono::steady_clock::time_point deadline);
+  Flags remove(std::int64_t id);
+  void cancel(std::int64_t id);   // an operator cancelled the job
+  void shutdown_all();            // the client is stopping
+
+ private:
+  struct Entry {
+    std::chrono::steady_clock::time_point deadline;
+    std::stop_source source;
+    Flags flags;
+  };
+  void run(std::stop_token stop);
+  std::mutex mutex_;
+  std::condition_variable_any changed_;
+  std::map<std::int64_t, Entry> running_;  // guarded by mutex_
+  std::jthread thread_;
+};
+
+// Writes outcomes in batches, then publishes their events.
+class Completer {
+ public:
+  explicit Completer(EngineContext& ctx) : ctx_(ctx) {}
+  void start();
+  void submit(Completion completion, std::optional<JobEvent> event);
+  // Writes everything pending, then ends the thread.
+  void stop();
+  std::size_t pending() const;
+
+ private:
+  struct Item {
+    Completion completion;
+    std::optional<JobEvent> event;
+  };
+  void run(std::stop_token stop);
+  bool write(std::vector<Item>& batch);
+
+  EngineContext& ctx_;
+  mutable std::mutex mutex_;
+  std::condition_variable_any ready_;
+  std::vector<Item> pending_;  // guarded by mutex_
+  std::chrono::steady_clock::time_point first_pending_;  // guarded by mutex_
+  std::jthread thread_;
+};
+
+// One queue in this client: a producer thread fetching into a buffer and max_workers
+// worker threads running jobs from it.
+class QueueRunner {
+ public:
+  QueueRunner(EngineContext& ctx, Completer& completer, Watchdog& watchdog, std::string queue,
+              int max_workers);
+  void start();
+  void wake();
+  // Stops fetching; jobs fetched but not started are released at once.
+  void stop_fetching();
+  // Jobs running or buffered.
+  int in_flight() const;
+  std::vector<std::int64_t> running_ids() const;
+  // Ends the worker threads once their current jobs return.
+  void join();
+  const std::string& queue() const noexcept { return queue_; }
+
+ private:
+  void produce(std::stop_token stop);
+  void work();
+  void execute(const JobRow& job);
+  void release_buffered();
+
+  EngineContext& ctx_;
+  Completer& completer_;
+  Watchdog& watchdog_;
+  const std::string queue_;
+  const int max_workers_;
+  std::vector<std::string> kinds_;
+  std::vector<std::int64_t> timeouts_ms_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable_any producer_cv_;
+  std::condition_variable worker_cv_;
+  std::deque<JobRow> ready_;          // guarded by mutex_
+  std::set<std::int64_t> executing_;  // guarded by mutex_
+  int in_flight_ = 0;                 // guarded by mutex_: ready_ + executing
+  bool wake_ = false;                 // guarded by mutex_
+  bool more_ = false;                 // guarded by mutex_: the last fetch came back full
+  bool fetching_ = true;              // guarded by mutex_
+  bool workers_exit_ = false;         // guarded by mutex_
+  std::jthread producer_;
+  std::vector<std::thread> workers_;
+};
+
+// Heartbeat, leader election, and the leader's maintenance services.
+class Maintainer {
+ public:
+  Maintainer(EngineContext& ctx) : ctx_(ctx) {}
+  void start();
+  // Ends the thread, resigns, and marks the client stopped.
+  void stop();
+  void wake_election();
+  bool is_leader() const;
+
+  // One pass of each service (also used by tests through the engine).
+  std::int64_t run_scheduler();
+  std::int64_t run_rescuer();
+  std::int64_t run_cleaner();
+  std::int64_t run_periodic();
+
+ private:
+  void run(std::stop_token stop);
+  void heartbeat();
+  void elect();
+
+  EngineContext& ctx_;
+  std::mutex mutex_;
+  std::condition_variable_any wake_;
+  bool election_requested_ = false;  // guarded by mutex_
+  std::atomic<bool> leader_{false};
+  std::atomic<std::int64_t> leader_until_{0};  // steady_clock ticks
+  std::jthread thread_;
+};
+
+class JobsEngine {
+ public:
+  JobsEngine(std::shared_ptr<pg::Pool> pool, Config config, Client* client);
+  ~JobsEngine();
+
+  InsertResult insert(const JobInsert& job);
+  InsertResult insert_tx(pg::Transaction& tx, const JobInsert& job);
+  std::vector<InsertResult> insert_many(std::span<const JobInsert> jobs);
+  std::vector<InsertResult> insert_many_tx(pg::Transaction& tx, std::span<const JobInsert> jobs);
+  JobRow get(std::int64_t id);
+  JobRow cancel(std::int64_t id);
+  JobRow retry(std::int64_t id);
+  void set_paused(std::string_view queue, bool paused);
+  Subscription<JobEvent> subscribe(std::vector<JobEventKind> kinds, std::size_t capacity);
+
+  void start();
+  void stop(std::chrono::milliseconds grace);
+  bool running() const noexcept { return started_ && !stopped_; }
+  bool is_leader() const { return maintainer_.is_leader(); }
+  Maintainer& maintainer() { return maintainer_; }
+  EngineContext& context() { return ctx_; }
+
+ private:
+  void notifier_loop(std::stop_token stop);
+  // Whether an insert into `queues` should carry a NOTIFY (rate limit per queue).
+  bool should_notify(const std::vector<std::string>& queues);
+
+  EngineContext ctx_;
+  Watchdog watchdog_;
+  Completer completer_;
+  Maintainer maintainer_;
+  std::vector<std::unique_ptr<QueueRunner>> runners_;
+  std::unique_ptr<pg::Listener> listener_;
+  std::jthread notifier_;
+  bool started_ = false;
+  bool stopped_ = false;
+
+  std::mutex notify_mutex_;
+  std::map<std::string, std::chrono::steady_clock::time_point> last_notify_;  // guarded
+  std::set<std::string> trailing_;  // guarded by notify_mutex_: queues owed a wake-up
+};
+
+// Validates one job; throws ValidationError naming the field (prefixed by `where`).
+void validate_insert(const JobInsert& job, const std::string& where = {});
+
+}  // namespace delta::jobs

@@ -1,0 +1,340 @@
+// Fetching and running jobs: QueueRunner and Watchdog.
+#include <cxxabi.h>
+
+#include <typeinfo>
+
+#include <fmt/format.h>
+
+#include "jobs/engine.hpp"
+
+namespace delta::jobs {
+
+// ---- Watchdog ---------------------------------------------------------------------------
+
+void Watchdog::start() {
+  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+}
+
+void Watchdog::stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    changed_.notify_all();
+    thread_.join();
+  }
+}
+
+std::stop_token Watchdog::add(std::int64_t id, std::chrono::steady_clock::time_point deadline) {
+  std::lock_guard lock(mutex_);
+  auto& entry = running_[id];
+  entry = Entry{deadline, std::stop_source(), {}};
+  changed_.notify_all();
+  return entry.source.get_token();
+}
+
+Watchdog::Flags Watchdog::remove(std::int64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it = running_.find(id);
+  if (it == running_.end()) return {};
+  Flags flags = it->second.flags;
+  running_.erase(it);
+  return flags;
+}
+
+void Watchdog::cancel(std::int64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  it->second.flags.cancelled = true;
+  it->second.source.request_stop();
+}
+
+void Watchdog::shutdown_all() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, entry] : running_) {
+    entry.flags.shutdown = true;
+    entry.source.request_stop();
+  }
+}
+
+void Watchdog::run(std::stop_token stop) {
+  std::unique_lock lock(mutex_);
+  while (!stop.stop_requested()) {
+    auto now = std::chrono::steady_clock::now();
+    auto next = now + std::chrono::seconds(1);
+    for (auto& [id, entry] : running_) {
+      if (entry.flags.timed_out) continue;
+      if (entry.deadline <= now) {
+        entry.flags.timed_out = true;
+        entry.source.request_stop();
+      } else {
+        next = std::min(next, entry.deadline);
+      }
+    }
+    changed_.wait_until(lock, stop, next, [] { return false; });
+  }
+}
+
+// ---- QueueRunner ------------------------------------------------------------------------
+
+namespace {
+
+std::string exception_type(const std::exception& e) {
+  int status = 0;
+  const char* mangled = typeid(e).name();
+  char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string name = (status == 0 && demangled != nullptr) ? demangled : mangled;
+  std::free(demangled);
+  return name;
+}
+
+nlohmann::json error_entry(int attempt, std::optional<Timestamp> now, const std::string& message,
+                           const std::string& type) {
+  std::string at;
+  pg::detail::format_timestamp(now.value_or(delta::now()), at);
+  return {{"attempt", attempt}, {"at", at}, {"error", message}, {"type", type}};
+}
+
+}  // namespace
+
+QueueRunner::QueueRunner(EngineContext& ctx, Completer& completer, Watchdog& watchdog,
+                         std::string queue, int max_workers)
+    : ctx_(ctx),
+      completer_(completer),
+      watchdog_(watchdog),
+      queue_(std::move(queue)),
+      max_workers_(max_workers) {
+  for (const auto& kind : ctx_.config.workers.kinds()) {
+    const auto& worker = *ctx_.config.workers.find(kind);
+    auto timeout = worker->timeout();
+    if (timeout == kDefaultTimeout) timeout = ctx_.config.job_timeout;
+    kinds_.push_back(kind);
+    timeouts_ms_.push_back(timeout.count() < 0 ? -1 : timeout.count());
+  }
+}
+
+void QueueRunner::start() {
+  for (int i = 0; i < max_workers_; ++i) workers_.emplace_back([this] { work(); });
+  producer_ = std::jthread([this](std::stop_token stop) { produce(stop); });
+}
+
+void QueueRunner::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    wake_ = true;
+  }
+  producer_cv_.notify_all();
+}
+
+int QueueRunner::in_flight() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_;
+}
+
+std::vector<std::int64_t> QueueRunner::running_ids() const {
+  std::lock_guard lock(mutex_);
+  return {executing_.begin(), executing_.end()};
+}
+
+void QueueRunner::produce(std::stop_token stop) {
+  LoopBackoff backoff;
+  while (!stop.stop_requested()) {
+    int free_slots = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (!fetching_) break;
+      free_slots = max_workers_ - in_flight_;
+      wake_ = false;
+    }
+    std::chrono::milliseconds wait = ctx_.config.poll_interval;
+    if (free_slots > 0 && !kinds_.empty()) {
+      try {
+        auto conn = ctx_.pool->acquire();
+        auto jobs = ctx_.store.fetch(*conn, queue_, kinds_, timeouts_ms_, free_slots,
+                                     ctx_.config.id, ctx_.now());
+        conn.release();
+        backoff.succeeded();
+        std::lock_guard lock(mutex_);
+        more_ = static_cast<int>(jobs.size()) == free_slots;
+        in_flight_ += static_cast<int>(jobs.size());
+        for (auto& job : jobs) ready_.push_back(std::move(job));
+        if (!ready_.empty()) worker_cv_.notify_all();
+      } catch (const std::exception& e) {
+        wait = backoff.failed();
+        ctx_.log(LogLevel::warn, fmt::format("queue {}: fetch failed (retrying in {} ms): {}",
+                                             queue_, wait.count(), e.what()));
+      }
+    }
+    std::unique_lock lock(mutex_);
+    producer_cv_.wait_for(lock, stop, wait, [&] {
+      return !fetching_ || wake_ || (more_ && in_flight_ < max_workers_);
+    });
+  }
+}
+
+void QueueRunner::work() {
+  for (;;) {
+    JobRow job;
+    {
+      std::unique_lock lock(mutex_);
+      worker_cv_.wait(lock, [&] { return !ready_.empty() || workers_exit_; });
+      if (ready_.empty()) return;
+      job = std::move(ready_.front());
+      ready_.pop_front();
+      executing_.insert(job.id);
+    }
+    execute(job);
+    {
+      std::lock_guard lock(mutex_);
+      executing_.erase(job.id);
+      --in_flight_;
+    }
+    producer_cv_.notify_all();
+  }
+}
+
+void QueueRunner::execute(const JobRow& job) {
+  Completion completion;
+  completion.id = job.id;
+  completion.attempt = job.attempt;
+  completion.attempted_by = ctx_.config.id;
+  const auto now = ctx_.now();
+
+  const auto* worker = ctx_.config.workers.find(job.kind);
+  if (worker == nullptr) {  // cannot happen: fetch filters by kind
+    completion.state = JobState::available;
+    completion.give_back_attempt = true;
+    completer_.submit(std::move(completion), std::nullopt);
+    return;
+  }
+  if (job.attempt > job.max_attempts) {
+    // Rescued by a leader that did not know this kind, after the last attempt.
+    completion.state = JobState::discarded;
+    completion.error = error_entry(job.attempt, now, "no attempts left", "exhausted");
+    completer_.submit(std::move(completion), JobEvent{JobEventKind::discarded, job,
+                                                      "no attempts left"});
+    return;
+  }
+
+  auto timeout = (*worker)->timeout();
+  if (timeout == kDefaultTimeout) timeout = ctx_.config.job_timeout;
+  const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
+                                            : std::chrono::steady_clock::now() + timeout;
+  std::stop_token token = watchdog_.add(job.id, deadline);
+  JobContext context(token, deadline, ctx_.config.logger, ctx_.client);
+
+  std::optional<JobResult> result;
+  std::string error_message;
+  std::string error_type;
+  try {
+    result = (*worker)->run(context, job);
+  } catch (const std::exception& e) {
+    error_message = e.what();
+    error_type = exception_type(e);
+  } catch (...) {
+    error_message = "unknown exception";
+    error_type = "unknown";
+  }
+  const Watchdog::Flags flags = watchdog_.remove(job.id);
+
+  if (result && result->outcome() == JobResult::Outcome::complete) {
+    completion.state = JobState::completed;
+    completer_.submit(std::move(completion), JobEvent{JobEventKind::completed, job, {}});
+    return;
+  }
+  if (result && result->outcome() == JobResult::Outcome::snooze) {
+    auto delay = result->snooze_for();
+    completion.state = delay.count() > 0 ? JobState::scheduled : JobState::available;
+    completion.delay_ms = std::max<std::int64_t>(0, delay.count());
+    completion.give_back_attempt = true;
+    completer_.submit(std::move(completion), JobEvent{JobEventKind::snoozed, job, {}});
+    return;
+  }
+  if (result && result->outcome() == JobResult::Outcome::cancel) {
+    completion.state = JobState::cancelled;
+    completion.error = error_entry(job.attempt, now, result->message(), "cancel");
+    completer_.submit(std::move(completion),
+                      JobEvent{JobEventKind::cancelled, job, result->message()});
+    return;
+  }
+  if (flags.shutdown && !flags.timed_out) {
+    // Interrupted by this client's stop: back to available without using an attempt.
+    completion.state = JobState::available;
+    completion.delay_ms = 0;
+    completion.give_back_attempt = true;
+    completer_.submit(std::move(completion), std::nullopt);
+    return;
+  }
+  if (result) {  // retry(message)
+    error_message = result->message();
+    error_type = "retry";
+  }
+  if (flags.timed_out) {
+    error_message = fmt::format("timed out after {} ms{}{}", timeout.count(),
+                                error_message.empty() ? "" : ": ", error_message);
+    error_type = "timeout";
+  }
+  completion.error = error_entry(job.attempt, now, error_message, error_type);
+  if (job.attempt >= job.max_attempts) {
+    completion.state = JobState::discarded;
+    completer_.submit(std::move(completion),
+                      JobEvent{JobEventKind::discarded, job, error_message});
+    return;
+  }
+  std::chrono::milliseconds delay{0};
+  try {
+    auto custom = (*worker)->next_retry(job);
+    delay = custom ? *custom : ctx_.config.retry_policy->next_retry(job);
+  } catch (const std::exception& e) {
+    ctx_.log(LogLevel::warn, fmt::format("job {}: retry policy failed: {}", job.id, e.what()));
+    delay = std::chrono::seconds(1);
+  }
+  completion.state = JobState::retryable;
+  completion.delay_ms = std::max<std::int64_t>(0, delay.count());
+  completer_.submit(std::move(completion), JobEvent{JobEventKind::failed, job, error_message});
+}
+
+void QueueRunner::stop_fetching() {
+  {
+    std::lock_guard lock(mutex_);
+    fetching_ = false;
+  }
+  producer_cv_.notify_all();
+  if (producer_.joinable()) {
+    producer_.request_stop();
+    producer_.join();
+  }
+  release_buffered();
+}
+
+void QueueRunner::release_buffered() {
+  std::vector<std::int64_t> ids;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& job : ready_) ids.push_back(job.id);
+    in_flight_ -= static_cast<int>(ready_.size());
+    ready_.clear();
+  }
+  if (ids.empty()) return;
+  try {
+    auto conn = ctx_.pool->acquire();
+    ctx_.store.release(*conn, ids, ctx_.config.id, ctx_.now());
+  } catch (const std::exception& e) {
+    ctx_.log(LogLevel::warn,
+             fmt::format("queue {}: could not release {} unstarted jobs (the rescuer will): {}",
+                         queue_, ids.size(), e.what()));
+  }
+}
+
+void QueueRunner::join() {
+  {
+    std::lock_guard lock(mutex_);
+    workers_exit_ = true;
+  }
+  worker_cv_.notify_all();
+  for (auto& thread : workers_) {
+    if (thread.joinable()) thread.join();
+  }
+  workers_.clear();
+}
+
+}  // namespace delta::jobs
