@@ -34,7 +34,7 @@ struct ResultHandle;
 
 class Result;
 
-// One row of a Result. Valid while its Result is alive.
+// One row of a Result. Keeps the result's data alive, so it may outlive the Result.
 class Row {
  public:
   // Field `column` converted to T; std::optional<T> maps NULL to nullopt. Throws
@@ -61,9 +61,9 @@ class Row {
 
  private:
   friend class Result;
-  Row(const Result* result, int row) : result_(result), row_(row) {}
+  Row(std::shared_ptr<ResultHandle> handle, int row) : handle_(std::move(handle)), row_(row) {}
   [[noreturn]] void throw_null(int column) const;
-  const Result* result_;
+  std::shared_ptr<ResultHandle> handle_;
   int row_;
 };
 
@@ -128,7 +128,7 @@ struct PoolStats {
   std::size_t in_use = 0;      // connections lent out
   std::size_t waiting = 0;     // callers blocked in acquire()
   std::uint64_t created = 0;   // connections opened over the pool's life
-  std::uint64_t discarded = 0; // connections closed because broken or left mid-transaction
+  std::uint64_t discarded = 0; // connections closed: broken, stale, or not rollback-able
   std::uint64_t timeouts = 0;  // acquire() calls that gave up
 };
 

@@ -60,7 +60,16 @@ std::unique_ptr<Connection> Connection::open(const ConnectOptions& options) {
   std::unique_ptr<Connection> conn(new Connection(raw));
   // Server notices (and the FATAL a terminated backend sends while idle) would otherwise
   // be printed to stderr by libpq; delta reports failures through errors instead.
-  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  PQsetNoticeReceiver(
+      raw,
+      [](void* arg, const PGresult* result) {
+        const char* severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+        if (severity != nullptr &&
+            (std::string_view(severity) == "FATAL" || std::string_view(severity) == "PANIC")) {
+          static_cast<Connection*>(arg)->fatal_ = true;
+        }
+      },
+      conn.get());
   if (PQstatus(raw) == CONNECTION_BAD) conn->throw_connection_error("cannot connect");
 
   PostgresPollingStatusType status = PGRES_POLLING_WRITING;
@@ -155,7 +164,7 @@ void Connection::exec_script(std::string_view sql) {
   check(PQexec(conn_, text.c_str()), sql);
 }
 
-bool Connection::broken() const noexcept { return PQstatus(conn_) != CONNECTION_OK; }
+bool Connection::broken() const noexcept { return fatal_ || PQstatus(conn_) != CONNECTION_OK; }
 
 bool Connection::check_alive() noexcept {
   // An idle connection has nothing to read unless the server sent something unasked: a

@@ -65,6 +65,9 @@ class Connection {
   Result check(void* pg_result, std::string_view sql);
 
   pg_conn* conn_;
+  // Set by the notice receiver when the server reports a FATAL or PANIC error outside a
+  // query (e.g. the backend was terminated while the connection sat idle).
+  bool fatal_ = false;
   std::unordered_set<std::string> prepared_;
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
 };

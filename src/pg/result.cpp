@@ -29,7 +29,7 @@ Row Result::operator[](std::size_t row) const {
   if (row >= size()) {
     throw std::out_of_range(fmt::format("row {} out of range ({} rows)", row, size()));
   }
-  return Row(this, static_cast<int>(row));
+  return Row(handle_, static_cast<int>(row));
 }
 
 Row Result::one() const {
@@ -47,31 +47,31 @@ void check_column(const PGresult* result, int column) {
 }  // namespace
 
 bool Row::is_null(int column) const {
-  const PGresult* result = result_->handle()->result;
+  const PGresult* result = handle_->result;
   check_column(result, column);
   return PQgetisnull(result, row_, column) != 0;
 }
 
 std::string_view Row::text(int column) const {
-  const PGresult* result = result_->handle()->result;
+  const PGresult* result = handle_->result;
   check_column(result, column);
   return {PQgetvalue(result, row_, column),
           static_cast<std::size_t>(PQgetlength(result, row_, column))};
 }
 
 int Row::column_index(std::string_view name) const {
-  const PGresult* result = result_->handle()->result;
+  const PGresult* result = handle_->result;
   for (int column = 0; column < PQnfields(result); ++column) {
     if (name == PQfname(result, column)) return column;
   }
   throw std::out_of_range(fmt::format("no column named \"{}\"", name));
 }
 
-int Row::columns() const { return PQnfields(result_->handle()->result); }
+int Row::columns() const { return PQnfields(handle_->result); }
 
 void Row::throw_null(int column) const {
   throw DatabaseError("22004", fmt::format("column \"{}\" is NULL; read it as std::optional",
-                                           PQfname(result_->handle()->result, column)));
+                                           PQfname(handle_->result, column)));
 }
 
 }  // namespace delta::pg

@@ -17,7 +17,8 @@ struct Migration {
 // Every migration, ordered by version, versions contiguous from 1.
 const std::vector<Migration>& embedded_migrations();
 
-// Validates a schema name (^[a-z_][a-z0-9_]*$, at most 63 chars); throws ConfigError.
+// Validates a schema name (^[a-z_][a-z0-9_]*$, at most 63 chars, no "pg_" prefix);
+// throws ConfigError.
 void validate_schema_name(std::string_view schema);
 
 // Replaces every {{schema}} in sql with the quoted schema identifier.

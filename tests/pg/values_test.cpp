@@ -59,7 +59,9 @@ void expect_bad_input(Fn decode, std::string_view what) {
 
 Bytes bytes(std::initializer_list<int> values) {
   Bytes out;
-  for (int value : values) out.push_back(static_cast<std::byte>(value));
+  for (int value : values) {
+    out.push_back(static_cast<std::byte>(value));
+  }
   return out;
 }
 
@@ -93,10 +95,8 @@ TEST(values_test, Int64Limits) {
             std::numeric_limits<std::int64_t>::max());
   EXPECT_EQ(Codec<std::int64_t>::decode("-9223372036854775808"),
             std::numeric_limits<std::int64_t>::min());
-  EXPECT_EQ(encode<std::int64_t>(std::numeric_limits<std::int64_t>::min()),
-            "-9223372036854775808");
-  EXPECT_EQ(encode<std::int64_t>(std::numeric_limits<std::int64_t>::max()),
-            "9223372036854775807");
+  EXPECT_EQ(encode<std::int64_t>(std::numeric_limits<std::int64_t>::min()), "-9223372036854775808");
+  EXPECT_EQ(encode<std::int64_t>(std::numeric_limits<std::int64_t>::max()), "9223372036854775807");
   expect_bad_input([] { Codec<std::int64_t>::decode("9223372036854775808"); },
                    "9223372036854775808");
   expect_bad_input([] { Codec<std::int64_t>::decode("-9223372036854775809"); },
@@ -135,10 +135,10 @@ TEST(values_test, Bool) {
 // ---- double ------------------------------------------------------------------------
 
 TEST(values_test, DoubleRoundTripsExactly) {
-  for (double value : {0.0, 1.0, -1.5, 0.1, 1.0 / 3.0, 6.02214076e23, -2.5e-300,
-                       std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(),
-                       std::numeric_limits<double>::min(),
-                       std::numeric_limits<double>::denorm_min()}) {
+  for (double value :
+       {0.0, 1.0, -1.5, 0.1, 1.0 / 3.0, 6.02214076e23, -2.5e-300,
+        std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(),
+        std::numeric_limits<double>::min(), std::numeric_limits<double>::denorm_min()}) {
     std::string text = encode(value);
     EXPECT_EQ(Codec<double>::decode(text), value) << text;
   }
@@ -158,8 +158,7 @@ TEST(values_test, DoubleParsesServerOutput) {
   EXPECT_EQ(Codec<double>::decode("-0"), 0.0);
   EXPECT_TRUE(std::signbit(Codec<double>::decode("-0")));
   EXPECT_EQ(Codec<double>::decode("1e+100"), 1e100);
-  EXPECT_EQ(Codec<double>::decode("1.7976931348623157e+308"),
-            std::numeric_limits<double>::max());
+  EXPECT_EQ(Codec<double>::decode("1.7976931348623157e+308"), std::numeric_limits<double>::max());
   expect_bad_input([] { Codec<double>::decode("abc"); }, "abc");
   expect_bad_input([] { Codec<double>::decode(""); }, "(empty)");
   expect_bad_input([] { Codec<double>::decode("1.5x"); }, "1.5x");
@@ -232,11 +231,10 @@ TEST(values_test, TimestampFormatAppends) {
 TEST(values_test, TimestampFormatRoundTrips) {
   Timestamp epoch{};
   for (Timestamp value :
-       {epoch, epoch - std::chrono::microseconds{1}, epoch + std::chrono::microseconds{1},
-        kInstant, kInstant + std::chrono::microseconds{876544},
+       {epoch, epoch - std::chrono::microseconds{1}, epoch + std::chrono::microseconds{1}, kInstant,
+        kInstant + std::chrono::microseconds{876544},
         std::chrono::sys_days{std::chrono::year{1900} / 1 / 1} + 1h + 2min + 3s + 4us,
-        std::chrono::sys_days{std::chrono::year{2000} / 2 / 29} + 23h + 59min + 59s +
-            999999us}) {
+        std::chrono::sys_days{std::chrono::year{2000} / 2 / 29} + 23h + 59min + 59s + 999999us}) {
     std::string out;
     detail::format_timestamp(value, out);
     EXPECT_EQ(detail::parse_timestamp(out), value) << out;
@@ -253,8 +251,8 @@ TEST(values_test, TimestampInfinityFormatsRoundTrip) {
 }
 
 TEST(values_test, TimestampGarbageThrows) {
-  for (std::string_view text : {"", "yesterday", "2026-13-01 00:00:00+00",
-                                "2026-11-28 25:00:00+00", "2026-11-28 00:27:28+"}) {
+  for (std::string_view text : {"", "yesterday", "2026-13-01 00:00:00+00", "2026-11-28 25:00:00+00",
+                                "2026-11-28 00:27:28+"}) {
     expect_bad_input([text] { detail::parse_timestamp(text); }, text);
   }
 }
@@ -343,8 +341,8 @@ TEST(values_test, ArrayMalformedThrows) {
 }
 
 TEST(values_test, ArrayTextRoundTrip) {
-  std::vector<std::string> values = {"plain",  "a,b",     "{braces}", "say \"hi\"",
-                                     "back\\", "",        "NULL",     "null",
+  std::vector<std::string> values = {"plain",  "a,b",       "{braces}",    "say \"hi\"",
+                                     "back\\", "",          "NULL",        "null",
                                      " pad ",  "tab\there", "line\nbreak", "héllo 世界 🚀"};
   std::string text = encode(values);
   EXPECT_EQ(text.front(), '{');
@@ -377,9 +375,10 @@ TEST(values_test, ArrayAppendElementQuotes) {
 // ---- json --------------------------------------------------------------------------
 
 TEST(values_test, JsonRoundTrip) {
-  nlohmann::json doc = {{"name", "héllo 世界 🚀"},
-                        {"nested", {{"list", {1, 2.5, nullptr, true}}, {"empty", nlohmann::json::object()}}},
-                        {"quote", "a\"b\\c\n"}};
+  nlohmann::json doc = {
+      {"name", "héllo 世界 🚀"},
+      {"nested", {{"list", {1, 2.5, nullptr, true}}, {"empty", nlohmann::json::object()}}},
+      {"quote", "a\"b\\c\n"}};
   EXPECT_EQ(Codec<nlohmann::json>::decode(encode(doc)), doc);
   EXPECT_EQ(Codec<nlohmann::json>::decode(R"({"a": [1, {"b": null}]})"),
             (nlohmann::json{{"a", {1, {{"b", nullptr}}}}}));
@@ -407,13 +406,13 @@ TEST(values_test, ParamsNull) {
 TEST(values_test, ParamsOids) {
   std::string text = "s";
   std::string_view view = "v";
-  Params params(text, view, "literal", true, std::int16_t{1}, std::int32_t{2}, std::int64_t{3},
-                2.5, kInstant, nlohmann::json{{"a", 1}}, std::vector<std::string>{"x"},
+  Params params(text, view, "literal", true, std::int16_t{1}, std::int32_t{2}, std::int64_t{3}, 2.5,
+                kInstant, nlohmann::json{{"a", 1}}, std::vector<std::string>{"x"},
                 std::vector<std::int64_t>{1}, std::chrono::milliseconds{1500});
-  std::vector<unsigned> expected = {oid::kUnknown,   oid::kUnknown,     oid::kUnknown, oid::kBool,
-                                    oid::kInt2,      oid::kInt4,        oid::kInt8,    oid::kFloat8,
-                                    oid::kTimestamptz, oid::kJsonb,     oid::kTextArray,
-                                    oid::kInt8Array, oid::kInterval};
+  std::vector<unsigned> expected = {
+      oid::kUnknown,   oid::kUnknown,   oid::kUnknown, oid::kBool,        oid::kInt2,
+      oid::kInt4,      oid::kInt8,      oid::kFloat8,  oid::kTimestamptz, oid::kJsonb,
+      oid::kTextArray, oid::kInt8Array, oid::kInterval};
   EXPECT_EQ(params.types(), expected);
   EXPECT_EQ(params.formats(), std::vector<int>(expected.size(), 0));
   EXPECT_EQ(params.values()[0], std::optional<std::string>("s"));

@@ -1,0 +1,359 @@
+// delta's benchmark harness: measures PostgreSQL's own limits with pgbench and delta's
+// scenarios in the same run, against the same cluster, and reports every delta figure as
+// a ratio of its baseline (machines are noisy; ratios travel better than absolutes).
+//
+//   bench/run            # builds Release, starts a throwaway cluster, runs everything
+//   bench/run --quick    # smaller and single runs: a smoke test, not a measurement
+//
+// Reads the database from DATABASE_URL, else libpq's PG* variables. Writes a table to
+// stdout and JSON to --out (default bench/results/latest.json).
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <delta/delta.hpp>
+#include <fmt/format.h>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  bool quick = false;
+  std::string out = "bench/results/latest.json";
+  std::string filter;
+};
+
+struct Figure {
+  std::string scenario;
+  std::string unit;
+  std::vector<double> runs;
+  std::string baseline;  // scenario name of the baseline, empty for baselines
+  double median() const {
+    auto sorted = runs;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted.empty() ? 0 : sorted[sorted.size() / 2];
+  }
+  double min() const { return runs.empty() ? 0 : *std::min_element(runs.begin(), runs.end()); }
+  double max() const { return runs.empty() ? 0 : *std::max_element(runs.begin(), runs.end()); }
+};
+
+std::string database_url() {
+  const char* url = std::getenv("DATABASE_URL");
+  return url != nullptr ? url : "";
+}
+
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted.push_back(c);
+    }
+  }
+  return quoted + "'";
+}
+
+// Runs pgbench with `script` and returns its tps (excluding connection time).
+double pgbench_tps(const std::string& script, int clients, int seconds) {
+  const std::string path = fmt::format("/tmp/delta_bench_{}.sql", ::getpid());
+  {
+    std::ofstream file(path);
+    file << script;
+  }
+  std::string command = fmt::format("pgbench -n -c {} -j {} -T {} -f {} {} 2>&1", clients,
+                                    std::min(clients, 2), seconds, path,
+                                    shell_quote(database_url()));
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run pgbench");
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  int status = ::pclose(pipe);
+  std::remove(path.c_str());
+  auto pos = output.find("tps = ");
+  if (status != 0 || pos == std::string::npos) {
+    throw std::runtime_error("pgbench failed:\n" + output);
+  }
+  return std::stod(output.substr(pos + 6));
+}
+
+template <class F>
+double timed_rate(double count, F&& body) {
+  auto start = Clock::now();
+  body();
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return count / seconds;
+}
+
+struct Noop {
+  std::int64_t n = 0;
+  static constexpr std::string_view kind = "bench_noop";
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Noop, n)
+
+class NoopWorker : public delta::jobs::Worker<Noop> {
+ public:
+  delta::jobs::JobResult work(delta::jobs::JobContext&, const delta::jobs::Job<Noop>&) override {
+    return delta::jobs::complete();
+  }
+};
+
+class Bench {
+ public:
+  explicit Bench(Options options) : options_(std::move(options)) {
+    pool_ = delta::pg::Pool::create(database_url(), {.max_connections = 24});
+    runs_ = options_.quick ? 1 : 3;
+    seconds_ = options_.quick ? 2 : 5;
+  }
+
+  void run() {
+    baselines();
+    jobs();
+    report();
+  }
+
+ private:
+  bool wanted(const std::string& name) const {
+    return options_.filter.empty() || name.find(options_.filter) != std::string::npos;
+  }
+
+  Figure& figure(const std::string& name, const std::string& unit, const std::string& baseline) {
+    auto& f = figures_[name];
+    f.scenario = name;
+    f.unit = unit;
+    f.baseline = baseline;
+    order_.push_back(name);
+    return f;
+  }
+
+  void baselines() {
+    pool_->exec("DROP TABLE IF EXISTS bench_insert, bench_update, bench_claim, bench_unnest");
+    pool_->exec("CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)");
+    pool_->exec("CREATE TABLE bench_update (id integer PRIMARY KEY, n bigint NOT NULL)");
+    pool_->exec("INSERT INTO bench_update SELECT g, 0 FROM generate_series(1, 100000) g");
+    pool_->exec("CREATE TABLE bench_unnest (id bigserial PRIMARY KEY, a bigint, b text)");
+    const std::string insert = "INSERT INTO bench_insert (payload) VALUES ('x');\n";
+    const std::string update =
+        "\\set id random(1, 100000)\nUPDATE bench_update SET n = n + 1 WHERE id = :id;\n";
+    for (int clients : {1, 16}) {
+      auto name = fmt::format("pgbench insert 1 row, {} clients", clients);
+      auto& f = figure(name, "tx/s", "");
+      for (int i = 0; i < runs_; ++i) f.runs.push_back(pgbench_tps(insert, clients, seconds_));
+      progress(f);
+    }
+    for (int clients : {1, 16}) {
+      auto name = fmt::format("pgbench update 1 row by pk, {} clients", clients);
+      auto& f = figure(name, "tx/s", "");
+      for (int i = 0; i < runs_; ++i) f.runs.push_back(pgbench_tps(update, clients, seconds_));
+      progress(f);
+    }
+    {
+      auto& f = figure("pgbench batched claim of 100, 4 clients", "rows/s", "");
+      for (int i = 0; i < runs_; ++i) {
+        pool_->exec("DROP TABLE IF EXISTS bench_claim");
+        pool_->exec(
+            "CREATE TABLE bench_claim (id bigserial PRIMARY KEY, state integer NOT NULL, "
+            "run_at timestamptz NOT NULL DEFAULT now())");
+        pool_->exec("CREATE INDEX ON bench_claim (run_at, id) WHERE state = 0");
+        pool_->exec("INSERT INTO bench_claim (state) SELECT 0 FROM generate_series(1, $1)",
+                    std::int64_t{seconds_ * 150000});
+        pool_->exec("VACUUM ANALYZE bench_claim");
+        const std::string claim =
+            "UPDATE bench_claim SET state = 1 WHERE id IN (SELECT id FROM bench_claim WHERE "
+            "state = 0 ORDER BY run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED) RETURNING id;\n";
+        f.runs.push_back(pgbench_tps(claim, 4, seconds_) * 100);
+      }
+      progress(f);
+    }
+    {
+      std::string a = "{", b = "{";
+      for (int i = 0; i < 1000; ++i) {
+        a += fmt::format("{}{}", i ? "," : "", i);
+        b += fmt::format("{}object-{:06}", i ? "," : "", i);
+      }
+      a += "}";
+      b += "}";
+      const std::string script = fmt::format(
+          "INSERT INTO bench_unnest (a, b) SELECT * FROM unnest('{}'::bigint[], '{}'::text[]);\n", a,
+          b);
+      auto& f = figure("pgbench insert 1000 rows via unnest, 1 client", "rows/s", "");
+      for (int i = 0; i < runs_; ++i) f.runs.push_back(pgbench_tps(script, 1, seconds_) * 1000);
+      progress(f);
+    }
+  }
+
+  std::string fresh_schema() {
+    pool_->exec("DROP SCHEMA IF EXISTS delta_bench CASCADE");
+    delta::migrate(*pool_, {.schema = "delta_bench"});
+    return "delta_bench";
+  }
+
+  delta::Config base_config(const std::string& schema) {
+    delta::Config config;
+    config.schema = schema;
+    config.logger = delta::stderr_logger(delta::LogLevel::warn);
+    return config;
+  }
+
+  void jobs() {
+    const std::int64_t many = options_.quick ? 20000 : 100000;
+    if (wanted("jobs insert_many")) {
+      auto& f = figure(fmt::format("jobs insert_many {} (calls of 5,000)", many), "jobs/s",
+                       "pgbench insert 1000 rows via unnest, 1 client");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = fresh_schema();
+        delta::Client client(pool_, base_config(schema));
+        std::vector<Noop> args(5000);
+        f.runs.push_back(timed_rate(static_cast<double>(many), [&] {
+          for (std::int64_t done = 0; done < many; done += 5000) {
+            client.jobs().insert_many(std::span<const Noop>(args));
+          }
+        }));
+      }
+      progress(f);
+    }
+    if (wanted("jobs insert")) {
+      const int threads = 16;
+      const std::int64_t total = options_.quick ? 4000 : 20000;
+      auto& f = figure(fmt::format("jobs insert, 1 per call, {} threads", threads), "jobs/s",
+                       "pgbench insert 1 row, 16 clients");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = fresh_schema();
+        delta::Client client(pool_, base_config(schema));
+        f.runs.push_back(timed_rate(static_cast<double>(total), [&] {
+          std::vector<std::thread> workers;
+          std::atomic<std::int64_t> next{0};
+          for (int t = 0; t < threads; ++t) {
+            workers.emplace_back([&] {
+              while (next.fetch_add(1) < total) client.jobs().insert(Noop{});
+            });
+          }
+          for (auto& w : workers) w.join();
+        }));
+      }
+      progress(f);
+    }
+    if (wanted("jobs drain")) {
+      const int max_workers = 100;
+      auto& f = figure(fmt::format("jobs drain {} no-op jobs, 1 process, max_workers {}", many,
+                                   max_workers),
+                       "jobs/s", "pgbench batched claim of 100, 4 clients");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = fresh_schema();
+        {
+          delta::Client inserter(pool_, base_config(schema));
+          std::vector<Noop> args(5000);
+          for (std::int64_t done = 0; done < many; done += 5000) {
+            inserter.jobs().insert_many(std::span<const Noop>(args));
+          }
+        }
+        pool_->exec("VACUUM ANALYZE delta_bench.delta_job");
+        auto config = base_config(schema);
+        config.workers.add(std::make_shared<NoopWorker>());
+        config.queues["default"] = {.max_workers = max_workers};
+        delta::Client client(pool_, config);
+        auto events = client.jobs().subscribe({delta::jobs::JobEventKind::completed},
+                                              static_cast<std::size_t>(many));
+        std::int64_t completed = 0;
+        f.runs.push_back(timed_rate(static_cast<double>(many), [&] {
+          client.start();
+          while (completed < many) {
+            if (events.next(std::chrono::seconds(30))) {
+              ++completed;
+            } else {
+              throw std::runtime_error("drain stalled");
+            }
+          }
+        }));
+        client.stop(std::chrono::seconds(5));
+      }
+      progress(f);
+    }
+  }
+
+  void progress(const Figure& f) {
+    std::cerr << fmt::format("  {:<60} {:>12.0f} {}\n", f.scenario, f.median(), f.unit);
+  }
+
+  void report() {
+    utsname machine{};
+    ::uname(&machine);
+    auto version = pool_->exec("SHOW server_version").one().get<std::string>(0);
+    auto sync = pool_->exec("SHOW synchronous_commit").one().get<std::string>(0);
+    nlohmann::json out = {{"machine", {{"cores", std::thread::hardware_concurrency()},
+                                       {"kernel", machine.release}}},
+                          {"postgres", {{"version", version}, {"synchronous_commit", sync}}},
+                          {"quick", options_.quick},
+                          {"runs", runs_},
+                          {"results", nlohmann::json::array()}};
+    std::cout << fmt::format("\n{:<62} {:>12} {:>8} {:>20} {:>8}\n", "scenario", "median", "unit",
+                             "min - max", "ratio");
+    for (const auto& name : order_) {
+      const Figure& f = figures_.at(name);
+      double ratio = 0;
+      double base = 0;
+      if (!f.baseline.empty() && figures_.contains(f.baseline)) {
+        base = figures_.at(f.baseline).median();
+        ratio = base > 0 ? f.median() / base : 0;
+      }
+      std::cout << fmt::format("{:<62} {:>12.0f} {:>8} {:>9.0f} - {:<9.0f} {:>8}\n", f.scenario,
+                               f.median(), f.unit, f.min(), f.max(),
+                               f.baseline.empty() ? "baseline" : fmt::format("{:.2f}x", ratio));
+      nlohmann::json entry = {{"scenario", f.scenario}, {"unit", f.unit}, {"median", f.median()},
+                              {"min", f.min()},         {"max", f.max()}, {"runs", f.runs}};
+      if (!f.baseline.empty()) {
+        entry["baseline"] = f.baseline;
+        entry["baseline_value"] = base;
+        entry["ratio"] = ratio;
+      }
+      out["results"].push_back(entry);
+    }
+    std::ofstream(options_.out) << out.dump(2) << '\n';
+    std::cout << "\nwritten to " << options_.out << '\n';
+  }
+
+  Options options_;
+  std::shared_ptr<delta::pg::Pool> pool_;
+  int runs_ = 3;
+  int seconds_ = 5;
+  std::map<std::string, Figure> figures_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--quick") {
+      options.quick = true;
+    } else if (arg == "--out" && i + 1 < argc) {
+      options.out = argv[++i];
+    } else if (arg == "--filter" && i + 1 < argc) {
+      options.filter = argv[++i];
+    } else {
+      std::cerr << "usage: delta_bench [--quick] [--out FILE] [--filter TEXT]\n";
+      return 2;
+    }
+  }
+  try {
+    Bench(options).run();
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "delta_bench: " << e.what() << '\n';
+    return 1;
+  }
+}
