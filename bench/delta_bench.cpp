@@ -7,8 +7,6 @@
 //
 // Reads the database from DATABASE_URL, else libpq's PG* variables. Writes a table to
 // stdout and JSON to --out (default bench/results/latest.json).
-#include <sys/utsname.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,8 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include <delta/delta.hpp>
 #include <fmt/format.h>
+#include <sys/utsname.h>
+
+#include <delta/delta.hpp>
 
 namespace {
 
@@ -72,14 +72,15 @@ double pgbench_tps(const std::string& script, int clients, int seconds) {
     std::ofstream file(path);
     file << script;
   }
-  std::string command = fmt::format("pgbench -n -c {} -j {} -T {} -f {} {} 2>&1", clients,
-                                    std::min(clients, 2), seconds, path,
-                                    shell_quote(database_url()));
+  std::string command =
+      fmt::format("pgbench -n -c {} -j {} -T {} -f {} {} 2>&1", clients, std::min(clients, 2),
+                  seconds, path, shell_quote(database_url()));
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("cannot run pgbench");
   std::string output;
   char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr)
+    output += buffer;
   int status = ::pclose(pipe);
   std::remove(path.c_str());
   auto pos = output.find("tps = ");
@@ -150,13 +151,15 @@ class Bench {
     for (int clients : {1, 16}) {
       auto name = fmt::format("pgbench insert 1 row, {} clients", clients);
       auto& f = figure(name, "tx/s", "");
-      for (int i = 0; i < runs_; ++i) f.runs.push_back(pgbench_tps(insert, clients, seconds_));
+      for (int i = 0; i < runs_; ++i)
+        f.runs.push_back(pgbench_tps(insert, clients, seconds_));
       progress(f);
     }
     for (int clients : {1, 16}) {
       auto name = fmt::format("pgbench update 1 row by pk, {} clients", clients);
       auto& f = figure(name, "tx/s", "");
-      for (int i = 0; i < runs_; ++i) f.runs.push_back(pgbench_tps(update, clients, seconds_));
+      for (int i = 0; i < runs_; ++i)
+        f.runs.push_back(pgbench_tps(update, clients, seconds_));
       progress(f);
     }
     {
@@ -186,10 +189,11 @@ class Bench {
       a += "}";
       b += "}";
       const std::string script = fmt::format(
-          "INSERT INTO bench_unnest (a, b) SELECT * FROM unnest('{}'::bigint[], '{}'::text[]);\n", a,
-          b);
+          "INSERT INTO bench_unnest (a, b) SELECT * FROM unnest('{}'::bigint[], '{}'::text[]);\n",
+          a, b);
       auto& f = figure("pgbench insert 1000 rows via unnest, 1 client", "rows/s", "");
-      for (int i = 0; i < runs_; ++i) f.runs.push_back(pgbench_tps(script, 1, seconds_) * 1000);
+      for (int i = 0; i < runs_; ++i)
+        f.runs.push_back(pgbench_tps(script, 1, seconds_) * 1000);
       progress(f);
     }
   }
@@ -237,19 +241,21 @@ class Bench {
           std::atomic<std::int64_t> next{0};
           for (int t = 0; t < threads; ++t) {
             workers.emplace_back([&] {
-              while (next.fetch_add(1) < total) client.jobs().insert(Noop{});
+              while (next.fetch_add(1) < total)
+                client.jobs().insert(Noop{});
             });
           }
-          for (auto& w : workers) w.join();
+          for (auto& w : workers)
+            w.join();
         }));
       }
       progress(f);
     }
     if (wanted("jobs drain")) {
       const int max_workers = 100;
-      auto& f = figure(fmt::format("jobs drain {} no-op jobs, 1 process, max_workers {}", many,
-                                   max_workers),
-                       "jobs/s", "pgbench batched claim of 100, 4 clients");
+      auto& f = figure(
+          fmt::format("jobs drain {} no-op jobs, 1 process, max_workers {}", many, max_workers),
+          "jobs/s", "pgbench batched claim of 100, 4 clients");
       for (int run = 0; run < runs_; ++run) {
         auto schema = fresh_schema();
         {
@@ -292,12 +298,12 @@ class Bench {
     ::uname(&machine);
     auto version = pool_->exec("SHOW server_version").one().get<std::string>(0);
     auto sync = pool_->exec("SHOW synchronous_commit").one().get<std::string>(0);
-    nlohmann::json out = {{"machine", {{"cores", std::thread::hardware_concurrency()},
-                                       {"kernel", machine.release}}},
-                          {"postgres", {{"version", version}, {"synchronous_commit", sync}}},
-                          {"quick", options_.quick},
-                          {"runs", runs_},
-                          {"results", nlohmann::json::array()}};
+    nlohmann::json out = {
+        {"machine", {{"cores", std::thread::hardware_concurrency()}, {"kernel", machine.release}}},
+        {"postgres", {{"version", version}, {"synchronous_commit", sync}}},
+        {"quick", options_.quick},
+        {"runs", runs_},
+        {"results", nlohmann::json::array()}};
     std::cout << fmt::format("\n{:<62} {:>12} {:>8} {:>20} {:>8}\n", "scenario", "median", "unit",
                              "min - max", "ratio");
     for (const auto& name : order_) {

@@ -20,7 +20,8 @@ BENCHMARK(BM_ParamsScalars);
 
 void BM_TextArrayParam(benchmark::State& state) {
   std::vector<std::string> ids;
-  for (int i = 0; i < state.range(0); ++i) ids.push_back("object-" + std::to_string(i));
+  for (int i = 0; i < state.range(0); ++i)
+    ids.push_back("object-" + std::to_string(i));
   for (auto _ : state) {
     delta::pg::Params params(ids);
     benchmark::DoNotOptimize(params);

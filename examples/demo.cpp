@@ -27,7 +27,8 @@ int main() {
         "ORDER BY table_name",
         "delta");
     std::cout << "tables in schema \"delta\":";
-    for (auto row : tables) std::cout << ' ' << row.get<std::string>(0);
+    for (auto row : tables)
+      std::cout << ' ' << row.get<std::string>(0);
     std::cout << '\n';
 
     for (const auto& info : delta::migration_status(*pool)) {

@@ -3,12 +3,12 @@
 // The umbrella header; include the specific headers to compile less.
 #pragma once
 
+#include <delta/client.hpp>
 #include <delta/errors.hpp>
+#include <delta/events.hpp>
+#include <delta/jobs.hpp>
+#include <delta/log.hpp>
 #include <delta/migrate.hpp>
 #include <delta/pg.hpp>
 #include <delta/time.hpp>
 #include <delta/version.hpp>
-#include <delta/client.hpp>
-#include <delta/events.hpp>
-#include <delta/jobs.hpp>
-#include <delta/log.hpp>

@@ -30,13 +30,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <delta/errors.hpp>
 #include <delta/events.hpp>
@@ -58,7 +59,8 @@ class JobsEngine;  // internal
 template <class T>
 concept JobArgs = requires {
   { T::kind } -> std::convertible_to<std::string_view>;
-} && requires(const T& args, const nlohmann::json& json) {
+}
+&&requires(const T& args, const nlohmann::json& json) {
   nlohmann::json(args);
   json.get<T>();
 };
@@ -106,9 +108,9 @@ struct Job {
 // the kind plus whichever of args, queue and period are selected. Enforced by a unique
 // index, so it holds for concurrent inserts from any number of processes.
 struct UniqueOpts {
-  bool by_args = false;                  // same args (canonical JSON)
-  bool by_queue = false;                 // same queue
-  std::chrono::seconds by_period{0};     // same period: scheduled_at rounded down to it
+  bool by_args = false;               // same args (canonical JSON)
+  bool by_queue = false;              // same queue
+  std::chrono::seconds by_period{0};  // same period: scheduled_at rounded down to it
   // States in which an existing job blocks a new one. Empty means every state but
   // cancelled and discarded. When set it must include available, scheduled, running and
   // retryable (jobs move between those on their own).
@@ -121,11 +123,11 @@ struct UniqueOpts {
 };
 
 struct InsertOpts {
-  std::string queue = "default";  // ^[a-z0-9]+([_-][a-z0-9]+)*$, at most 64 chars
-  int priority = 1;               // 1 (highest) .. 4
+  std::string queue = "default";          // ^[a-z0-9]+([_-][a-z0-9]+)*$, at most 64 chars
+  int priority = 1;                       // 1 (highest) .. 4
   std::optional<Timestamp> scheduled_at;  // unset or in the past: available at once
-  int max_attempts = 25;          // 1 .. 32767
-  std::vector<std::string> tags;  // each ^\w[\w-]+\w$, at most 255 chars
+  int max_attempts = 25;                  // 1 .. 32767
+  std::vector<std::string> tags;          // each ^\w[\w-]+\w$, at most 255 chars
   nlohmann::json metadata = nlohmann::json::object();  // must be a JSON object
   UniqueOpts unique;
 };
@@ -288,12 +290,11 @@ struct PeriodicJob {
 };
 
 template <JobArgs T, class Make>
-  requires std::is_invocable_r_v<T, Make>
-PeriodicJob every(std::chrono::milliseconds interval, Make make, PeriodicOpts opts = {}) {
+requires std::is_invocable_r_v<T, Make> PeriodicJob every(std::chrono::milliseconds interval,
+                                                          Make make, PeriodicOpts opts = {}) {
   PeriodicJob job;
-  job.name = opts.name.empty()
-                 ? std::string(T::kind) + "@" + std::to_string(interval.count())
-                 : opts.name;
+  job.name =
+      opts.name.empty() ? std::string(T::kind) + "@" + std::to_string(interval.count()) : opts.name;
   job.interval = interval;
   job.run_on_start = opts.run_on_start;
   job.make = [make = std::move(make), insert = std::move(opts.insert)] {
@@ -304,8 +305,8 @@ PeriodicJob every(std::chrono::milliseconds interval, Make make, PeriodicOpts op
 
 // Deduces T from the callable: every(5min, [] { return SendEmail{...}; }).
 template <class Make>
-  requires JobArgs<std::invoke_result_t<Make>>
-PeriodicJob every(std::chrono::milliseconds interval, Make make, PeriodicOpts opts = {}) {
+requires JobArgs<std::invoke_result_t<Make>> PeriodicJob every(std::chrono::milliseconds interval,
+                                                               Make make, PeriodicOpts opts = {}) {
   return every<std::invoke_result_t<Make>, Make>(interval, std::move(make), std::move(opts));
 }
 
@@ -314,8 +315,8 @@ std::string_view to_string(JobEventKind kind) noexcept;
 
 struct JobEvent {
   JobEventKind kind;
-  JobRow job;          // the job as it was worked (state before the outcome)
-  std::string error;   // for failed / discarded / cancelled
+  JobRow job;         // the job as it was worked (state before the outcome)
+  std::string error;  // for failed / discarded / cancelled
 };
 
 // client.jobs(): insert, inspect and manage jobs. Thread-safe.
@@ -345,7 +346,8 @@ class Jobs {
   std::vector<InsertResult> insert_many(std::span<const T> args, const InsertOpts& opts = {}) {
     std::vector<JobInsert> jobs;
     jobs.reserve(args.size());
-    for (const auto& a : args) jobs.push_back(make_insert(a, opts));
+    for (const auto& a : args)
+      jobs.push_back(make_insert(a, opts));
     return insert_many(std::span<const JobInsert>(jobs));
   }
   std::vector<InsertResult> insert_many(std::span<const JobInsert> jobs);

@@ -20,12 +20,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <delta/time.hpp>
 
@@ -113,8 +114,8 @@ struct IntCodec {
   static constexpr unsigned array_oid = ArrayOid;
   static void encode(Int value, std::string& out) { out.append(std::to_string(value)); }
   static Int decode(std::string_view text) {
-    return static_cast<Int>(detail::parse_int(text, std::numeric_limits<Int>::min(),
-                                              std::numeric_limits<Int>::max()));
+    return static_cast<Int>(
+        detail::parse_int(text, std::numeric_limits<Int>::min(), std::numeric_limits<Int>::max()));
   }
 };
 template <>
@@ -144,8 +145,8 @@ template <class Rep, class Period>
 struct Codec<std::chrono::duration<Rep, Period>> {
   static constexpr unsigned oid = oid::kInterval;
   static void encode(std::chrono::duration<Rep, Period> value, std::string& out) {
-    out.append(std::to_string(
-        std::chrono::duration_cast<std::chrono::microseconds>(value).count()));
+    out.append(
+        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(value).count()));
     out.append(" microseconds");
   }
 };
@@ -250,7 +251,9 @@ class Params {
       using C = codec_for<Decayed>;
       std::string encoded;
       C::encode(value, encoded);
-      constexpr bool binary = requires { C::binary; };
+      constexpr bool binary = requires {
+        C::binary;
+      };
       add_encoded(std::move(encoded), C::oid, binary);
     }
     return *this;
@@ -267,8 +270,9 @@ class Params {
 
  private:
   template <class T>
-  using codec_for = Codec<std::conditional_t<
-      std::is_array_v<T> || std::is_same_v<std::decay_t<T>, char*>, const char*, T>>;
+  using codec_for =
+      Codec<std::conditional_t<std::is_array_v<T> || std::is_same_v<std::decay_t<T>, char*>,
+                               const char*, T>>;
 
   std::vector<std::optional<std::string>> values_;
   std::vector<unsigned> types_;

@@ -1,12 +1,11 @@
-#include <delta/client.hpp>
-
-#include <unistd.h>
-
 #include <random>
 #include <set>
 
-#include <delta/migrate.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <delta/client.hpp>
+#include <delta/migrate.hpp>
 
 #include "common/validate.hpp"
 #include "jobs/engine.hpp"
@@ -27,7 +26,8 @@ std::string default_client_id() {
 std::vector<std::string> check(const Config& config) {
   std::vector<std::string> problems;
   auto positive = [&](std::string_view name, std::chrono::milliseconds value) {
-    if (value.count() <= 0) problems.push_back(fmt::format("{} must be > 0 (got {} ms)", name, value.count()));
+    if (value.count() <= 0)
+      problems.push_back(fmt::format("{} must be > 0 (got {} ms)", name, value.count()));
   };
   try {
     schema::validate_schema_name(config.schema);
@@ -64,15 +64,16 @@ std::vector<std::string> check(const Config& config) {
   positive("heartbeat_interval", config.heartbeat_interval);
   positive("client_ttl", config.client_ttl);
   if (config.client_ttl <= config.heartbeat_interval) {
-    problems.push_back(fmt::format("client_ttl ({} ms) must be longer than heartbeat_interval ({} ms)",
-                                   config.client_ttl.count(), config.heartbeat_interval.count()));
+    problems.push_back(
+        fmt::format("client_ttl ({} ms) must be longer than heartbeat_interval ({} ms)",
+                    config.client_ttl.count(), config.heartbeat_interval.count()));
   }
   positive("leader_ttl", config.leader_ttl);
   positive("leader_renew_interval", config.leader_renew_interval);
   if (config.leader_ttl <= config.leader_renew_interval) {
-    problems.push_back(fmt::format(
-        "leader_ttl ({} ms) must be longer than leader_renew_interval ({} ms)",
-        config.leader_ttl.count(), config.leader_renew_interval.count()));
+    problems.push_back(
+        fmt::format("leader_ttl ({} ms) must be longer than leader_renew_interval ({} ms)",
+                    config.leader_ttl.count(), config.leader_renew_interval.count()));
   }
   positive("scheduler_interval", config.scheduler_interval);
   positive("rescuer_interval", config.rescuer_interval);
@@ -81,14 +82,17 @@ std::vector<std::string> check(const Config& config) {
   std::set<std::string> periodic_names;
   for (std::size_t i = 0; i < config.periodic_jobs.size(); ++i) {
     const auto& periodic = config.periodic_jobs[i];
-    if (periodic.name.empty()) problems.push_back(fmt::format("periodic_jobs[{}].name is empty", i));
+    if (periodic.name.empty())
+      problems.push_back(fmt::format("periodic_jobs[{}].name is empty", i));
     if (!periodic_names.insert(periodic.name).second) {
-      problems.push_back(fmt::format("periodic_jobs[{}]: name \"{}\" is used twice", i, periodic.name));
+      problems.push_back(
+          fmt::format("periodic_jobs[{}]: name \"{}\" is used twice", i, periodic.name));
     }
     if (periodic.interval.count() <= 0) {
       problems.push_back(fmt::format("periodic_jobs[{}].interval must be > 0", i));
     }
-    if (!periodic.make) problems.push_back(fmt::format("periodic_jobs[{}] has no job constructor", i));
+    if (!periodic.make)
+      problems.push_back(fmt::format("periodic_jobs[{}] has no job constructor", i));
   }
   return problems;
 }
@@ -129,12 +133,24 @@ void Client::start() {
   impl_->engine->start();
 }
 
-void Client::stop(milliseconds grace) { impl_->engine->stop(grace); }
+void Client::stop(milliseconds grace) {
+  impl_->engine->stop(grace);
+}
 
-jobs::Jobs& Client::jobs() { return *impl_->jobs; }
-const std::string& Client::id() const noexcept { return impl_->engine->context().config.id; }
-const Config& Client::config() const noexcept { return impl_->engine->context().config; }
-pg::Pool& Client::pool() const noexcept { return *impl_->pool; }
-bool Client::is_leader() const noexcept { return impl_->engine->is_leader(); }
+jobs::Jobs& Client::jobs() {
+  return *impl_->jobs;
+}
+const std::string& Client::id() const noexcept {
+  return impl_->engine->context().config.id;
+}
+const Config& Client::config() const noexcept {
+  return impl_->engine->context().config;
+}
+pg::Pool& Client::pool() const noexcept {
+  return *impl_->pool;
+}
+bool Client::is_leader() const noexcept {
+  return impl_->engine->is_leader();
+}
 
 }  // namespace delta

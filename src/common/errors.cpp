@@ -1,6 +1,6 @@
-#include <delta/errors.hpp>
-
 #include <fmt/format.h>
+
+#include <delta/errors.hpp>
 
 namespace delta {
 

@@ -39,7 +39,8 @@ void Completer::stop() {
 bool Completer::write(std::vector<Item>& batch) {
   std::vector<Completion> outcomes;
   outcomes.reserve(batch.size());
-  for (const auto& item : batch) outcomes.push_back(item.completion);
+  for (const auto& item : batch)
+    outcomes.push_back(item.completion);
   try {
     auto conn = ctx_.pool->acquire();
     auto applied = ctx_.store.complete(*conn, outcomes, ctx_.now());

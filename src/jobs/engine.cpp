@@ -11,8 +11,7 @@ namespace delta::jobs {
 
 // ---- EventHub ---------------------------------------------------------------------------
 
-Subscription<JobEvent> EventHub::subscribe(std::vector<JobEventKind> kinds,
-                                           std::size_t capacity) {
+Subscription<JobEvent> EventHub::subscribe(std::vector<JobEventKind> kinds, std::size_t capacity) {
   auto state = std::make_shared<delta::detail::SubscriptionState<JobEvent>>(
       std::max<std::size_t>(capacity, 1));
   std::lock_guard lock(mutex_);
@@ -36,7 +35,9 @@ void EventHub::publish(const JobEvent& event) {
   any_ = !entries_.empty();
 }
 
-bool EventHub::empty() const { return !any_; }
+bool EventHub::empty() const {
+  return !any_;
+}
 
 void EventHub::close_all() {
   std::lock_guard lock(mutex_);
@@ -104,7 +105,9 @@ JobsEngine::JobsEngine(std::shared_ptr<pg::Pool> pool, Config config, Client* cl
       completer_(ctx_),
       maintainer_(ctx_) {}
 
-JobsEngine::~JobsEngine() { stop(std::chrono::seconds(10)); }
+JobsEngine::~JobsEngine() {
+  stop(std::chrono::seconds(10));
+}
 
 bool JobsEngine::should_notify(const std::vector<std::string>& queues) {
   if (!running() || ctx_.config.notify_rate_limit.count() <= 0) return true;
@@ -203,7 +206,8 @@ void JobsEngine::start() {
   listen.connect.application_name = ctx_.pool->options().application_name;
   listen.on_reconnect = [this] {
     ctx_.log(LogLevel::info, "notification listener reconnected; polling every queue");
-    for (auto& runner : runners_) runner->wake();
+    for (auto& runner : runners_)
+      runner->wake();
   };
   listen.on_error = [this](const std::string& message) { ctx_.log(LogLevel::warn, message); };
   listener_ = std::make_unique<pg::Listener>(std::move(listen));
@@ -211,10 +215,11 @@ void JobsEngine::start() {
   listener_->listen(ctx_.store.control_channel());
 
   for (const auto& [name, queue] : ctx_.config.queues) {
-    runners_.push_back(std::make_unique<QueueRunner>(ctx_, completer_, watchdog_, name,
-                                                     queue.max_workers));
+    runners_.push_back(
+        std::make_unique<QueueRunner>(ctx_, completer_, watchdog_, name, queue.max_workers));
   }
-  for (auto& runner : runners_) runner->start();
+  for (auto& runner : runners_)
+    runner->start();
   notifier_ = std::jthread([this](std::stop_token stop) { notifier_loop(stop); });
 }
 
@@ -259,7 +264,8 @@ void JobsEngine::notifier_loop(std::stop_token stop) {
     if (!owed.empty()) {
       try {
         auto conn = ctx_.pool->acquire();
-        for (const auto& queue : owed) ctx_.store.notify(*conn, ctx_.store.jobs_channel(), queue);
+        for (const auto& queue : owed)
+          ctx_.store.notify(*conn, ctx_.store.jobs_channel(), queue);
       } catch (const std::exception& e) {
         ctx_.log(LogLevel::warn, fmt::format("could not send a wake-up: {}", e.what()));
       }
@@ -271,7 +277,8 @@ void JobsEngine::stop(std::chrono::milliseconds grace) {
   if (!started_ || stopped_) return;
   stopped_ = true;
   using Clock = std::chrono::steady_clock;
-  for (auto& runner : runners_) runner->stop_fetching();
+  for (auto& runner : runners_)
+    runner->stop_fetching();
 
   auto busy = [&] {
     for (auto& runner : runners_) {
@@ -280,7 +287,8 @@ void JobsEngine::stop(std::chrono::milliseconds grace) {
     return false;
   };
   const auto grace_end = Clock::now() + grace;
-  while (busy() && Clock::now() < grace_end) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (busy() && Clock::now() < grace_end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (busy()) {
     ctx_.log(LogLevel::info, "stop: grace period over; cancelling running jobs");
     watchdog_.shutdown_all();
@@ -307,7 +315,8 @@ void JobsEngine::stop(std::chrono::milliseconds grace) {
       }
     }
   }
-  for (auto& runner : runners_) runner->join();
+  for (auto& runner : runners_)
+    runner->join();
   completer_.stop();
   if (notifier_.joinable()) {
     notifier_.request_stop();
@@ -321,7 +330,9 @@ void JobsEngine::stop(std::chrono::milliseconds grace) {
 
 // ---- Jobs facade ------------------------------------------------------------------------
 
-InsertResult Jobs::insert(const JobInsert& job) { return engine_->insert(job); }
+InsertResult Jobs::insert(const JobInsert& job) {
+  return engine_->insert(job);
+}
 InsertResult Jobs::insert_tx(pg::Transaction& tx, const JobInsert& job) {
   return engine_->insert_tx(tx, job);
 }
@@ -332,11 +343,21 @@ std::vector<InsertResult> Jobs::insert_many_tx(pg::Transaction& tx,
                                                std::span<const JobInsert> jobs) {
   return engine_->insert_many_tx(tx, jobs);
 }
-JobRow Jobs::get(std::int64_t id) { return engine_->get(id); }
-JobRow Jobs::cancel(std::int64_t id) { return engine_->cancel(id); }
-JobRow Jobs::retry(std::int64_t id) { return engine_->retry(id); }
-void Jobs::pause_queue(std::string_view queue) { engine_->set_paused(queue, true); }
-void Jobs::resume_queue(std::string_view queue) { engine_->set_paused(queue, false); }
+JobRow Jobs::get(std::int64_t id) {
+  return engine_->get(id);
+}
+JobRow Jobs::cancel(std::int64_t id) {
+  return engine_->cancel(id);
+}
+JobRow Jobs::retry(std::int64_t id) {
+  return engine_->retry(id);
+}
+void Jobs::pause_queue(std::string_view queue) {
+  engine_->set_paused(queue, true);
+}
+void Jobs::resume_queue(std::string_view queue) {
+  engine_->set_paused(queue, false);
+}
 Subscription<JobEvent> Jobs::subscribe(std::vector<JobEventKind> kinds, std::size_t capacity) {
   return engine_->subscribe(std::move(kinds), capacity);
 }

@@ -91,8 +91,8 @@ class Watchdog {
   void stop();
   std::stop_token add(std::int64_t id, std::chrono::steady_clock::time_point deadline);
   Flags remove(std::int64_t id);
-  void cancel(std::int64_t id);   // an operator cancelled the job
-  void shutdown_all();            // the client is stopping
+  void cancel(std::int64_t id);  // an operator cancelled the job
+  void shutdown_all();           // the client is stopping
 
  private:
   struct Entry {
@@ -128,7 +128,7 @@ class Completer {
   EngineContext& ctx_;
   mutable std::mutex mutex_;
   std::condition_variable_any ready_;
-  std::vector<Item> pending_;  // guarded by mutex_
+  std::vector<Item> pending_;                            // guarded by mutex_
   std::chrono::steady_clock::time_point first_pending_;  // guarded by mutex_
   std::jthread thread_;
 };
@@ -179,33 +179,44 @@ class QueueRunner {
 };
 
 // Heartbeat, leader election, and the leader's maintenance services.
+//
+// Two threads: the pulse (heartbeat and leader lease) runs on a connection of its own, so
+// a busy pool or a slow maintenance task can never make a live client look dead; the
+// services thread runs the leader's scheduler, rescuer, cleaner and periodic jobs on the
+// pool.
 class Maintainer {
  public:
-  Maintainer(EngineContext& ctx) : ctx_(ctx) {}
+  explicit Maintainer(EngineContext& ctx) : ctx_(ctx) {}
   void start();
-  // Ends the thread, resigns, and marks the client stopped.
+  // Ends the threads, resigns, and marks the client stopped.
   void stop();
   void wake_election();
   bool is_leader() const;
 
-  // One pass of each service (also used by tests through the engine).
+  // One pass of each service.
   std::int64_t run_scheduler();
   std::int64_t run_rescuer();
   std::int64_t run_cleaner();
   std::int64_t run_periodic();
 
  private:
-  void run(std::stop_token stop);
+  void pulse(std::stop_token stop);
+  void services(std::stop_token stop);
+  // Runs `body` on the pulse connection, (re)opening it when needed.
+  template <class F>
+  void on_pulse_connection(F&& body);
   void heartbeat();
   void elect();
 
   EngineContext& ctx_;
+  std::unique_ptr<pg::Connection> pulse_conn_;  // used by the pulse thread only
   std::mutex mutex_;
   std::condition_variable_any wake_;
   bool election_requested_ = false;  // guarded by mutex_
   std::atomic<bool> leader_{false};
   std::atomic<std::int64_t> leader_until_{0};  // steady_clock ticks
-  std::jthread thread_;
+  std::jthread pulse_thread_;
+  std::jthread services_thread_;
 };
 
 class JobsEngine {

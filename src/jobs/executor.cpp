@@ -1,8 +1,7 @@
 // Fetching and running jobs: QueueRunner and Watchdog.
-#include <cxxabi.h>
-
 #include <typeinfo>
 
+#include <cxxabi.h>
 #include <fmt/format.h>
 
 #include "jobs/engine.hpp"
@@ -78,6 +77,8 @@ void Watchdog::run(std::stop_token stop) {
 
 namespace {
 
+constexpr std::chrono::milliseconds kFetchCooldown{2};
+
 std::string exception_type(const std::exception& e) {
   int status = 0;
   const char* mangled = typeid(e).name();
@@ -113,7 +114,8 @@ QueueRunner::QueueRunner(EngineContext& ctx, Completer& completer, Watchdog& wat
 }
 
 void QueueRunner::start() {
-  for (int i = 0; i < max_workers_; ++i) workers_.emplace_back([this] { work(); });
+  for (int i = 0; i < max_workers_; ++i)
+    workers_.emplace_back([this] { work(); });
   producer_ = std::jthread([this](std::stop_token stop) { produce(stop); });
 }
 
@@ -156,7 +158,8 @@ void QueueRunner::produce(std::stop_token stop) {
         std::lock_guard lock(mutex_);
         more_ = static_cast<int>(jobs.size()) == free_slots;
         in_flight_ += static_cast<int>(jobs.size());
-        for (auto& job : jobs) ready_.push_back(std::move(job));
+        for (auto& job : jobs)
+          ready_.push_back(std::move(job));
         if (!ready_.empty()) worker_cv_.notify_all();
       } catch (const std::exception& e) {
         wait = backoff.failed();
@@ -164,9 +167,14 @@ void QueueRunner::produce(std::stop_token stop) {
                                              queue_, wait.count(), e.what()));
       }
     }
+    // With a backlog (the last fetch came back full), refill in batches: fetch once half
+    // of the slots are free, or after a short cooldown if fewer are. Fetching for
+    // every single freed slot would spend a round trip per job.
+    const int refill = std::max(1, max_workers_ / 2);
     std::unique_lock lock(mutex_);
+    if (more_ && in_flight_ < max_workers_) wait = std::min(wait, kFetchCooldown);
     producer_cv_.wait_for(lock, stop, wait, [&] {
-      return !fetching_ || wake_ || (more_ && in_flight_ < max_workers_);
+      return !fetching_ || wake_ || (more_ && max_workers_ - in_flight_ >= refill);
     });
   }
 }
@@ -210,8 +218,8 @@ void QueueRunner::execute(const JobRow& job) {
     // Rescued by a leader that did not know this kind, after the last attempt.
     completion.state = JobState::discarded;
     completion.error = error_entry(job.attempt, now, "no attempts left", "exhausted");
-    completer_.submit(std::move(completion), JobEvent{JobEventKind::discarded, job,
-                                                      "no attempts left"});
+    completer_.submit(std::move(completion),
+                      JobEvent{JobEventKind::discarded, job, "no attempts left"});
     return;
   }
 
@@ -276,8 +284,7 @@ void QueueRunner::execute(const JobRow& job) {
   completion.error = error_entry(job.attempt, now, error_message, error_type);
   if (job.attempt >= job.max_attempts) {
     completion.state = JobState::discarded;
-    completer_.submit(std::move(completion),
-                      JobEvent{JobEventKind::discarded, job, error_message});
+    completer_.submit(std::move(completion), JobEvent{JobEventKind::discarded, job, error_message});
     return;
   }
   std::chrono::milliseconds delay{0};
@@ -310,7 +317,8 @@ void QueueRunner::release_buffered() {
   std::vector<std::int64_t> ids;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& job : ready_) ids.push_back(job.id);
+    for (const auto& job : ready_)
+      ids.push_back(job.id);
     in_flight_ -= static_cast<int>(ready_.size());
     ready_.clear();
   }

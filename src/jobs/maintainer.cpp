@@ -1,8 +1,7 @@
 // Heartbeats, leader election, and the leader's services: scheduler, rescuer, cleaner,
 // periodic jobs.
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "jobs/engine.hpp"
 
@@ -26,24 +25,48 @@ constexpr auto kPruneClientsAfter = std::chrono::hours(24);
 
 void Maintainer::start() {
   heartbeat();  // registered before any job is fetched, so the rescuer knows this client
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  pulse_thread_ = std::jthread([this](std::stop_token stop) { pulse(stop); });
+  services_thread_ = std::jthread([this](std::stop_token stop) { services(stop); });
 }
 
 void Maintainer::stop() {
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    wake_.notify_all();
-    thread_.join();
+  for (auto* thread : {&pulse_thread_, &services_thread_}) {
+    if (thread->joinable()) {
+      thread->request_stop();
+      wake_.notify_all();
+      thread->join();
+    }
   }
   try {
-    auto conn = ctx_.pool->acquire();
-    if (leader_) ctx_.store.resign(*conn, ctx_.config.id);
-    ctx_.store.mark_stopped(*conn, ctx_.config.id, ctx_.now());
+    on_pulse_connection([&](pg::Connection& conn) {
+      if (leader_) ctx_.store.resign(conn, ctx_.config.id);
+      ctx_.store.mark_stopped(conn, ctx_.config.id, ctx_.now());
+    });
   } catch (const std::exception& e) {
-    ctx_.log(LogLevel::warn, fmt::format("could not resign or mark the client stopped: {}",
-                                         e.what()));
+    ctx_.log(LogLevel::warn,
+             fmt::format("could not resign or mark the client stopped: {}", e.what()));
   }
+  pulse_conn_.reset();
   leader_ = false;
+}
+
+template <class F>
+void Maintainer::on_pulse_connection(F&& body) {
+  if (pulse_conn_ && !pulse_conn_->check_alive()) pulse_conn_.reset();
+  if (!pulse_conn_) {
+    pg::ConnectOptions options;
+    options.url = ctx_.pool->url();
+    options.connect_timeout = ctx_.pool->options().connect_timeout;
+    options.application_name = ctx_.pool->options().application_name;
+    options.statement_timeout = ctx_.config.heartbeat_interval * 2;
+    pulse_conn_ = pg::Connection::open(options);
+  }
+  try {
+    body(*pulse_conn_);
+  } catch (const DatabaseError& e) {
+    if (e.kind() == DatabaseErrorKind::connection || pulse_conn_->broken()) pulse_conn_.reset();
+    throw;
+  }
 }
 
 void Maintainer::wake_election() {
@@ -64,26 +87,30 @@ void Maintainer::heartbeat() {
   for (const auto& [name, queue] : ctx_.config.queues) {
     metadata["queues"].push_back({{"name", name}, {"max_workers", queue.max_workers}});
   }
-  auto conn = ctx_.pool->acquire();
-  ctx_.store.heartbeat(*conn, ctx_.config.id, hostname(), static_cast<int>(::getpid()), metadata,
-                       ctx_.now());
+  on_pulse_connection([&](pg::Connection& conn) {
+    ctx_.store.heartbeat(conn, ctx_.config.id, hostname(), static_cast<int>(::getpid()), metadata,
+                         ctx_.now());
+  });
 }
 
 void Maintainer::elect() {
   const auto attempt_started = Clock::now();
-  auto conn = ctx_.pool->acquire();
-  bool elected =
-      ctx_.store.elect(*conn, ctx_.config.id, ctx_.config.leader_ttl.count(), ctx_.now());
+  bool elected = false;
+  on_pulse_connection([&](pg::Connection& conn) {
+    elected = ctx_.store.elect(conn, ctx_.config.id, ctx_.config.leader_ttl.count(), ctx_.now());
+  });
   if (elected) {
     // Count the lease from before the statement ran, so this client never believes in a
     // lease longer than the database granted.
     leader_until_ = (attempt_started + ctx_.config.leader_ttl).time_since_epoch().count();
     if (!leader_.exchange(true)) {
       ctx_.log(LogLevel::info, fmt::format("client {} is now the leader", ctx_.config.id));
+      auto conn = ctx_.pool->acquire();
       for (const auto& periodic : ctx_.config.periodic_jobs) {
         ctx_.store.ensure_periodic(*conn, periodic.name, periodic.interval.count(),
                                    periodic.run_on_start, ctx_.now());
       }
+      wake_.notify_all();  // the services thread starts at once
     }
   } else if (leader_.exchange(false)) {
     ctx_.log(LogLevel::warn, fmt::format("client {} lost the leadership", ctx_.config.id));
@@ -128,7 +155,8 @@ std::int64_t Maintainer::run_rescuer() {
         rescue.state = JobState::retryable;
         std::optional<std::chrono::milliseconds> custom;
         if (worker != nullptr) custom = (*worker)->next_retry(job);
-        rescue.delay_ms = custom ? custom->count() : ctx_.config.retry_policy->next_retry(job).count();
+        rescue.delay_ms =
+            custom ? custom->count() : ctx_.config.retry_policy->next_retry(job).count();
       }
       rescues.push_back(std::move(rescue));
       ctx_.log(LogLevel::warn, fmt::format("rescuing job {} ({}, attempt {}): {}", job.id, job.kind,
@@ -147,10 +175,10 @@ std::int64_t Maintainer::run_cleaner() {
   const auto deadline = Clock::now() + kCleanerBudget;
   while (Clock::now() < deadline) {
     auto conn = ctx_.pool->acquire();
-    auto deleted = ctx_.store.clean(*conn, ctx_.config.completed_job_retention.count(),
-                                    ctx_.config.cancelled_job_retention.count(),
-                                    ctx_.config.discarded_job_retention.count(), kBatch,
-                                    ctx_.now());
+    auto deleted =
+        ctx_.store.clean(*conn, ctx_.config.completed_job_retention.count(),
+                         ctx_.config.cancelled_job_retention.count(),
+                         ctx_.config.discarded_job_retention.count(), kBatch, ctx_.now());
     total += deleted;
     if (deleted < kBatch) break;
   }
@@ -186,32 +214,48 @@ std::int64_t Maintainer::run_periodic() {
   return inserted;
 }
 
-void Maintainer::run(std::stop_token stop) {
-  struct Task {
-    const char* name;
-    std::chrono::milliseconds interval;
-    bool leader_only;
-    std::function<void()> run;
-    Clock::time_point due;
-    LoopBackoff backoff;
-  };
-  const auto periodic_check = std::min(ctx_.config.poll_interval, std::chrono::milliseconds(1000));
-  std::vector<Task> tasks;
-  tasks.push_back({"heartbeat", ctx_.config.heartbeat_interval, false, [this] { heartbeat(); },
-                   Clock::now() + ctx_.config.heartbeat_interval, {}});
-  tasks.push_back({"election", ctx_.config.leader_renew_interval, false, [this] { elect(); },
-                   Clock::now(), {}});
-  tasks.push_back({"scheduler", ctx_.config.scheduler_interval, true, [this] { run_scheduler(); },
-                   Clock::now(), {}});
-  tasks.push_back({"rescuer", ctx_.config.rescuer_interval, true, [this] { run_rescuer(); },
-                   Clock::now(), {}});
-  tasks.push_back({"cleaner", ctx_.config.job_cleaner_interval, true, [this] { run_cleaner(); },
-                   Clock::now(), {}});
-  if (!ctx_.config.periodic_jobs.empty()) {
-    tasks.push_back({"periodic jobs", periodic_check, true, [this] { run_periodic(); },
-                     Clock::now(), {}});
-  }
+namespace {
 
+struct Task {
+  const char* name;
+  std::chrono::milliseconds interval;
+  std::function<void()> run;
+  Clock::time_point due;
+  LoopBackoff backoff;
+};
+
+// Runs the tasks that are due; a failing task logs, backs off, and is retried.
+void run_due(std::vector<Task>& tasks, const std::stop_token& stop, const EngineContext& ctx) {
+  for (auto& task : tasks) {
+    if (stop.stop_requested()) return;
+    if (task.due > Clock::now()) continue;
+    try {
+      task.run();
+      task.backoff.succeeded();
+      task.due = Clock::now() + task.interval;
+    } catch (const std::exception& e) {
+      auto pause = std::min(task.backoff.failed(), task.interval);
+      task.due = Clock::now() + pause;
+      ctx.log(LogLevel::warn,
+              fmt::format("{} failed (retrying in {} ms): {}", task.name, pause.count(), e.what()));
+    }
+  }
+}
+
+Clock::time_point next_due(const std::vector<Task>& tasks) {
+  auto next = Clock::now() + std::chrono::seconds(1);
+  for (const auto& task : tasks) next = std::min(next, task.due);
+  return next;
+}
+
+}  // namespace
+
+void Maintainer::pulse(std::stop_token stop) {
+  std::vector<Task> tasks;
+  tasks.push_back({"heartbeat", ctx_.config.heartbeat_interval, [this] { heartbeat(); },
+                   Clock::now() + ctx_.config.heartbeat_interval, {}});
+  tasks.push_back({"leader election", ctx_.config.leader_renew_interval, [this] { elect(); },
+                   Clock::now(), {}});
   while (!stop.stop_requested()) {
     {
       std::lock_guard lock(mutex_);
@@ -220,28 +264,36 @@ void Maintainer::run(std::stop_token stop) {
         tasks[1].due = Clock::now();
       }
     }
-    for (auto& task : tasks) {
-      if (stop.stop_requested()) break;
-      if (task.due > Clock::now()) continue;
-      if (task.leader_only && !is_leader()) {
-        task.due = Clock::now() + task.interval;
-        continue;
-      }
-      try {
-        task.run();
-        task.backoff.succeeded();
-        task.due = Clock::now() + task.interval;
-      } catch (const std::exception& e) {
-        auto pause = std::min(task.backoff.failed(), task.interval);
-        task.due = Clock::now() + pause;
-        ctx_.log(LogLevel::warn, fmt::format("{} failed (retrying in {} ms): {}", task.name,
-                                             pause.count(), e.what()));
-      }
-    }
-    auto next = Clock::now() + std::chrono::seconds(1);
-    for (const auto& task : tasks) next = std::min(next, task.due);
+    run_due(tasks, stop, ctx_);
     std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, stop, next, [&] { return election_requested_; });
+    wake_.wait_until(lock, stop, next_due(tasks), [&] { return election_requested_; });
+  }
+}
+
+void Maintainer::services(std::stop_token stop) {
+  const auto periodic_check = std::min(ctx_.config.poll_interval, std::chrono::milliseconds(1000));
+  std::vector<Task> tasks;
+  tasks.push_back({"scheduler", ctx_.config.scheduler_interval, [this] { run_scheduler(); },
+                   Clock::now(), {}});
+  tasks.push_back({"rescuer", ctx_.config.rescuer_interval, [this] { run_rescuer(); },
+                   Clock::now(), {}});
+  tasks.push_back({"cleaner", ctx_.config.job_cleaner_interval, [this] { run_cleaner(); },
+                   Clock::now(), {}});
+  if (!ctx_.config.periodic_jobs.empty()) {
+    tasks.push_back({"periodic jobs", periodic_check, [this] { run_periodic(); }, Clock::now(),
+                     {}});
+  }
+  bool was_leader = false;
+  while (!stop.stop_requested()) {
+    const bool leader = is_leader();
+    if (leader && !was_leader) {
+      for (auto& task : tasks) task.due = Clock::now();  // a new leader catches up at once
+    }
+    was_leader = leader;
+    if (leader) run_due(tasks, stop, ctx_);
+    auto next = leader ? next_due(tasks) : Clock::now() + ctx_.config.leader_renew_interval;
+    std::unique_lock lock(mutex_);
+    wake_.wait_until(lock, stop, next, [&] { return !was_leader && is_leader(); });
   }
 }
 

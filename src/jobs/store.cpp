@@ -17,7 +17,9 @@ constexpr const char* kColumns =
     "attempted_at, attempted_by, created_at, scheduled_at, finalized_at, errors";
 
 // `coalesce($n::timestamptz, now())`: the injected clock, else the database's.
-std::string now_param(int n) { return fmt::format("coalesce(${}::timestamptz, now())", n); }
+std::string now_param(int n) {
+  return fmt::format("coalesce(${}::timestamptz, now())", n);
+}
 
 // The state an outcome really leads to: a job whose cancellation was requested while
 // it ran ends cancelled unless it completed or was discarded anyway.
@@ -27,7 +29,8 @@ constexpr const char* kEffectiveState =
 
 std::string channel_name(const std::string& schema, std::string_view suffix) {
   std::string name = schema + "_" + std::string(suffix);
-  if (name.size() > 63) name = fmt::format("delta_{:x}_{}", std::hash<std::string>{}(schema), suffix);
+  if (name.size() > 63)
+    name = fmt::format("delta_{:x}_{}", std::hash<std::string>{}(schema), suffix);
   return name;
 }
 
@@ -37,7 +40,7 @@ JobStore::JobStore(const std::string& schema)
     : schema_(schema),
       jobs_channel_(channel_name(schema, "jobs")),
       control_channel_(channel_name(schema, "control")) {
-  const std::string prefix = fmt::format("dj{:x}_", std::hash<std::string>{}(schema) & 0xffffffff);
+  const std::string prefix = fmt::format("dj{:x}_", std::hash<std::string>{}(schema)&0xffffffff);
   auto make = [&](const char* name, const std::string& sql) {
     return pg::Statement{prefix + name, schema::render(sql, schema)};
   };
@@ -47,8 +50,8 @@ JobStore::JobStore(const std::string& schema)
     std::size_t pos = 0;
     while (pos < all.size()) {
       auto comma = all.find(", ", pos);
-      auto col = all.substr(pos, comma == std::string_view::npos ? std::string_view::npos
-                                                                 : comma - pos);
+      auto col =
+          all.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
       if (!cols.empty()) cols += ", ";
       cols += "j.";
       cols += col;
@@ -58,7 +61,8 @@ JobStore::JobStore(const std::string& schema)
     return cols;
   }();
 
-  insert_ = make("insert", fmt::format(R"(
+  insert_ =
+      make("insert", fmt::format(R"(
 WITH input AS MATERIALIZED (
   SELECT nextval('{{{{schema}}}}.delta_job_id_seq') AS id, t.kind, t.queue, t.priority, t.args,
          t.metadata, ARRAY(SELECT jsonb_array_elements_text(t.tags)) AS tags, t.max_attempts,
@@ -93,7 +97,7 @@ SELECT input.ord, encode(input.unique_key, 'hex'),
        inserted.*
 FROM input LEFT JOIN inserted ON inserted.id = input.id
 ORDER BY input.ord)",
-                                       fmt::arg("now", now_param(11)), fmt::arg("cols", returning_j)));
+                                 fmt::arg("now", now_param(11)), fmt::arg("cols", returning_j)));
 
   lookup_unique_ = make("lookup_unique", fmt::format(R"(
 SELECT encode(unique_key, 'hex'), {cols} FROM {{{{schema}}}}.delta_job
@@ -119,7 +123,8 @@ WHERE j.id = picked.id AND t.kind = j.kind
 RETURNING {cols})",
                                      fmt::arg("now", now_param(6)), fmt::arg("cols", returning_j)));
 
-  complete_ = make("complete", fmt::format(R"(
+  complete_ = make("complete",
+                   fmt::format(R"(
 UPDATE {{{{schema}}}}.delta_job j SET
   state = {state}::{{{{schema}}}}.job_state,
   attempt = CASE WHEN u.give_back AND {state} <> 'cancelled' THEN greatest(j.attempt - 1, 0)
@@ -135,8 +140,7 @@ FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::bigint[], $
 WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt
   AND j.attempted_by = u.attempted_by
 RETURNING j.id)",
-                                           fmt::arg("state", kEffectiveState),
-                                           fmt::arg("now", now_param(8))));
+                               fmt::arg("state", kEffectiveState), fmt::arg("now", now_param(8))));
 
   schedule_ = make("schedule", fmt::format(R"(
 WITH due AS (
@@ -153,7 +157,8 @@ SELECT count(*), (SELECT count(pg_notify($3, q.queue)) FROM (SELECT DISTINCT que
 FROM moved)",
                                            fmt::arg("now", now_param(2))));
 
-  lock_stuck_ = make("lock_stuck", fmt::format(R"(
+  lock_stuck_ =
+      make("lock_stuck", fmt::format(R"(
 SELECT CASE WHEN c.id IS NULL THEN 'its client ' || coalesce(j.attempted_by, '?') || ' is unknown'
             WHEN c.stopped_at IS NOT NULL THEN 'its client ' || c.id || ' stopped'
             WHEN c.heartbeat_at < {now} - $1 * interval '1 millisecond'
@@ -169,10 +174,10 @@ WHERE j.state = 'running'
 ORDER BY j.id
 LIMIT $3
 FOR UPDATE OF j SKIP LOCKED)",
-                                               fmt::arg("now", now_param(4)),
-                                               fmt::arg("cols", returning_j)));
+                                     fmt::arg("now", now_param(4)), fmt::arg("cols", returning_j)));
 
-  rescue_ = make("rescue", fmt::format(R"(
+  rescue_ = make("rescue",
+                 fmt::format(R"(
 WITH r AS (
   UPDATE {{{{schema}}}}.delta_job j SET
     state = {state}::{{{{schema}}}}.job_state,
@@ -187,8 +192,7 @@ WITH r AS (
   RETURNING j.id
 )
 SELECT count(*) FROM r)",
-                                       fmt::arg("state", kEffectiveState),
-                                       fmt::arg("now", now_param(6))));
+                             fmt::arg("state", kEffectiveState), fmt::arg("now", now_param(6))));
 
   clean_ = make("clean", fmt::format(R"(
 WITH doomed AS (
@@ -214,9 +218,11 @@ SELECT count(*), (SELECT count(pg_notify($4, q.queue)) FROM (SELECT DISTINCT que
 FROM r)",
                                          fmt::arg("now", now_param(3))));
 
-  get_ = make("get", fmt::format("SELECT {} FROM {{{{schema}}}}.delta_job WHERE id = $1", kColumns));
+  get_ =
+      make("get", fmt::format("SELECT {} FROM {{{{schema}}}}.delta_job WHERE id = $1", kColumns));
 
-  cancel_ = make("cancel", fmt::format(R"(
+  cancel_ =
+      make("cancel", fmt::format(R"(
 WITH c AS (
   UPDATE {{{{schema}}}}.delta_job j SET
     state = CASE WHEN j.state IN ('available', 'scheduled', 'retryable') THEN 'cancelled'
@@ -231,7 +237,7 @@ WITH c AS (
 )
 SELECT c.*, (SELECT count(pg_notify($3, 'cancel:' || c.id)) FROM c WHERE c.state = 'running')
 FROM c)",
-                                       fmt::arg("now", now_param(2)), fmt::arg("cols", returning_j)));
+                                 fmt::arg("now", now_param(2)), fmt::arg("cols", returning_j)));
 
   retry_ = make("retry", fmt::format(R"(
 WITH r AS (
@@ -258,9 +264,9 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, stopped_at 
                                metadata = EXCLUDED.metadata)",
                                              fmt::arg("now", now_param(5))));
 
-  stopped_ = make("stopped", fmt::format(
-                                 "UPDATE {{{{schema}}}}.delta_client SET stopped_at = {} WHERE id = $1",
-                                 now_param(2)));
+  stopped_ = make(
+      "stopped", fmt::format("UPDATE {{{{schema}}}}.delta_client SET stopped_at = {} WHERE id = $1",
+                             now_param(2)));
 
   prune_clients_ = make("prune_clients", fmt::format(R"(
 DELETE FROM {{{{schema}}}}.delta_client c
@@ -346,7 +352,8 @@ std::int16_t unique_states_mask(const UniqueOpts& opts) {
     return static_cast<std::int16_t>(0b0011111);
   }
   int mask = 0;
-  for (JobState state : opts.by_state) mask |= 1 << static_cast<int>(state);
+  for (JobState state : opts.by_state)
+    mask |= 1 << static_cast<int>(state);
   return static_cast<std::int16_t>(mask);
 }
 
@@ -402,8 +409,8 @@ std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const
       masks.emplace_back(unique_states_mask(job.opts.unique));
     }
   }
-  pg::Params params(kinds, queues, priorities, args, metadata, tags, max_attempts, scheduled,
-                    keys, masks, now, jobs_channel_, notify);
+  pg::Params params(kinds, queues, priorities, args, metadata, tags, max_attempts, scheduled, keys,
+                    masks, now, jobs_channel_, notify);
   pg::Result result = conn.exec_prepared(insert_, params);
 
   std::vector<InsertResult> results(n);
@@ -422,7 +429,8 @@ std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const
   if (!missing_keys.empty()) {
     pg::Result existing = conn.exec_prepared(lookup_unique_, pg::Params(missing_keys));
     std::unordered_map<std::string, JobRow> by_key;
-    for (auto row : existing) by_key.emplace(row.get<std::string>(0), parse_row(row, 1));
+    for (auto row : existing)
+      by_key.emplace(row.get<std::string>(0), parse_row(row, 1));
     for (std::size_t i = 0; i < missing_keys.size(); ++i) {
       auto found = by_key.find(missing_keys[i]);
       if (found != by_key.end()) results[missing_index[i]].job = found->second;
@@ -441,7 +449,8 @@ std::vector<JobRow> JobStore::fetch(pg::Connection& conn, const std::string& que
       fetch_, pg::Params(queue, kinds, timeouts_ms, std::int32_t{limit}, client_id, now));
   std::vector<JobRow> jobs;
   jobs.reserve(result.size());
-  for (auto row : result) jobs.push_back(parse_row(row));
+  for (auto row : result)
+    jobs.push_back(parse_row(row));
   std::sort(jobs.begin(), jobs.end(), [](const JobRow& a, const JobRow& b) {
     if (a.priority != b.priority) return a.priority < b.priority;
     if (a.scheduled_at != b.scheduled_at) return a.scheduled_at < b.scheduled_at;
@@ -479,7 +488,8 @@ std::vector<std::int64_t> JobStore::complete(pg::Connection& conn,
       complete_, pg::Params(ids, attempts, by, states, delays, give_back, errors, now));
   std::vector<std::int64_t> done;
   done.reserve(result.size());
-  for (auto row : result) done.push_back(row.get<std::int64_t>(0));
+  for (auto row : result)
+    done.push_back(row.get<std::int64_t>(0));
   return done;
 }
 
@@ -489,14 +499,14 @@ std::int64_t JobStore::schedule(pg::Connection& conn, int limit, std::optional<T
       .get<std::int64_t>(0);
 }
 
-std::vector<RescueCandidate> JobStore::lock_stuck(pg::Connection& conn,
-                                                  std::int64_t client_ttl_ms,
+std::vector<RescueCandidate> JobStore::lock_stuck(pg::Connection& conn, std::int64_t client_ttl_ms,
                                                   std::int64_t margin_ms, int limit,
                                                   std::optional<Timestamp> now) {
   pg::Result result = conn.exec_prepared(
       lock_stuck_, pg::Params(client_ttl_ms, margin_ms, std::int32_t{limit}, now));
   std::vector<RescueCandidate> stuck;
-  for (auto row : result) stuck.push_back({parse_row(row, 1), row.get<std::string>(0)});
+  for (auto row : result)
+    stuck.push_back({parse_row(row, 1), row.get<std::string>(0)});
   return stuck;
 }
 
@@ -520,8 +530,8 @@ std::int64_t JobStore::clean(pg::Connection& conn, std::int64_t completed_ms,
                              std::int64_t cancelled_ms, std::int64_t discarded_ms, int limit,
                              std::optional<Timestamp> now) {
   return conn
-      .exec_prepared(clean_, pg::Params(completed_ms, cancelled_ms, discarded_ms,
-                                        std::int32_t{limit}, now))
+      .exec_prepared(clean_,
+                     pg::Params(completed_ms, cancelled_ms, discarded_ms, std::int32_t{limit}, now))
       .affected_rows();
 }
 

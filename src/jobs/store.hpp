@@ -16,9 +16,10 @@ namespace delta::jobs {
 // An outcome to write for one running job.
 struct Completion {
   std::int64_t id = 0;
-  int attempt = 0;             // fence: the attempt that ran
-  std::string attempted_by;    // fence: the client that ran it
-  JobState state = JobState::completed;  // completed/cancelled/discarded/retryable/scheduled/available
+  int attempt = 0;           // fence: the attempt that ran
+  std::string attempted_by;  // fence: the client that ran it
+  JobState state =
+      JobState::completed;  // completed/cancelled/discarded/retryable/scheduled/available
   std::optional<std::int64_t> delay_ms;  // retryable/scheduled/available: run again after this
   bool give_back_attempt = false;        // snooze and stop-release: attempt - 1
   std::optional<nlohmann::json> error;   // appended to errors (last 20 kept)
@@ -76,8 +77,7 @@ class JobStore {
                                           std::int64_t margin_ms, int limit,
                                           std::optional<Timestamp> now);
   // Rescuer, step 2 (same transaction).
-  void rescue(pg::Connection& conn, std::span<const Rescue> rescues,
-              std::optional<Timestamp> now);
+  void rescue(pg::Connection& conn, std::span<const Rescue> rescues, std::optional<Timestamp> now);
 
   // Cleaner: deletes up to `limit` finished jobs past retention; returns how many.
   std::int64_t clean(pg::Connection& conn, std::int64_t completed_ms, std::int64_t cancelled_ms,
@@ -90,10 +90,8 @@ class JobStore {
   std::optional<JobRow> get(pg::Connection& conn, std::int64_t id);
   // Waiting jobs: cancelled now. Running: cancel requested (metadata) and announced on
   // the control channel. Returns the job after the change, or nullopt if missing.
-  std::optional<JobRow> cancel(pg::Connection& conn, std::int64_t id,
-                               std::optional<Timestamp> now);
-  std::optional<JobRow> retry(pg::Connection& conn, std::int64_t id,
-                              std::optional<Timestamp> now);
+  std::optional<JobRow> cancel(pg::Connection& conn, std::int64_t id, std::optional<Timestamp> now);
+  std::optional<JobRow> retry(pg::Connection& conn, std::int64_t id, std::optional<Timestamp> now);
   void set_queue_paused(pg::Connection& conn, const std::string& queue, bool paused,
                         std::optional<Timestamp> now);
 
@@ -130,8 +128,8 @@ class JobStore {
   std::string schema_;
   std::string jobs_channel_;
   std::string control_channel_;
-  pg::Statement insert_, fetch_, complete_, schedule_, lock_stuck_, rescue_, clean_, release_,
-      get_, cancel_, retry_, pause_, heartbeat_, stopped_, prune_clients_, elect_, resign_,
+  pg::Statement insert_, fetch_, complete_, schedule_, lock_stuck_, rescue_, clean_, release_, get_,
+      cancel_, retry_, pause_, heartbeat_, stopped_, prune_clients_, elect_, resign_,
       ensure_periodic_, claim_periodic_, lookup_unique_, notify_;
 };
 

@@ -3,9 +3,10 @@
 #include <mutex>
 #include <random>
 
+#include <fmt/format.h>
+
 #include <delta/client.hpp>
 #include <delta/jobs.hpp>
-#include <fmt/format.h>
 
 #include "common/validate.hpp"
 
@@ -29,16 +30,23 @@ JobState job_state_from_string(std::string_view name) {
 
 std::string_view to_string(JobEventKind kind) noexcept {
   switch (kind) {
-    case JobEventKind::completed: return "completed";
-    case JobEventKind::failed: return "failed";
-    case JobEventKind::cancelled: return "cancelled";
-    case JobEventKind::discarded: return "discarded";
-    case JobEventKind::snoozed: return "snoozed";
+    case JobEventKind::completed:
+      return "completed";
+    case JobEventKind::failed:
+      return "failed";
+    case JobEventKind::cancelled:
+      return "cancelled";
+    case JobEventKind::discarded:
+      return "discarded";
+    case JobEventKind::snoozed:
+      return "snoozed";
   }
   return "?";
 }
 
-JobResult complete() { return {JobResult::Outcome::complete, {}, {}}; }
+JobResult complete() {
+  return {JobResult::Outcome::complete, {}, {}};
+}
 JobResult retry(std::string message) {
   return {JobResult::Outcome::retry, std::move(message), {}};
 }
@@ -76,7 +84,8 @@ const std::shared_ptr<WorkerBase>* Workers::find(std::string_view kind) const {
 
 std::vector<std::string> Workers::kinds() const {
   std::vector<std::string> kinds;
-  for (const auto& worker : workers_) kinds.emplace_back(worker->kind());
+  for (const auto& worker : workers_)
+    kinds.emplace_back(worker->kind());
   return kinds;
 }
 

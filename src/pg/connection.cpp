@@ -1,9 +1,8 @@
 #include "pg/connection.hpp"
 
+#include <fmt/format.h>
 #include <libpq-fe.h>
 #include <poll.h>
-
-#include <fmt/format.h>
 
 #include "pg/result_handle.hpp"
 
@@ -13,7 +12,8 @@ namespace {
 
 std::string trim_message(const char* message) {
   std::string text = message != nullptr ? message : "";
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
   return text;
 }
 
@@ -40,8 +40,8 @@ bool wait_socket(int fd, short events, std::chrono::steady_clock::time_point dea
 
 std::unique_ptr<Connection> Connection::open(const ConnectOptions& options) {
   const auto deadline = std::chrono::steady_clock::now() + options.connect_timeout;
-  const auto timeout_seconds = std::to_string(std::max<std::int64_t>(
-      1, (options.connect_timeout.count() + 999) / 1000));
+  const auto timeout_seconds =
+      std::to_string(std::max<std::int64_t>(1, (options.connect_timeout.count() + 999) / 1000));
   std::vector<const char*> keys;
   std::vector<const char*> values;
   if (!options.url.empty()) {
@@ -164,7 +164,9 @@ void Connection::exec_script(std::string_view sql) {
   check(PQexec(conn_, text.c_str()), sql);
 }
 
-bool Connection::broken() const noexcept { return fatal_ || PQstatus(conn_) != CONNECTION_OK; }
+bool Connection::broken() const noexcept {
+  return fatal_ || PQstatus(conn_) != CONNECTION_OK;
+}
 
 bool Connection::check_alive() noexcept {
   // An idle connection has nothing to read unless the server sent something unasked: a
@@ -178,7 +180,8 @@ bool Connection::check_alive() noexcept {
     if (rc == 0) return true;
     if ((pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return false;
     if (PQconsumeInput(conn_) == 0) return false;
-    while (PGnotify* notify = PQnotifies(conn_)) PQfreemem(notify);
+    while (PGnotify* notify = PQnotifies(conn_))
+      PQfreemem(notify);
   }
   return !broken();
 }
@@ -191,8 +194,12 @@ bool Connection::transaction_failed() const noexcept {
   return PQtransactionStatus(conn_) == PQTRANS_INERROR;
 }
 
-int Connection::backend_pid() const noexcept { return PQbackendPID(conn_); }
+int Connection::backend_pid() const noexcept {
+  return PQbackendPID(conn_);
+}
 
-int Connection::socket() const noexcept { return PQsocket(conn_); }
+int Connection::socket() const noexcept {
+  return PQsocket(conn_);
+}
 
 }  // namespace delta::pg

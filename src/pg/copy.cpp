@@ -1,8 +1,7 @@
 #include "pg/copy.hpp"
 
-#include <libpq-fe.h>
-
 #include <fmt/format.h>
+#include <libpq-fe.h>
 
 #include "pg/result_handle.hpp"
 
@@ -27,11 +26,20 @@ CopyWriter::~CopyWriter() {
 void CopyWriter::append_escaped(std::string_view text) {
   for (char c : text) {
     switch (c) {
-      case '\\': buffer_.append("\\\\"); break;
-      case '\t': buffer_.append("\\t"); break;
-      case '\n': buffer_.append("\\n"); break;
-      case '\r': buffer_.append("\\r"); break;
-      default: buffer_.push_back(c);
+      case '\\':
+        buffer_.append("\\\\");
+        break;
+      case '\t':
+        buffer_.append("\\t");
+        break;
+      case '\n':
+        buffer_.append("\\n");
+        break;
+      case '\r':
+        buffer_.append("\\r");
+        break;
+      default:
+        buffer_.push_back(c);
     }
   }
 }
@@ -91,7 +99,8 @@ void CopyWriter::abort(std::string_view reason) noexcept {
   open_ = false;
   std::string text(reason);
   if (PQputCopyEnd(conn_.raw(), text.c_str()) == 1) {
-    while (PGresult* raw = PQgetResult(conn_.raw())) PQclear(raw);
+    while (PGresult* raw = PQgetResult(conn_.raw()))
+      PQclear(raw);
   }
 }
 

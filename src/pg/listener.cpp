@@ -1,14 +1,13 @@
 #include "pg/listener.hpp"
 
-#include <libpq-fe.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <thread>
 
 #include <fmt/format.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace delta::pg {
 
@@ -51,7 +50,8 @@ struct Listener::State {
   bool try_connect() {
     try {
       auto fresh = Connection::open(options.connect);
-      for (const auto& channel : channels) fresh->exec_script("LISTEN " + quote_identifier(channel));
+      for (const auto& channel : channels)
+        fresh->exec_script("LISTEN " + quote_identifier(channel));
       conn = std::move(fresh);
       backend_pid = conn->backend_pid();
       delay = std::chrono::milliseconds(0);
@@ -62,7 +62,8 @@ struct Listener::State {
       ever_connected = true;
       return true;
     } catch (const std::exception& e) {
-      delay = delay.count() == 0 ? options.reconnect_min : std::min(delay * 2, options.reconnect_max);
+      delay =
+          delay.count() == 0 ? options.reconnect_min : std::min(delay * 2, options.reconnect_max);
       next_attempt = std::chrono::steady_clock::now() + delay;
       report(fmt::format("listener cannot connect (next attempt in {} ms): {}", delay.count(),
                          e.what()));
@@ -73,8 +74,7 @@ struct Listener::State {
   std::optional<Notification> pop() {
     PGnotify* notify = PQnotifies(conn->raw());
     if (notify == nullptr) return std::nullopt;
-    Notification n{notify->relname, notify->extra != nullptr ? notify->extra : "",
-                   notify->be_pid};
+    Notification n{notify->relname, notify->extra != nullptr ? notify->extra : "", notify->be_pid};
     PQfreemem(notify);
     return n;
   }
@@ -140,7 +140,8 @@ std::optional<Notification> Listener::wait(std::chrono::milliseconds timeout) {
     if (!s.conn) until = std::min(deadline, s.next_attempt);
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     pollfd fds[2] = {{s.wake_fd, POLLIN, 0}, {s.conn ? s.conn->socket() : -1, POLLIN, 0}};
-    int rc = ::poll(fds, s.conn ? 2 : 1, static_cast<int>(std::max<std::int64_t>(0, remaining.count()) + 1));
+    int rc = ::poll(fds, s.conn ? 2 : 1,
+                    static_cast<int>(std::max<std::int64_t>(0, remaining.count()) + 1));
     if (rc < 0) {
       if (errno == EINTR) continue;
       return std::nullopt;
@@ -159,8 +160,14 @@ void Listener::interrupt() noexcept {
   [[maybe_unused]] auto written = ::write(state_->wake_fd, &one, sizeof one);
 }
 
-bool Listener::connected() const noexcept { return state_->backend_pid.load() != 0; }
-int Listener::backend_pid() const noexcept { return state_->backend_pid.load(); }
-std::uint64_t Listener::reconnects() const noexcept { return state_->reconnects.load(); }
+bool Listener::connected() const noexcept {
+  return state_->backend_pid.load() != 0;
+}
+int Listener::backend_pid() const noexcept {
+  return state_->backend_pid.load();
+}
+std::uint64_t Listener::reconnects() const noexcept {
+  return state_->reconnects.load();
+}
 
 }  // namespace delta::pg

@@ -1,8 +1,9 @@
 #include <regex>
 #include <utility>
 
-#include <delta/pg.hpp>
 #include <fmt/format.h>
+
+#include <delta/pg.hpp>
 
 #include "pg/connection.hpp"
 #include "pg/pool_impl.hpp"
@@ -80,9 +81,8 @@ PooledConnection PoolImpl::acquire(std::chrono::milliseconds timeout) {
       }
     }
     ++waiting_;
-    const bool woken = available_.wait_until(lock, deadline, [&] {
-      return !idle_.empty() || open_ < options_.max_connections;
-    });
+    const bool woken = available_.wait_until(
+        lock, deadline, [&] { return !idle_.empty() || open_ < options_.max_connections; });
     --waiting_;
     if (!woken) {
       ++timeouts_;
@@ -136,8 +136,7 @@ PoolStats PoolImpl::stats() const {
 
 // ---- PooledConnection -------------------------------------------------------------------
 
-PooledConnection::PooledConnection(std::shared_ptr<PoolImpl> pool,
-                                   std::unique_ptr<Connection> conn)
+PooledConnection::PooledConnection(std::shared_ptr<PoolImpl> pool, std::unique_ptr<Connection> conn)
     : pool_(std::move(pool)), conn_(std::move(conn)) {}
 
 PooledConnection::PooledConnection(PooledConnection&&) noexcept = default;
@@ -151,7 +150,9 @@ PooledConnection& PooledConnection::operator=(PooledConnection&& other) noexcept
   return *this;
 }
 
-PooledConnection::~PooledConnection() { release(); }
+PooledConnection::~PooledConnection() {
+  release();
+}
 
 void PooledConnection::release() {
   if (conn_ && pool_) pool_->give_back(std::move(conn_));
@@ -247,20 +248,30 @@ std::shared_ptr<Pool> Pool::create(std::string url, PoolOptions options) {
 Pool::Pool(std::shared_ptr<PoolImpl> impl) : impl_(std::move(impl)) {}
 Pool::~Pool() = default;
 
-PooledConnection Pool::acquire() { return impl_->acquire(impl_->options().acquire_timeout); }
+PooledConnection Pool::acquire() {
+  return impl_->acquire(impl_->options().acquire_timeout);
+}
 PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
   return impl_->acquire(timeout);
 }
 
-Transaction Pool::begin() { return Transaction(acquire()); }
+Transaction Pool::begin() {
+  return Transaction(acquire());
+}
 
 Result Pool::exec_params(std::string_view sql, const Params& params) {
   PooledConnection conn = acquire();
   return conn->exec(sql, params);
 }
 
-PoolStats Pool::stats() const { return impl_->stats(); }
-const PoolOptions& Pool::options() const noexcept { return impl_->options(); }
-const std::string& Pool::url() const noexcept { return impl_->url(); }
+PoolStats Pool::stats() const {
+  return impl_->stats();
+}
+const PoolOptions& Pool::options() const noexcept {
+  return impl_->options();
+}
+const std::string& Pool::url() const noexcept {
+  return impl_->url();
+}
 
 }  // namespace delta::pg

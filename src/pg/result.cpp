@@ -1,8 +1,9 @@
 #include <charconv>
 #include <stdexcept>
 
-#include <delta/pg.hpp>
 #include <fmt/format.h>
+
+#include <delta/pg.hpp>
 
 #include "pg/result_handle.hpp"
 
@@ -67,7 +68,9 @@ int Row::column_index(std::string_view name) const {
   throw std::out_of_range(fmt::format("no column named \"{}\"", name));
 }
 
-int Row::columns() const { return PQnfields(handle_->result); }
+int Row::columns() const {
+  return PQnfields(handle_->result);
+}
 
 void Row::throw_null(int column) const {
   throw DatabaseError("22004", fmt::format("column \"{}\" is NULL; read it as std::optional",

@@ -4,9 +4,10 @@
 #include <cstring>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include <delta/errors.hpp>
 #include <delta/pg_values.hpp>
-#include <fmt/format.h>
 
 namespace delta::pg {
 
@@ -94,7 +95,8 @@ Timestamp parse_timestamp(std::string_view text) {
       ++pos;
     }
     if (digits == 0) throw_decode_error("timestamptz", text);
-    for (; digits < 6; ++digits) micros *= 10;
+    for (; digits < 6; ++digits)
+      micros *= 10;
   }
   std::int64_t offset_seconds = 0;
   if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {

@@ -1,10 +1,10 @@
 #include "support/pg_test.hpp"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <thread>
+
+#include <unistd.h>
 
 namespace delta::testing {
 

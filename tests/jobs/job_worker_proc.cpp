@@ -1,0 +1,248 @@
+// job_worker_proc: one job-queue worker process for jobs_process_pgtest (not a test).
+//
+// It starts a delta::Client with short intervals on the schema it is given, works the
+// kinds "proc_job" and "tick" on the "default" queue, records every execution in
+// <schema>.proc_execution (created by the test), prints "ready" on stdout once started
+// and runs until SIGTERM or SIGINT (then client.stop()). SIGKILL is the crash case.
+//
+//   job_worker_proc --schema t_1_1 --client-id a --max-workers 10 --hang-job-id 42
+//
+// Lines it prints on stdout (each flushed at once):
+//   ready                 the client has started
+//   hanging <job id>      the job named by --hang-job-id is running and will not return
+//   stopped               client.stop() has returned (graceful exit follows)
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <delta/client.hpp>
+#include <delta/errors.hpp>
+#include <delta/jobs.hpp>
+#include <delta/log.hpp>
+#include <delta/pg.hpp>
+
+#include "support/pg_test.hpp"
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// The jobs the test inserts.
+struct ProcJob {
+  std::int64_t n = 0;
+  static constexpr std::string_view kind = "proc_job";
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcJob, n)
+
+// The periodic job.
+struct Tick {
+  static constexpr std::string_view kind = "tick";
+};
+void to_json(nlohmann::json& json, const Tick& /*tick*/) {
+  json = nlohmann::json::object();
+}
+void from_json(const nlohmann::json& /*json*/, Tick& /*tick*/) {}
+
+struct Settings {
+  std::string schema;
+  std::string client_id;
+  int max_workers = 10;
+  int sleep_ms = 0;
+  std::int64_t hang_job_id = 0;
+  int periodic_ms = 0;
+  bool run_on_start = false;
+  int job_timeout_ms = 60000;
+  int rescue_margin_ms = 60000;
+  int stop_grace_ms = 5000;
+  std::string log_level = "info";
+};
+
+void print_line(const std::string& line) {
+  std::fputs((line + "\n").c_str(), stdout);
+  std::fflush(stdout);
+}
+
+// Sleeps up to `duration`; returns early (false) when `ctx` is asked to stop.
+bool sleep_unless_stopped(const delta::jobs::JobContext& ctx, milliseconds duration) {
+  const auto until = std::chrono::steady_clock::now() + duration;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ctx.stop_requested()) return false;
+    std::this_thread::sleep_for(std::min(milliseconds(5), duration));
+  }
+  return true;
+}
+
+// Runs a job and records the execution. The record carries a token unique to this
+// execution, so retrying the INSERT after a lost connection (its commit may or may not
+// have happened) never records one execution twice, while two executions of one job
+// always leave two rows.
+class RecordingWorker {
+ public:
+  RecordingWorker(std::shared_ptr<delta::pg::Pool> pool, Settings settings)
+      : pool_(std::move(pool)), settings_(std::move(settings)) {}
+
+  delta::jobs::JobResult run(delta::jobs::JobContext& ctx, const delta::jobs::JobRow& row) {
+    const auto started_at = delta::now();
+    if (settings_.hang_job_id != 0 && row.id == settings_.hang_job_id) {
+      print_line(fmt::format("hanging {}", row.id));
+      while (!ctx.stop_requested()) {
+        std::this_thread::sleep_for(milliseconds(10));
+      }
+      return delta::jobs::retry("interrupted while hanging");
+    }
+    if (settings_.sleep_ms > 0 && !sleep_unless_stopped(ctx, milliseconds(settings_.sleep_ms))) {
+      return delta::jobs::retry("interrupted while sleeping");
+    }
+    record(row, started_at);
+    return delta::jobs::complete();
+  }
+
+ private:
+  void record(const delta::jobs::JobRow& row, delta::Timestamp started_at) {
+    const std::string token =
+        fmt::format("{}-{}-{}", settings_.client_id, ::getpid(), ++executions_);
+    const std::string sql = fmt::format(
+        "INSERT INTO \"{}\".proc_execution (token, job_id, kind, attempt, client_id, pid, "
+        "started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT (token) DO NOTHING",
+        settings_.schema);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      try {
+        pool_->exec(sql, token, row.id, row.kind, std::int32_t{row.attempt}, settings_.client_id,
+                    std::int32_t{::getpid()}, started_at, delta::now());
+        return;
+      } catch (const delta::DatabaseError& e) {
+        // Connections die under the pg_terminate_backend test: try again on a new one.
+        if (!e.retryable()) throw;
+        if (std::chrono::steady_clock::now() > give_up) throw;
+        std::this_thread::sleep_for(milliseconds(20));
+      }
+    }
+  }
+
+  std::shared_ptr<delta::pg::Pool> pool_;
+  const Settings settings_;
+  std::atomic<std::int64_t> executions_{0};
+};
+
+// The worker of one kind: hands every job to the shared RecordingWorker.
+template <class T>
+class RecordedWorker : public delta::jobs::Worker<T> {
+ public:
+  explicit RecordedWorker(std::shared_ptr<RecordingWorker> recorder)
+      : recorder_(std::move(recorder)) {}
+  delta::jobs::JobResult work(delta::jobs::JobContext& ctx,
+                              const delta::jobs::Job<T>& job) override {
+    return recorder_->run(ctx, job.row);
+  }
+
+ private:
+  std::shared_ptr<RecordingWorker> recorder_;
+};
+
+delta::LogLevel parse_level(const std::string& name) {
+  if (name == "debug") return delta::LogLevel::debug;
+  if (name == "warn") return delta::LogLevel::warn;
+  if (name == "error") return delta::LogLevel::error;
+  return delta::LogLevel::info;
+}
+
+int run(const Settings& settings) {
+  // SIGTERM and SIGINT are taken by sigwait below; block them before any thread starts
+  // so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  delta::pg::PoolOptions pool_options;
+  pool_options.max_connections = static_cast<std::size_t>(settings.max_workers) + 8;
+  // The test finds this process's connections (pg_terminate_backend) by this name.
+  pool_options.application_name = "djw_" + settings.schema;
+  auto pool = delta::testing::make_pool(pool_options);
+
+  auto recorder = std::make_shared<RecordingWorker>(pool, settings);
+  delta::Config config;
+  config.schema = settings.schema;
+  config.id = settings.client_id;
+  const std::string prefix = fmt::format("[{} pid {}] ", settings.client_id, ::getpid());
+  config.logger = [prefix, inner = delta::stderr_logger(parse_level(settings.log_level))](
+                      delta::LogLevel level, std::string_view message) {
+    inner(level, prefix + std::string(message));
+  };
+  config.poll_interval = milliseconds(100);
+  config.heartbeat_interval = milliseconds(200);
+  config.client_ttl = milliseconds(1500);
+  config.leader_ttl = milliseconds(1500);
+  config.leader_renew_interval = milliseconds(300);
+  config.scheduler_interval = milliseconds(200);
+  config.rescuer_interval = milliseconds(200);
+  config.job_timeout = milliseconds(settings.job_timeout_ms);
+  config.rescue_margin = milliseconds(settings.rescue_margin_ms);
+  config.queues["default"] = {.max_workers = settings.max_workers};
+  config.workers.add(std::make_shared<RecordedWorker<ProcJob>>(recorder));
+  config.workers.add(std::make_shared<RecordedWorker<Tick>>(recorder));
+  if (settings.periodic_ms > 0) {
+    delta::jobs::PeriodicOpts periodic;
+    periodic.run_on_start = settings.run_on_start;
+    config.periodic_jobs.push_back(delta::jobs::every(
+        milliseconds(settings.periodic_ms), [] { return Tick{}; }, periodic));
+  }
+
+  delta::Client client(pool, config);
+  client.start();
+  print_line("ready");
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  client.stop(milliseconds(settings.stop_grace_ms));
+  print_line("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Die with the test that spawned us, even if it crashes before its teardown.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+  Settings settings;
+  pid_t parent_pid = 0;
+  CLI::App app("A delta job-queue worker process for jobs_process_pgtest.");
+  app.add_option("--schema", settings.schema, "delta schema (migrated, with proc_execution)")
+      ->required();
+  app.add_option("--client-id", settings.client_id, "delta client id")->required();
+  app.add_option("--max-workers", settings.max_workers, "workers of the default queue");
+  app.add_option("--sleep-ms", settings.sleep_ms, "time each job takes");
+  app.add_option("--hang-job-id", settings.hang_job_id, "a job this process never finishes");
+  app.add_option("--periodic-ms", settings.periodic_ms, "run a periodic 'tick' job (0: none)");
+  app.add_flag("--run-on-start", settings.run_on_start, "the periodic job runs on start");
+  app.add_option("--job-timeout-ms", settings.job_timeout_ms, "Config::job_timeout");
+  app.add_option("--rescue-margin-ms", settings.rescue_margin_ms, "Config::rescue_margin");
+  app.add_option("--stop-grace-ms", settings.stop_grace_ms, "grace given to client.stop()");
+  app.add_option("--log-level", settings.log_level, "debug, info, warn or error");
+  app.add_option("--parent-pid", parent_pid, "exit at once if this is not our parent");
+  CLI11_PARSE(app, argc, argv);
+  if (parent_pid != 0 && ::getppid() != parent_pid) return 3;  // the parent died already
+
+  try {
+    return run(settings);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "job_worker_proc (%s): %s\n", settings.client_id.c_str(), e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,516 @@
+// delta::jobs across real processes: job_worker_proc (built as DELTA_JOB_WORKER_PROC)
+// instances sharing one schema drain jobs exactly once, survive SIGKILL of a worker and
+// of the leader, insert periodic jobs once per period through restarts, and recover from
+// pg_terminate_backend. Each test uses its own schema; the suite is named after the
+// executable so `ctest -R jobs_process` selects it.
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <delta/client.hpp>
+#include <delta/jobs.hpp>
+#include <delta/migrate.hpp>
+#include <delta/pg.hpp>
+
+#include "support/pg_test.hpp"
+
+#ifndef DELTA_JOB_WORKER_PROC
+#error "DELTA_JOB_WORKER_PROC must name the job_worker_proc binary (see tests/CMakeLists.txt)"
+#endif
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// The timing job_worker_proc runs with.
+constexpr milliseconds kClientTtl = 1500ms;
+constexpr milliseconds kLeaderTtl = 1500ms;
+constexpr milliseconds kReadyTimeout = 15s;
+constexpr milliseconds kStopTimeout = 20s;
+
+// The job job_worker_proc works (same kind and args as there).
+struct ProcJob {
+  std::int64_t n = 0;
+  static constexpr std::string_view kind = "proc_job";
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcJob, n)
+
+std::int64_t elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - since).count();
+}
+
+// delta::testing::eventually, checking `condition` every `interval` (for conditions that
+// cost a query).
+bool poll_until(const std::function<bool()>& condition, milliseconds timeout,
+                milliseconds interval = 50ms) {
+  return delta::testing::eventually(
+      [&] {
+        if (condition()) return true;
+        std::this_thread::sleep_for(interval);
+        return false;
+      },
+      timeout);
+}
+
+// One job_worker_proc. The destructor SIGKILLs and reaps it if it still runs, so no test
+// leaves a process behind, whatever assertion failed.
+class WorkerProcess {
+ public:
+  WorkerProcess(std::string client_id, const std::vector<std::string>& args)
+      : client_id_(std::move(client_id)) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      throw std::system_error(errno, std::generic_category(), "pipe2");
+    }
+    std::vector<std::string> arg_strings{DELTA_JOB_WORKER_PROC, "--client-id", client_id_,
+                                         "--parent-pid", std::to_string(::getpid())};
+    arg_strings.insert(arg_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& arg : arg_strings)
+      argv.push_back(arg.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    const int rc =
+        ::posix_spawn(&pid_, DELTA_JOB_WORKER_PROC, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      throw std::system_error(rc, std::generic_category(), "posix_spawn " DELTA_JOB_WORKER_PROC);
+    }
+    stdout_fd_ = fds[0];
+  }
+  ~WorkerProcess() {
+    kill_hard();
+    if (stdout_fd_ >= 0) ::close(stdout_fd_);
+  }
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  const std::string& client_id() const noexcept { return client_id_; }
+
+  // Whether the process has printed the line `line` (now or earlier), waiting up to
+  // `timeout` for it.
+  bool wait_for_line(const std::string& line, milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      if (std::find(lines_.begin(), lines_.end(), line) != lines_.end()) return true;
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0 || stdout_fd_ < 0) return false;
+      pollfd pfd{stdout_fd_, POLLIN, 0};
+      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buffer[4096];
+      const ssize_t n = ::read(stdout_fd_, buffer, sizeof buffer);
+      if (n <= 0) {  // end of file: the process has exited
+        if (n < 0 && errno == EINTR) continue;
+        ::close(stdout_fd_);
+        stdout_fd_ = -1;
+        continue;
+      }
+      pending_.append(buffer, static_cast<std::size_t>(n));
+      for (auto newline = pending_.find('\n'); newline != std::string::npos;
+           newline = pending_.find('\n')) {
+        lines_.push_back(pending_.substr(0, newline));
+        pending_.erase(0, newline + 1);
+      }
+    }
+  }
+
+  // The crash case: SIGKILL, then reap.
+  void kill_hard() {
+    if (reaped_ || pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+    reaped_ = true;
+  }
+
+  // SIGTERM (a graceful client.stop()); returns the exit code once the process has
+  // exited, or -1 if it did not exit normally within `timeout` (it is then killed).
+  int terminate(milliseconds timeout) {
+    if (reaped_) return exit_code();
+    ::kill(pid_, SIGTERM);
+    const bool exited = delta::testing::eventually(
+        [&] {
+          if (::waitpid(pid_, &status_, WNOHANG) != pid_) return false;
+          reaped_ = true;
+          return true;
+        },
+        timeout);
+    if (!exited) {
+      kill_hard();
+      return -1;
+    }
+    return exit_code();
+  }
+
+ private:
+  int exit_code() const { return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
+
+  std::string client_id_;
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string pending_;             // output after the last newline
+  std::vector<std::string> lines_;  // every complete line printed so far
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+class jobs_process_pgtest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = delta::testing::make_pool({.max_connections = 4});
+    schema_ = delta::testing::unique_schema("jp");
+    delta::migrate(*pool_, {.schema = schema_});
+    // One row per execution of a job, written by job_worker_proc's worker after the
+    // job's work; `token` identifies the execution (see job_worker_proc.cpp).
+    pool_->exec(sql(R"(
+CREATE TABLE {s}.proc_execution (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  token text NOT NULL UNIQUE,
+  job_id bigint NOT NULL,
+  kind text NOT NULL,
+  attempt integer NOT NULL,
+  client_id text NOT NULL,
+  pid integer NOT NULL,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz NOT NULL
+))"));
+    // Inserts and reads jobs; never started, so it neither works jobs nor leads.
+    delta::Config config;
+    config.schema = schema_;
+    config.logger = delta::stderr_logger(delta::LogLevel::warn);
+    inserter_ = std::make_unique<delta::Client>(pool_, config);
+  }
+
+  void TearDown() override {
+    workers_.clear();  // kills whatever still runs before its schema goes
+    inserter_.reset();
+    if (pool_) delta::testing::drop_schema(*pool_, schema_);
+  }
+
+  // `text` with {s} replaced by the quoted test schema.
+  std::string sql(std::string_view text) const {
+    return fmt::format(fmt::runtime(text), fmt::arg("s", "\"" + schema_ + "\""));
+  }
+
+  template <class... Args>
+  std::int64_t scalar(std::string_view text, const Args&... args) {
+    return pool_->exec(sql(text), args...).one().template get<std::int64_t>(0);
+  }
+
+  std::int64_t completed_jobs() {
+    return scalar("SELECT count(*) FROM {s}.delta_job WHERE state = 'completed'");
+  }
+
+  // "state=count ..." of every job, for failure messages.
+  std::string job_states() {
+    std::string summary;
+    for (auto row : pool_->exec(
+             sql("SELECT state::text, count(*) FROM {s}.delta_job GROUP BY 1 ORDER BY 1"))) {
+      summary += fmt::format("{}={} ", row.get<std::string>(0), row.get<std::int64_t>(1));
+    }
+    return summary.empty() ? "no jobs" : summary;
+  }
+
+  // Jobs executed more than once: who ran which attempt, and the errors the job
+  // recorded (e.g. why it was rescued), for failure messages.
+  std::string duplicate_executions() {
+    std::string summary;
+    for (auto row : pool_->exec(sql(R"(
+SELECT e.job_id, string_agg(e.client_id || ' attempt ' || e.attempt, ', ' ORDER BY e.id),
+       coalesce(array_to_string(j.errors, '; '), '')
+FROM {s}.proc_execution e LEFT JOIN {s}.delta_job j ON j.id = e.job_id
+GROUP BY e.job_id, j.errors HAVING count(*) > 1 ORDER BY e.job_id LIMIT 5)"))) {
+      summary += fmt::format("\n  job {} ran in {}; errors: {}", row.get<std::int64_t>(0),
+                             row.get<std::string>(1), row.get<std::string>(2));
+    }
+    return summary.empty() ? "none" : summary;
+  }
+
+  // The client holding the leader lease row, or "".
+  std::string current_leader() {
+    auto result = pool_->exec(sql("SELECT leader_id FROM {s}.delta_leader WHERE name = 'default'"));
+    return result.empty() ? std::string() : result[0].get<std::string>(0);
+  }
+
+  // Spawns a job_worker_proc on this test's schema and waits until it has started.
+  WorkerProcess& start_worker(const std::string& client_id, std::vector<std::string> args = {}) {
+    args.insert(args.begin(), {"--schema", schema_});
+    workers_.push_back(std::make_unique<WorkerProcess>(client_id, args));
+    WorkerProcess& worker = *workers_.back();
+    if (!worker.wait_for_line("ready", kReadyTimeout)) {
+      throw std::runtime_error("job_worker_proc " + client_id + " did not print \"ready\"");
+    }
+    return worker;
+  }
+
+  // Inserts `count` proc_job jobs with insert_many, in batches.
+  void insert_proc_jobs(std::int64_t count, std::int64_t batch = 5000) {
+    for (std::int64_t first = 0; first < count; first += batch) {
+      std::vector<delta::jobs::JobInsert> jobs;
+      for (std::int64_t n = first; n < std::min(count, first + batch); ++n) {
+        jobs.push_back(delta::jobs::make_insert(ProcJob{n}));
+      }
+      auto results = inserter_->jobs().insert_many(jobs);
+      ASSERT_EQ(results.size(), jobs.size());
+    }
+  }
+
+  std::shared_ptr<delta::pg::Pool> pool_;
+  std::string schema_;
+  std::unique_ptr<delta::Client> inserter_;
+  std::vector<std::unique_ptr<WorkerProcess>> workers_;
+};
+
+TEST_F(jobs_process_pgtest, TwoProcessesDrainTwentyThousandJobsExactlyOnce) {
+  constexpr std::int64_t kJobs = 20000;
+  WorkerProcess& a = start_worker("drain-a");
+  WorkerProcess& b = start_worker("drain-b");
+
+  const auto started = Clock::now();
+  ASSERT_NO_FATAL_FAILURE(insert_proc_jobs(kJobs));
+  const auto inserted_ms = elapsed_ms(started);
+  const bool drained = poll_until([&] { return completed_jobs() == kJobs; }, 60s);
+  const auto drained_ms = elapsed_ms(started);
+  ASSERT_TRUE(drained) << "after " << drained_ms << " ms: " << job_states();
+  std::printf("[ figures  ] 2 processes drained %lld jobs in %lld ms (insert_many: %lld ms)\n",
+              static_cast<long long>(kJobs), static_cast<long long>(drained_ms),
+              static_cast<long long>(inserted_ms));
+  RecordProperty("drain_ms", std::to_string(drained_ms));
+
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_job"), kJobs) << job_states();
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_job WHERE attempt <> 1"), 0);
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.proc_execution"), kJobs)
+      << "jobs executed twice (first 5): " << duplicate_executions();
+  EXPECT_EQ(scalar("SELECT count(DISTINCT job_id) FROM {s}.proc_execution"), kJobs);
+  // Each recorded execution is the attempt the job was completed with, by that client.
+  EXPECT_EQ(scalar(R"(SELECT count(*) FROM {s}.proc_execution e JOIN {s}.delta_job j
+                      ON j.id = e.job_id AND j.attempt = e.attempt AND j.attempted_by = e.client_id)"),
+            kJobs);
+  // Both processes took part.
+  const auto by_a =
+      scalar("SELECT count(*) FROM {s}.proc_execution WHERE client_id = $1", a.client_id());
+  const auto by_b =
+      scalar("SELECT count(*) FROM {s}.proc_execution WHERE client_id = $1", b.client_id());
+  std::printf("[ figures  ] executions: %s=%lld %s=%lld\n", a.client_id().c_str(),
+              static_cast<long long>(by_a), b.client_id().c_str(), static_cast<long long>(by_b));
+  EXPECT_GT(by_a, 0);
+  EXPECT_GT(by_b, 0);
+
+  // SIGTERM is a graceful stop: exit code 0, and the clients are marked stopped.
+  EXPECT_EQ(a.terminate(kStopTimeout), 0);
+  EXPECT_EQ(b.terminate(kStopTimeout), 0);
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_client WHERE stopped_at IS NOT NULL"), 2);
+}
+
+TEST_F(jobs_process_pgtest, JobOfASigkilledProcessIsRescuedAndCompletedByTheSurvivor) {
+  const std::int64_t job_id = inserter_->jobs().insert(ProcJob{1}).job.id;
+  WorkerProcess& doomed = start_worker("crash-a", {"--hang-job-id", std::to_string(job_id)});
+  ASSERT_TRUE(doomed.wait_for_line(fmt::format("hanging {}", job_id), 10s));
+  WorkerProcess& survivor = start_worker("crash-b");
+
+  const delta::jobs::JobRow before = inserter_->jobs().get(job_id);
+  ASSERT_EQ(before.state, delta::jobs::JobState::running);
+  ASSERT_EQ(before.attempt, 1);
+  ASSERT_EQ(before.attempted_by, doomed.client_id());
+
+  doomed.kill_hard();
+  const auto killed_at = Clock::now();
+  const bool completed = poll_until(
+      [&] { return inserter_->jobs().get(job_id).state == delta::jobs::JobState::completed; },
+      kClientTtl + 5s);
+  const auto recovered_ms = elapsed_ms(killed_at);
+  ASSERT_TRUE(completed) << "job " << job_id << " is still "
+                         << to_string(inserter_->jobs().get(job_id).state) << " " << recovered_ms
+                         << " ms after its process was killed";
+  std::printf("[ figures  ] SIGKILLed job completed by the survivor %lld ms after the kill\n",
+              static_cast<long long>(recovered_ms));
+
+  const delta::jobs::JobRow job = inserter_->jobs().get(job_id);
+  EXPECT_EQ(job.attempt, 2);  // the lost attempt counts
+  EXPECT_EQ(job.attempted_by, survivor.client_id());
+  ASSERT_EQ(job.errors.size(), 1u);
+  EXPECT_EQ(job.errors[0].type, "rescue");
+  EXPECT_EQ(job.errors[0].attempt, 1);
+  EXPECT_NE(job.errors[0].error.find(doomed.client_id()), std::string::npos) << job.errors[0].error;
+  // Run exactly once to the end: by the survivor, in attempt 2.
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.proc_execution WHERE job_id = $1", job_id), 1);
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.proc_execution WHERE job_id = $1 AND attempt = 2 "
+                   "AND client_id = $2",
+                   job_id, survivor.client_id()),
+            1);
+}
+
+TEST_F(jobs_process_pgtest, LeaderKilledAnotherProcessLeadsAndMaintenanceContinues) {
+  WorkerProcess& a = start_worker("lead-a");
+  WorkerProcess& b = start_worker("lead-b");
+  std::string leader_id;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        leader_id = current_leader();
+        return leader_id == a.client_id() || leader_id == b.client_id();
+      },
+      5s))
+      << "leader: \"" << leader_id << "\"";
+  WorkerProcess& leader = leader_id == a.client_id() ? a : b;
+  WorkerProcess& follower = leader_id == a.client_id() ? b : a;
+
+  leader.kill_hard();
+  const auto killed_at = Clock::now();
+  // Due after the kill: only a leader's scheduler makes it available.
+  delta::jobs::InsertOpts opts;
+  opts.scheduled_at = delta::now() + 500ms;
+  const delta::jobs::JobRow scheduled = inserter_->jobs().insert(ProcJob{7}, opts).job;
+  ASSERT_EQ(scheduled.state, delta::jobs::JobState::scheduled);
+
+  ASSERT_TRUE(poll_until([&] { return current_leader() == follower.client_id(); }, kLeaderTtl + 3s))
+      << "leader is still \"" << current_leader() << "\" " << elapsed_ms(killed_at)
+      << " ms after the kill";
+  const auto failover_ms = elapsed_ms(killed_at);
+
+  const bool ran = poll_until(
+      [&] { return inserter_->jobs().get(scheduled.id).state == delta::jobs::JobState::completed; },
+      kLeaderTtl + 5s);
+  ASSERT_TRUE(ran) << "the scheduled job is still "
+                   << to_string(inserter_->jobs().get(scheduled.id).state);
+  std::printf("[ figures  ] new leader %lld ms after the kill; scheduled job done at %lld ms\n",
+              static_cast<long long>(failover_ms), static_cast<long long>(elapsed_ms(killed_at)));
+  const delta::jobs::JobRow job = inserter_->jobs().get(scheduled.id);
+  EXPECT_EQ(job.attempted_by, follower.client_id());
+  EXPECT_EQ(job.attempt, 1);
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.proc_execution WHERE job_id = $1 AND client_id = $2",
+                   scheduled.id, follower.client_id()),
+            1);
+}
+
+TEST_F(jobs_process_pgtest, PeriodicJobIsInsertedOncePerPeriodAcrossProcessesAndRestarts) {
+  constexpr std::int64_t kIntervalMs = 1000;
+  const std::vector<std::string> args{"--periodic-ms", std::to_string(kIntervalMs),
+                                      "--run-on-start"};
+  std::vector<WorkerProcess*> processes{
+      &start_worker("tick-a", args), &start_worker("tick-b", args), &start_worker("tick-c", args)};
+  auto ticks = [&] { return scalar("SELECT count(*) FROM {s}.delta_job WHERE kind = 'tick'"); };
+  ASSERT_TRUE(poll_until([&] { return ticks() >= 3; }, 6s)) << ticks() << " ticks";
+
+  // Restart the leader: SIGTERM (it resigns), then a new process, again with run_on_start.
+  const std::string leader_id = current_leader();
+  auto leader = std::find_if(processes.begin(), processes.end(),
+                             [&](WorkerProcess* p) { return p->client_id() == leader_id; });
+  ASSERT_NE(leader, processes.end()) << "leader: \"" << leader_id << "\"";
+  EXPECT_EQ((*leader)->terminate(kStopTimeout), 0);
+  start_worker((*leader)->client_id() + "-restarted", args);
+  ASSERT_TRUE(poll_until([&] { return current_leader() != leader_id; }, kLeaderTtl + 3s));
+  ASSERT_TRUE(poll_until([&] { return ticks() >= 8; }, 10s)) << ticks() << " ticks";
+
+  // Over the window from the first insert until now (N ms): floor(N / interval) <= count
+  // <= N / interval + 1.
+  auto window = pool_->exec(sql(R"(
+SELECT count(*), (extract(epoch FROM now() - min(created_at)) * 1000)::bigint
+FROM {s}.delta_job WHERE kind = 'tick')"));
+  const auto count = window.one().get<std::int64_t>(0);
+  const auto window_ms = window.one().get<std::int64_t>(1);
+  std::printf("[ figures  ] %lld periodic jobs in a window of %lld ms (interval %lld ms)\n",
+              static_cast<long long>(count), static_cast<long long>(window_ms),
+              static_cast<long long>(kIntervalMs));
+  EXPECT_GE(count, window_ms / kIntervalMs);
+  EXPECT_LE(count * kIntervalMs, window_ms + kIntervalMs);
+
+  // One schedule, and per period of it (aligned on its next_run_at) at most one job, by
+  // creation and by scheduled time.
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_periodic_job"), 1);
+  for (const char* column : {"created_at", "scheduled_at"}) {
+    const auto crowded =
+        scalar(fmt::format(R"(
+SELECT count(*) FROM (
+  SELECT floor((extract(epoch FROM j.{column}) - extract(epoch FROM p.next_run_at)) * 1000
+               / {interval}) AS period
+  FROM {{s}}.delta_job j, {{s}}.delta_periodic_job p
+  WHERE j.kind = 'tick'
+  GROUP BY 1 HAVING count(*) > 1) crowded)",
+                           fmt::arg("column", column), fmt::arg("interval", kIntervalMs)));
+    EXPECT_EQ(crowded, 0) << "periods with more than one job by " << column;
+  }
+  // And no tick was run twice.
+  EXPECT_EQ(scalar("SELECT count(*) - count(DISTINCT job_id) FROM {s}.proc_execution "
+                   "WHERE kind = 'tick'"),
+            0);
+}
+
+TEST_F(jobs_process_pgtest, TerminatedConnectionsLoseNoJobAndRunNoneTwice) {
+  constexpr std::int64_t kJobs = 8000;
+  constexpr int kRounds = 5;
+  // A fetch whose reply is lost leaves its jobs running under a live client: a short job
+  // timeout lets the rescuer's backstop hand them out again within seconds.
+  const std::vector<std::string> args{"--sleep-ms",         "5",  "--job-timeout-ms", "3000",
+                                      "--rescue-margin-ms", "500"};
+  WorkerProcess& a = start_worker("cut-a", args);
+  WorkerProcess& b = start_worker("cut-b", args);
+  const auto started = Clock::now();
+  ASSERT_NO_FATAL_FAILURE(insert_proc_jobs(kJobs));
+
+  const std::string application_name = "djw_" + schema_;
+  int rounds = 0;
+  std::int64_t terminated = 0;
+  while (rounds < kRounds && completed_jobs() < kJobs) {
+    const auto cut = scalar(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name = $1",
+        application_name);
+    ++rounds;
+    terminated += cut;
+    EXPECT_GT(cut, 0) << "round " << rounds << " found no connection of the workers";
+    // The workers recover: jobs complete again after their connections were cut.
+    const auto after_cut = completed_jobs();
+    ASSERT_TRUE(poll_until(
+        [&] {
+          const auto done = completed_jobs();
+          return done > after_cut + 100 || done == kJobs;
+        },
+        10s, 20ms))
+        << "no progress after termination round " << rounds << ": " << job_states();
+  }
+  EXPECT_GE(rounds, 3) << "the jobs drained before the connections were cut 3 times";
+
+  ASSERT_TRUE(poll_until([&] { return completed_jobs() == kJobs; }, 30s)) << job_states();
+  std::printf(
+      "[ figures  ] %d rounds of pg_terminate_backend cut %lld connections; %lld jobs drained "
+      "in %lld ms; %lld jobs needed a second attempt\n",
+      rounds, static_cast<long long>(terminated), static_cast<long long>(kJobs),
+      static_cast<long long>(elapsed_ms(started)),
+      static_cast<long long>(scalar("SELECT count(*) FROM {s}.delta_job WHERE attempt > 1")));
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.proc_execution"), kJobs)
+      << "jobs executed twice (first 5): " << duplicate_executions();
+  EXPECT_EQ(scalar("SELECT count(DISTINCT job_id) FROM {s}.proc_execution"), kJobs);
+  // Both processes lived through it and stop cleanly.
+  EXPECT_EQ(a.terminate(kStopTimeout), 0);
+  EXPECT_EQ(b.terminate(kStopTimeout), 0);
+}
+
+}  // namespace
