@@ -33,22 +33,22 @@ struct Config {
   // PostgreSQL schema holding delta's tables (see delta::migrate).
   std::string schema = "delta";
   // This client's id in the database (heartbeats, leases); default "<host>-<pid>-<random>".
-  std::string id;
+  std::string id{};
   // Where delta's messages go; default: info and above to stderr.
-  Logger logger;
+  Logger logger{};
   // Fallback poll for new work when no notification arrives (default 1 s).
   milliseconds poll_interval{1000};
 
   // ---- job queue ----
-  jobs::Workers workers;
+  jobs::Workers workers{};
   // Queues this client works, with their limits. Empty: an insert-only client.
-  std::map<std::string, jobs::QueueConfig> queues;
-  std::vector<jobs::PeriodicJob> periodic_jobs;
+  std::map<std::string, jobs::QueueConfig> queues{};
+  std::vector<jobs::PeriodicJob> periodic_jobs{};
   // How long a job may run unless its worker says otherwise (default 1 min; negative =
   // no timeout).
   milliseconds job_timeout{std::chrono::minutes(1)};
   // Retry delay after a failed attempt; default jobs::exponential_backoff().
-  std::shared_ptr<jobs::RetryPolicy> retry_policy;
+  std::shared_ptr<jobs::RetryPolicy> retry_policy{};
   // Finished jobs older than these are deleted by the leader's cleaner.
   milliseconds completed_job_retention{std::chrono::hours(24)};
   milliseconds cancelled_job_retention{std::chrono::hours(24)};
@@ -82,7 +82,7 @@ struct Config {
   // ---- testing ----
   // The clock used for scheduling decisions. Empty (the default) uses the database's
   // now(), which keeps every process on one clock. Tests inject a fake clock here.
-  std::function<Timestamp()> clock;
+  std::function<Timestamp()> clock{};
 };
 
 class Client {

@@ -40,6 +40,28 @@ struct SubscriptionState {
     ready.notify_one();
     return true;
   }
+  // Publishes a batch under one lock and wakes the reader once; returns how many were
+  // dropped.
+  template <class Filter>
+  std::size_t publish_many(const std::vector<E>& events, Filter&& wanted) {
+    std::size_t lost = 0;
+    bool any = false;
+    {
+      std::lock_guard lock(mutex);
+      for (const auto& event : events) {
+        if (!wanted(event)) continue;
+        if (closed || buffer.size() >= capacity) {
+          if (!closed) ++dropped;
+          ++lost;
+          continue;
+        }
+        buffer.push_back(event);
+        any = true;
+      }
+    }
+    if (any) ready.notify_one();
+    return lost;
+  }
   void close() {
     {
       std::lock_guard lock(mutex);

@@ -114,7 +114,7 @@ struct UniqueOpts {
   // States in which an existing job blocks a new one. Empty means every state but
   // cancelled and discarded. When set it must include available, scheduled, running and
   // retryable (jobs move between those on their own).
-  std::vector<JobState> by_state;
+  std::vector<JobState> by_state{};
 
   // Any option set makes the insert unique.
   bool enabled() const noexcept {
@@ -123,20 +123,20 @@ struct UniqueOpts {
 };
 
 struct InsertOpts {
-  std::string queue = "default";          // ^[a-z0-9]+([_-][a-z0-9]+)*$, at most 64 chars
-  int priority = 1;                       // 1 (highest) .. 4
-  std::optional<Timestamp> scheduled_at;  // unset or in the past: available at once
-  int max_attempts = 25;                  // 1 .. 32767
-  std::vector<std::string> tags;          // each ^\w[\w-]+\w$, at most 255 chars
+  std::string queue = "default";            // ^[a-z0-9]+([_-][a-z0-9]+)*$, at most 64 chars
+  int priority = 1;                         // 1 (highest) .. 4
+  std::optional<Timestamp> scheduled_at{};  // unset or in the past: available at once
+  int max_attempts = 25;                    // 1 .. 32767
+  std::vector<std::string> tags{};          // each ^\w[\w-]+\w$, at most 255 chars
   nlohmann::json metadata = nlohmann::json::object();  // must be a JSON object
-  UniqueOpts unique;
+  UniqueOpts unique{};
 };
 
 // A job to insert, with its kind and arguments already in JSON (see make_insert).
 struct JobInsert {
-  std::string kind;
-  nlohmann::json args;
-  InsertOpts opts;
+  std::string kind{};
+  nlohmann::json args{};
+  InsertOpts opts{};
 };
 
 template <JobArgs T>
@@ -277,8 +277,8 @@ struct PeriodicOpts {
   // Insert one as soon as the schedule is first seen (not again on restarts).
   bool run_on_start = false;
   // Identifies the schedule in the database; default "<kind>@<interval ms>".
-  std::string name;
-  InsertOpts insert;
+  std::string name{};
+  InsertOpts insert{};
 };
 
 // A job inserted once per interval across every process sharing the database.
@@ -356,8 +356,8 @@ class Jobs {
   // The job with `id`; throws NotFound.
   JobRow get(std::int64_t id);
   // Cancels a job that has not finished: waiting jobs become cancelled at once; a running
-  // job is cancelled when its attempt ends (its stop token is not signalled in other
-  // processes). Returns the job; throws NotFound.
+  // job has its stop token signalled (in whichever process runs it) and ends cancelled
+  // unless it completes anyway. Returns the job; throws NotFound.
   JobRow cancel(std::int64_t id);
   // Makes a finished or waiting job available now (attempts used so far are kept; if
   // they are exhausted, max_attempts grows by one). A running job is left alone.

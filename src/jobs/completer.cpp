@@ -1,6 +1,6 @@
 // Batched, fenced outcome writes.
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -36,31 +36,89 @@ void Completer::stop() {
   }
 }
 
-bool Completer::write(std::vector<Item>& batch) {
+namespace {
+// Failures that writing the same outcomes again cannot fix.
+bool is_poison(const std::exception& e) {
+  if (const auto* db = dynamic_cast<const DatabaseError*>(&e)) {
+    return db->kind() == DatabaseErrorKind::bad_input ||
+           db->kind() == DatabaseErrorKind::constraint;
+  }
+  return dynamic_cast<const nlohmann::json::exception*>(&e) != nullptr;
+}
+}  // namespace
+
+void Completer::apply(std::vector<Item>& batch) {
   std::vector<Completion> outcomes;
   outcomes.reserve(batch.size());
   for (const auto& item : batch)
     outcomes.push_back(item.completion);
+  auto conn = ctx_.pool->acquire();
+  auto applied = ctx_.store.complete(*conn, outcomes, ctx_.now());
+  conn.release();
+  if (applied.size() != batch.size()) {
+    ctx_.log(LogLevel::info,
+             fmt::format("{} job outcomes were not applied: the jobs were rescued or released "
+                         "while they ran",
+                         batch.size() - applied.size()));
+  }
+  if (ctx_.events.empty()) return;
+  std::unordered_map<std::int64_t, JobState> ended(applied.begin(), applied.end());
+  std::vector<JobEvent> events;
+  events.reserve(batch.size());
+  for (auto& item : batch) {
+    auto it = ended.find(item.completion.id);
+    if (!item.event || it == ended.end()) continue;
+    if (it->second == JobState::cancelled && item.event->kind != JobEventKind::cancelled) {
+      // Cancelled by an operator while it ran: the row says so, and so does the event.
+      item.event->kind = JobEventKind::cancelled;
+      item.event->error = "cancelled while running";
+    }
+    events.push_back(std::move(*item.event));
+  }
+  ctx_.events.publish_many(events);
+}
+
+bool Completer::write(std::vector<Item>& batch) {
   try {
-    auto conn = ctx_.pool->acquire();
-    auto applied = ctx_.store.complete(*conn, outcomes, ctx_.now());
-    conn.release();
-    if (applied.size() != batch.size()) {
-      ctx_.log(LogLevel::info,
-               fmt::format("{} job outcomes were not applied: the jobs were rescued or released "
-                           "while they ran",
-                           batch.size() - applied.size()));
-    }
-    std::unordered_set<std::int64_t> ok(applied.begin(), applied.end());
-    for (auto& item : batch) {
-      if (item.event && ok.contains(item.completion.id)) ctx_.events.publish(*item.event);
-    }
+    apply(batch);
     return true;
   } catch (const std::exception& e) {
-    ctx_.log(LogLevel::warn, fmt::format("writing {} job outcomes failed (will retry): {}",
-                                         batch.size(), e.what()));
-    return false;
+    if (!is_poison(e)) {
+      ctx_.log(LogLevel::warn, fmt::format("writing {} job outcomes failed (will retry): {}",
+                                           batch.size(), e.what()));
+      return false;
+    }
+    ctx_.log(LogLevel::error, fmt::format("writing {} job outcomes failed: {}; writing them one "
+                                          "by one",
+                                          batch.size(), e.what()));
   }
+  // One outcome the database refuses must not hold back the others.
+  for (auto& item : batch) {
+    std::vector<Item> single{item};
+    try {
+      apply(single);
+      continue;
+    } catch (const std::exception& e) {
+      if (!is_poison(e)) {
+        ctx_.log(LogLevel::warn, fmt::format("job {}: outcome not written ({}); the rescuer will "
+                                             "retry the job",
+                                             item.completion.id, e.what()));
+        continue;
+      }
+    }
+    try {
+      single.front().completion.error.reset();
+      apply(single);
+      ctx_.log(LogLevel::error, fmt::format("job {}: its error message could not be stored and "
+                                            "was dropped",
+                                            item.completion.id));
+    } catch (const std::exception& e) {
+      ctx_.log(LogLevel::error, fmt::format("job {}: outcome refused by the database ({}); the "
+                                            "rescuer will retry the job",
+                                            item.completion.id, e.what()));
+    }
+  }
+  return true;
 }
 
 void Completer::run(std::stop_token stop) {

@@ -35,6 +35,21 @@ void EventHub::publish(const JobEvent& event) {
   any_ = !entries_.empty();
 }
 
+void EventHub::publish_many(const std::vector<JobEvent>& events) {
+  if (!any_ || events.empty()) return;
+  std::lock_guard lock(mutex_);
+  std::erase_if(entries_, [&](Entry& entry) {
+    auto state = entry.state.lock();
+    if (!state) return true;
+    state->publish_many(events, [&](const JobEvent& event) {
+      return entry.kinds.empty() ||
+             std::find(entry.kinds.begin(), entry.kinds.end(), event.kind) != entry.kinds.end();
+    });
+    return false;
+  });
+  any_ = !entries_.empty();
+}
+
 bool EventHub::empty() const {
   return !any_;
 }
@@ -49,6 +64,21 @@ void EventHub::close_all() {
 }
 
 // ---- validation -------------------------------------------------------------------------
+
+namespace {
+// Whether dumped JSON holds an escaped NUL (\u0000 preceded by an even number of
+// backslashes), which jsonb rejects.
+bool has_nul_escape(const std::string& text) {
+  for (auto pos = text.find("\\u0000"); pos != std::string::npos;
+       pos = text.find("\\u0000", pos + 1)) {
+    std::size_t backslashes = 0;
+    while (pos > backslashes && text[pos - backslashes - 1] == '\\')
+      ++backslashes;
+    if (backslashes % 2 == 0) return true;
+  }
+  return false;
+}
+}  // namespace
 
 void validate_insert(const JobInsert& job, const std::string& where) {
   auto field = [&](std::string_view name) {
@@ -79,6 +109,15 @@ void validate_insert(const JobInsert& job, const std::string& where) {
                           fmt::format("must be a JSON object, not {}", opts.metadata.type_name()));
   }
   if (job.args.is_discarded()) throw ValidationError(field("args"), "is not valid JSON");
+  for (auto [name, value] : {std::pair{"args", &job.args}, std::pair{"metadata", &opts.metadata}}) {
+    try {
+      if (has_nul_escape(value->dump())) {
+        throw ValidationError(field(name), "contains a NUL character, which jsonb cannot store");
+      }
+    } catch (const nlohmann::json::exception& e) {
+      throw ValidationError(field(name), std::string("cannot be stored as JSON: ") + e.what());
+    }
+  }
   const UniqueOpts& unique = opts.unique;
   if (unique.by_period.count() < 0) {
     throw ValidationError(field("unique.by_period"), "must not be negative");
@@ -110,20 +149,60 @@ JobsEngine::~JobsEngine() {
 }
 
 bool JobsEngine::should_notify(const std::vector<std::string>& queues) {
-  if (!running() || ctx_.config.notify_rate_limit.count() <= 0) return true;
+  if (ctx_.config.notify_rate_limit.count() <= 0 || stopped_) return true;
   const auto now = std::chrono::steady_clock::now();
   bool notify = false;
+  bool owed = false;
   std::lock_guard lock(notify_mutex_);
   for (const auto& queue : queues) {
-    auto& last = last_notify_[queue];
-    if (now - last >= ctx_.config.notify_rate_limit) {
-      last = now;
+    auto [last, fresh] = last_notify_.try_emplace(queue, now);
+    if (fresh || now - last->second >= ctx_.config.notify_rate_limit) {
+      last->second = now;
       notify = true;
     } else {
-      trailing_.insert(queue);
+      owed = trailing_.insert(queue).second || owed;
     }
   }
+  if (owed) {
+    if (!trailer_.joinable()) {
+      trailer_ = std::jthread([this](std::stop_token stop) { trailer_loop(stop); });
+    }
+    notify_owed_.notify_all();
+  }
   return notify;
+}
+
+void JobsEngine::trailer_loop(std::stop_token stop) {
+  std::unique_lock lock(notify_mutex_);
+  while (!stop.stop_requested()) {
+    const auto now = std::chrono::steady_clock::now();
+    auto next = now + std::chrono::seconds(1);
+    std::vector<std::string> owed;
+    for (auto it = trailing_.begin(); it != trailing_.end();) {
+      auto& last = last_notify_[*it];
+      if (now - last >= ctx_.config.notify_rate_limit) {
+        last = now;
+        owed.push_back(*it);
+        it = trailing_.erase(it);
+      } else {
+        next = std::min(next, last + ctx_.config.notify_rate_limit);
+        ++it;
+      }
+    }
+    if (!owed.empty()) {
+      lock.unlock();
+      try {
+        auto conn = ctx_.pool->acquire();
+        for (const auto& queue : owed)
+          ctx_.store.notify(*conn, ctx_.store.jobs_channel(), queue);
+      } catch (const std::exception& e) {
+        ctx_.log(LogLevel::warn, fmt::format("could not send a wake-up: {}", e.what()));
+      }
+      lock.lock();
+      continue;
+    }
+    notify_owed_.wait_until(lock, next);  // woken early by new debts and by stop
+  }
 }
 
 InsertResult JobsEngine::insert(const JobInsert& job) {
@@ -225,11 +304,7 @@ void JobsEngine::start() {
 
 void JobsEngine::notifier_loop(std::stop_token stop) {
   while (!stop.stop_requested()) {
-    auto wait = std::chrono::milliseconds(100);
-    if (ctx_.config.notify_rate_limit.count() > 0) {
-      wait = std::min(wait, ctx_.config.notify_rate_limit);
-    }
-    auto notification = listener_->wait(wait);
+    auto notification = listener_->wait(std::chrono::seconds(1));
     if (notification) {
       const auto& payload = notification->payload;
       if (notification->channel == ctx_.store.jobs_channel()) {
@@ -243,31 +318,6 @@ void JobsEngine::notifier_loop(std::stop_token stop) {
           watchdog_.cancel(std::stoll(payload.substr(7)));
         } catch (const std::exception&) {
         }
-      }
-    }
-    // Trailing wake-ups for inserts whose NOTIFY the rate limit suppressed.
-    std::vector<std::string> owed;
-    {
-      std::lock_guard lock(notify_mutex_);
-      const auto now = std::chrono::steady_clock::now();
-      for (auto it = trailing_.begin(); it != trailing_.end();) {
-        auto& last = last_notify_[*it];
-        if (now - last >= ctx_.config.notify_rate_limit) {
-          last = now;
-          owed.push_back(*it);
-          it = trailing_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-    if (!owed.empty()) {
-      try {
-        auto conn = ctx_.pool->acquire();
-        for (const auto& queue : owed)
-          ctx_.store.notify(*conn, ctx_.store.jobs_channel(), queue);
-      } catch (const std::exception& e) {
-        ctx_.log(LogLevel::warn, fmt::format("could not send a wake-up: {}", e.what()));
       }
     }
   }

@@ -35,6 +35,7 @@ class EventHub {
  public:
   Subscription<JobEvent> subscribe(std::vector<JobEventKind> kinds, std::size_t capacity);
   void publish(const JobEvent& event);
+  void publish_many(const std::vector<JobEvent>& events);
   bool empty() const;
   void close_all();
 
@@ -104,6 +105,7 @@ class Watchdog {
   std::mutex mutex_;
   std::condition_variable_any changed_;
   std::map<std::int64_t, Entry> running_;  // guarded by mutex_
+  std::uint64_t generation_ = 0;           // guarded by mutex_: bumped by add()
   std::jthread thread_;
 };
 
@@ -123,7 +125,9 @@ class Completer {
     std::optional<JobEvent> event;
   };
   void run(std::stop_token stop);
+  // Writes `batch`; false when it should be tried again later (e.g. connection lost).
   bool write(std::vector<Item>& batch);
+  void apply(std::vector<Item>& batch);
 
   EngineContext& ctx_;
   mutable std::mutex mutex_;
@@ -215,6 +219,7 @@ class Maintainer {
   bool election_requested_ = false;  // guarded by mutex_
   std::atomic<bool> leader_{false};
   std::atomic<std::int64_t> leader_until_{0};  // steady_clock ticks
+  std::atomic<bool> periodic_ensured_{false};  // schedules recorded since becoming leader
   std::jthread pulse_thread_;
   std::jthread services_thread_;
 };
@@ -243,8 +248,11 @@ class JobsEngine {
 
  private:
   void notifier_loop(std::stop_token stop);
-  // Whether an insert into `queues` should carry a NOTIFY (rate limit per queue).
+  // Whether an insert into `queues` should carry a NOTIFY (rate limit per queue). A
+  // suppressed wake-up is owed: the trailer thread (started on first need) sends it once
+  // the queue's window has passed.
   bool should_notify(const std::vector<std::string>& queues);
+  void trailer_loop(std::stop_token stop);
 
   EngineContext ctx_;
   Watchdog watchdog_;
@@ -253,13 +261,21 @@ class JobsEngine {
   std::vector<std::unique_ptr<QueueRunner>> runners_;
   std::unique_ptr<pg::Listener> listener_;
   std::jthread notifier_;
-  bool started_ = false;
-  bool stopped_ = false;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
 
   std::mutex notify_mutex_;
+  std::condition_variable_any notify_owed_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_notify_;  // guarded
   std::set<std::string> trailing_;  // guarded by notify_mutex_: queues owed a wake-up
+  std::jthread trailer_;            // guarded by notify_mutex_ (started lazily)
 };
+
+// `text` made safe for jsonb: invalid UTF-8 replaced, NUL bytes removed.
+std::string storable_text(std::string_view text);
+// An entry for a job's errors array.
+nlohmann::json error_entry(int attempt, std::optional<Timestamp> now, std::string_view message,
+                           std::string_view type);
 
 // Validates one job; throws ValidationError naming the field (prefixed by `where`).
 void validate_insert(const JobInsert& job, const std::string& where = {});

@@ -26,6 +26,7 @@ std::stop_token Watchdog::add(std::int64_t id, std::chrono::steady_clock::time_p
   std::lock_guard lock(mutex_);
   auto& entry = running_[id];
   entry = Entry{deadline, std::stop_source(), {}};
+  ++generation_;
   changed_.notify_all();
   return entry.source.get_token();
 }
@@ -69,7 +70,8 @@ void Watchdog::run(std::stop_token stop) {
         next = std::min(next, entry.deadline);
       }
     }
-    changed_.wait_until(lock, stop, next, [] { return false; });
+    const auto seen = generation_;
+    changed_.wait_until(lock, stop, next, [&] { return generation_ != seen; });
   }
 }
 
@@ -88,14 +90,31 @@ std::string exception_type(const std::exception& e) {
   return name;
 }
 
-nlohmann::json error_entry(int attempt, std::optional<Timestamp> now, const std::string& message,
-                           const std::string& type) {
-  std::string at;
-  pg::detail::format_timestamp(now.value_or(delta::now()), at);
-  return {{"attempt", attempt}, {"at", at}, {"error", message}, {"type", type}};
+}  // namespace
+
+std::string storable_text(std::string_view text) {
+  // jsonb needs valid UTF-8 without NUL: replace bad bytes with U+FFFD and drop NULs.
+  std::string clean;
+  clean.reserve(text.size());
+  for (char c : text) {
+    if (c != '\0') clean.push_back(c);
+  }
+  auto dumped =
+      nlohmann::json(clean).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::parse(dumped).get<std::string>();
 }
 
-}  // namespace
+nlohmann::json error_entry(int attempt, std::optional<Timestamp> now, std::string_view message,
+                           std::string_view type) {
+  std::string at;
+  pg::detail::format_timestamp(now.value_or(delta::now()), at);
+  return {{"attempt", attempt},
+          {"at", at},
+          {"error", storable_text(message)},
+          {"type", storable_text(type)}};
+}
+
+namespace {}  // namespace
 
 QueueRunner::QueueRunner(EngineContext& ctx, Completer& completer, Watchdog& watchdog,
                          std::string queue, int max_workers)
@@ -262,6 +281,14 @@ void QueueRunner::execute(const JobRow& job) {
     completion.error = error_entry(job.attempt, now, result->message(), "cancel");
     completer_.submit(std::move(completion),
                       JobEvent{JobEventKind::cancelled, job, result->message()});
+    return;
+  }
+  if (flags.cancelled) {
+    // An operator cancelled the job while it ran (Jobs::cancel).
+    completion.state = JobState::cancelled;
+    completion.error = error_entry(job.attempt, now, "cancelled while running", "cancel");
+    completer_.submit(std::move(completion),
+                      JobEvent{JobEventKind::cancelled, job, "cancelled while running"});
     return;
   }
   if (flags.shutdown && !flags.timed_out) {

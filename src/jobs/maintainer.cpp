@@ -105,11 +105,7 @@ void Maintainer::elect() {
     leader_until_ = (attempt_started + ctx_.config.leader_ttl).time_since_epoch().count();
     if (!leader_.exchange(true)) {
       ctx_.log(LogLevel::info, fmt::format("client {} is now the leader", ctx_.config.id));
-      auto conn = ctx_.pool->acquire();
-      for (const auto& periodic : ctx_.config.periodic_jobs) {
-        ctx_.store.ensure_periodic(*conn, periodic.name, periodic.interval.count(),
-                                   periodic.run_on_start, ctx_.now());
-      }
+      periodic_ensured_ = false;
       wake_.notify_all();  // the services thread starts at once
     }
   } else if (leader_.exchange(false)) {
@@ -144,9 +140,7 @@ std::int64_t Maintainer::run_rescuer() {
       rescue.attempt = job.attempt;
       const auto* worker = ctx_.config.workers.find(job.kind);
       std::string message = "job rescued: " + candidate.reason;
-      std::string at;
-      pg::detail::format_timestamp(ctx_.now().value_or(delta::now()), at);
-      rescue.error = {{"attempt", job.attempt}, {"at", at}, {"error", message}, {"type", "rescue"}};
+      rescue.error = error_entry(job.attempt, ctx_.now(), message, "rescue");
       if (worker != nullptr && job.attempt >= job.max_attempts) {
         rescue.state = JobState::discarded;
       } else {
@@ -193,6 +187,15 @@ std::int64_t Maintainer::run_cleaner() {
 }
 
 std::int64_t Maintainer::run_periodic() {
+  if (!periodic_ensured_) {
+    // Record every schedule this client knows (a no-op for those already recorded).
+    auto conn = ctx_.pool->acquire();
+    for (const auto& periodic : ctx_.config.periodic_jobs) {
+      ctx_.store.ensure_periodic(*conn, periodic.name, periodic.interval.count(),
+                                 periodic.run_on_start, ctx_.now());
+    }
+    periodic_ensured_ = true;
+  }
   std::int64_t inserted = 0;
   for (const auto& periodic : ctx_.config.periodic_jobs) {
     try {
@@ -244,7 +247,8 @@ void run_due(std::vector<Task>& tasks, const std::stop_token& stop, const Engine
 
 Clock::time_point next_due(const std::vector<Task>& tasks) {
   auto next = Clock::now() + std::chrono::seconds(1);
-  for (const auto& task : tasks) next = std::min(next, task.due);
+  for (const auto& task : tasks)
+    next = std::min(next, task.due);
   return next;
 }
 
@@ -252,10 +256,16 @@ Clock::time_point next_due(const std::vector<Task>& tasks) {
 
 void Maintainer::pulse(std::stop_token stop) {
   std::vector<Task> tasks;
-  tasks.push_back({"heartbeat", ctx_.config.heartbeat_interval, [this] { heartbeat(); },
-                   Clock::now() + ctx_.config.heartbeat_interval, {}});
-  tasks.push_back({"leader election", ctx_.config.leader_renew_interval, [this] { elect(); },
-                   Clock::now(), {}});
+  tasks.push_back({"heartbeat",
+                   ctx_.config.heartbeat_interval,
+                   [this] { heartbeat(); },
+                   Clock::now() + ctx_.config.heartbeat_interval,
+                   {}});
+  tasks.push_back({"leader election",
+                   ctx_.config.leader_renew_interval,
+                   [this] { elect(); },
+                   Clock::now(),
+                   {}});
   while (!stop.stop_requested()) {
     {
       std::lock_guard lock(mutex_);
@@ -273,21 +283,22 @@ void Maintainer::pulse(std::stop_token stop) {
 void Maintainer::services(std::stop_token stop) {
   const auto periodic_check = std::min(ctx_.config.poll_interval, std::chrono::milliseconds(1000));
   std::vector<Task> tasks;
-  tasks.push_back({"scheduler", ctx_.config.scheduler_interval, [this] { run_scheduler(); },
-                   Clock::now(), {}});
-  tasks.push_back({"rescuer", ctx_.config.rescuer_interval, [this] { run_rescuer(); },
-                   Clock::now(), {}});
-  tasks.push_back({"cleaner", ctx_.config.job_cleaner_interval, [this] { run_cleaner(); },
-                   Clock::now(), {}});
+  tasks.push_back(
+      {"scheduler", ctx_.config.scheduler_interval, [this] { run_scheduler(); }, Clock::now(), {}});
+  tasks.push_back(
+      {"rescuer", ctx_.config.rescuer_interval, [this] { run_rescuer(); }, Clock::now(), {}});
+  tasks.push_back(
+      {"cleaner", ctx_.config.job_cleaner_interval, [this] { run_cleaner(); }, Clock::now(), {}});
   if (!ctx_.config.periodic_jobs.empty()) {
-    tasks.push_back({"periodic jobs", periodic_check, [this] { run_periodic(); }, Clock::now(),
-                     {}});
+    tasks.push_back(
+        {"periodic jobs", periodic_check, [this] { run_periodic(); }, Clock::now(), {}});
   }
   bool was_leader = false;
   while (!stop.stop_requested()) {
     const bool leader = is_leader();
     if (leader && !was_leader) {
-      for (auto& task : tasks) task.due = Clock::now();  // a new leader catches up at once
+      for (auto& task : tasks)
+        task.due = Clock::now();  // a new leader catches up at once
     }
     was_leader = leader;
     if (leader) run_due(tasks, stop, ctx_);

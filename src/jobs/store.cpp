@@ -139,7 +139,7 @@ FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::bigint[], $
             $7::jsonb[]) AS u(id, attempt, attempted_by, state, delay_ms, give_back, error)
 WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt
   AND j.attempted_by = u.attempted_by
-RETURNING j.id)",
+RETURNING j.id, j.state::text)",
                                fmt::arg("state", kEffectiveState), fmt::arg("now", now_param(8))));
 
   schedule_ = make("schedule", fmt::format(R"(
@@ -209,8 +209,12 @@ DELETE FROM {{{{schema}}}}.delta_job j USING doomed WHERE j.id = doomed.id)",
   release_ = make("release", fmt::format(R"(
 WITH r AS (
   UPDATE {{{{schema}}}}.delta_job
-  SET state = 'available', attempt = greatest(attempt - 1, 0), scheduled_at = {now},
-      timeout_at = NULL
+  SET state = CASE WHEN metadata ? 'cancel_requested_at' THEN 'cancelled'
+                   ELSE 'available' END::{{{{schema}}}}.job_state,
+      finalized_at = CASE WHEN metadata ? 'cancel_requested_at' THEN {now} END,
+      attempt = CASE WHEN metadata ? 'cancel_requested_at' THEN attempt
+                     ELSE greatest(attempt - 1, 0) END,
+      scheduled_at = {now}, timeout_at = NULL
   WHERE id = ANY($1::bigint[]) AND state = 'running' AND attempted_by = $2
   RETURNING queue
 )
@@ -459,9 +463,8 @@ std::vector<JobRow> JobStore::fetch(pg::Connection& conn, const std::string& que
   return jobs;
 }
 
-std::vector<std::int64_t> JobStore::complete(pg::Connection& conn,
-                                             std::span<const Completion> outcomes,
-                                             std::optional<Timestamp> now) {
+std::vector<std::pair<std::int64_t, JobState>> JobStore::complete(
+    pg::Connection& conn, std::span<const Completion> outcomes, std::optional<Timestamp> now) {
   const std::size_t n = outcomes.size();
   std::vector<std::int64_t> ids;
   std::vector<std::int32_t> attempts;
@@ -486,10 +489,11 @@ std::vector<std::int64_t> JobStore::complete(pg::Connection& conn,
   }
   pg::Result result = conn.exec_prepared(
       complete_, pg::Params(ids, attempts, by, states, delays, give_back, errors, now));
-  std::vector<std::int64_t> done;
+  std::vector<std::pair<std::int64_t, JobState>> done;
   done.reserve(result.size());
-  for (auto row : result)
-    done.push_back(row.get<std::int64_t>(0));
+  for (auto row : result) {
+    done.emplace_back(row.get<std::int64_t>(0), job_state_from_string(row.text(1)));
+  }
   return done;
 }
 

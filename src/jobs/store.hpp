@@ -61,10 +61,11 @@ class JobStore {
                             const std::vector<std::int64_t>& timeouts_ms, int limit,
                             const std::string& client_id, std::optional<Timestamp> now);
 
-  // Writes outcomes; returns the ids that still matched their fence (others were
-  // rescued or released meanwhile and are left alone).
-  std::vector<std::int64_t> complete(pg::Connection& conn, std::span<const Completion> outcomes,
-                                     std::optional<Timestamp> now);
+  // Writes outcomes; returns the jobs that still matched their fence, with the state
+  // they ended in (others were rescued or released meanwhile and are left alone).
+  std::vector<std::pair<std::int64_t, JobState>> complete(pg::Connection& conn,
+                                                          std::span<const Completion> outcomes,
+                                                          std::optional<Timestamp> now);
 
   // Scheduler: due scheduled/retryable jobs become available (and their queues are
   // notified). Returns how many moved.
