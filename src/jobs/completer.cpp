@@ -34,6 +34,8 @@ void Completer::stop() {
     ready_.notify_all();
     thread_.join();
   }
+  ctx_.log(LogLevel::debug, fmt::format("completer: {} statements wrote {} outcomes",
+                                        batches_.load(), written_.load()));
 }
 
 namespace {
@@ -55,6 +57,8 @@ void Completer::apply(std::vector<Item>& batch) {
   auto conn = ctx_.pool->acquire();
   auto applied = ctx_.store.complete(*conn, outcomes, ctx_.now());
   conn.release();
+  ++batches_;
+  written_ += static_cast<std::int64_t>(batch.size());
   if (applied.size() != batch.size()) {
     ctx_.log(LogLevel::info,
              fmt::format("{} job outcomes were not applied: the jobs were rescued or released "

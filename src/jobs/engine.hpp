@@ -134,6 +134,8 @@ class Completer {
   std::condition_variable_any ready_;
   std::vector<Item> pending_;                            // guarded by mutex_
   std::chrono::steady_clock::time_point first_pending_;  // guarded by mutex_
+  std::atomic<std::int64_t> batches_{0};
+  std::atomic<std::int64_t> written_{0};
   std::jthread thread_;
 };
 
@@ -178,6 +180,8 @@ class QueueRunner {
   bool more_ = false;                 // guarded by mutex_: the last fetch came back full
   bool fetching_ = true;              // guarded by mutex_
   bool workers_exit_ = false;         // guarded by mutex_
+  std::atomic<std::int64_t> fetches_{0};
+  std::atomic<std::int64_t> fetched_{0};
   std::jthread producer_;
   std::vector<std::thread> workers_;
 };

@@ -174,6 +174,8 @@ void QueueRunner::produce(std::stop_token stop) {
                                      ctx_.config.id, ctx_.now());
         conn.release();
         backoff.succeeded();
+        ++fetches_;
+        fetched_ += static_cast<std::int64_t>(jobs.size());
         std::lock_guard lock(mutex_);
         more_ = static_cast<int>(jobs.size()) == free_slots;
         in_flight_ += static_cast<int>(jobs.size());
@@ -370,6 +372,8 @@ void QueueRunner::join() {
     if (thread.joinable()) thread.join();
   }
   workers_.clear();
+  ctx_.log(LogLevel::debug, fmt::format("queue {}: {} fetches brought {} jobs", queue_,
+                                        fetches_.load(), fetched_.load()));
 }
 
 }  // namespace delta::jobs

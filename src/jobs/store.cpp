@@ -137,8 +137,11 @@ UPDATE {{{{schema}}}}.delta_job j SET
   timeout_at = NULL
 FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::bigint[], $6::boolean[],
             $7::jsonb[]) AS u(id, attempt, attempted_by, state, delay_ms, give_back, error)
-WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt
+WHERE j.id = u.id AND j.attempt = u.attempt
   AND j.attempted_by = u.attempted_by
+  -- The state fence is written so that it cannot match the partial index on running jobs:
+  -- with stale statistics the planner otherwise scans every running job once per outcome.
+  AND j.state::text = 'running'
 RETURNING j.id, j.state::text)",
                                fmt::arg("state", kEffectiveState), fmt::arg("now", now_param(8))));
 
@@ -188,7 +191,8 @@ WITH r AS (
     timeout_at = NULL
   FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::bigint[], $5::jsonb[])
          AS u(id, attempt, state, delay_ms, error)
-  WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt
+  WHERE j.id = u.id AND j.attempt = u.attempt
+    AND j.state::text = 'running'  -- not the partial index on running jobs: see complete
   RETURNING j.id
 )
 SELECT count(*) FROM r)",
