@@ -99,6 +99,23 @@ FROM input LEFT JOIN inserted ON inserted.id = input.id
 ORDER BY input.ord)",
                                  fmt::arg("now", now_param(11)), fmt::arg("cols", returning_j)));
 
+  // One job that is not unique: a plain INSERT ... VALUES, without the batch machinery.
+  insert_one_ =
+      make("insert_one", fmt::format(R"(
+WITH c AS (SELECT {now} AS now), inserted AS (
+  INSERT INTO {{{{schema}}}}.delta_job AS j
+    (kind, queue, state, priority, args, metadata, tags, max_attempts, created_at, scheduled_at)
+  SELECT $1, $2,
+         (CASE WHEN $8::timestamptz > c.now THEN 'scheduled' ELSE 'available' END)::{{{{schema}}}}.job_state,
+         $3, $4, $5, $6, $7, c.now, coalesce($8::timestamptz, c.now)
+  FROM c
+  RETURNING {cols}
+)
+SELECT (SELECT count(pg_notify($10, i.queue)) FROM inserted i WHERE $11::boolean AND i.state = 'available'),
+       inserted.*
+FROM inserted)",
+                                     fmt::arg("now", now_param(9)), fmt::arg("cols", returning_j)));
+
   lookup_unique_ = make("lookup_unique", fmt::format(R"(
 SELECT encode(unique_key, 'hex'), {cols} FROM {{{{schema}}}}.delta_job
 WHERE unique_key = ANY(ARRAY(SELECT decode(k, 'hex') FROM unnest($1::text[]) k))
@@ -382,6 +399,16 @@ std::string unique_key_source(const JobInsert& job, std::optional<Timestamp> now
 
 std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const JobInsert> jobs,
                                            std::optional<Timestamp> now, bool notify) {
+  if (jobs.size() == 1 && !jobs.front().opts.unique.enabled()) {
+    const JobInsert& job = jobs.front();
+    pg::Result result = conn.exec_prepared(
+        insert_one_,
+        pg::Params(job.kind, job.opts.queue, static_cast<std::int16_t>(job.opts.priority), job.args,
+                   job.opts.metadata, job.opts.tags,
+                   static_cast<std::int16_t>(job.opts.max_attempts), job.opts.scheduled_at, now,
+                   jobs_channel_, notify));
+    return {InsertResult{parse_row(result.one(), 1), false}};
+  }
   const std::size_t n = jobs.size();
   std::vector<std::string> kinds, queues;
   std::vector<std::int16_t> priorities, max_attempts;
