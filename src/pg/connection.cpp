@@ -38,6 +38,16 @@ bool wait_socket(int fd, short events, std::chrono::steady_clock::time_point dea
 
 }  // namespace
 
+std::string quote_identifier(std::string_view name) {
+  std::string quoted = "\"";
+  for (char c : name) {
+    if (c == '"') quoted.push_back('"');
+    quoted.push_back(c);
+  }
+  quoted.push_back('"');
+  return quoted;
+}
+
 std::unique_ptr<Connection> Connection::open(const ConnectOptions& options) {
   const auto deadline = std::chrono::steady_clock::now() + options.connect_timeout;
   const auto timeout_seconds =
@@ -124,19 +134,28 @@ Result Connection::check(void* pg_result, std::string_view sql) {
                       field(result, PG_DIAG_CONSTRAINT_NAME));
 }
 
+namespace {
+// The value pointers and lengths libpq takes for `params`.
+struct WireParams {
+  explicit WireParams(const Params& params) : values(params.size()), lengths(params.size()) {
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const auto& value = params.values()[i];
+      values[i] = value ? value->data() : nullptr;
+      lengths[i] = value ? static_cast<int>(value->size()) : 0;
+    }
+  }
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+};
+}  // namespace
+
 Result Connection::exec(std::string_view sql, const Params& params) {
   const std::string text(sql);
-  const auto n = params.size();
-  std::vector<const char*> values(n);
-  std::vector<int> lengths(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto& value = params.values()[i];
-    values[i] = value ? value->data() : nullptr;
-    lengths[i] = value ? static_cast<int>(value->size()) : 0;
-  }
-  return check(PQexecParams(conn_, text.c_str(), static_cast<int>(n), params.types().data(),
-                            values.data(), lengths.data(), params.formats().data(), 0),
-               sql);
+  const WireParams wire(params);
+  return check(
+      PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), params.types().data(),
+                   wire.values.data(), wire.lengths.data(), params.formats().data(), 0),
+      sql);
 }
 
 Result Connection::exec_prepared(const Statement& statement, const Params& params) {
@@ -147,15 +166,9 @@ Result Connection::exec_prepared(const Statement& statement, const Params& param
           statement.sql);
     prepared_.insert(statement.name);
   }
-  std::vector<const char*> values(n);
-  std::vector<int> lengths(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto& value = params.values()[i];
-    values[i] = value ? value->data() : nullptr;
-    lengths[i] = value ? static_cast<int>(value->size()) : 0;
-  }
-  return check(PQexecPrepared(conn_, statement.name.c_str(), static_cast<int>(n), values.data(),
-                              lengths.data(), params.formats().data(), 0),
+  const WireParams wire(params);
+  return check(PQexecPrepared(conn_, statement.name.c_str(), static_cast<int>(n),
+                              wire.values.data(), wire.lengths.data(), params.formats().data(), 0),
                statement.sql);
 }
 

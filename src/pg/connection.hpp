@@ -19,6 +19,9 @@ struct Statement {
   std::string sql;
 };
 
+// `name` as a quoted SQL identifier ("a""b" for a"b).
+std::string quote_identifier(std::string_view name);
+
 struct ConnectOptions {
   std::string url;  // empty: libpq's PG* environment
   std::chrono::milliseconds connect_timeout{5000};

@@ -11,18 +11,6 @@
 
 namespace delta::pg {
 
-namespace {
-std::string quote_identifier(const std::string& name) {
-  std::string quoted = "\"";
-  for (char c : name) {
-    if (c == '"') quoted.push_back('"');
-    quoted.push_back(c);
-  }
-  quoted.push_back('"');
-  return quoted;
-}
-}  // namespace
-
 struct Listener::State {
   ListenerOptions options;
   std::unique_ptr<Connection> conn;

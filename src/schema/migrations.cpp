@@ -4,6 +4,8 @@
 
 #include <delta/errors.hpp>
 
+#include "pg/connection.hpp"
+
 namespace delta::schema {
 
 namespace {
@@ -38,12 +40,7 @@ void validate_schema_name(std::string_view schema) {
 }
 
 std::string render(std::string_view sql, std::string_view schema) {
-  std::string quoted = "\"";
-  for (char c : schema) {
-    if (c == '"') quoted.push_back('"');
-    quoted.push_back(c);
-  }
-  quoted.push_back('"');
+  const std::string quoted = pg::quote_identifier(schema);
 
   std::string out;
   out.reserve(sql.size() + sql.size() / 8);

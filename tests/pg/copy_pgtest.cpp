@@ -63,45 +63,18 @@ const std::vector<std::string>& tricky_texts() {
   return texts;
 }
 
-std::string quote_ident(std::string_view name) {
-  return "\"" + std::string(name) + "\"";
-}
-
-class Scratch {
+class Scratch : public dt::ScratchSchema {
  public:
-  Scratch() : pool_(dt::make_pool()), schema_(dt::unique_schema("copy")) {
-    pool_->exec("CREATE SCHEMA " + quote_ident(schema_));
-  }
-  ~Scratch() {
-    try {
-      dt::drop_schema(*pool_, schema_);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "dropping schema " << schema_ << ": " << e.what();
-    }
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-
-  Pool& pool() const { return *pool_; }
-  std::string table(std::string_view name) const {
-    return quote_ident(schema_) + "." + std::string(name);
-  }
-  std::int64_t count(std::string_view name) const {
-    return pool_->exec("SELECT count(*) FROM " + table(name)).one().get<std::int64_t>(0);
-  }
+  Scratch() : dt::ScratchSchema("copy") {}
   // Creates table `name` with the columns the row generator fills.
   void create_rows_table(std::string_view name) const {
-    pool_->exec("CREATE TABLE " + table(name) +
+    pool().exec("CREATE TABLE " + table(name) +
                 " (id bigint PRIMARY KEY, name text NOT NULL, note text, doc jsonb NOT NULL, "
                 "data bytea NOT NULL, at timestamptz)");
   }
   std::string copy_sql(std::string_view name) const {
     return "COPY " + table(name) + " (id, name, note, doc, data, at) FROM STDIN";
   }
-
- private:
-  std::shared_ptr<Pool> pool_;
-  std::string schema_;
 };
 
 struct GeneratedRow {

@@ -46,38 +46,10 @@ using Clock = std::chrono::steady_clock;
 constexpr Timestamp kInstant = std::chrono::sys_days{std::chrono::year{2026} / 11 / 28} + 27min +
                                28s + std::chrono::microseconds{123456};
 
-std::string quote_ident(std::string_view name) {
-  return "\"" + std::string(name) + "\"";
-}
-
 // A schema of its own for one test, dropped (with everything in it) at the end.
-class Scratch {
+class Scratch : public dt::ScratchSchema {
  public:
-  Scratch() : pool_(dt::make_pool()), schema_(dt::unique_schema("pgt")) {
-    pool_->exec("CREATE SCHEMA " + quote_ident(schema_));
-  }
-  ~Scratch() {
-    try {
-      dt::drop_schema(*pool_, schema_);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "dropping schema " << schema_ << ": " << e.what();
-    }
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-
-  Pool& pool() const { return *pool_; }
-  // `name` qualified with this test's schema.
-  std::string table(std::string_view name) const {
-    return quote_ident(schema_) + "." + std::string(name);
-  }
-  std::int64_t count(std::string_view name) const {
-    return pool_->exec("SELECT count(*) FROM " + table(name)).one().get<std::int64_t>(0);
-  }
-
- private:
-  std::shared_ptr<Pool> pool_;
-  std::string schema_;
+  Scratch() : dt::ScratchSchema("pgt") {}
 };
 
 // Runs `fn`, which must throw a DatabaseError, and returns it.

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 namespace delta::testing {
@@ -25,6 +26,27 @@ std::string unique_schema(const std::string& prefix) {
 
 void drop_schema(pg::Pool& pool, const std::string& schema) {
   pool.exec("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
+}
+
+ScratchSchema::ScratchSchema(const std::string& prefix)
+    : pool_(make_pool()), schema_(unique_schema(prefix)) {
+  pool_->exec("CREATE SCHEMA \"" + schema_ + "\"");
+}
+
+ScratchSchema::~ScratchSchema() {
+  try {
+    drop_schema(*pool_, schema_);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "dropping schema " << schema_ << ": " << e.what();
+  }
+}
+
+std::string ScratchSchema::table(std::string_view name) const {
+  return "\"" + schema_ + "\"." + std::string(name);
+}
+
+std::int64_t ScratchSchema::count(std::string_view name) const {
+  return pool_->exec("SELECT count(*) FROM " + table(name)).one().get<std::int64_t>(0);
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

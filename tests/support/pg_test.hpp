@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <delta/pg.hpp>
 
@@ -21,6 +22,26 @@ std::shared_ptr<pg::Pool> make_pool(pg::PoolOptions options = {});
 // parallel against one database. drop_schema removes it with everything in it.
 std::string unique_schema(const std::string& prefix = "t");
 void drop_schema(pg::Pool& pool, const std::string& schema);
+
+// A schema of its own for one test, created on construction and dropped (with
+// everything in it) on destruction.
+class ScratchSchema {
+ public:
+  explicit ScratchSchema(const std::string& prefix = "t");
+  ~ScratchSchema();
+  ScratchSchema(const ScratchSchema&) = delete;
+  ScratchSchema& operator=(const ScratchSchema&) = delete;
+
+  pg::Pool& pool() const { return *pool_; }
+  const std::string& name() const { return schema_; }
+  // `name` qualified with this test's schema.
+  std::string table(std::string_view name) const;
+  std::int64_t count(std::string_view name) const;
+
+ private:
+  std::shared_ptr<pg::Pool> pool_;
+  std::string schema_;
+};
 
 // Polls `condition` every few milliseconds until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition,
