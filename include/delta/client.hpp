@@ -1,32 +1,67 @@
 // delta::Client — one process's connection to delta.
 //
-// A Client runs the work this process is configured for (job queues now; controllers as
-// the resource engine lands) against a database shared with any number of other
-// processes, and takes part in electing the leader that runs maintenance.
+// A Client informs delta about objects, works the resources of the kinds it has
+// controllers for in the namespaces it is configured for, runs its job queues, and takes
+// part in electing the leader that runs maintenance — against a database shared with any
+// number of other processes.
 //
 //   delta::Config config;
-//   config.workers.add(std::make_shared<SendEmailWorker>());
-//   config.queues["default"] = {.max_workers = 20};
+//   config.controllers.add(std::make_shared<UserController>());
+//   config.namespaces["default"] = {.max_workers = 10};
 //   delta::Client client(pool, config);   // validates config, throws ConfigError
 //   client.start();                        // refuses an unmigrated schema (SchemaError)
-//   client.jobs().insert(SendEmail{"a@b.c"});
+//   client.inform(User{"bob@hello.com", "Bob"});
 //   client.stop(std::chrono::seconds(10)); // also done by the destructor
+//
+// A client with no namespaces is inform-only: it can inform and insert jobs but works
+// no resources.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
+#include <span>
 #include <memory>
 #include <string>
 
+#include <delta/controller.hpp>
+#include <delta/events.hpp>
 #include <delta/jobs.hpp>
 #include <delta/log.hpp>
+#include <delta/object.hpp>
 #include <delta/pg.hpp>
+#include <delta/resource.hpp>
 #include <delta/time.hpp>
 
 namespace delta {
 
 using std::chrono::milliseconds;
+
+namespace sync {
+class SyncEngine;  // internal
+}
+
+// One namespace this client works. Unset retention/expiry fields take Config's defaults.
+struct NamespaceConfig {
+  // Resources of this namespace worked at the same time by this client (1 .. 10,000;
+  // default 10); each kind's parallelism caps it further.
+  int max_workers = 10;
+  // Synced resources older than this become expired and are worked again; unset:
+  // Config::resource_expiry (default: never). Cannot be combined with synced_retention.
+  std::optional<milliseconds> resource_expiry{};
+  // How long synced, deleted and degraded resources are kept before the cleaner removes
+  // them; unset: Config's retention defaults.
+  std::optional<milliseconds> synced_retention{};
+  std::optional<milliseconds> deleted_retention{};
+  std::optional<milliseconds> degraded_retention{};
+};
+
+// Delay before attempt `attempt + 1` after attempt `attempt` failed.
+using ResourceBackoff = std::function<milliseconds(int attempt)>;
+// The default resource backoff: attempt^4 seconds, ±10% jitter, at most `max_delay`.
+ResourceBackoff polynomial_backoff(milliseconds max_delay = std::chrono::hours(24),
+                                   std::function<double()> jitter = {});
 
 struct Config {
   // ---- general ----
@@ -38,6 +73,40 @@ struct Config {
   Logger logger{};
   // Fallback poll for new work when no notification arrives (default 1 s).
   milliseconds poll_interval{1000};
+
+  // ---- resources ----
+  // The controllers this client can run, one per kind.
+  Controllers controllers{};
+  // The namespaces this client works. Empty: an inform-only client.
+  std::map<std::string, NamespaceConfig> namespaces{};
+  // How long one work() call may run unless the controller says otherwise (default
+  // 1 min; negative = no timeout).
+  milliseconds work_timeout{std::chrono::minutes(1)};
+  // How long one informer run may take unless the controller says otherwise (default
+  // 10 min; negative = no timeout).
+  milliseconds inform_timeout{std::chrono::minutes(10)};
+  // A claimed resource's lease lasts its work timeout plus this; a pending resource
+  // whose lease ran out is rescued even if its client still heartbeats (default 1 min).
+  milliseconds stuck_threshold{std::chrono::minutes(1)};
+  // Delay before retrying a failed resource; default polynomial_backoff().
+  ResourceBackoff resource_backoff{};
+  // How often informers run unless a kind's settings() say otherwise (default 1 h;
+  // negative = never periodically), and the random delay added to each run (default up
+  // to 1 min; negative = none).
+  milliseconds inform_interval{std::chrono::hours(1)};
+  milliseconds inform_jitter{std::chrono::minutes(1)};
+  // How often the leader runs resource maintenance: lease rescue, expiry, inform
+  // scheduling (default 1 min); and the cleaner (default 15 min).
+  milliseconds maintenance_interval{std::chrono::minutes(1)};
+  milliseconds cleaner_interval{std::chrono::minutes(15)};
+  // Defaults for namespaces: synced resources expire after resource_expiry (default 0 =
+  // never); synced / deleted / degraded resources are removed after these (24 h each).
+  milliseconds resource_expiry{0};
+  milliseconds synced_retention{std::chrono::hours(24)};
+  milliseconds deleted_retention{std::chrono::hours(24)};
+  milliseconds degraded_retention{std::chrono::hours(24)};
+  // Outcomes of work are written in batches of at most completer_batch_size, no later
+  // than completer_flush_interval after the first is ready (shared with the job queue).
 
   // ---- job queue ----
   jobs::Workers workers{};
@@ -103,6 +172,79 @@ class Client {
   // background threads have ended.
   void stop(milliseconds grace = std::chrono::seconds(10));
 
+  // ---- inform ----
+  // Tells delta about `object`: a new object is stored and scheduled; changed content
+  // (canonical-JSON hash differs, or compare() > 0) bumps the generation and schedules
+  // it; unchanged content is not written; an object compare() says is older than the
+  // stored one is ignored. An explicit inform resurrects a deleted resource. Committed
+  // before it returns. Throws ValidationError (nothing written) for a bad id, namespace,
+  // tag, metadata or max_attempts, or a kind no controller is registered for (in this
+  // process or, by another process, in the database); DatabaseError. Thread-safe.
+  template <Object T>
+  InformResult inform(const T& object, const InformOpts& opts = {}) {
+    return inform_object(nullptr, detail::describe(object, opts));
+  }
+  // As inform(), inside the caller's transaction: it takes effect if and only if `tx`
+  // commits (workers are woken when it does).
+  template <Object T>
+  InformResult inform_tx(pg::Transaction& tx, const T& object, const InformOpts& opts = {}) {
+    return inform_object(&tx, detail::describe(object, opts));
+  }
+  // Informs many objects of one kind in one statement (thousands per call are fine).
+  // When the batch holds the same object id twice, the later object wins. All objects
+  // are validated before anything is written.
+  template <Object T>
+  InformManyResult inform_many(std::span<const T> objects, const InformOpts& opts = {}) {
+    std::vector<detail::ObjectData> data;
+    data.reserve(objects.size());
+    for (const auto& object : objects)
+      data.push_back(detail::describe(object, opts));
+    return inform_objects(nullptr, data);
+  }
+  template <Object T>
+  InformManyResult inform_many(const std::vector<T>& objects, const InformOpts& opts = {}) {
+    return inform_many(std::span<const T>(objects), opts);
+  }
+  template <Object T>
+  InformManyResult inform_many_tx(pg::Transaction& tx, std::span<const T> objects,
+                                  const InformOpts& opts = {}) {
+    std::vector<detail::ObjectData> data;
+    data.reserve(objects.size());
+    for (const auto& object : objects)
+      data.push_back(detail::describe(object, opts));
+    return inform_objects(&tx, data);
+  }
+
+  // ---- resources ----
+  // The stored resource of `T` with id `id`; throws NotFound.
+  template <Object T>
+  Resource<T> get(std::string_view id) {
+    ResourceRow row = get_resource(T::kind, id);
+    T object = row.object.template get<T>();
+    return Resource<T>{std::move(object), std::move(row)};
+  }
+  ResourceRow get_resource(std::string_view kind, std::string_view id);
+  // A synced resource becomes expired: it is worked again. Returns the row; throws
+  // NotFound when there is no such resource, ValidationError when it is not synced.
+  template <Object T>
+  ResourceRow invalidate(const T& object) {
+    return invalidate_resource(T::kind, object.id());
+  }
+  ResourceRow invalidate_resource(std::string_view kind, std::string_view id);
+  // A failed or degraded resource is scheduled now with its attempts reset. Throws
+  // NotFound, or ValidationError when it is in another state.
+  template <Object T>
+  ResourceRow retry(std::string_view id) {
+    return retry_resource(T::kind, id);
+  }
+  ResourceRow retry_resource(std::string_view kind, std::string_view id);
+
+  // Events of work outcomes (all categories when `categories` is empty), delivered after
+  // they are committed through a buffer of `capacity`; a full buffer drops (and counts)
+  // events and never blocks workers. Thread-safe.
+  Subscription<Event> subscribe(std::vector<EventCategory> categories = {},
+                                std::size_t capacity = 1024);
+
   jobs::Jobs& jobs();
   const std::string& id() const noexcept;
   const Config& config() const noexcept;
@@ -111,6 +253,9 @@ class Client {
   bool is_leader() const noexcept;
 
  private:
+  InformResult inform_object(pg::Transaction* tx, detail::ObjectData object);
+  InformManyResult inform_objects(pg::Transaction* tx, std::vector<detail::ObjectData>& objects);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -4,11 +4,14 @@
 #pragma once
 
 #include <delta/client.hpp>
+#include <delta/controller.hpp>
 #include <delta/errors.hpp>
 #include <delta/events.hpp>
 #include <delta/jobs.hpp>
 #include <delta/log.hpp>
 #include <delta/migrate.hpp>
+#include <delta/object.hpp>
 #include <delta/pg.hpp>
+#include <delta/resource.hpp>
 #include <delta/time.hpp>
 #include <delta/version.hpp>

@@ -9,6 +9,7 @@
 
 #include "common/validate.hpp"
 #include "jobs/engine.hpp"
+#include "sync/engine.hpp"
 #include "schema/migrations.hpp"
 
 namespace delta {
@@ -20,6 +21,87 @@ std::string default_client_id() {
   if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
   std::random_device random;
   return fmt::format("{}-{}-{:08x}", host, ::getpid(), random());
+}
+
+// Problems with the resource options of `config`.
+void check_resources(const Config& config, std::vector<std::string>& problems) {
+  for (const auto& kind : config.controllers.kinds()) {
+    const auto controller = config.controllers.find(kind);
+    ObjectSettings settings;
+    try {
+      settings = controller->settings();
+    } catch (const std::exception& e) {
+      problems.push_back(fmt::format("controllers[\"{}\"]: settings() threw: {}", kind, e.what()));
+      continue;
+    }
+    if (settings.parallelism < 1 || settings.parallelism > 10000) {
+      problems.push_back(fmt::format("controllers[\"{}\"]: parallelism must be in 1 .. 10000 (got "
+                                     "{})",
+                                     kind, settings.parallelism));
+    }
+    if (settings.inform_interval && settings.inform_interval->count() == 0) {
+      problems.push_back(fmt::format("controllers[\"{}\"]: inform_interval must be > 0, or "
+                                     "negative to disable periodic informs",
+                                     kind));
+    }
+    try {
+      auto timeout = controller->inform_timeout();
+      (void)timeout;
+    } catch (const std::exception& e) {
+      problems.push_back(
+          fmt::format("controllers[\"{}\"]: inform_timeout() threw: {}", kind, e.what()));
+    }
+  }
+  for (const auto& [name, ns] : config.namespaces) {
+    if (auto problem = internal::check_name(name); !problem.empty()) {
+      problems.push_back(fmt::format("namespaces: namespace name {}", problem));
+    }
+    if (ns.max_workers < 1 || ns.max_workers > 10000) {
+      problems.push_back(fmt::format(
+          "namespaces[\"{}\"].max_workers must be in 1 .. 10000 (got {})", name, ns.max_workers));
+    }
+    if (ns.resource_expiry && ns.resource_expiry->count() <= 0) {
+      problems.push_back(fmt::format("namespaces[\"{}\"].resource_expiry must be > 0", name));
+    }
+    for (auto [field, value] : {std::pair{"synced_retention", ns.synced_retention},
+                                std::pair{"deleted_retention", ns.deleted_retention},
+                                std::pair{"degraded_retention", ns.degraded_retention}}) {
+      if (value && value->count() <= 0) {
+        problems.push_back(fmt::format("namespaces[\"{}\"].{} must be > 0", name, field));
+      }
+    }
+    const bool expires = ns.resource_expiry.value_or(config.resource_expiry).count() > 0;
+    if (expires && ns.synced_retention) {
+      problems.push_back(fmt::format(
+          "namespaces[\"{}\"]: resource_expiry and synced_retention cannot both be set (synced "
+          "resources of an expiring namespace are re-worked, not deleted)",
+          name));
+    }
+  }
+  if (config.work_timeout.count() == 0) {
+    problems.emplace_back("work_timeout must be > 0, or negative for no timeout");
+  }
+  if (config.inform_timeout.count() == 0) {
+    problems.emplace_back("inform_timeout must be > 0, or negative for no timeout");
+  }
+  if (config.stuck_threshold.count() < 0) {
+    problems.emplace_back("stuck_threshold must not be negative");
+  }
+  if (config.inform_interval.count() == 0) {
+    problems.emplace_back("inform_interval must be > 0, or negative to disable periodic informs");
+  }
+  auto positive = [&](std::string_view name, std::chrono::milliseconds value) {
+    if (value.count() <= 0)
+      problems.push_back(fmt::format("{} must be > 0 (got {} ms)", name, value.count()));
+  };
+  positive("maintenance_interval", config.maintenance_interval);
+  positive("cleaner_interval", config.cleaner_interval);
+  if (config.resource_expiry.count() < 0) {
+    problems.emplace_back("resource_expiry must not be negative (0 = never)");
+  }
+  positive("synced_retention", config.synced_retention);
+  positive("deleted_retention", config.deleted_retention);
+  positive("degraded_retention", config.degraded_retention);
 }
 
 // Every problem with `config`, in the order of the fields.
@@ -36,6 +118,7 @@ std::vector<std::string> check(const Config& config) {
   }
   if (config.id.size() > 128) problems.emplace_back("id must be at most 128 characters");
   positive("poll_interval", config.poll_interval);
+  check_resources(config, problems);
   for (const auto& [name, queue] : config.queues) {
     if (auto problem = internal::check_name(name); !problem.empty()) {
       problems.push_back(fmt::format("queues: queue name {}", problem));
@@ -103,6 +186,7 @@ struct Client::Impl {
   std::shared_ptr<pg::Pool> pool;
   std::unique_ptr<jobs::JobsEngine> engine;
   std::unique_ptr<jobs::Jobs> jobs;
+  std::unique_ptr<sync::SyncEngine> sync;
   bool started = false;
 };
 
@@ -113,9 +197,11 @@ Client::Client(std::shared_ptr<pg::Pool> pool, Config config) : impl_(std::make_
   if (config.id.empty()) config.id = default_client_id();
   if (!config.logger) config.logger = stderr_logger(LogLevel::info);
   if (!config.retry_policy) config.retry_policy = jobs::exponential_backoff();
+  if (!config.resource_backoff) config.resource_backoff = polynomial_backoff();
   impl_->pool = pool;
   impl_->engine = std::make_unique<jobs::JobsEngine>(std::move(pool), std::move(config), this);
   impl_->jobs = std::make_unique<jobs::Jobs>(impl_->engine.get());
+  impl_->sync = std::make_unique<sync::SyncEngine>(impl_->engine->context(), *impl_->engine);
 }
 
 Client::~Client() {
@@ -130,11 +216,48 @@ void Client::start() {
   if (impl_->started) throw Error("the client was already started");
   check_schema(*impl_->pool, impl_->engine->context().config.schema);
   impl_->started = true;
+  // The job engine first: its maintainer registers this client (heartbeat) before any
+  // resource is claimed under its id.
   impl_->engine->start();
+  try {
+    impl_->sync->start();
+  } catch (...) {
+    impl_->engine->stop(std::chrono::milliseconds(0));
+    throw;
+  }
 }
 
 void Client::stop(milliseconds grace) {
-  impl_->engine->stop(grace);
+  const auto begin = std::chrono::steady_clock::now();
+  impl_->sync->stop(grace);
+  const auto spent = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - begin);
+  impl_->engine->stop(std::max(milliseconds(0), grace - spent));
+}
+
+InformResult Client::inform_object(pg::Transaction* tx, detail::ObjectData object) {
+  return impl_->sync->inform(tx, std::move(object));
+}
+
+InformManyResult Client::inform_objects(pg::Transaction* tx,
+                                        std::vector<detail::ObjectData>& objects) {
+  return impl_->sync->inform_many(tx, objects, true);
+}
+
+ResourceRow Client::get_resource(std::string_view kind, std::string_view id) {
+  return impl_->sync->get(kind, id);
+}
+
+ResourceRow Client::invalidate_resource(std::string_view kind, std::string_view id) {
+  return impl_->sync->invalidate(kind, id);
+}
+
+ResourceRow Client::retry_resource(std::string_view kind, std::string_view id) {
+  return impl_->sync->retry(kind, id);
+}
+
+Subscription<Event> Client::subscribe(std::vector<EventCategory> categories,
+                                      std::size_t capacity) {
+  return impl_->sync->subscribe(std::move(categories), capacity);
 }
 
 jobs::Jobs& Client::jobs() {

@@ -62,4 +62,30 @@ std::string check_object_id(std::string_view value) {
   return {};
 }
 
+namespace {
+// Whether dumped JSON holds an escaped NUL (\u0000 preceded by an even number of
+// backslashes), which jsonb rejects.
+bool has_nul_escape(const std::string& text) {
+  for (auto pos = text.find("\\u0000"); pos != std::string::npos;
+       pos = text.find("\\u0000", pos + 1)) {
+    std::size_t backslashes = 0;
+    while (pos > backslashes && text[pos - backslashes - 1] == '\\')
+      ++backslashes;
+    if (backslashes % 2 == 0) return true;
+  }
+  return false;
+}
+}  // namespace
+
+std::string dump_storable(const nlohmann::json& value, std::string& out) {
+  if (value.is_discarded()) return "is not valid JSON";
+  try {
+    out = value.dump();
+  } catch (const nlohmann::json::exception& e) {
+    return std::string("cannot be stored as JSON: ") + e.what();
+  }
+  if (has_nul_escape(out)) return "contains a NUL character, which jsonb cannot store";
+  return {};
+}
+
 }  // namespace delta::internal

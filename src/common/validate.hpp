@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 namespace delta::internal {
 
 // Kinds, queues and namespaces: ^[a-z0-9]+([_-][a-z0-9]+)*$, at most 64 characters.
@@ -14,5 +16,9 @@ std::string check_name(std::string_view value);
 std::string check_tag(std::string_view value);
 // Object ids: 1..254 bytes.
 std::string check_object_id(std::string_view value);
+
+// Serialises `value` into `out` (sorted keys, no spaces: the canonical form). Returns a
+// problem when jsonb could not store it (invalid UTF-8, a NUL character).
+std::string dump_storable(const nlohmann::json& value, std::string& out);
 
 }  // namespace delta::internal

@@ -9,76 +9,7 @@
 
 namespace delta::jobs {
 
-// ---- EventHub ---------------------------------------------------------------------------
-
-Subscription<JobEvent> EventHub::subscribe(std::vector<JobEventKind> kinds, std::size_t capacity) {
-  auto state = std::make_shared<delta::detail::SubscriptionState<JobEvent>>(
-      std::max<std::size_t>(capacity, 1));
-  std::lock_guard lock(mutex_);
-  entries_.push_back({std::move(kinds), state});
-  any_ = true;
-  return Subscription<JobEvent>(state);
-}
-
-void EventHub::publish(const JobEvent& event) {
-  if (!any_) return;
-  std::lock_guard lock(mutex_);
-  std::erase_if(entries_, [&](Entry& entry) {
-    auto state = entry.state.lock();
-    if (!state) return true;
-    if (entry.kinds.empty() ||
-        std::find(entry.kinds.begin(), entry.kinds.end(), event.kind) != entry.kinds.end()) {
-      state->publish(event);
-    }
-    return false;
-  });
-  any_ = !entries_.empty();
-}
-
-void EventHub::publish_many(const std::vector<JobEvent>& events) {
-  if (!any_ || events.empty()) return;
-  std::lock_guard lock(mutex_);
-  std::erase_if(entries_, [&](Entry& entry) {
-    auto state = entry.state.lock();
-    if (!state) return true;
-    state->publish_many(events, [&](const JobEvent& event) {
-      return entry.kinds.empty() ||
-             std::find(entry.kinds.begin(), entry.kinds.end(), event.kind) != entry.kinds.end();
-    });
-    return false;
-  });
-  any_ = !entries_.empty();
-}
-
-bool EventHub::empty() const {
-  return !any_;
-}
-
-void EventHub::close_all() {
-  std::lock_guard lock(mutex_);
-  for (auto& entry : entries_) {
-    if (auto state = entry.state.lock()) state->close();
-  }
-  entries_.clear();
-  any_ = false;
-}
-
 // ---- validation -------------------------------------------------------------------------
-
-namespace {
-// Whether dumped JSON holds an escaped NUL (\u0000 preceded by an even number of
-// backslashes), which jsonb rejects.
-bool has_nul_escape(const std::string& text) {
-  for (auto pos = text.find("\\u0000"); pos != std::string::npos;
-       pos = text.find("\\u0000", pos + 1)) {
-    std::size_t backslashes = 0;
-    while (pos > backslashes && text[pos - backslashes - 1] == '\\')
-      ++backslashes;
-    if (backslashes % 2 == 0) return true;
-  }
-  return false;
-}
-}  // namespace
 
 void validate_insert(const JobInsert& job, const std::string& where) {
   auto field = [&](std::string_view name) {
@@ -108,14 +39,10 @@ void validate_insert(const JobInsert& job, const std::string& where) {
     throw ValidationError(field("metadata"),
                           fmt::format("must be a JSON object, not {}", opts.metadata.type_name()));
   }
-  if (job.args.is_discarded()) throw ValidationError(field("args"), "is not valid JSON");
+  std::string dumped;
   for (auto [name, value] : {std::pair{"args", &job.args}, std::pair{"metadata", &opts.metadata}}) {
-    try {
-      if (has_nul_escape(value->dump())) {
-        throw ValidationError(field(name), "contains a NUL character, which jsonb cannot store");
-      }
-    } catch (const nlohmann::json::exception& e) {
-      throw ValidationError(field(name), std::string("cannot be stored as JSON: ") + e.what());
+    if (auto problem = internal::dump_storable(*value, dumped); !problem.empty()) {
+      throw ValidationError(field(name), problem);
     }
   }
   const UniqueOpts& unique = opts.unique;
@@ -148,19 +75,19 @@ JobsEngine::~JobsEngine() {
   stop(std::chrono::seconds(10));
 }
 
-bool JobsEngine::should_notify(const std::vector<std::string>& queues) {
+bool JobsEngine::should_notify(const std::string& channel, const std::vector<std::string>& keys) {
   if (ctx_.config.notify_rate_limit.count() <= 0 || stopped_) return true;
   const auto now = std::chrono::steady_clock::now();
   bool notify = false;
   bool owed = false;
   std::lock_guard lock(notify_mutex_);
-  for (const auto& queue : queues) {
-    auto [last, fresh] = last_notify_.try_emplace(queue, now);
+  for (const auto& key : keys) {
+    auto [last, fresh] = last_notify_.try_emplace(NotifyKey{channel, key}, now);
     if (fresh || now - last->second >= ctx_.config.notify_rate_limit) {
       last->second = now;
       notify = true;
     } else {
-      owed = trailing_.insert(queue).second || owed;
+      owed = trailing_.insert(NotifyKey{channel, key}).second || owed;
     }
   }
   if (owed) {
@@ -172,12 +99,19 @@ bool JobsEngine::should_notify(const std::vector<std::string>& queues) {
   return notify;
 }
 
+void JobsEngine::add_channel(std::string channel,
+                             std::function<void(const std::string&)> on_payload,
+                             std::function<void()> on_reconnect) {
+  if (started_) throw Error("add_channel after start");
+  extra_channels_.push_back({std::move(channel), std::move(on_payload), std::move(on_reconnect)});
+}
+
 void JobsEngine::trailer_loop(std::stop_token stop) {
   std::unique_lock lock(notify_mutex_);
   while (!stop.stop_requested()) {
     const auto now = std::chrono::steady_clock::now();
     auto next = now + std::chrono::seconds(1);
-    std::vector<std::string> owed;
+    std::vector<NotifyKey> owed;
     for (auto it = trailing_.begin(); it != trailing_.end();) {
       auto& last = last_notify_[*it];
       if (now - last >= ctx_.config.notify_rate_limit) {
@@ -193,8 +127,8 @@ void JobsEngine::trailer_loop(std::stop_token stop) {
       lock.unlock();
       try {
         auto conn = ctx_.pool->acquire();
-        for (const auto& queue : owed)
-          ctx_.store.notify(*conn, ctx_.store.jobs_channel(), queue);
+        for (const auto& [channel, payload] : owed)
+          ctx_.store.notify(*conn, channel, payload);
       } catch (const std::exception& e) {
         ctx_.log(LogLevel::warn, fmt::format("could not send a wake-up: {}", e.what()));
       }
@@ -222,7 +156,7 @@ std::vector<InsertResult> JobsEngine::insert_many(std::span<const JobInsert> job
       queues.push_back(jobs[i].opts.queue);
     }
   }
-  const bool notify = should_notify(queues);
+  const bool notify = should_notify(ctx_.store.jobs_channel(), queues);
   auto conn = ctx_.pool->acquire();
   return ctx_.store.insert(*conn, jobs, ctx_.now(), notify);
 }
@@ -287,11 +221,16 @@ void JobsEngine::start() {
     ctx_.log(LogLevel::info, "notification listener reconnected; polling every queue");
     for (auto& runner : runners_)
       runner->wake();
+    for (auto& extra : extra_channels_) {
+      if (extra.on_reconnect) extra.on_reconnect();
+    }
   };
   listen.on_error = [this](const std::string& message) { ctx_.log(LogLevel::warn, message); };
   listener_ = std::make_unique<pg::Listener>(std::move(listen));
   listener_->listen(ctx_.store.jobs_channel());
   listener_->listen(ctx_.store.control_channel());
+  for (auto& extra : extra_channels_)
+    listener_->listen(extra.channel);
 
   for (const auto& [name, queue] : ctx_.config.queues) {
     runners_.push_back(
@@ -310,6 +249,12 @@ void JobsEngine::notifier_loop(std::stop_token stop) {
       if (notification->channel == ctx_.store.jobs_channel()) {
         for (auto& runner : runners_) {
           if (runner->queue() == payload) runner->wake();
+        }
+      } else if (notification->channel != ctx_.store.control_channel()) {
+        for (auto& extra : extra_channels_) {
+          if (extra.channel == notification->channel && extra.on_payload) {
+            extra.on_payload(payload);
+          }
         }
       } else if (payload == "leader_resigned") {
         maintainer_.wake_election();

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,29 +26,15 @@
 #include <delta/client.hpp>
 #include <delta/jobs.hpp>
 
+#include "common/backoff.hpp"
+#include "common/batch_writer.hpp"
+#include "common/event_hub.hpp"
 #include "jobs/store.hpp"
 #include "pg/listener.hpp"
 
 namespace delta::jobs {
 
-// Fans job events out to subscriptions.
-class EventHub {
- public:
-  Subscription<JobEvent> subscribe(std::vector<JobEventKind> kinds, std::size_t capacity);
-  void publish(const JobEvent& event);
-  void publish_many(const std::vector<JobEvent>& events);
-  bool empty() const;
-  void close_all();
-
- private:
-  struct Entry {
-    std::vector<JobEventKind> kinds;
-    std::weak_ptr<delta::detail::SubscriptionState<JobEvent>> state;
-  };
-  mutable std::mutex mutex_;
-  std::vector<Entry> entries_;  // guarded by mutex_
-  std::atomic<bool> any_{false};
-};
+using EventHub = internal::EventHub<JobEvent, JobEventKind, &JobEvent::kind>;
 
 // What every part shares.
 struct EngineContext {
@@ -66,19 +53,7 @@ struct EngineContext {
   }
 };
 
-// Exponential backoff for background loops that hit an error: 100 ms doubling to 10 s.
-class LoopBackoff {
- public:
-  std::chrono::milliseconds failed() {
-    delay_ = delay_.count() == 0 ? std::chrono::milliseconds(100)
-                                 : std::min(delay_ * 2, std::chrono::milliseconds(10000));
-    return delay_;
-  }
-  void succeeded() { delay_ = std::chrono::milliseconds(0); }
-
- private:
-  std::chrono::milliseconds delay_{0};
-};
+using internal::LoopBackoff;
 
 // Deadlines and stop requests of running jobs.
 class Watchdog {
@@ -112,31 +87,26 @@ class Watchdog {
 // Writes outcomes in batches, then publishes their events.
 class Completer {
  public:
-  explicit Completer(EngineContext& ctx) : ctx_(ctx) {}
-  void start();
+  explicit Completer(EngineContext& ctx);
+  void start() { writer_.start(); }
   void submit(Completion completion, std::optional<JobEvent> event);
   // Writes everything pending, then ends the thread.
   void stop();
-  std::size_t pending() const;
+  std::size_t pending() const { return writer_.pending(); }
 
  private:
   struct Item {
     Completion completion;
     std::optional<JobEvent> event;
   };
-  void run(std::stop_token stop);
   // Writes `batch`; false when it should be tried again later (e.g. connection lost).
   bool write(std::vector<Item>& batch);
   void apply(std::vector<Item>& batch);
 
   EngineContext& ctx_;
-  mutable std::mutex mutex_;
-  std::condition_variable_any ready_;
-  std::vector<Item> pending_;                            // guarded by mutex_
-  std::chrono::steady_clock::time_point first_pending_;  // guarded by mutex_
   std::atomic<std::int64_t> batches_{0};
   std::atomic<std::int64_t> written_{0};
-  std::jthread thread_;
+  internal::BatchWriter<Item> writer_;
 };
 
 // One queue in this client: a producer thread fetching into a buffer and max_workers
@@ -247,15 +217,20 @@ class JobsEngine {
   void stop(std::chrono::milliseconds grace);
   bool running() const noexcept { return started_ && !stopped_; }
   bool is_leader() const { return maintainer_.is_leader(); }
+  // Before start(): also listen on `channel`; `on_payload` runs on the notifier thread for
+  // each notification, `on_reconnect` after the listener reconnected (wake-ups may have
+  // been missed).
+  void add_channel(std::string channel, std::function<void(const std::string&)> on_payload,
+                   std::function<void()> on_reconnect);
+  // Whether a write announcing `keys` on `channel` should carry a NOTIFY (at most one per
+  // key per Config::notify_rate_limit from this process). A suppressed wake-up is owed:
+  // the trailer thread (started on first need) sends it once the key's window has passed.
+  bool should_notify(const std::string& channel, const std::vector<std::string>& keys);
   Maintainer& maintainer() { return maintainer_; }
   EngineContext& context() { return ctx_; }
 
  private:
   void notifier_loop(std::stop_token stop);
-  // Whether an insert into `queues` should carry a NOTIFY (rate limit per queue). A
-  // suppressed wake-up is owed: the trailer thread (started on first need) sends it once
-  // the queue's window has passed.
-  bool should_notify(const std::vector<std::string>& queues);
   void trailer_loop(std::stop_token stop);
 
   EngineContext ctx_;
@@ -270,8 +245,15 @@ class JobsEngine {
 
   std::mutex notify_mutex_;
   std::condition_variable_any notify_owed_;
-  std::map<std::string, std::chrono::steady_clock::time_point> last_notify_;  // guarded
-  std::set<std::string> trailing_;  // guarded by notify_mutex_: queues owed a wake-up
+  struct ExtraChannel {
+    std::string channel;
+    std::function<void(const std::string&)> on_payload;
+    std::function<void()> on_reconnect;
+  };
+  std::vector<ExtraChannel> extra_channels_;  // set before start
+  using NotifyKey = std::pair<std::string, std::string>;  // channel, payload
+  std::map<NotifyKey, std::chrono::steady_clock::time_point> last_notify_;  // guarded
+  std::set<NotifyKey> trailing_;  // guarded by notify_mutex_: wake-ups owed
   std::jthread trailer_;            // guarded by notify_mutex_ (started lazily)
 };
 

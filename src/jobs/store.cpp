@@ -6,9 +6,13 @@
 
 #include <fmt/format.h>
 
+#include "common/sql.hpp"
 #include "schema/migrations.hpp"
 
 namespace delta::jobs {
+
+using internal::channel_name;
+using internal::now_param;
 
 namespace {
 
@@ -16,23 +20,11 @@ constexpr const char* kColumns =
     "id, kind, queue, state::text, priority, args, metadata, tags, attempt, max_attempts, "
     "attempted_at, attempted_by, created_at, scheduled_at, finalized_at, errors";
 
-// `coalesce($n::timestamptz, now())`: the injected clock, else the database's.
-std::string now_param(int n) {
-  return fmt::format("coalesce(${}::timestamptz, now())", n);
-}
-
 // The state an outcome really leads to: a job whose cancellation was requested while
 // it ran ends cancelled unless it completed or was discarded anyway.
 constexpr const char* kEffectiveState =
     "(CASE WHEN j.metadata ? 'cancel_requested_at' AND u.state NOT IN ('completed', "
     "'discarded') THEN 'cancelled' ELSE u.state END)";
-
-std::string channel_name(const std::string& schema, std::string_view suffix) {
-  std::string name = schema + "_" + std::string(suffix);
-  if (name.size() > 63)
-    name = fmt::format("delta_{:x}_{}", std::hash<std::string>{}(schema), suffix);
-  return name;
-}
 
 }  // namespace
 
@@ -40,26 +32,11 @@ JobStore::JobStore(const std::string& schema)
     : schema_(schema),
       jobs_channel_(channel_name(schema, "jobs")),
       control_channel_(channel_name(schema, "control")) {
-  const std::string prefix = fmt::format("dj{:x}_", std::hash<std::string>{}(schema)&0xffffffff);
+  const std::string prefix = internal::statement_prefix("dj", schema);
   auto make = [&](const char* name, const std::string& sql) {
     return pg::Statement{prefix + name, schema::render(sql, schema)};
   };
-  const std::string returning_j = [] {
-    std::string cols;
-    std::string_view all(kColumns);
-    std::size_t pos = 0;
-    while (pos < all.size()) {
-      auto comma = all.find(", ", pos);
-      auto col =
-          all.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
-      if (!cols.empty()) cols += ", ";
-      cols += "j.";
-      cols += col;
-      if (comma == std::string_view::npos) break;
-      pos = comma + 2;
-    }
-    return cols;
-  }();
+  const std::string returning_j = internal::qualify_columns(kColumns, "j");
 
   insert_ =
       make("insert", fmt::format(R"(
@@ -355,19 +332,7 @@ JobRow JobStore::parse_row(const pg::Row& row, int c) {
   job.created_at = row.get<Timestamp>(c + 12);
   job.scheduled_at = row.get<Timestamp>(c + 13);
   job.finalized_at = row.get<std::optional<Timestamp>>(c + 14);
-  for (const auto& e : row.get<std::vector<nlohmann::json>>(c + 15)) {
-    AttemptError error;
-    error.attempt = e.value("attempt", 0);
-    error.error = e.value("error", "");
-    error.type = e.value("type", "");
-    if (auto at = e.find("at"); at != e.end() && at->is_string()) {
-      try {
-        error.at = pg::detail::parse_timestamp(at->get<std::string>());
-      } catch (const DatabaseError&) {
-      }
-    }
-    job.errors.push_back(std::move(error));
-  }
+  job.errors = internal::parse_attempt_errors(row.get<std::vector<nlohmann::json>>(c + 15));
   return job;
 }
 

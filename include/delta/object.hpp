@@ -1,0 +1,180 @@
+// Objects: the things delta keeps in step.
+//
+// An object is a plain C++ struct with a kind, an id and a JSON form. delta stores one
+// row per (kind, id) and hands it to the controller of that kind until it is synced.
+//
+//   struct User {
+//     std::string email;
+//     std::string name;
+//     static constexpr std::string_view kind = "user";   // required
+//     std::string id() const { return email; }           // required, 1..254 bytes
+//     // optional hooks, detected at compile time:
+//     int compare(const User& stored) const;             // >0 newer, 0 same, <0 older
+//     std::optional<delta::Timestamp> created_at() const;  // advances the informer cursor
+//     static delta::ObjectSettings settings();           // {parallelism, inform_interval}
+//     delta::InformOpts inform_opts() const;             // default namespace, tags, ...
+//   };
+//   NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(User, email, name)  // how it is stored (jsonb)
+//
+// A hook whose signature is wrong is a compile error with a message naming the hook, not
+// a hook that is silently ignored.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <delta/time.hpp>
+
+namespace delta {
+
+// Per-kind settings, from an object type's optional `static ObjectSettings settings()`.
+struct ObjectSettings {
+  // How many resources of this kind one process works at the same time (1 .. 10,000;
+  // default 1). Each namespace's max_workers caps it further.
+  int parallelism = 1;
+  // How often the kind's informer runs; unset: Config::inform_interval; negative:
+  // never periodically.
+  std::optional<std::chrono::milliseconds> inform_interval{};
+};
+
+// Options of one inform. Every field left at its default falls back to the object's
+// `inform_opts()` hook, then to delta's default.
+struct InformOpts {
+  // The namespace the resource lives in (default "default"). Kinds and namespaces match
+  // ^[a-z0-9]+([_-][a-z0-9]+)*$, at most 64 characters.
+  std::string namespace_name{};
+  // Free-form data stored with the resource; must be a JSON object. Default {}.
+  std::optional<nlohmann::json> metadata{};
+  // Failed attempts before the resource is degraded (1 .. 32,767); 0: default 10.
+  int max_attempts = 0;
+  // Each ^\w[\w-]+\w$, at most 255 characters.
+  std::vector<std::string> tags{};
+  // Schedule the resource for work even when its content did not change.
+  bool force = false;
+};
+
+namespace detail {
+
+template <class T>
+concept declares_compare = requires { &T::compare; };
+template <class T>
+concept declares_created_at = requires { &T::created_at; };
+template <class T>
+concept declares_settings = requires { &T::settings; };
+template <class T>
+concept declares_inform_opts = requires { &T::inform_opts; };
+
+template <class T>
+concept valid_compare = requires(const T& object, const T& stored) {
+  { object.compare(stored) } -> std::convertible_to<int>;
+};
+template <class T>
+concept valid_created_at = requires(const T& object) {
+  { object.created_at() } -> std::convertible_to<std::optional<Timestamp>>;
+};
+template <class T>
+concept valid_settings = requires {
+  { T::settings() } -> std::convertible_to<ObjectSettings>;
+};
+template <class T>
+concept valid_inform_opts = requires(const T& object) {
+  { object.inform_opts() } -> std::convertible_to<InformOpts>;
+};
+
+}  // namespace detail
+
+// What delta needs of an object type: a kind, an id, and a JSON form (nlohmann-json
+// to_json/from_json, e.g. NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE).
+template <class T>
+concept Object = requires {
+  { T::kind } -> std::convertible_to<std::string_view>;
+}
+&&requires(const T& object, const nlohmann::json& json) {
+  { object.id() } -> std::convertible_to<std::string>;
+  nlohmann::json(object);
+  json.get<T>();
+};
+
+namespace detail {
+
+// Fails compilation, naming the hook, when T declares a hook with the wrong signature.
+template <Object T>
+constexpr bool check_hooks() {
+  static_assert(!declares_compare<T> || valid_compare<T>,
+                "delta: an object's compare hook must be `int compare(const T& stored) const`");
+  static_assert(!declares_created_at<T> || valid_created_at<T>,
+                "delta: an object's created_at hook must be "
+                "`std::optional<delta::Timestamp> created_at() const`");
+  static_assert(!declares_settings<T> || valid_settings<T>,
+                "delta: an object's settings hook must be "
+                "`static delta::ObjectSettings settings()`");
+  static_assert(!declares_inform_opts<T> || valid_inform_opts<T>,
+                "delta: an object's inform_opts hook must be "
+                "`delta::InformOpts inform_opts() const`");
+  return true;
+}
+
+// An object as the engine sees it, without its C++ type.
+struct ObjectData {
+  std::string_view kind;
+  std::string id;
+  nlohmann::json json;
+  std::optional<Timestamp> created_at;
+  InformOpts opts;  // the call's options merged over the object's inform_opts()
+  // Set when the type has a compare hook: compares this object with a stored one
+  // (throws if the stored JSON does not parse as the type).
+  std::function<int(const nlohmann::json& stored)> compare;
+};
+
+// The call's options, with unset fields taken from `object`.
+inline InformOpts merge_opts(const InformOpts& call, InformOpts object) {
+  if (!call.namespace_name.empty()) object.namespace_name = call.namespace_name;
+  if (call.metadata) object.metadata = call.metadata;
+  if (call.max_attempts != 0) object.max_attempts = call.max_attempts;
+  if (!call.tags.empty()) object.tags = call.tags;
+  object.force = object.force || call.force;
+  return object;
+}
+
+template <Object T>
+ObjectData describe(const T& object, const InformOpts& opts) {
+  static_assert(check_hooks<T>());
+  ObjectData data;
+  data.kind = std::string_view(T::kind);
+  data.id = std::string(object.id());
+  data.json = nlohmann::json(object);
+  if constexpr (declares_created_at<T>) data.created_at = object.created_at();
+  if constexpr (declares_inform_opts<T>) {
+    data.opts = merge_opts(opts, object.inform_opts());
+  } else {
+    data.opts = opts;
+  }
+  if constexpr (declares_compare<T>) {
+    data.compare = [object](const nlohmann::json& stored) {
+      return static_cast<int>(object.compare(stored.get<T>()));
+    };
+  }
+  return data;
+}
+
+template <Object T>
+ObjectSettings settings_of() {
+  static_assert(check_hooks<T>());
+  if constexpr (declares_settings<T>) {
+    return T::settings();
+  } else {
+    return ObjectSettings{};
+  }
+}
+
+}  // namespace detail
+
+}  // namespace delta

@@ -1,0 +1,75 @@
+// Helpers the statement registries of every layer share.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <delta/jobs.hpp>
+#include <delta/pg_values.hpp>
+
+namespace delta::internal {
+
+// `coalesce($n::timestamptz, now())`: the injected clock, else the database's.
+inline std::string now_param(int n) {
+  return fmt::format("coalesce(${}::timestamptz, now())", n);
+}
+
+// A NOTIFY channel name for `schema` (at most 63 bytes, as Postgres requires).
+inline std::string channel_name(const std::string& schema, std::string_view suffix) {
+  std::string name = schema + "_" + std::string(suffix);
+  if (name.size() > 63)
+    name = fmt::format("delta_{:x}_{}", std::hash<std::string>{}(schema), suffix);
+  return name;
+}
+
+// The prefix of prepared-statement names of one layer for `schema`, so that clients of
+// two schemas sharing a connection never collide.
+inline std::string statement_prefix(std::string_view layer, const std::string& schema) {
+  return fmt::format("{}{:x}_", layer, std::hash<std::string>{}(schema) & 0xffffffff);
+}
+
+// "a, b::text, c" -> "x.a, x.b::text, x.c".
+inline std::string qualify_columns(std::string_view columns, std::string_view alias) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos <= columns.size()) {
+    auto comma = columns.find(", ", pos);
+    auto column = columns.substr(pos, comma == std::string_view::npos ? std::string_view::npos
+                                                                       : comma - pos);
+    if (!out.empty()) out += ", ";
+    out += alias;
+    out += '.';
+    out += column;
+    if (comma == std::string_view::npos) break;
+    pos = comma + 2;
+  }
+  return out;
+}
+
+// The errors array of a job or resource row.
+inline std::vector<jobs::AttemptError> parse_attempt_errors(
+    const std::vector<nlohmann::json>& entries) {
+  std::vector<jobs::AttemptError> errors;
+  errors.reserve(entries.size());
+  for (const auto& e : entries) {
+    jobs::AttemptError error;
+    error.attempt = e.value("attempt", 0);
+    error.error = e.value("error", "");
+    error.type = e.value("type", "");
+    if (auto at = e.find("at"); at != e.end() && at->is_string()) {
+      try {
+        error.at = pg::detail::parse_timestamp(at->get<std::string>());
+      } catch (const std::exception&) {
+      }
+    }
+    errors.push_back(std::move(error));
+  }
+  return errors;
+}
+
+}  // namespace delta::internal

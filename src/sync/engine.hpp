@@ -1,0 +1,186 @@
+// The resource engine inside one client: inform, the namespace runners (a claimer and
+// worker threads per namespace), the finisher (batched fenced outcome writes), the
+// watchdog (work timeouts and stop) and the leader's resource maintenance (lease rescue).
+//
+// Shutdown order (SyncEngine::stop): runners stop claiming and release what they claimed
+// but did not start -> running work gets the grace period -> its stop tokens are
+// signalled -> what still runs is released (back to scheduled) -> worker threads end ->
+// the finisher flushes -> maintenance ends -> subscriptions are closed.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <delta/client.hpp>
+
+#include "common/batch_writer.hpp"
+#include "common/event_hub.hpp"
+#include "jobs/engine.hpp"
+#include "sync/store.hpp"
+
+namespace delta::sync {
+
+using EventHub = internal::EventHub<Event, EventCategory, &Event::category>;
+
+// One registered kind in this process.
+struct KindInfo {
+  std::string kind;
+  std::shared_ptr<ControllerBase> controller;
+  int parallelism = 1;
+  std::chrono::milliseconds timeout{0};  // resolved default work timeout (< 0: none)
+  std::int64_t lease_ms = -1;            // timeout + stuck_threshold (< 0: no expiry)
+};
+
+// What every part shares.
+struct SyncContext {
+  jobs::EngineContext& base;  // pool, config, client, clock, logger
+  ResourceStore store;
+  EventHub events;
+  std::vector<KindInfo> kinds;
+
+  const Config& config() const { return base.config; }
+  std::optional<Timestamp> now() const { return base.now(); }
+  void log(LogLevel level, const std::string& message) const { base.log(level, message); }
+  const KindInfo* kind(std::string_view name) const;
+};
+
+// Per-kind parallelism across every namespace runner of this process.
+class KindSlots {
+ public:
+  explicit KindSlots(const std::vector<KindInfo>& kinds);
+  // Reserves up to `want` slots of each kind; returns how many each got.
+  std::vector<std::int32_t> reserve(int want);
+  void give_back(std::size_t kind_index, int count);
+  std::size_t index_of(std::string_view kind) const;
+  // Called (outside the lock) when a kind that had no free slot gets one back.
+  void on_freed(std::function<void()> callback) { on_freed_ = std::move(callback); }
+
+ private:
+  std::function<void()> on_freed_;
+  std::mutex mutex_;
+  std::vector<int> free_;  // guarded by mutex_
+  std::vector<std::string> names_;
+};
+
+// Writes work outcomes in batches, then publishes their events.
+class Finisher {
+ public:
+  struct Item {
+    FinishRow row;
+    std::optional<Event> event;
+  };
+  explicit Finisher(SyncContext& ctx);
+  void start() { writer_.start(); }
+  void submit(Item item) { writer_.submit(std::move(item)); }
+  void stop();
+
+ private:
+  void apply(std::vector<Item>& batch);
+  SyncContext& ctx_;
+  std::atomic<std::int64_t> batches_{0};
+  std::atomic<std::int64_t> written_{0};
+  internal::BatchWriter<Item> writer_;
+};
+
+// One namespace in this client: a claimer thread and max_workers worker threads.
+class NamespaceRunner {
+ public:
+  NamespaceRunner(SyncContext& ctx, KindSlots& slots, Finisher& finisher,
+                  jobs::Watchdog& watchdog, std::string name, int max_workers);
+  void start();
+  void wake();
+  // Stops claiming; resources claimed but not started are released at once.
+  void stop_claiming();
+  int in_flight() const;
+  std::vector<std::pair<std::int64_t, Timestamp>> running() const;
+  void join();
+  const std::string& name() const noexcept { return name_; }
+  bool works(std::string_view kind) const;
+
+ private:
+  void claim_loop(std::stop_token stop);
+  void work();
+  void execute(ResourceRow row);
+  void release_buffered();
+
+  SyncContext& ctx_;
+  KindSlots& slots_;
+  Finisher& finisher_;
+  jobs::Watchdog& watchdog_;
+  const std::string name_;
+  const int max_workers_;
+  std::vector<std::string> kinds_;
+  std::vector<std::int64_t> lease_ms_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable_any claimer_cv_;
+  std::condition_variable worker_cv_;
+  std::deque<ResourceRow> ready_;                     // guarded by mutex_
+  std::map<std::int64_t, Timestamp> executing_;       // guarded by mutex_: id -> claim time
+  int in_flight_ = 0;                                 // guarded by mutex_
+  bool wake_ = false;                                 // guarded by mutex_
+  bool more_ = false;                                 // guarded by mutex_
+  bool claiming_ = true;                              // guarded by mutex_
+  bool workers_exit_ = false;                         // guarded by mutex_
+  std::atomic<std::int64_t> claims_{0};
+  std::atomic<std::int64_t> claimed_{0};
+  std::jthread claimer_;
+  std::vector<std::thread> workers_;
+};
+
+class SyncEngine {
+ public:
+  SyncEngine(jobs::EngineContext& base, jobs::JobsEngine& jobs);
+  ~SyncEngine();
+
+  InformResult inform(pg::Transaction* tx, detail::ObjectData object);
+  InformManyResult inform_many(pg::Transaction* tx, std::vector<detail::ObjectData>& objects,
+                               bool resurrect);
+  ResourceRow get(std::string_view kind, std::string_view id);
+  ResourceRow invalidate(std::string_view kind, std::string_view id);
+  ResourceRow retry(std::string_view kind, std::string_view id);
+  Subscription<Event> subscribe(std::vector<EventCategory> categories, std::size_t capacity);
+
+  // Registers namespaces and controllers, then starts the runners (the client row must
+  // exist: the job engine's maintainer has heartbeated).
+  void start();
+  void stop(std::chrono::milliseconds grace);
+
+  // One pass of the lease rescue (leader); returns how many resources were rescued.
+  std::int64_t run_rescuer();
+
+  SyncContext& context() { return ctx_; }
+
+ private:
+  // Validates and serialises objects of one kind; throws ValidationError naming the
+  // first bad one (prefixed "objects[i]." in batches).
+  std::vector<InformRow> prepare(std::span<const detail::ObjectData> objects);
+  void check_kind_known(std::string_view kind);
+  void wake_kind(std::string_view kind);
+  void maintenance_loop(std::stop_token stop);
+
+  SyncContext ctx_;
+  jobs::JobsEngine& jobs_;
+  jobs::Watchdog watchdog_;
+  Finisher finisher_;
+  std::unique_ptr<KindSlots> slots_;
+  std::vector<std::unique_ptr<NamespaceRunner>> runners_;
+  std::jthread maintenance_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
+
+  std::mutex known_mutex_;
+  std::set<std::string, std::less<>> known_kinds_;  // guarded by known_mutex_
+};
+
+}  // namespace delta::sync

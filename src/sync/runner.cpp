@@ -1,0 +1,437 @@
+// Claiming and working resources: KindSlots, NamespaceRunner and the Finisher.
+#include <typeinfo>
+#include <unordered_map>
+
+#include <cxxabi.h>
+#include <fmt/format.h>
+
+#include "sync/engine.hpp"
+
+namespace delta::sync {
+
+namespace {
+
+constexpr std::chrono::milliseconds kClaimCooldown{2};
+
+std::string exception_type(const std::exception& e) {
+  int status = 0;
+  const char* mangled = typeid(e).name();
+  char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string name = (status == 0 && demangled != nullptr) ? demangled : mangled;
+  std::free(demangled);
+  return name;
+}
+
+std::optional<EventCategory> category_of(ResourceState state) {
+  switch (state) {
+    case ResourceState::synced: return EventCategory::synced;
+    case ResourceState::failed: return EventCategory::failed;
+    case ResourceState::degraded: return EventCategory::degraded;
+    case ResourceState::deleted: return EventCategory::deleted;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+// ---- KindSlots --------------------------------------------------------------------------
+
+KindSlots::KindSlots(const std::vector<KindInfo>& kinds) {
+  for (const auto& info : kinds) {
+    names_.push_back(info.kind);
+    free_.push_back(info.parallelism);
+  }
+}
+
+std::vector<std::int32_t> KindSlots::reserve(int want) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::int32_t> got(free_.size(), 0);
+  for (std::size_t i = 0; i < free_.size(); ++i) {
+    got[i] = std::min(free_[i], want);
+    free_[i] -= got[i];
+  }
+  return got;
+}
+
+void KindSlots::give_back(std::size_t kind_index, int count) {
+  if (count <= 0) return;
+  bool freed = false;
+  {
+    std::lock_guard lock(mutex_);
+    freed = free_[kind_index] == 0;
+    free_[kind_index] += count;
+  }
+  if (freed && on_freed_) on_freed_();
+}
+
+std::size_t KindSlots::index_of(std::string_view kind) const {
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == kind) return i;
+  }
+  return names_.size();
+}
+
+// ---- Finisher ---------------------------------------------------------------------------
+
+Finisher::Finisher(SyncContext& ctx)
+    : ctx_(ctx),
+      writer_(
+          static_cast<std::size_t>(ctx.config().completer_batch_size),
+          ctx.config().completer_flush_interval,
+          [this](std::vector<Item>& batch) {
+            return internal::write_splitting(
+                batch, [this](std::vector<Item>& items) { apply(items); },
+                [](Item& item) { item.row.error.reset(); },
+                [](const Item& item) { return item.row.id; }, "resource", ctx_.config().logger);
+          },
+          [this](std::size_t dropped) {
+            ctx_.log(LogLevel::error,
+                     fmt::format("giving up on {} resource outcomes at shutdown; their leases "
+                                 "will be rescued",
+                                 dropped));
+          }) {}
+
+void Finisher::stop() {
+  writer_.stop();
+  ctx_.log(LogLevel::debug, fmt::format("finisher: {} statements wrote {} outcomes",
+                                        batches_.load(), written_.load()));
+}
+
+void Finisher::apply(std::vector<Item>& batch) {
+  std::vector<FinishRow> rows;
+  rows.reserve(batch.size());
+  for (const auto& item : batch)
+    rows.push_back(item.row);
+  auto conn = ctx_.base.pool->acquire();
+  auto finished = ctx_.store.finish(*conn, rows, ctx_.config().id, ctx_.now());
+  conn.release();
+  ++batches_;
+  written_ += static_cast<std::int64_t>(batch.size());
+  if (finished.size() != batch.size()) {
+    ctx_.log(LogLevel::info,
+             fmt::format("{} resource outcomes were not applied: their leases were rescued or "
+                         "released while they were worked",
+                         batch.size() - finished.size()));
+  }
+  if (ctx_.events.empty()) return;
+  std::unordered_map<std::int64_t, ResourceState> ended;
+  for (const auto& done : finished)
+    ended.emplace(done.id, done.state);
+  std::vector<Event> events;
+  for (auto& item : batch) {
+    auto it = ended.find(item.row.id);
+    if (!item.event || it == ended.end()) continue;
+    auto category = category_of(it->second);
+    if (!category) continue;  // scheduled again: the content changed while it was worked
+    item.event->category = *category;
+    events.push_back(std::move(*item.event));
+  }
+  ctx_.events.publish_many(events);
+}
+
+// ---- NamespaceRunner --------------------------------------------------------------------
+
+NamespaceRunner::NamespaceRunner(SyncContext& ctx, KindSlots& slots, Finisher& finisher,
+                                 jobs::Watchdog& watchdog, std::string name, int max_workers)
+    : ctx_(ctx),
+      slots_(slots),
+      finisher_(finisher),
+      watchdog_(watchdog),
+      name_(std::move(name)),
+      max_workers_(max_workers) {
+  for (const auto& info : ctx_.kinds) {
+    kinds_.push_back(info.kind);
+    lease_ms_.push_back(info.lease_ms);
+  }
+}
+
+bool NamespaceRunner::works(std::string_view kind) const {
+  return std::find(kinds_.begin(), kinds_.end(), kind) != kinds_.end();
+}
+
+void NamespaceRunner::start() {
+  int parallelism = 0;
+  for (const auto& info : ctx_.kinds)
+    parallelism += info.parallelism;
+  const int threads = std::min(max_workers_, parallelism);
+  for (int i = 0; i < threads; ++i)
+    workers_.emplace_back([this] { work(); });
+  claimer_ = std::jthread([this](std::stop_token stop) { claim_loop(stop); });
+}
+
+void NamespaceRunner::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    wake_ = true;
+  }
+  claimer_cv_.notify_all();
+}
+
+int NamespaceRunner::in_flight() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_;
+}
+
+std::vector<std::pair<std::int64_t, Timestamp>> NamespaceRunner::running() const {
+  std::lock_guard lock(mutex_);
+  return {executing_.begin(), executing_.end()};
+}
+
+void NamespaceRunner::claim_loop(std::stop_token stop) {
+  internal::LoopBackoff backoff;
+  while (!stop.stop_requested()) {
+    int free_slots = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (!claiming_) break;
+      free_slots = max_workers_ - in_flight_;
+      wake_ = false;
+    }
+    std::chrono::milliseconds wait = ctx_.config().poll_interval;
+    bool claimed_any_kind = false;
+    if (free_slots > 0) {
+      auto limits = slots_.reserve(free_slots);
+      int reserved = 0;
+      for (auto limit : limits)
+        reserved += limit;
+      if (reserved > 0) {
+        claimed_any_kind = true;
+        std::vector<ResourceRow> rows;
+        try {
+          auto conn = ctx_.base.pool->acquire();
+          rows = ctx_.store.claim(*conn, name_, kinds_, limits, lease_ms_,
+                                  std::min(free_slots, reserved), ctx_.config().id, ctx_.now());
+          conn.release();
+          backoff.succeeded();
+          ++claims_;
+          claimed_ += static_cast<std::int64_t>(rows.size());
+        } catch (const std::exception& e) {
+          wait = backoff.failed();
+          ctx_.log(LogLevel::warn,
+                   fmt::format("namespace {}: claim failed (retrying in {} ms): {}", name_,
+                               wait.count(), e.what()));
+        }
+        // Give back the reservations the claim did not use.
+        std::vector<int> used(kinds_.size(), 0);
+        for (const auto& row : rows)
+          ++used[slots_.index_of(row.kind)];
+        for (std::size_t i = 0; i < kinds_.size(); ++i)
+          slots_.give_back(i, limits[i] - used[i]);
+        std::lock_guard lock(mutex_);
+        more_ = static_cast<int>(rows.size()) == std::min(free_slots, reserved);
+        in_flight_ += static_cast<int>(rows.size());
+        for (auto& row : rows)
+          ready_.push_back(std::move(row));
+        if (!ready_.empty()) worker_cv_.notify_all();
+      }
+    }
+    // With a backlog (the last claim came back full), refill in batches: once half the
+    // slots are free, or after a short cooldown.
+    const int refill = std::max(1, max_workers_ / 2);
+    std::unique_lock lock(mutex_);
+    if (more_ && in_flight_ < max_workers_ && claimed_any_kind) {
+      wait = std::min(wait, kClaimCooldown);
+    }
+    claimer_cv_.wait_for(lock, stop, wait, [&] {
+      return !claiming_ || wake_ || (more_ && max_workers_ - in_flight_ >= refill);
+    });
+  }
+}
+
+void NamespaceRunner::work() {
+  for (;;) {
+    ResourceRow row;
+    {
+      std::unique_lock lock(mutex_);
+      worker_cv_.wait(lock, [&] { return !ready_.empty() || workers_exit_; });
+      if (ready_.empty()) return;
+      row = std::move(ready_.front());
+      ready_.pop_front();
+      executing_.emplace(row.id, row.attempted_at.value_or(Timestamp{}));
+    }
+    const std::int64_t id = row.id;
+    const std::size_t kind_index = slots_.index_of(row.kind);
+    execute(std::move(row));
+    {
+      std::lock_guard lock(mutex_);
+      executing_.erase(id);
+      --in_flight_;
+    }
+    slots_.give_back(kind_index, 1);
+    claimer_cv_.notify_all();
+  }
+}
+
+void NamespaceRunner::execute(ResourceRow claimed) {
+  const auto now = ctx_.now();
+  const KindInfo* info = ctx_.kind(claimed.kind);
+  const bool want_event = !ctx_.events.empty();
+  Finisher::Item item;
+  item.row.id = claimed.id;
+  item.row.attempted_at = claimed.attempted_at.value_or(Timestamp{});
+  item.row.generation = claimed.generation;
+  const int attempt = claimed.attempt;
+
+  auto fail = [&](const ResourceRow& row, const std::string& message, std::string_view type) {
+    item.row.outcome = Finish::failed;
+    item.row.error = jobs::error_entry(attempt, now, message, type);
+    std::chrono::milliseconds delay{1000};
+    try {
+      delay = ctx_.config().resource_backoff(attempt);
+    } catch (const std::exception& e) {
+      ctx_.log(LogLevel::warn, fmt::format("resource backoff failed: {}", e.what()));
+    }
+    item.row.delay_ms = std::max<std::int64_t>(0, delay.count());
+    if (want_event) item.event = Event{EventCategory::failed, row, message};
+    finisher_.submit(std::move(item));
+  };
+
+  std::unique_ptr<ControllerBase::Prepared> prepared;
+  const std::string kind = claimed.kind;
+  try {
+    if (info == nullptr) throw Error("no controller for this kind");  // claim filters by kind
+    // Without subscribers the row is not needed again: move it into the resource.
+    prepared = want_event ? info->controller->prepare(claimed)
+                          : info->controller->prepare(std::move(claimed));
+  } catch (const std::exception& e) {
+    fail(claimed, fmt::format("the stored object does not parse as {}: {}", kind, e.what()),
+         "parse");
+    return;
+  }
+  const ResourceRow& row = prepared->row();
+
+  std::chrono::milliseconds timeout = info->timeout;
+  try {
+    auto own = prepared->timeout();
+    if (own != kDefaultTimeout) timeout = own;
+  } catch (const std::exception& e) {
+    ctx_.log(LogLevel::warn, fmt::format("{}/{}: work_timeout() threw ({}); using the default",
+                                         row.kind, row.object_id, e.what()));
+  }
+  if (timeout != info->timeout) {
+    const std::int64_t lease =
+        timeout.count() < 0 ? -1 : (timeout + ctx_.config().stuck_threshold).count();
+    try {
+      auto conn = ctx_.base.pool->acquire();
+      ctx_.store.extend_lease(*conn, row.id, item.row.attempted_at, lease, ctx_.config().id,
+                              ctx_.now());
+    } catch (const std::exception& e) {
+      ctx_.log(LogLevel::warn, fmt::format("{}/{}: could not extend the lease for a {} ms "
+                                           "timeout: {}",
+                                           row.kind, row.object_id, timeout.count(), e.what()));
+    }
+  }
+  const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
+                                            : std::chrono::steady_clock::now() + timeout;
+  std::stop_token token = watchdog_.add(row.id, deadline);
+  WorkContext context(token, deadline, ctx_.config().logger, ctx_.base.client);
+
+  std::optional<WorkResult> result;
+  std::string error_message;
+  std::string error_type;
+  try {
+    result = prepared->work(context);
+  } catch (const std::exception& e) {
+    error_message = e.what();
+    error_type = exception_type(e);
+  } catch (...) {
+    error_message = "unknown exception";
+    error_type = "unknown";
+  }
+  const jobs::Watchdog::Flags flags = watchdog_.remove(row.id);
+
+  using Outcome = WorkResult::Outcome;
+  if (result && result->outcome() == Outcome::synced) {
+    item.row.outcome = Finish::synced;
+    if (want_event) item.event = Event{EventCategory::synced, row, {}};
+    finisher_.submit(std::move(item));
+    return;
+  }
+  if (result && result->outcome() == Outcome::remove) {
+    item.row.outcome = Finish::deleted;
+    if (want_event) item.event = Event{EventCategory::deleted, row, result->message()};
+    finisher_.submit(std::move(item));
+    return;
+  }
+  if (result && result->outcome() == Outcome::requeue) {
+    item.row.outcome = Finish::requeue;
+    item.row.delay_ms = std::max<std::int64_t>(0, result->delay().count());
+    finisher_.submit(std::move(item));
+    return;
+  }
+  if (flags.shutdown && !flags.timed_out) {
+    // Interrupted by this client's stop: back to scheduled without using an attempt.
+    item.row.outcome = Finish::release;
+    finisher_.submit(std::move(item));
+    return;
+  }
+  if (result) {  // retry(message)
+    error_message = result->message();
+    error_type = "retry";
+  }
+  if (flags.timed_out) {
+    error_message = fmt::format("timed out after {} ms{}{}", timeout.count(),
+                                error_message.empty() ? "" : ": ", error_message);
+    error_type = "timeout";
+  }
+  fail(row, error_message, error_type);
+}
+
+void NamespaceRunner::stop_claiming() {
+  {
+    std::lock_guard lock(mutex_);
+    claiming_ = false;
+  }
+  claimer_cv_.notify_all();
+  if (claimer_.joinable()) {
+    claimer_.request_stop();
+    claimer_.join();
+  }
+  release_buffered();
+}
+
+void NamespaceRunner::release_buffered() {
+  std::vector<FinishRow> release;
+  std::vector<std::size_t> kinds;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& row : ready_) {
+      FinishRow finish;
+      finish.id = row.id;
+      finish.attempted_at = row.attempted_at.value_or(Timestamp{});
+      finish.outcome = Finish::release;
+      release.push_back(finish);
+      kinds.push_back(slots_.index_of(row.kind));
+    }
+    in_flight_ -= static_cast<int>(ready_.size());
+    ready_.clear();
+  }
+  for (auto kind_index : kinds)
+    slots_.give_back(kind_index, 1);
+  if (release.empty()) return;
+  try {
+    auto conn = ctx_.base.pool->acquire();
+    ctx_.store.finish(*conn, release, ctx_.config().id, ctx_.now());
+  } catch (const std::exception& e) {
+    ctx_.log(LogLevel::warn,
+             fmt::format("namespace {}: could not release {} unstarted resources (the rescuer "
+                         "will): {}",
+                         name_, release.size(), e.what()));
+  }
+}
+
+void NamespaceRunner::join() {
+  {
+    std::lock_guard lock(mutex_);
+    workers_exit_ = true;
+  }
+  worker_cv_.notify_all();
+  for (auto& thread : workers_) {
+    if (thread.joinable()) thread.join();
+  }
+  workers_.clear();
+  ctx_.log(LogLevel::debug, fmt::format("namespace {}: {} claims brought {} resources", name_,
+                                        claims_.load(), claimed_.load()));
+}
+
+}  // namespace delta::sync

@@ -1,0 +1,450 @@
+#include "sync/store.hpp"
+
+#include <fmt/format.h>
+
+#include "common/sql.hpp"
+#include "schema/migrations.hpp"
+
+namespace delta::sync {
+
+using internal::now_param;
+
+namespace {
+
+constexpr int kColumnCount = 21;
+constexpr const char* kColumns =
+    "id, kind, object_id, namespace, state::text, object, generation, attempt, max_attempts, "
+    "run_at, attempted_at, synced_at, created_at, updated_at, external_created_at, deleted_at, "
+    "lease_owner, lease_expires_at, metadata, tags, errors";
+
+std::string_view finish_name(Finish outcome) {
+  switch (outcome) {
+    case Finish::synced: return "synced";
+    case Finish::failed: return "failed";
+    case Finish::deleted: return "deleted";
+    case Finish::requeue: return "requeue";
+    case Finish::release: return "release";
+  }
+  return "release";
+}
+
+InformStatus inform_status_from(std::string_view name) {
+  if (name == "inserted") return InformStatus::inserted;
+  if (name == "changed") return InformStatus::changed;
+  if (name == "skipped_deleted") return InformStatus::skipped_deleted;
+  return InformStatus::unchanged;
+}
+
+}  // namespace
+
+ResourceStore::ResourceStore(const std::string& schema)
+    : channel_(internal::channel_name(schema, "resources")) {
+  const std::string prefix = internal::statement_prefix("dr", schema);
+  auto make = [&](const char* name, const std::string& sql) {
+    return pg::Statement{prefix + name, schema::render(sql, schema)};
+  };
+  const std::string cols_r = internal::qualify_columns(kColumns, "r");
+  const std::string cols_up = internal::qualify_columns(kColumns, "up");
+  const std::string cols_e = internal::qualify_columns(kColumns, "e");
+
+  // One upsert for a batch of objects of one kind. A row is written when it is new, its
+  // content hash differs, it is forced ($10), or it is deleted and may be resurrected
+  // ($9). A changed row that is being worked stays pending: the finish sees the new
+  // generation and schedules it again instead of marking it synced.
+  const std::string inform_sql = R"(
+WITH c AS (SELECT {now} AS now),
+input AS (
+  SELECT t.* FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::smallint[],
+                         $7::jsonb[], $8::timestamptz[])
+    WITH ORDINALITY AS t(object_id, namespace, body, metadata, max_attempts, tags,
+                         external_created_at, ord)
+),
+up AS (
+  INSERT INTO {{{{schema}}}}.delta_resource AS r
+    (kind, object_id, namespace, state, object, hash, max_attempts, run_at, created_at,
+     updated_at, external_created_at, metadata, tags)
+  SELECT $1, i.object_id, i.namespace, 'scheduled', i.body::jsonb,
+         sha256(convert_to(i.body, 'UTF8')), i.max_attempts, c.now, c.now, c.now,
+         i.external_created_at, i.metadata, ARRAY(SELECT jsonb_array_elements_text(i.tags))
+  FROM input i, c
+  ORDER BY i.ord
+  ON CONFLICT (kind, object_id) DO UPDATE SET
+    object = EXCLUDED.object, hash = EXCLUDED.hash, generation = r.generation + 1,
+    attempt = 0, errors = '{{}}',
+    state = (CASE WHEN r.state = 'pending' THEN 'pending' ELSE 'scheduled' END)
+              ::{{{{schema}}}}.resource_state,
+    run_at = EXCLUDED.run_at, updated_at = EXCLUDED.updated_at,
+    namespace = EXCLUDED.namespace, max_attempts = EXCLUDED.max_attempts,
+    metadata = EXCLUDED.metadata, tags = EXCLUDED.tags,
+    external_created_at = coalesce(EXCLUDED.external_created_at, r.external_created_at),
+    deleted_at = NULL
+  WHERE (r.state <> 'deleted' OR $9::boolean)
+    AND (r.hash <> EXCLUDED.hash OR r.state = 'deleted' OR EXCLUDED.object_id = ANY($10::text[]))
+  RETURNING (r.xmax = 0) AS inserted, {cols_r}
+)
+SELECT i.ord,
+       CASE WHEN up.id IS NOT NULL THEN (CASE WHEN up.inserted THEN 'inserted' ELSE 'changed' END)
+            WHEN e.state = 'deleted' THEN 'skipped_deleted'
+            ELSE 'unchanged' END,
+       (SELECT count(pg_notify($12, $1))
+          FROM (SELECT 1 FROM up WHERE $13::boolean AND up.state <> 'pending' LIMIT 1) n)
+       {extra}
+FROM input i
+LEFT JOIN up ON up.object_id = i.object_id
+LEFT JOIN {{{{schema}}}}.delta_resource e
+  ON up.id IS NULL AND e.kind = $1 AND e.object_id = i.object_id
+ORDER BY i.ord)";
+  inform_full_ = make("inform_full", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
+                                                 fmt::arg("cols_r", cols_r),
+                                                 fmt::arg("extra", ", " + cols_up + ", " + cols_e)));
+  inform_brief_ = make("inform_brief",
+                       fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
+                                   fmt::arg("cols_r", cols_r), fmt::arg("extra", "")));
+
+  lock_objects_ = make("lock_objects", R"(
+SELECT object_id, state::text, object FROM {{schema}}.delta_resource
+WHERE kind = $1 AND object_id = ANY($2::text[])
+ORDER BY object_id
+FOR UPDATE)");
+
+  // Per kind at most its free slots (LATERAL ... LIMIT), at most $4 in all; the outer
+  // LIMIT stops the scan, so rows beyond it are never locked.
+  claim_ = make("claim", fmt::format(R"(
+WITH c AS (SELECT {now} AS now),
+picked AS (
+  SELECT p.id, k.lease_ms
+  FROM unnest($1::text[], $2::integer[], $5::bigint[]) AS k(kind, lim, lease_ms)
+  CROSS JOIN LATERAL (
+    SELECT r.id FROM {{{{schema}}}}.delta_resource r, c
+    WHERE r.kind = k.kind AND r.state IN ('scheduled', 'failed', 'expired')
+      AND r.run_at <= c.now AND r.namespace = $3
+    ORDER BY r.run_at, r.id
+    LIMIT k.lim
+    FOR UPDATE OF r SKIP LOCKED
+  ) p
+  LIMIT $4
+)
+UPDATE {{{{schema}}}}.delta_resource r
+SET state = 'pending', attempt = r.attempt + 1, attempted_at = c.now, updated_at = c.now,
+    lease_owner = $6,
+    lease_expires_at = CASE WHEN picked.lease_ms < 0 THEN 'infinity'::timestamptz
+                            ELSE c.now + picked.lease_ms * interval '1 millisecond' END
+FROM picked, c
+WHERE r.id = picked.id
+RETURNING {cols})",
+                                     fmt::arg("now", now_param(7)), fmt::arg("cols", cols_r)));
+
+  extend_lease_ = make("extend_lease", fmt::format(R"(
+UPDATE {{{{schema}}}}.delta_resource
+SET lease_expires_at = CASE WHEN $3::bigint < 0 THEN 'infinity'::timestamptz
+                            ELSE {now} + $3::bigint * interval '1 millisecond' END
+WHERE id = $1 AND attempted_at = $2 AND lease_owner = $4 AND state = 'pending'
+RETURNING id)",
+                                                   fmt::arg("now", now_param(5))));
+
+  // The fence (lease owner + claim time + pending) makes a late outcome of a claim that
+  // was rescued meanwhile a no-op. The state fence is written as text so that it cannot
+  // use the partial lease index (a plan that scans every pending row per outcome).
+  finish_ = make("finish", fmt::format(R"(
+UPDATE {{{{schema}}}}.delta_resource r SET
+  state = (CASE WHEN r.generation <> u.generation AND u.outcome <> 'release' THEN 'scheduled'
+                WHEN u.outcome = 'synced' THEN 'synced'
+                WHEN u.outcome = 'failed' THEN
+                  CASE WHEN r.attempt >= r.max_attempts THEN 'degraded' ELSE 'failed' END
+                WHEN u.outcome = 'deleted' THEN 'deleted'
+                ELSE 'scheduled' END)::{{{{schema}}}}.resource_state,
+  attempt = CASE WHEN u.outcome IN ('requeue', 'release') THEN greatest(r.attempt - 1, 0)
+                 ELSE r.attempt END,
+  run_at = CASE WHEN r.generation <> u.generation OR u.outcome = 'release' THEN c.now
+                WHEN u.outcome IN ('failed', 'requeue')
+                  THEN c.now + u.delay_ms * interval '1 millisecond'
+                ELSE r.run_at END,
+  synced_at = CASE WHEN r.generation = u.generation AND u.outcome = 'synced' THEN c.now
+                   ELSE r.synced_at END,
+  deleted_at = CASE WHEN r.generation = u.generation AND u.outcome = 'deleted' THEN c.now
+                    ELSE r.deleted_at END,
+  errors = CASE WHEN u.error IS NULL OR r.generation <> u.generation THEN r.errors
+                ELSE (r.errors || u.error)[greatest(cardinality(r.errors) - 18, 1):] END,
+  lease_owner = NULL, lease_expires_at = NULL, updated_at = c.now
+FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::text[], $5::bigint[],
+            $6::jsonb[]) AS u(id, attempted_at, generation, outcome, delay_ms, error),
+     (SELECT {now} AS now) c
+WHERE r.id = u.id AND r.attempted_at = u.attempted_at AND r.lease_owner = $7
+  AND r.state::text = 'pending'
+RETURNING r.id, r.state::text)",
+                                       fmt::arg("now", now_param(8))));
+
+  rescue_ = make("rescue", fmt::format(R"(
+WITH c AS (SELECT {now} AS now),
+stuck AS (
+  SELECT r.id,
+         CASE WHEN r.lease_expires_at < c.now
+                THEN 'its lease expired at ' || r.lease_expires_at::text
+              WHEN cl.id IS NULL THEN 'its client ' || r.lease_owner || ' is unknown'
+              WHEN cl.stopped_at IS NOT NULL THEN 'its client ' || cl.id || ' stopped'
+              ELSE 'its client ' || cl.id || ' stopped heartbeating' END AS reason
+  FROM {{{{schema}}}}.delta_resource r
+  CROSS JOIN c
+  LEFT JOIN {{{{schema}}}}.delta_client cl ON cl.id = r.lease_owner
+  WHERE r.state = 'pending'
+    AND (r.lease_expires_at < c.now OR cl.id IS NULL OR cl.stopped_at IS NOT NULL
+         OR cl.heartbeat_at < c.now - $1 * interval '1 millisecond')
+  ORDER BY r.id
+  LIMIT $2
+  FOR UPDATE OF r SKIP LOCKED
+)
+UPDATE {{{{schema}}}}.delta_resource r SET
+  state = (CASE WHEN r.attempt >= r.max_attempts THEN 'degraded' ELSE 'failed' END)
+            ::{{{{schema}}}}.resource_state,
+  run_at = c.now, updated_at = c.now, lease_owner = NULL, lease_expires_at = NULL,
+  errors = (r.errors || jsonb_build_object('attempt', r.attempt, 'at', c.now::text,
+                                           'error', 'rescued: ' || stuck.reason,
+                                           'type', 'rescue'))
+             [greatest(cardinality(r.errors) - 18, 1):]
+FROM stuck, c
+WHERE r.id = stuck.id
+RETURNING stuck.reason, {cols})",
+                                       fmt::arg("now", now_param(3)), fmt::arg("cols", cols_r)));
+
+  get_ = make("get", fmt::format("SELECT {} FROM {{{{schema}}}}.delta_resource "
+                                 "WHERE kind = $1 AND object_id = $2",
+                                 kColumns));
+
+  invalidate_ = make("invalidate", fmt::format(R"(
+UPDATE {{{{schema}}}}.delta_resource r SET state = 'expired', run_at = {now}, updated_at = {now}
+WHERE kind = $1 AND object_id = $2 AND state = 'synced'
+RETURNING {cols})",
+                                               fmt::arg("now", now_param(3)),
+                                               fmt::arg("cols", cols_r)));
+
+  retry_ = make("retry", fmt::format(R"(
+UPDATE {{{{schema}}}}.delta_resource r
+SET state = 'scheduled', attempt = 0, run_at = {now}, updated_at = {now}
+WHERE kind = $1 AND object_id = $2 AND state IN ('failed', 'degraded')
+RETURNING {cols})",
+                                     fmt::arg("now", now_param(3)), fmt::arg("cols", cols_r)));
+
+  known_kinds_ = make("known_kinds", "SELECT kind FROM {{schema}}.delta_controller");
+
+  upsert_namespace_ = make("upsert_namespace", R"(
+INSERT INTO {{schema}}.delta_namespace AS n
+  (name, expiry_ttl, synced_retention, deleted_retention, degraded_retention)
+VALUES ($1, $2::bigint * interval '1 millisecond', $3::bigint * interval '1 millisecond',
+        $4::bigint * interval '1 millisecond', $5::bigint * interval '1 millisecond')
+ON CONFLICT (name) DO UPDATE SET
+  expiry_ttl = EXCLUDED.expiry_ttl, synced_retention = EXCLUDED.synced_retention,
+  deleted_retention = EXCLUDED.deleted_retention,
+  degraded_retention = EXCLUDED.degraded_retention, updated_at = now()
+WHERE (n.expiry_ttl, n.synced_retention, n.deleted_retention, n.degraded_retention)
+  IS DISTINCT FROM (EXCLUDED.expiry_ttl, EXCLUDED.synced_retention, EXCLUDED.deleted_retention,
+                    EXCLUDED.degraded_retention))");
+
+  upsert_controller_ = make("upsert_controller", R"(
+INSERT INTO {{schema}}.delta_controller AS k (kind, inform_interval)
+VALUES ($1, $2::bigint * interval '1 millisecond')
+ON CONFLICT (kind) DO UPDATE SET inform_interval = EXCLUDED.inform_interval, updated_at = now()
+WHERE k.inform_interval IS DISTINCT FROM EXCLUDED.inform_interval)");
+}
+
+ResourceRow ResourceStore::parse_row(const pg::Row& row, int c) {
+  ResourceRow r;
+  r.id = row.get<std::int64_t>(c + 0);
+  r.kind = row.get<std::string>(c + 1);
+  r.object_id = row.get<std::string>(c + 2);
+  r.namespace_name = row.get<std::string>(c + 3);
+  r.state = resource_state_from_string(row.text(c + 4));
+  r.object = row.get<nlohmann::json>(c + 5);
+  r.generation = row.get<std::int64_t>(c + 6);
+  r.attempt = row.get<std::int16_t>(c + 7);
+  r.max_attempts = row.get<std::int16_t>(c + 8);
+  r.run_at = row.get<Timestamp>(c + 9);
+  r.attempted_at = row.get<std::optional<Timestamp>>(c + 10);
+  r.synced_at = row.get<std::optional<Timestamp>>(c + 11);
+  r.created_at = row.get<Timestamp>(c + 12);
+  r.updated_at = row.get<Timestamp>(c + 13);
+  r.external_created_at = row.get<std::optional<Timestamp>>(c + 14);
+  r.deleted_at = row.get<std::optional<Timestamp>>(c + 15);
+  r.lease_owner = row.get<std::optional<std::string>>(c + 16);
+  r.lease_expires_at = row.get<std::optional<Timestamp>>(c + 17);
+  r.metadata = row.get<nlohmann::json>(c + 18);
+  r.tags = row.get<std::vector<std::string>>(c + 19);
+  r.errors = internal::parse_attempt_errors(row.get<std::vector<nlohmann::json>>(c + 20));
+  return r;
+}
+
+std::vector<InformOutcome> ResourceStore::inform(pg::Connection& conn, std::string_view kind,
+                                                 std::span<const InformRow> rows,
+                                                 bool resurrect, bool full, bool notify,
+                                                 std::optional<Timestamp> now) {
+  const std::size_t n = rows.size();
+  std::vector<std::string> ids, namespaces, bodies, forced;
+  std::vector<nlohmann::json> metadata, tags;
+  std::vector<std::int16_t> max_attempts;
+  std::vector<std::optional<Timestamp>> created;
+  ids.reserve(n);
+  namespaces.reserve(n);
+  bodies.reserve(n);
+  metadata.reserve(n);
+  tags.reserve(n);
+  max_attempts.reserve(n);
+  created.reserve(n);
+  for (const auto& row : rows) {
+    ids.push_back(row.object_id);
+    namespaces.push_back(row.namespace_name);
+    bodies.push_back(row.body);
+    metadata.push_back(row.metadata);
+    tags.emplace_back(row.tags);
+    max_attempts.push_back(row.max_attempts);
+    created.push_back(row.external_created_at);
+    if (row.force) forced.push_back(row.object_id);
+  }
+  pg::Result result = conn.exec_prepared(
+      full ? inform_full_ : inform_brief_,
+      pg::Params(std::string(kind), ids, namespaces, bodies, metadata, max_attempts, tags, created,
+                 resurrect, forced, now, channel_, notify));
+  std::vector<InformOutcome> outcomes(n);
+  for (auto row : result) {
+    auto index = static_cast<std::size_t>(row.get<std::int64_t>(0) - 1);
+    auto& outcome = outcomes.at(index);
+    outcome.status = inform_status_from(row.text(1));
+    if (!full) continue;
+    if (!row.is_null(3)) {
+      outcome.row = parse_row(row, 3);
+    } else if (!row.is_null(3 + kColumnCount)) {
+      outcome.row = parse_row(row, 3 + kColumnCount);
+    }
+  }
+  return outcomes;
+}
+
+std::vector<StoredObject> ResourceStore::lock_objects(pg::Connection& conn, std::string_view kind,
+                                                      const std::vector<std::string>& ids) {
+  pg::Result result = conn.exec_prepared(lock_objects_, pg::Params(std::string(kind), ids));
+  std::vector<StoredObject> stored;
+  stored.reserve(result.size());
+  for (auto row : result) {
+    stored.push_back({row.get<std::string>(0), resource_state_from_string(row.text(1)),
+                      row.get<nlohmann::json>(2)});
+  }
+  return stored;
+}
+
+std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::string& ns,
+                                              const std::vector<std::string>& kinds,
+                                              const std::vector<std::int32_t>& limits,
+                                              const std::vector<std::int64_t>& lease_ms,
+                                              int limit, const std::string& client_id,
+                                              std::optional<Timestamp> now) {
+  pg::Result result = conn.exec_prepared(
+      claim_, pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms, client_id, now));
+  std::vector<ResourceRow> rows;
+  rows.reserve(result.size());
+  for (auto row : result)
+    rows.push_back(parse_row(row));
+  std::sort(rows.begin(), rows.end(), [](const ResourceRow& a, const ResourceRow& b) {
+    if (a.run_at != b.run_at) return a.run_at < b.run_at;
+    return a.id < b.id;
+  });
+  return rows;
+}
+
+bool ResourceStore::extend_lease(pg::Connection& conn, std::int64_t id, Timestamp attempted_at,
+                                 std::int64_t lease_ms, const std::string& client_id,
+                                 std::optional<Timestamp> now) {
+  return !conn.exec_prepared(extend_lease_,
+                             pg::Params(id, attempted_at, lease_ms, client_id, now))
+              .empty();
+}
+
+std::vector<Finished> ResourceStore::finish(pg::Connection& conn, std::span<const FinishRow> rows,
+                                            const std::string& client_id,
+                                            std::optional<Timestamp> now) {
+  const std::size_t n = rows.size();
+  std::vector<std::int64_t> ids, generations, delays;
+  std::vector<Timestamp> attempted;
+  std::vector<std::string> outcomes;
+  std::vector<std::optional<nlohmann::json>> errors;
+  ids.reserve(n);
+  generations.reserve(n);
+  delays.reserve(n);
+  attempted.reserve(n);
+  outcomes.reserve(n);
+  errors.reserve(n);
+  for (const auto& row : rows) {
+    ids.push_back(row.id);
+    attempted.push_back(row.attempted_at);
+    generations.push_back(row.generation);
+    outcomes.emplace_back(finish_name(row.outcome));
+    delays.push_back(row.delay_ms);
+    errors.push_back(row.error);
+  }
+  pg::Result result = conn.exec_prepared(
+      finish_, pg::Params(ids, attempted, generations, outcomes, delays, errors, client_id, now));
+  std::vector<Finished> done;
+  done.reserve(result.size());
+  for (auto row : result)
+    done.push_back({row.get<std::int64_t>(0), resource_state_from_string(row.text(1))});
+  return done;
+}
+
+std::vector<std::pair<ResourceRow, std::string>> ResourceStore::rescue(
+    pg::Connection& conn, std::int64_t client_ttl_ms, int limit, std::optional<Timestamp> now) {
+  pg::Result result =
+      conn.exec_prepared(rescue_, pg::Params(client_ttl_ms, std::int32_t{limit}, now));
+  std::vector<std::pair<ResourceRow, std::string>> rescued;
+  rescued.reserve(result.size());
+  for (auto row : result)
+    rescued.emplace_back(parse_row(row, 1), row.get<std::string>(0));
+  return rescued;
+}
+
+namespace {
+std::optional<ResourceRow> first_row(const pg::Result& result) {
+  if (result.empty()) return std::nullopt;
+  return ResourceStore::parse_row(result[0]);
+}
+}  // namespace
+
+std::optional<ResourceRow> ResourceStore::get(pg::Connection& conn, std::string_view kind,
+                                              std::string_view object_id) {
+  return first_row(
+      conn.exec_prepared(get_, pg::Params(std::string(kind), std::string(object_id))));
+}
+
+std::optional<ResourceRow> ResourceStore::invalidate(pg::Connection& conn, std::string_view kind,
+                                                     std::string_view object_id,
+                                                     std::optional<Timestamp> now) {
+  return first_row(conn.exec_prepared(
+      invalidate_, pg::Params(std::string(kind), std::string(object_id), now)));
+}
+
+std::optional<ResourceRow> ResourceStore::retry(pg::Connection& conn, std::string_view kind,
+                                                std::string_view object_id,
+                                                std::optional<Timestamp> now) {
+  return first_row(
+      conn.exec_prepared(retry_, pg::Params(std::string(kind), std::string(object_id), now)));
+}
+
+std::vector<std::string> ResourceStore::known_kinds(pg::Connection& conn) {
+  pg::Result result = conn.exec_prepared(known_kinds_);
+  std::vector<std::string> kinds;
+  for (auto row : result)
+    kinds.push_back(row.get<std::string>(0));
+  return kinds;
+}
+
+void ResourceStore::upsert_namespace(pg::Connection& conn, const std::string& name,
+                                     std::optional<std::int64_t> expiry_ms,
+                                     std::optional<std::int64_t> synced_retention_ms,
+                                     std::optional<std::int64_t> deleted_retention_ms,
+                                     std::optional<std::int64_t> degraded_retention_ms) {
+  conn.exec_prepared(upsert_namespace_, pg::Params(name, expiry_ms, synced_retention_ms,
+                                                   deleted_retention_ms, degraded_retention_ms));
+}
+
+void ResourceStore::upsert_controller(pg::Connection& conn, const std::string& kind,
+                                      std::optional<std::int64_t> inform_interval_ms) {
+  conn.exec_prepared(upsert_controller_, pg::Params(kind, inform_interval_ms));
+}
+
+}  // namespace delta::sync

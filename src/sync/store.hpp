@@ -1,0 +1,127 @@
+// Every SQL statement of the resource engine, one function each.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <delta/resource.hpp>
+
+#include "pg/connection.hpp"
+
+namespace delta::sync {
+
+// One object to write, validated and serialised.
+struct InformRow {
+  std::string object_id;
+  std::string namespace_name;
+  std::string body;  // canonical JSON (sorted keys): hashed and stored
+  nlohmann::json metadata;
+  std::int16_t max_attempts = 10;
+  std::vector<std::string> tags;
+  std::optional<Timestamp> external_created_at;
+  bool force = false;  // write (and schedule) even when the content is unchanged
+};
+
+// What one inform statement did to one input row (input order).
+struct InformOutcome {
+  InformStatus status = InformStatus::unchanged;
+  std::optional<ResourceRow> row;  // with `full` statements: the row after the inform
+};
+
+// How a claimed resource's work ended, to be written by the finisher.
+enum class Finish { synced, failed, deleted, requeue, release };
+
+struct FinishRow {
+  std::int64_t id = 0;
+  Timestamp attempted_at;    // fence: the claim that ran
+  std::int64_t generation = 0;  // the generation that was worked
+  Finish outcome = Finish::synced;
+  std::int64_t delay_ms = 0;           // failed / requeue: run again after this
+  std::optional<nlohmann::json> error;  // failed: appended to errors (last 20 kept)
+};
+
+// A claim fence that matched: the resource and the state it ended in.
+struct Finished {
+  std::int64_t id = 0;
+  ResourceState state = ResourceState::unknown;
+};
+
+struct StoredObject {
+  std::string object_id;
+  ResourceState state = ResourceState::unknown;
+  nlohmann::json object;
+};
+
+class ResourceStore {
+ public:
+  explicit ResourceStore(const std::string& schema);
+
+  // NOTIFY channel announcing runnable resources; the payload is the kind.
+  const std::string& channel() const noexcept { return channel_; }
+
+  // Upserts objects of one kind (object ids unique within the call). Unchanged objects
+  // are not written; `resurrect` lets a deleted resource be scheduled again. `full`
+  // returns the rows (single informs); otherwise only statuses. `notify` sends a wake-up
+  // for the kind with the transaction's commit when anything became runnable.
+  std::vector<InformOutcome> inform(pg::Connection& conn, std::string_view kind,
+                                    std::span<const InformRow> rows, bool resurrect, bool full,
+                                    bool notify, std::optional<Timestamp> now);
+  // Stored objects of `kind` among `ids`, locked FOR UPDATE (for compare()).
+  std::vector<StoredObject> lock_objects(pg::Connection& conn, std::string_view kind,
+                                         const std::vector<std::string>& ids);
+
+  // Claims runnable resources of namespace `ns`: at most limits[i] of kinds[i] and at most
+  // `limit` in all, oldest run_at first. Each gets a lease of lease_ms[i] (< 0: none).
+  std::vector<ResourceRow> claim(pg::Connection& conn, const std::string& ns,
+                                 const std::vector<std::string>& kinds,
+                                 const std::vector<std::int32_t>& limits,
+                                 const std::vector<std::int64_t>& lease_ms, int limit,
+                                 const std::string& client_id, std::optional<Timestamp> now);
+  // Extends the lease of a claimed resource (a work timeout longer than the kind's).
+  bool extend_lease(pg::Connection& conn, std::int64_t id, Timestamp attempted_at,
+                    std::int64_t lease_ms, const std::string& client_id,
+                    std::optional<Timestamp> now);
+  // Writes outcomes fenced by lease owner and claim time; returns those that matched.
+  std::vector<Finished> finish(pg::Connection& conn, std::span<const FinishRow> rows,
+                               const std::string& client_id, std::optional<Timestamp> now);
+
+  // Rescue: pending resources whose lease ran out, or whose client stopped heartbeating
+  // for client_ttl_ms (or stopped, or is unknown), become failed (degraded at
+  // max_attempts), runnable at once. Returns the rescued rows and why.
+  std::vector<std::pair<ResourceRow, std::string>> rescue(pg::Connection& conn,
+                                                          std::int64_t client_ttl_ms, int limit,
+                                                          std::optional<Timestamp> now);
+
+  std::optional<ResourceRow> get(pg::Connection& conn, std::string_view kind,
+                                 std::string_view object_id);
+  // synced -> expired; nullopt when no synced row matched.
+  std::optional<ResourceRow> invalidate(pg::Connection& conn, std::string_view kind,
+                                        std::string_view object_id, std::optional<Timestamp> now);
+  // failed/degraded -> scheduled with attempts reset; nullopt when none matched.
+  std::optional<ResourceRow> retry(pg::Connection& conn, std::string_view kind,
+                                   std::string_view object_id, std::optional<Timestamp> now);
+
+  // Kinds some process registered a controller for.
+  std::vector<std::string> known_kinds(pg::Connection& conn);
+  // Registers (or updates) a namespace's settings; unset durations are stored as NULL.
+  void upsert_namespace(pg::Connection& conn, const std::string& name,
+                        std::optional<std::int64_t> expiry_ms,
+                        std::optional<std::int64_t> synced_retention_ms,
+                        std::optional<std::int64_t> deleted_retention_ms,
+                        std::optional<std::int64_t> degraded_retention_ms);
+  // Registers (or updates) a controller; inform_interval_ms unset: periodic informs off.
+  void upsert_controller(pg::Connection& conn, const std::string& kind,
+                         std::optional<std::int64_t> inform_interval_ms);
+
+  static ResourceRow parse_row(const pg::Row& row, int first_column = 0);
+
+ private:
+  std::string channel_;
+  pg::Statement inform_full_, inform_brief_, lock_objects_, claim_, extend_lease_, finish_,
+      rescue_, get_, invalidate_, retry_, known_kinds_, upsert_namespace_, upsert_controller_;
+};
+
+}  // namespace delta::sync
