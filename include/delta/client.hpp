@@ -20,9 +20,9 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
-#include <memory>
 #include <string>
 
 #include <delta/controller.hpp>
@@ -56,6 +56,20 @@ struct NamespaceConfig {
   std::optional<milliseconds> deleted_retention{};
   std::optional<milliseconds> degraded_retention{};
 };
+
+// A hand-triggered informer run (Client::schedule_inform).
+struct ScheduleInformOpts {
+  std::string kind{};
+  // Work every listed object again, even unchanged ones (and list from the beginning,
+  // ignoring the cursor).
+  bool process_existing = false;
+  // labels / limit / order_by passed to the informer (`after` is set by delta).
+  InformOptions options{};
+};
+
+// The job queue on which informer runs are jobs (reserved; created for clients with
+// controllers, with one worker per controller).
+inline constexpr std::string_view kInformQueue = "delta_informers";
 
 // Delay before attempt `attempt + 1` after attempt `attempt` failed.
 using ResourceBackoff = std::function<milliseconds(int attempt)>;
@@ -214,6 +228,13 @@ class Client {
       data.push_back(detail::describe(object, opts));
     return inform_objects(&tx, data);
   }
+
+  // Runs the informer of `kind` as soon as a client with that controller is free (an
+  // informer job; a run already waiting with the same options is not duplicated).
+  // Throws ValidationError for an unknown kind.
+  jobs::InsertResult schedule_inform(const ScheduleInformOpts& opts);
+  // The last informer run of `kind` in this client, if any.
+  std::optional<InformRun> last_inform_run(std::string_view kind) const;
 
   // ---- resources ----
   // The stored resource of `T` with id `id`; throws NotFound.

@@ -212,14 +212,29 @@ class Controller : public ControllerBase {
   struct PreparedT : Prepared {
     PreparedT(Controller& owner, Resource<T> parsed)
         : controller(owner), resource(std::move(parsed)) {}
-    std::chrono::milliseconds timeout() const override {
-      return controller.work_timeout(resource);
-    }
+    std::chrono::milliseconds timeout() const override { return controller.work_timeout(resource); }
     WorkResult work(WorkContext& ctx) override { return controller.work(ctx, resource); }
     const ResourceRow& row() const override { return resource.row; }
     Controller& controller;
     Resource<T> resource;
   };
+};
+
+// What one informer run did (Client::last_inform_run).
+struct InformRun {
+  std::string kind;
+  Timestamp started_at;
+  Timestamp finished_at;
+  bool succeeded = false;
+  std::string error;        // why it failed (succeeded == false)
+  std::size_t emitted = 0;  // objects the informer emitted
+  std::size_t batches = 0;  // write statements
+  std::size_t inserted = 0;
+  std::size_t changed = 0;
+  std::size_t unchanged = 0;
+  std::size_t stale = 0;
+  std::size_t skipped_deleted = 0;  // deleted resources an informer does not resurrect
+  std::optional<Timestamp> cursor;  // the kind's cursor after the run
 };
 
 // The controllers a client runs, one per kind.

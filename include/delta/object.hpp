@@ -64,13 +64,21 @@ struct InformOpts {
 namespace detail {
 
 template <class T>
-concept declares_compare = requires { &T::compare; };
+concept declares_compare = requires {
+  &T::compare;
+};
 template <class T>
-concept declares_created_at = requires { &T::created_at; };
+concept declares_created_at = requires {
+  &T::created_at;
+};
 template <class T>
-concept declares_settings = requires { &T::settings; };
+concept declares_settings = requires {
+  &T::settings;
+};
 template <class T>
-concept declares_inform_opts = requires { &T::inform_opts; };
+concept declares_inform_opts = requires {
+  &T::inform_opts;
+};
 
 template <class T>
 concept valid_compare = requires(const T& object, const T& stored) {

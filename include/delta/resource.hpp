@@ -24,7 +24,16 @@
 
 namespace delta {
 
-enum class ResourceState { unknown, scheduled, pending, synced, failed, degraded, expired, deleted };
+enum class ResourceState {
+  unknown,
+  scheduled,
+  pending,
+  synced,
+  failed,
+  degraded,
+  expired,
+  deleted
+};
 std::string_view to_string(ResourceState state) noexcept;
 // Throws ValidationError for a name that is not a state.
 ResourceState resource_state_from_string(std::string_view name);

@@ -9,8 +9,8 @@
 
 #include "common/validate.hpp"
 #include "jobs/engine.hpp"
-#include "sync/engine.hpp"
 #include "schema/migrations.hpp"
+#include "sync/engine.hpp"
 
 namespace delta {
 
@@ -35,14 +35,16 @@ void check_resources(const Config& config, std::vector<std::string>& problems) {
       continue;
     }
     if (settings.parallelism < 1 || settings.parallelism > 10000) {
-      problems.push_back(fmt::format("controllers[\"{}\"]: parallelism must be in 1 .. 10000 (got "
-                                     "{})",
-                                     kind, settings.parallelism));
+      problems.push_back(
+          fmt::format("controllers[\"{}\"]: parallelism must be in 1 .. 10000 (got "
+                      "{})",
+                      kind, settings.parallelism));
     }
     if (settings.inform_interval && settings.inform_interval->count() == 0) {
-      problems.push_back(fmt::format("controllers[\"{}\"]: inform_interval must be > 0, or "
-                                     "negative to disable periodic informs",
-                                     kind));
+      problems.push_back(
+          fmt::format("controllers[\"{}\"]: inform_interval must be > 0, or "
+                      "negative to disable periodic informs",
+                      kind));
     }
     try {
       auto timeout = controller->inform_timeout();
@@ -119,6 +121,9 @@ std::vector<std::string> check(const Config& config) {
   if (config.id.size() > 128) problems.emplace_back("id must be at most 128 characters");
   positive("poll_interval", config.poll_interval);
   check_resources(config, problems);
+  if (config.queues.contains(std::string(kInformQueue))) {
+    problems.push_back(fmt::format("queues: \"{}\" is reserved for informer runs", kInformQueue));
+  }
   for (const auto& [name, queue] : config.queues) {
     if (auto problem = internal::check_name(name); !problem.empty()) {
       problems.push_back(fmt::format("queues: queue name {}", problem));
@@ -187,6 +192,7 @@ struct Client::Impl {
   std::unique_ptr<jobs::JobsEngine> engine;
   std::unique_ptr<jobs::Jobs> jobs;
   std::unique_ptr<sync::SyncEngine> sync;
+  std::shared_ptr<sync::InformerLink> informers = std::make_shared<sync::InformerLink>();
   bool started = false;
 };
 
@@ -198,10 +204,20 @@ Client::Client(std::shared_ptr<pg::Pool> pool, Config config) : impl_(std::make_
   if (!config.logger) config.logger = stderr_logger(LogLevel::info);
   if (!config.retry_policy) config.retry_policy = jobs::exponential_backoff();
   if (!config.resource_backoff) config.resource_backoff = polynomial_backoff();
+  if (!config.controllers.empty()) {
+    // Informer runs are jobs on a queue of their own, one worker per controller.
+    for (const auto& kind : config.controllers.kinds()) {
+      config.workers.add(std::make_shared<sync::InformWorker>(
+          impl_->informers, config.controllers.find(kind), config.inform_timeout));
+    }
+    config.queues[std::string(kInformQueue)] = {.max_workers =
+                                                    static_cast<int>(config.controllers.size())};
+  }
   impl_->pool = pool;
   impl_->engine = std::make_unique<jobs::JobsEngine>(std::move(pool), std::move(config), this);
   impl_->jobs = std::make_unique<jobs::Jobs>(impl_->engine.get());
   impl_->sync = std::make_unique<sync::SyncEngine>(impl_->engine->context(), *impl_->engine);
+  impl_->informers->engine = impl_->sync.get();
 }
 
 Client::~Client() {
@@ -230,7 +246,8 @@ void Client::start() {
 void Client::stop(milliseconds grace) {
   const auto begin = std::chrono::steady_clock::now();
   impl_->sync->stop(grace);
-  const auto spent = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - begin);
+  const auto spent =
+      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - begin);
   impl_->engine->stop(std::max(milliseconds(0), grace - spent));
 }
 
@@ -241,6 +258,14 @@ InformResult Client::inform_object(pg::Transaction* tx, detail::ObjectData objec
 InformManyResult Client::inform_objects(pg::Transaction* tx,
                                         std::vector<detail::ObjectData>& objects) {
   return impl_->sync->inform_many(tx, objects, true);
+}
+
+jobs::InsertResult Client::schedule_inform(const ScheduleInformOpts& opts) {
+  return impl_->sync->schedule_inform(opts);
+}
+
+std::optional<InformRun> Client::last_inform_run(std::string_view kind) const {
+  return impl_->sync->last_inform_run(kind);
 }
 
 ResourceRow Client::get_resource(std::string_view kind, std::string_view id) {
@@ -255,8 +280,7 @@ ResourceRow Client::retry_resource(std::string_view kind, std::string_view id) {
   return impl_->sync->retry(kind, id);
 }
 
-Subscription<Event> Client::subscribe(std::vector<EventCategory> categories,
-                                      std::size_t capacity) {
+Subscription<Event> Client::subscribe(std::vector<EventCategory> categories, std::size_t capacity) {
   return impl_->sync->subscribe(std::move(categories), capacity);
 }
 

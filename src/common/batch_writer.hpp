@@ -12,10 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include <delta/errors.hpp>
-#include <delta/log.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <delta/errors.hpp>
+#include <delta/log.hpp>
 
 #include "common/backoff.hpp"
 

@@ -30,7 +30,7 @@ inline std::string channel_name(const std::string& schema, std::string_view suff
 // The prefix of prepared-statement names of one layer for `schema`, so that clients of
 // two schemas sharing a connection never collide.
 inline std::string statement_prefix(std::string_view layer, const std::string& schema) {
-  return fmt::format("{}{:x}_", layer, std::hash<std::string>{}(schema) & 0xffffffff);
+  return fmt::format("{}{:x}_", layer, std::hash<std::string>{}(schema)&0xffffffff);
 }
 
 // "a, b::text, c" -> "x.a, x.b::text, x.c".
@@ -39,8 +39,8 @@ inline std::string qualify_columns(std::string_view columns, std::string_view al
   std::size_t pos = 0;
   while (pos <= columns.size()) {
     auto comma = columns.find(", ", pos);
-    auto column = columns.substr(pos, comma == std::string_view::npos ? std::string_view::npos
-                                                                       : comma - pos);
+    auto column =
+        columns.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
     if (!out.empty()) out += ", ";
     out += alias;
     out += '.';

@@ -12,7 +12,8 @@ Completer::Completer(EngineContext& ctx)
     : ctx_(ctx),
       writer_(
           static_cast<std::size_t>(ctx.config.completer_batch_size),
-          ctx.config.completer_flush_interval, [this](std::vector<Item>& batch) { return write(batch); },
+          ctx.config.completer_flush_interval,
+          [this](std::vector<Item>& batch) { return write(batch); },
           [this](std::size_t dropped) {
             ctx_.log(LogLevel::error,
                      fmt::format("giving up on {} job outcomes at shutdown; the rescuer will "

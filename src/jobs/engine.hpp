@@ -250,11 +250,11 @@ class JobsEngine {
     std::function<void(const std::string&)> on_payload;
     std::function<void()> on_reconnect;
   };
-  std::vector<ExtraChannel> extra_channels_;  // set before start
-  using NotifyKey = std::pair<std::string, std::string>;  // channel, payload
+  std::vector<ExtraChannel> extra_channels_;                                // set before start
+  using NotifyKey = std::pair<std::string, std::string>;                    // channel, payload
   std::map<NotifyKey, std::chrono::steady_clock::time_point> last_notify_;  // guarded
   std::set<NotifyKey> trailing_;  // guarded by notify_mutex_: wake-ups owed
-  std::jthread trailer_;            // guarded by notify_mutex_ (started lazily)
+  std::jthread trailer_;          // guarded by notify_mutex_ (started lazily)
 };
 
 // `text` made safe for jsonb: invalid UTF-8 replaced, NUL bytes removed.

@@ -65,7 +65,11 @@ Client& JobContext::client() const {
 Workers& Workers::add(std::shared_ptr<WorkerBase> worker) {
   if (!worker) throw ConfigError("workers.add: the worker is null");
   const std::string kind(worker->kind());
-  if (auto problem = internal::check_name(kind); !problem.empty()) {
+  // delta's own job kinds ("delta.inform:<kind>") are outside the user's name space.
+  constexpr std::string_view kInternal = "delta.inform:";
+  const std::string_view checked =
+      kind.starts_with(kInternal) ? std::string_view(kind).substr(kInternal.size()) : kind;
+  if (auto problem = internal::check_name(checked); !problem.empty()) {
     throw ConfigError(fmt::format("worker kind {}", problem));
   }
   if (find(kind) != nullptr) {

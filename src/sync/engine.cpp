@@ -201,21 +201,26 @@ InformResult SyncEngine::inform(pg::Transaction* tx, detail::ObjectData object) 
 }
 
 InformManyResult SyncEngine::inform_many(pg::Transaction* tx,
-                                         std::vector<detail::ObjectData>& objects,
-                                         bool resurrect) {
-  InformManyResult result;
-  if (objects.empty()) return result;
+                                         std::vector<detail::ObjectData>& objects, bool resurrect) {
+  if (objects.empty()) return {};
   auto rows = prepare(objects);
   const std::string kind(objects.front().kind);
   for (std::size_t i = 1; i < objects.size(); ++i) {
     if (objects[i].kind != kind) {
-      throw ValidationError(fmt::format("objects[{}].kind", i),
-                            fmt::format("\"{}\" differs from the batch's kind \"{}\"",
-                                        objects[i].kind, kind));
+      throw ValidationError(
+          fmt::format("objects[{}].kind", i),
+          fmt::format("\"{}\" differs from the batch's kind \"{}\"", objects[i].kind, kind));
     }
   }
   check_kind_known(kind);
+  return write_many(tx, kind, objects, rows, resurrect);
+}
 
+InformManyResult SyncEngine::write_many(pg::Transaction* tx, const std::string& kind,
+                                        std::span<const detail::ObjectData> objects,
+                                        std::vector<InformRow>& rows, bool resurrect) {
+  InformManyResult result;
+  if (objects.empty()) return result;
   // The same id twice in one statement is not allowed by ON CONFLICT: the later wins.
   std::unordered_map<std::string_view, std::size_t> last;
   last.reserve(objects.size());
@@ -284,11 +289,21 @@ InformManyResult SyncEngine::inform_many(pg::Transaction* tx,
     result.statuses[i] = status;
     if (last[objects[i].id] != i) continue;  // counted once, at the winning object
     switch (status) {
-      case InformStatus::inserted: ++result.inserted; break;
-      case InformStatus::changed: ++result.changed; break;
-      case InformStatus::unchanged: ++result.unchanged; break;
-      case InformStatus::stale: ++result.stale; break;
-      case InformStatus::skipped_deleted: ++result.skipped_deleted; break;
+      case InformStatus::inserted:
+        ++result.inserted;
+        break;
+      case InformStatus::changed:
+        ++result.changed;
+        break;
+      case InformStatus::unchanged:
+        ++result.unchanged;
+        break;
+      case InformStatus::stale:
+        ++result.stale;
+        break;
+      case InformStatus::skipped_deleted:
+        ++result.skipped_deleted;
+        break;
     }
   }
   if (tx == nullptr && result.inserted + result.changed > 0) wake_kind(kind);
@@ -461,12 +476,12 @@ std::int64_t SyncEngine::run_rescuer() {
     total += static_cast<std::int64_t>(rescued.size());
     std::vector<Event> events;
     for (auto& [row, reason] : rescued) {
-      ctx_.log(LogLevel::warn, fmt::format("resource {}/{} rescued: {}", row.kind, row.object_id,
-                                           reason));
+      ctx_.log(LogLevel::warn,
+               fmt::format("resource {}/{} rescued: {}", row.kind, row.object_id, reason));
       if (!ctx_.events.empty()) {
         Event event;
-        event.category = row.state == ResourceState::degraded ? EventCategory::degraded
-                                                               : EventCategory::failed;
+        event.category =
+            row.state == ResourceState::degraded ? EventCategory::degraded : EventCategory::failed;
         event.error = "rescued: " + reason;
         event.resource = std::move(row);
         events.push_back(std::move(event));
@@ -481,27 +496,6 @@ std::int64_t SyncEngine::run_rescuer() {
       runner->wake();
   }
   return total;
-}
-
-void SyncEngine::maintenance_loop(std::stop_token stop) {
-  internal::LoopBackoff backoff;
-  std::mutex mutex;
-  std::condition_variable_any wake;
-  while (!stop.stop_requested()) {
-    std::chrono::milliseconds wait = ctx_.config().rescuer_interval;
-    if (jobs_.is_leader()) {
-      try {
-        run_rescuer();
-        backoff.succeeded();
-      } catch (const std::exception& e) {
-        wait = std::max(wait, backoff.failed());
-        ctx_.log(LogLevel::warn, fmt::format("resource rescue failed (retrying in {} ms): {}",
-                                             wait.count(), e.what()));
-      }
-    }
-    std::unique_lock lock(mutex);
-    wake.wait_for(lock, stop, wait, [] { return false; });
-  }
 }
 
 }  // namespace delta::sync

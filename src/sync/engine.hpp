@@ -95,8 +95,8 @@ class Finisher {
 // One namespace in this client: a claimer thread and max_workers worker threads.
 class NamespaceRunner {
  public:
-  NamespaceRunner(SyncContext& ctx, KindSlots& slots, Finisher& finisher,
-                  jobs::Watchdog& watchdog, std::string name, int max_workers);
+  NamespaceRunner(SyncContext& ctx, KindSlots& slots, Finisher& finisher, jobs::Watchdog& watchdog,
+                  std::string name, int max_workers);
   void start();
   void wake();
   // Stops claiming; resources claimed but not started are released at once.
@@ -125,17 +125,44 @@ class NamespaceRunner {
   mutable std::mutex mutex_;
   std::condition_variable_any claimer_cv_;
   std::condition_variable worker_cv_;
-  std::deque<ResourceRow> ready_;                     // guarded by mutex_
-  std::map<std::int64_t, Timestamp> executing_;       // guarded by mutex_: id -> claim time
-  int in_flight_ = 0;                                 // guarded by mutex_
-  bool wake_ = false;                                 // guarded by mutex_
-  bool more_ = false;                                 // guarded by mutex_
-  bool claiming_ = true;                              // guarded by mutex_
-  bool workers_exit_ = false;                         // guarded by mutex_
+  std::deque<ResourceRow> ready_;                // guarded by mutex_
+  std::map<std::int64_t, Timestamp> executing_;  // guarded by mutex_: id -> claim time
+  int in_flight_ = 0;                            // guarded by mutex_
+  bool wake_ = false;                            // guarded by mutex_
+  bool more_ = false;                            // guarded by mutex_
+  bool claiming_ = true;                         // guarded by mutex_
+  bool workers_exit_ = false;                    // guarded by mutex_
   std::atomic<std::int64_t> claims_{0};
   std::atomic<std::int64_t> claimed_{0};
   std::jthread claimer_;
   std::vector<std::thread> workers_;
+};
+
+class SyncEngine;
+
+// Lets the informer job workers (registered with the job queue before the resource engine
+// exists) find the engine.
+struct InformerLink {
+  std::atomic<SyncEngine*> engine{nullptr};
+};
+
+// The job kind of `kind`'s informer runs: "delta.inform:<kind>".
+std::string inform_job_kind(std::string_view kind);
+
+// Runs informer jobs of one kind.
+class InformWorker final : public jobs::WorkerBase {
+ public:
+  InformWorker(std::shared_ptr<InformerLink> link, std::shared_ptr<ControllerBase> controller,
+               std::chrono::milliseconds default_timeout);
+  std::string_view kind() const noexcept override { return job_kind_; }
+  std::chrono::milliseconds timeout() const override;
+  jobs::JobResult run(jobs::JobContext& ctx, const jobs::JobRow& row) override;
+
+ private:
+  std::shared_ptr<InformerLink> link_;
+  std::shared_ptr<ControllerBase> controller_;
+  std::string job_kind_;
+  std::chrono::milliseconds default_timeout_;
 };
 
 class SyncEngine {
@@ -146,6 +173,13 @@ class SyncEngine {
   InformResult inform(pg::Transaction* tx, detail::ObjectData object);
   InformManyResult inform_many(pg::Transaction* tx, std::vector<detail::ObjectData>& objects,
                                bool resurrect);
+  // Writes objects of `kind` already validated into `rows` (by prepare()).
+  InformManyResult write_many(pg::Transaction* tx, const std::string& kind,
+                              std::span<const detail::ObjectData> objects,
+                              std::vector<InformRow>& rows, bool resurrect);
+  // Validates and serialises objects of one kind; throws ValidationError naming the
+  // first bad one (prefixed "objects[i]." in batches).
+  std::vector<InformRow> prepare(std::span<const detail::ObjectData> objects);
   ResourceRow get(std::string_view kind, std::string_view id);
   ResourceRow invalidate(std::string_view kind, std::string_view id);
   ResourceRow retry(std::string_view kind, std::string_view id);
@@ -156,15 +190,21 @@ class SyncEngine {
   void start();
   void stop(std::chrono::milliseconds grace);
 
-  // One pass of the lease rescue (leader); returns how many resources were rescued.
+  jobs::InsertResult schedule_inform(const ScheduleInformOpts& opts);
+  std::optional<InformRun> last_inform_run(std::string_view kind) const;
+  // One informer run for an inform job (args: process_existing, labels, limit, order_by).
+  jobs::JobResult run_informer(jobs::JobContext& job, const std::string& kind,
+                               const nlohmann::json& args);
+
+  // One pass of each leader task; each returns how many rows it moved.
   std::int64_t run_rescuer();
+  std::int64_t run_inform_scheduler();
+  std::int64_t run_expirer(std::chrono::milliseconds budget);
+  std::int64_t run_cleaner(std::chrono::milliseconds budget);
 
   SyncContext& context() { return ctx_; }
 
  private:
-  // Validates and serialises objects of one kind; throws ValidationError naming the
-  // first bad one (prefixed "objects[i]." in batches).
-  std::vector<InformRow> prepare(std::span<const detail::ObjectData> objects);
   void check_kind_known(std::string_view kind);
   void wake_kind(std::string_view kind);
   void maintenance_loop(std::stop_token stop);
@@ -178,6 +218,9 @@ class SyncEngine {
   std::jthread maintenance_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
+
+  mutable std::mutex runs_mutex_;
+  std::map<std::string, InformRun, std::less<>> runs_;  // guarded by runs_mutex_
 
   std::mutex known_mutex_;
   std::set<std::string, std::less<>> known_kinds_;  // guarded by known_mutex_

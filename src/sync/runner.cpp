@@ -24,11 +24,16 @@ std::string exception_type(const std::exception& e) {
 
 std::optional<EventCategory> category_of(ResourceState state) {
   switch (state) {
-    case ResourceState::synced: return EventCategory::synced;
-    case ResourceState::failed: return EventCategory::failed;
-    case ResourceState::degraded: return EventCategory::degraded;
-    case ResourceState::deleted: return EventCategory::deleted;
-    default: return std::nullopt;
+    case ResourceState::synced:
+      return EventCategory::synced;
+    case ResourceState::failed:
+      return EventCategory::failed;
+    case ResourceState::degraded:
+      return EventCategory::degraded;
+    case ResourceState::deleted:
+      return EventCategory::deleted;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -207,9 +212,8 @@ void NamespaceRunner::claim_loop(std::stop_token stop) {
           claimed_ += static_cast<std::int64_t>(rows.size());
         } catch (const std::exception& e) {
           wait = backoff.failed();
-          ctx_.log(LogLevel::warn,
-                   fmt::format("namespace {}: claim failed (retrying in {} ms): {}", name_,
-                               wait.count(), e.what()));
+          ctx_.log(LogLevel::warn, fmt::format("namespace {}: claim failed (retrying in {} ms): {}",
+                                               name_, wait.count(), e.what()));
         }
         // Give back the reservations the claim did not use.
         std::vector<int> used(kinds_.size(), 0);

@@ -19,11 +19,16 @@ constexpr const char* kColumns =
 
 std::string_view finish_name(Finish outcome) {
   switch (outcome) {
-    case Finish::synced: return "synced";
-    case Finish::failed: return "failed";
-    case Finish::deleted: return "deleted";
-    case Finish::requeue: return "requeue";
-    case Finish::release: return "release";
+    case Finish::synced:
+      return "synced";
+    case Finish::failed:
+      return "failed";
+    case Finish::deleted:
+      return "deleted";
+    case Finish::requeue:
+      return "requeue";
+    case Finish::release:
+      return "release";
   }
   return "release";
 }
@@ -94,12 +99,13 @@ LEFT JOIN up ON up.object_id = i.object_id
 LEFT JOIN {{{{schema}}}}.delta_resource e
   ON up.id IS NULL AND e.kind = $1 AND e.object_id = i.object_id
 ORDER BY i.ord)";
-  inform_full_ = make("inform_full", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
-                                                 fmt::arg("cols_r", cols_r),
-                                                 fmt::arg("extra", ", " + cols_up + ", " + cols_e)));
-  inform_brief_ = make("inform_brief",
-                       fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
-                                   fmt::arg("cols_r", cols_r), fmt::arg("extra", "")));
+  inform_full_ =
+      make("inform_full", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
+                                      fmt::arg("cols_r", cols_r),
+                                      fmt::arg("extra", ", " + cols_up + ", " + cols_e)));
+  inform_brief_ =
+      make("inform_brief", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
+                                       fmt::arg("cols_r", cols_r), fmt::arg("extra", "")));
 
   lock_objects_ = make("lock_objects", R"(
 SELECT object_id, state::text, object FROM {{schema}}.delta_resource
@@ -210,12 +216,12 @@ RETURNING stuck.reason, {cols})",
                                  "WHERE kind = $1 AND object_id = $2",
                                  kColumns));
 
-  invalidate_ = make("invalidate", fmt::format(R"(
+  invalidate_ =
+      make("invalidate", fmt::format(R"(
 UPDATE {{{{schema}}}}.delta_resource r SET state = 'expired', run_at = {now}, updated_at = {now}
 WHERE kind = $1 AND object_id = $2 AND state = 'synced'
 RETURNING {cols})",
-                                               fmt::arg("now", now_param(3)),
-                                               fmt::arg("cols", cols_r)));
+                                     fmt::arg("now", now_param(3)), fmt::arg("cols", cols_r)));
 
   retry_ = make("retry", fmt::format(R"(
 UPDATE {{{{schema}}}}.delta_resource r
@@ -244,6 +250,126 @@ INSERT INTO {{schema}}.delta_controller AS k (kind, inform_interval)
 VALUES ($1, $2::bigint * interval '1 millisecond')
 ON CONFLICT (kind) DO UPDATE SET inform_interval = EXCLUDED.inform_interval, updated_at = now()
 WHERE k.inform_interval IS DISTINCT FROM EXCLUDED.inform_interval)");
+  prepare_maintenance(schema);
+}
+
+void ResourceStore::prepare_maintenance(const std::string& schema) {
+  const std::string prefix = internal::statement_prefix("dr", schema);
+  auto make = [&](const char* name, const std::string& sql) {
+    return pg::Statement{prefix + name, schema::render(sql, schema)};
+  };
+  begin_inform_ = make("begin_inform", fmt::format(R"(
+UPDATE {{{{schema}}}}.delta_controller SET last_inform_started_at = {now}
+WHERE kind = $1
+RETURNING last_inform_time)",
+                                                   fmt::arg("now", now_param(2))));
+  end_inform_ = make("end_inform", fmt::format(R"(
+UPDATE {{{{schema}}}}.delta_controller
+SET last_inform_time = greatest(last_inform_time, $2::timestamptz),
+    last_inform_finished_at = {now},
+    last_inform_error = nullif($3, ''),
+    updated_at = {now}
+WHERE kind = $1)",
+                                               fmt::arg("now", now_param(4))));
+  disable_informs_ = make("disable_informs", R"(
+UPDATE {{schema}}.delta_controller
+SET inform_interval = NULL, last_inform_error = 'the controller has no informer', updated_at = now()
+WHERE kind = $1)");
+  due_informs_ = make("due_informs", fmt::format(R"(
+SELECT kind, (extract(epoch FROM inform_interval) * 1000)::bigint
+FROM {{{{schema}}}}.delta_controller
+WHERE inform_interval IS NOT NULL
+  AND coalesce(last_inform_started_at, '-infinity') + inform_interval <= {now}
+ORDER BY kind)",
+                                                 fmt::arg("now", now_param(1))));
+  // Per namespace, the oldest synced rows past its TTL: `synced_at < now - ttl` is a range
+  // on the expiry index (namespace, synced_at), no arithmetic on the column.
+  expire_ = make("expire", fmt::format(R"(
+WITH c AS (SELECT {now} AS now),
+due AS (
+  SELECT e.id
+  FROM {{{{schema}}}}.delta_namespace n CROSS JOIN c
+  CROSS JOIN LATERAL (
+    SELECT r.id FROM {{{{schema}}}}.delta_resource r
+    WHERE r.state = 'synced' AND r.namespace = n.name AND r.synced_at < c.now - n.expiry_ttl
+    ORDER BY r.synced_at
+    LIMIT $1
+    FOR UPDATE OF r SKIP LOCKED
+  ) e
+  WHERE n.expiry_ttl IS NOT NULL
+  LIMIT $1
+),
+moved AS (
+  UPDATE {{{{schema}}}}.delta_resource r
+  SET state = 'expired', run_at = c.now, updated_at = c.now
+  FROM due, c
+  WHERE r.id = due.id
+  RETURNING r.kind
+)
+SELECT count(*), (SELECT count(pg_notify($3, k.kind)) FROM (SELECT DISTINCT kind FROM moved) k)
+FROM moved)",
+                                       fmt::arg("now", now_param(2))));
+  // Rows past retention, per namespace and state, oldest first (the cleaner index on
+  // (state, updated_at)).
+  clean_ = make("clean", fmt::format(R"(
+WITH c AS (SELECT {now} AS now),
+doomed AS (
+  SELECT d.id
+  FROM {{{{schema}}}}.delta_namespace n CROSS JOIN c
+  CROSS JOIN LATERAL (VALUES ('synced', n.synced_retention), ('deleted', n.deleted_retention),
+                             ('degraded', n.degraded_retention)) AS p(state, retention)
+  CROSS JOIN LATERAL (
+    SELECT r.id FROM {{{{schema}}}}.delta_resource r
+    -- The constant IN list lets the planner use the partial cleaner index.
+    WHERE r.state IN ('synced', 'deleted', 'degraded')
+      AND r.state = p.state::{{{{schema}}}}.resource_state AND r.namespace = n.name
+      AND r.updated_at < c.now - p.retention
+    ORDER BY r.updated_at
+    LIMIT $1
+    FOR UPDATE OF r SKIP LOCKED
+  ) d
+  WHERE p.retention IS NOT NULL
+    AND NOT (p.state = 'synced' AND n.expiry_ttl IS NOT NULL)
+  LIMIT $1
+)
+DELETE FROM {{{{schema}}}}.delta_resource r USING doomed WHERE r.id = doomed.id)",
+                                     fmt::arg("now", now_param(2))));
+}
+
+std::optional<Timestamp> ResourceStore::begin_inform(pg::Connection& conn, const std::string& kind,
+                                                     std::optional<Timestamp> now) {
+  pg::Result result = conn.exec_prepared(begin_inform_, pg::Params(kind, now));
+  if (result.empty()) return std::nullopt;
+  return result[0].get<std::optional<Timestamp>>(0);
+}
+
+void ResourceStore::end_inform(pg::Connection& conn, const std::string& kind,
+                               std::optional<Timestamp> cursor, const std::string& error,
+                               std::optional<Timestamp> now) {
+  conn.exec_prepared(end_inform_, pg::Params(kind, cursor, error, now));
+}
+
+void ResourceStore::disable_informs(pg::Connection& conn, const std::string& kind) {
+  conn.exec_prepared(disable_informs_, pg::Params(kind));
+}
+
+std::vector<std::pair<std::string, std::int64_t>> ResourceStore::due_informs(
+    pg::Connection& conn, std::optional<Timestamp> now) {
+  pg::Result result = conn.exec_prepared(due_informs_, pg::Params(now));
+  std::vector<std::pair<std::string, std::int64_t>> due;
+  for (auto row : result)
+    due.emplace_back(row.get<std::string>(0), row.get<std::int64_t>(1));
+  return due;
+}
+
+std::int64_t ResourceStore::expire(pg::Connection& conn, int limit, std::optional<Timestamp> now) {
+  return conn.exec_prepared(expire_, pg::Params(std::int32_t{limit}, now, channel_))
+      .one()
+      .get<std::int64_t>(0);
+}
+
+std::int64_t ResourceStore::clean(pg::Connection& conn, int limit, std::optional<Timestamp> now) {
+  return conn.exec_prepared(clean_, pg::Params(std::int32_t{limit}, now)).affected_rows();
 }
 
 ResourceRow ResourceStore::parse_row(const pg::Row& row, int c) {
@@ -273,8 +399,8 @@ ResourceRow ResourceStore::parse_row(const pg::Row& row, int c) {
 }
 
 std::vector<InformOutcome> ResourceStore::inform(pg::Connection& conn, std::string_view kind,
-                                                 std::span<const InformRow> rows,
-                                                 bool resurrect, bool full, bool notify,
+                                                 std::span<const InformRow> rows, bool resurrect,
+                                                 bool full, bool notify,
                                                  std::optional<Timestamp> now) {
   const std::size_t n = rows.size();
   std::vector<std::string> ids, namespaces, bodies, forced;
@@ -332,8 +458,8 @@ std::vector<StoredObject> ResourceStore::lock_objects(pg::Connection& conn, std:
 std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::string& ns,
                                               const std::vector<std::string>& kinds,
                                               const std::vector<std::int32_t>& limits,
-                                              const std::vector<std::int64_t>& lease_ms,
-                                              int limit, const std::string& client_id,
+                                              const std::vector<std::int64_t>& lease_ms, int limit,
+                                              const std::string& client_id,
                                               std::optional<Timestamp> now) {
   pg::Result result = conn.exec_prepared(
       claim_, pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms, client_id, now));
@@ -351,8 +477,7 @@ std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::s
 bool ResourceStore::extend_lease(pg::Connection& conn, std::int64_t id, Timestamp attempted_at,
                                  std::int64_t lease_ms, const std::string& client_id,
                                  std::optional<Timestamp> now) {
-  return !conn.exec_prepared(extend_lease_,
-                             pg::Params(id, attempted_at, lease_ms, client_id, now))
+  return !conn.exec_prepared(extend_lease_, pg::Params(id, attempted_at, lease_ms, client_id, now))
               .empty();
 }
 
@@ -407,15 +532,14 @@ std::optional<ResourceRow> first_row(const pg::Result& result) {
 
 std::optional<ResourceRow> ResourceStore::get(pg::Connection& conn, std::string_view kind,
                                               std::string_view object_id) {
-  return first_row(
-      conn.exec_prepared(get_, pg::Params(std::string(kind), std::string(object_id))));
+  return first_row(conn.exec_prepared(get_, pg::Params(std::string(kind), std::string(object_id))));
 }
 
 std::optional<ResourceRow> ResourceStore::invalidate(pg::Connection& conn, std::string_view kind,
                                                      std::string_view object_id,
                                                      std::optional<Timestamp> now) {
-  return first_row(conn.exec_prepared(
-      invalidate_, pg::Params(std::string(kind), std::string(object_id), now)));
+  return first_row(
+      conn.exec_prepared(invalidate_, pg::Params(std::string(kind), std::string(object_id), now)));
 }
 
 std::optional<ResourceRow> ResourceStore::retry(pg::Connection& conn, std::string_view kind,

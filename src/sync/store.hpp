@@ -36,10 +36,10 @@ enum class Finish { synced, failed, deleted, requeue, release };
 
 struct FinishRow {
   std::int64_t id = 0;
-  Timestamp attempted_at;    // fence: the claim that ran
+  Timestamp attempted_at;       // fence: the claim that ran
   std::int64_t generation = 0;  // the generation that was worked
   Finish outcome = Finish::synced;
-  std::int64_t delay_ms = 0;           // failed / requeue: run again after this
+  std::int64_t delay_ms = 0;            // failed / requeue: run again after this
   std::optional<nlohmann::json> error;  // failed: appended to errors (last 20 kept)
 };
 
@@ -116,12 +116,37 @@ class ResourceStore {
   void upsert_controller(pg::Connection& conn, const std::string& kind,
                          std::optional<std::int64_t> inform_interval_ms);
 
+  // ---- informers ----
+  // The cursor of `kind` (nullopt: none yet); marks the run started.
+  std::optional<Timestamp> begin_inform(pg::Connection& conn, const std::string& kind,
+                                        std::optional<Timestamp> now);
+  // Records the end of a run: the cursor moves to `cursor` unless that is older than the
+  // stored one; `error` empty on success.
+  void end_inform(pg::Connection& conn, const std::string& kind, std::optional<Timestamp> cursor,
+                  const std::string& error, std::optional<Timestamp> now);
+  // Turns periodic informs of `kind` off (its controller has no informer).
+  void disable_informs(pg::Connection& conn, const std::string& kind);
+  // Kinds whose inform interval has passed since their last run started, with the
+  // interval in ms.
+  std::vector<std::pair<std::string, std::int64_t>> due_informs(pg::Connection& conn,
+                                                                std::optional<Timestamp> now);
+
+  // ---- maintenance ----
+  // Synced resources past their namespace's expiry TTL become expired (at most `limit`);
+  // returns how many, and wakes workers of their kinds.
+  std::int64_t expire(pg::Connection& conn, int limit, std::optional<Timestamp> now);
+  // Deletes at most `limit` resources past their namespace's retention for their state
+  // (synced only where the namespace does not expire resources); returns how many.
+  std::int64_t clean(pg::Connection& conn, int limit, std::optional<Timestamp> now);
+
   static ResourceRow parse_row(const pg::Row& row, int first_column = 0);
 
  private:
+  void prepare_maintenance(const std::string& schema);
   std::string channel_;
-  pg::Statement inform_full_, inform_brief_, lock_objects_, claim_, extend_lease_, finish_,
-      rescue_, get_, invalidate_, retry_, known_kinds_, upsert_namespace_, upsert_controller_;
+  pg::Statement inform_full_, inform_brief_, lock_objects_, claim_, extend_lease_, finish_, rescue_,
+      get_, invalidate_, retry_, known_kinds_, upsert_namespace_, upsert_controller_, begin_inform_,
+      end_inform_, disable_informs_, due_informs_, expire_, clean_;
 };
 
 }  // namespace delta::sync

@@ -30,21 +30,30 @@ ResourceState resource_state_from_string(std::string_view name) {
 
 std::string_view to_string(InformStatus status) noexcept {
   switch (status) {
-    case InformStatus::inserted: return "inserted";
-    case InformStatus::changed: return "changed";
-    case InformStatus::unchanged: return "unchanged";
-    case InformStatus::stale: return "stale";
-    case InformStatus::skipped_deleted: return "skipped_deleted";
+    case InformStatus::inserted:
+      return "inserted";
+    case InformStatus::changed:
+      return "changed";
+    case InformStatus::unchanged:
+      return "unchanged";
+    case InformStatus::stale:
+      return "stale";
+    case InformStatus::skipped_deleted:
+      return "skipped_deleted";
   }
   return "unchanged";
 }
 
 std::string_view to_string(EventCategory category) noexcept {
   switch (category) {
-    case EventCategory::synced: return "synced";
-    case EventCategory::failed: return "failed";
-    case EventCategory::degraded: return "degraded";
-    case EventCategory::deleted: return "deleted";
+    case EventCategory::synced:
+      return "synced";
+    case EventCategory::failed:
+      return "failed";
+    case EventCategory::degraded:
+      return "degraded";
+    case EventCategory::deleted:
+      return "deleted";
   }
   return "synced";
 }
