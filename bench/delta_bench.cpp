@@ -20,7 +20,10 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <spawn.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <delta/delta.hpp>
 
@@ -113,6 +116,133 @@ class NoopWorker : public delta::jobs::Worker<Noop> {
   std::atomic<std::int64_t> ran{0};
 };
 
+// A resource for the sync scenarios.
+struct Item {
+  std::string key;
+  std::int64_t n = 0;
+  std::int64_t at_us = 0;
+  static constexpr std::string_view kind = "bench_item";
+  std::string id() const { return key; }
+  std::optional<delta::Timestamp> created_at() const {
+    return delta::Timestamp(std::chrono::microseconds(at_us));
+  }
+  static delta::ObjectSettings settings() {
+    return {.parallelism = item_parallelism(), .inform_interval = std::chrono::milliseconds(-1)};
+  }
+  static int& item_parallelism_ref() {
+    static int value = 10;
+    return value;
+  }
+  static int item_parallelism() { return item_parallelism_ref(); }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Item, key, n, at_us)
+
+Item make_item(std::int64_t i) {
+  return Item{fmt::format("item-{:08}", i), i, 1'000'000 + i};
+}
+
+// No-op work; the informer lists `informer_total` items.
+class ItemController : public delta::Controller<Item> {
+ public:
+  delta::WorkResult work(delta::WorkContext&, const delta::Resource<Item>&) override {
+    ++worked;
+    return delta::synced();
+  }
+  void inform(delta::InformContext&, const delta::InformOptions&,
+              delta::InformSink<Item>& out) override {
+    for (std::int64_t i = 0; i < informer_total; ++i) {
+      if (!out.emit(make_item(i))) return;
+    }
+    informed = true;
+  }
+  std::atomic<std::int64_t> worked{0};
+  std::int64_t informer_total = 0;
+  std::atomic<bool> informed{false};
+};
+
+std::int64_t count_state(delta::pg::Pool& pool, const std::string& schema,
+                         const std::string& state) {
+  return pool
+      .exec(fmt::format("SELECT count(*) FROM {}.delta_resource WHERE state = '{}'", schema, state))
+      .one()
+      .get<std::int64_t>(0);
+}
+
+// Waits until `done()` reaches `target`; throws when it does not move for 60 s.
+template <class F>
+void wait_for_count(std::int64_t target, F&& done) {
+  std::int64_t last = -1;
+  auto stall = Clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    auto now_done = done();
+    if (now_done >= target) return;
+    if (now_done != last) {
+      last = now_done;
+      stall = Clock::now() + std::chrono::seconds(60);
+    } else if (Clock::now() > stall) {
+      throw std::runtime_error(fmt::format("stalled at {} of {}", now_done, target));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+long peak_rss_kb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+// Runs this program again with `args`; returns the pid.
+pid_t spawn_self(const std::vector<std::string>& args) {
+  std::vector<std::string> all{"/proc/self/exe"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& arg : all)
+    argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0) {
+    throw std::runtime_error("posix_spawn failed");
+  }
+  return pid;
+}
+
+void wait_child(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error(fmt::format("child process {} failed", pid));
+  }
+}
+
+// Child mode: works the items of `schema` at `parallelism` until `count` are synced in the
+// database (by any process). With `rss`, prints the peak RSS (kB) after 10% and at the end.
+int sync_child(const std::string& schema, std::int64_t count, int parallelism, bool rss) {
+  Item::item_parallelism_ref() = parallelism;
+  auto pool = delta::pg::Pool::create(database_url(), {.max_connections = 8});
+  delta::Config config;
+  config.schema = schema;
+  config.logger = delta::stderr_logger(delta::LogLevel::warn);
+  auto controller = std::make_shared<ItemController>();
+  config.controllers.add(controller);
+  config.namespaces["default"] = {.max_workers = parallelism};
+  delta::Client client(pool, config);
+  client.start();
+  long early_rss = 0;
+  for (;;) {
+    auto synced = count_state(*pool, schema, "synced");
+    if (rss && early_rss == 0 && synced >= count / 10) early_rss = peak_rss_kb();
+    if (synced >= count) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(rss ? 200 : 5));
+  }
+  client.stop(std::chrono::seconds(5));
+  if (rss) std::cout << early_rss << ' ' << peak_rss_kb() << std::endl;
+  return 0;
+}
+
 class Bench {
  public:
   explicit Bench(Options options) : options_(std::move(options)) {
@@ -123,6 +253,12 @@ class Bench {
 
   void run() {
     baselines();
+    resources();
+    if (wanted("latency")) {
+      latency(options_.quick ? 20 : 200, std::chrono::milliseconds(200));
+      latency(options_.quick ? 50 : 200, std::chrono::milliseconds(20));
+    }
+    scale();
     jobs();
     report();
   }
@@ -307,6 +443,244 @@ class Bench {
     }
   }
 
+  // Informs `count` items into a fresh schema (batches of 5,000) and analyzes the table.
+  std::string seeded_schema(std::int64_t count) {
+    auto schema = fresh_schema();
+    auto config = base_config(schema);
+    config.controllers.add(std::make_shared<ItemController>());
+    delta::Client client(pool_, config);
+    std::vector<Item> batch;
+    for (std::int64_t done = 0; done < count;) {
+      batch.clear();
+      for (std::int64_t i = 0; i < 5000 && done < count; ++i, ++done)
+        batch.push_back(make_item(done));
+      client.inform_many(batch);
+    }
+    pool_->exec(fmt::format("VACUUM ANALYZE {}.delta_resource", schema));
+    return schema;
+  }
+
+  // Syncs the seeded items in this process at `parallelism`; returns resources/s.
+  double sync_rate(const std::string& schema, std::int64_t count, int parallelism) {
+    Item::item_parallelism_ref() = parallelism;
+    auto config = base_config(schema);
+    auto controller = std::make_shared<ItemController>();
+    config.controllers.add(controller);
+    config.namespaces["default"] = {.max_workers = parallelism};
+    delta::Client client(pool_, config);
+    double rate = timed_rate(static_cast<double>(count), [&] {
+      client.start();
+      wait_for_count(count, [&] { return controller->worked.load(); });
+      wait_for_count(count, [&] { return count_state(*pool_, schema, "synced"); });
+    });
+    client.stop(std::chrono::seconds(5));
+    return rate;
+  }
+
+  void resources() {
+    const std::int64_t many = options_.quick ? 20000 : 200000;
+    const std::int64_t sync_count = options_.quick ? 20000 : 100000;
+    if (wanted("inform,")) {
+      const int threads = 16;
+      const std::int64_t total = options_.quick ? 4000 : 20000;
+      auto& f = figure(fmt::format("inform, 1 object per call, {} threads", threads), "objects/s",
+                       "pgbench insert 1 row, 16 clients");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = fresh_schema();
+        auto config = base_config(schema);
+        config.controllers.add(std::make_shared<ItemController>());
+        delta::Client client(pool_, config);
+        f.runs.push_back(timed_rate(static_cast<double>(total), [&] {
+          std::vector<std::thread> workers;
+          std::atomic<std::int64_t> next{0};
+          for (int t = 0; t < threads; ++t) {
+            workers.emplace_back([&] {
+              for (auto i = next.fetch_add(1); i < total; i = next.fetch_add(1))
+                client.inform(make_item(i));
+            });
+          }
+          for (auto& w : workers)
+            w.join();
+        }));
+      }
+      progress(f);
+    }
+    if (wanted("inform_many")) {
+      auto& f = figure(fmt::format("inform_many {} new objects (calls of 1,000)", many),
+                       "objects/s", "pgbench insert 1000 rows via unnest, 1 client");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = fresh_schema();
+        auto config = base_config(schema);
+        config.controllers.add(std::make_shared<ItemController>());
+        delta::Client client(pool_, config);
+        std::vector<std::vector<Item>> batches;
+        for (std::int64_t done = 0; done < many; done += 1000) {
+          auto& batch = batches.emplace_back();
+          for (std::int64_t i = done; i < done + 1000; ++i)
+            batch.push_back(make_item(i));
+        }
+        f.runs.push_back(timed_rate(static_cast<double>(many), [&] {
+          for (const auto& batch : batches)
+            client.inform_many(batch);
+        }));
+      }
+      progress(f);
+    }
+    if (wanted("informer")) {
+      auto& f = figure(fmt::format("informer run writing {} objects", many), "objects/s",
+                       "pgbench insert 1000 rows via unnest, 1 client");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = fresh_schema();
+        auto config = base_config(schema);
+        auto controller = std::make_shared<ItemController>();
+        controller->informer_total = many;
+        config.controllers.add(controller);
+        config.logger = delta::null_logger();
+        delta::Client client(pool_, config);
+        client.start();
+        f.runs.push_back(timed_rate(static_cast<double>(many), [&] {
+          client.schedule_inform({.kind = std::string(Item::kind)});
+          wait_for_count(1, [&] {
+            auto last = client.last_inform_run(Item::kind);
+            return static_cast<std::int64_t>(last.has_value());
+          });
+        }));
+        auto last = client.last_inform_run(Item::kind);
+        if (!last || !last->succeeded || last->inserted != static_cast<std::size_t>(many)) {
+          throw std::runtime_error("informer run did not write every object");
+        }
+        client.stop(std::chrono::seconds(5));
+      }
+      progress(f);
+    }
+    if (wanted("sync")) {
+      auto& f = figure(fmt::format("sync {} resources, no-op work, parallelism 10", sync_count),
+                       "resources/s", "pgbench batched claim of 100, 4 clients");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = seeded_schema(sync_count);
+        f.runs.push_back(sync_rate(schema, sync_count, 10));
+      }
+      progress(f);
+      std::vector<int> levels =
+          options_.quick ? std::vector<int>{100} : std::vector<int>{50, 100, 200, 400};
+      int best_level = levels.front();
+      double best = 0;
+      for (int level : levels) {
+        auto schema = seeded_schema(sync_count);
+        double rate = sync_rate(schema, sync_count, level);
+        std::cerr << fmt::format("    parallelism {:>4}: {:.0f} resources/s\n", level, rate);
+        if (rate > best) {
+          best = rate;
+          best_level = level;
+        }
+      }
+      auto& peak =
+          figure(fmt::format("sync {} resources, peak (parallelism {})", sync_count, best_level),
+                 "resources/s", "pgbench batched claim of 100, 4 clients");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = seeded_schema(sync_count);
+        peak.runs.push_back(sync_rate(schema, sync_count, best_level));
+      }
+      progress(peak);
+    }
+  }
+
+  void latency(std::int64_t samples, std::chrono::milliseconds every) {
+    auto schema = fresh_schema();
+    auto config = base_config(schema);
+    struct Probe : delta::Controller<Item> {
+      delta::WorkResult work(delta::WorkContext&, const delta::Resource<Item>& r) override {
+        auto now = Clock::now();
+        std::lock_guard lock(mutex);
+        seen[r.object.key] = now;
+        return delta::synced();
+      }
+      std::mutex mutex;
+      std::map<std::string, Clock::time_point> seen;
+    };
+    Item::item_parallelism_ref() = 10;
+    auto probe = std::make_shared<Probe>();
+    config.controllers.add(probe);
+    config.namespaces["default"] = {.max_workers = 10};
+    delta::Client worker(pool_, config);
+    worker.start();
+    // A second, inform-only client: the wake-up crosses the database (NOTIFY), as it does
+    // between processes.
+    auto inform_config = base_config(schema);
+    inform_config.controllers.add(std::make_shared<ItemController>());
+    delta::Client informer(pool_, inform_config);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::vector<std::pair<std::string, Clock::time_point>> sent;
+    auto next = Clock::now();
+    for (std::int64_t i = 0; i < samples; ++i) {
+      std::this_thread::sleep_until(next);
+      next += every;
+      auto item = make_item(i);
+      auto before = Clock::now();
+      informer.inform(item);
+      sent.emplace_back(item.key, before);
+    }
+    wait_for_count(samples, [&] {
+      std::lock_guard lock(probe->mutex);
+      return static_cast<std::int64_t>(probe->seen.size());
+    });
+    worker.stop(std::chrono::seconds(5));
+    std::vector<double> ms;
+    for (auto& [key, before] : sent) {
+      ms.push_back(std::chrono::duration<double, std::milli>(probe->seen.at(key) - before).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    auto pct = [&](double p) {
+      return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * ms.size()))];
+    };
+    auto& p50 =
+        figure(fmt::format("inform->work latency p50, every {} ms", every.count()), "ms", "");
+    p50.runs.push_back(pct(0.50));
+    progress(p50);
+    auto& p99 =
+        figure(fmt::format("inform->work latency p99, every {} ms", every.count()), "ms", "");
+    p99.runs.push_back(pct(0.99));
+    progress(p99);
+  }
+
+  void scale() {
+    const std::int64_t count = options_.quick ? 20000 : 100000;
+    const int parallelism = 100;
+    if (wanted("sync 2 processes")) {
+      auto& f = figure(
+          fmt::format("sync {} resources, 2 processes, parallelism {} each", count, parallelism),
+          "resources/s", "pgbench batched claim of 100, 4 clients");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = seeded_schema(count);
+        f.runs.push_back(timed_rate(static_cast<double>(count), [&] {
+          auto args = std::vector<std::string>{"--sync-child", schema, std::to_string(count),
+                                               std::to_string(parallelism)};
+          auto a = spawn_self(args);
+          auto b = spawn_self(args);
+          wait_child(a);
+          wait_child(b);
+        }));
+      }
+      progress(f);
+    }
+    if (wanted("rss") && !options_.quick) {
+      const std::int64_t million = 1000000;
+      auto schema = seeded_schema(million);
+      auto pipe_name = "/tmp/delta_bench_rss.txt";
+      auto command = fmt::format("/proc/{}/exe --rss-child {} {} {} > {}", ::getpid(), schema,
+                                 million, parallelism, pipe_name);
+      if (std::system(command.c_str()) != 0) throw std::runtime_error("rss child failed");
+      long early = 0, peak = 0;
+      std::ifstream(pipe_name) >> early >> peak;
+      auto& f = figure("peak RSS syncing 1,000,000 resources (MB)", "MB", "");
+      f.runs.push_back(static_cast<double>(peak) / 1024.0);
+      progress(f);
+      auto& e = figure("peak RSS after the first 100,000 of them (MB)", "MB", "");
+      e.runs.push_back(static_cast<double>(early) / 1024.0);
+      progress(e);
+    }
+  }
+
   void progress(const Figure& f) {
     std::cerr << fmt::format("  {:<60} {:>12.0f} {}\n", f.scenario, f.median(), f.unit);
   }
@@ -371,6 +745,14 @@ int main(int argc, char** argv) {
       options.quick = true;
     } else if (arg == "--out" && i + 1 < argc) {
       options.out = argv[++i];
+    } else if ((arg == "--sync-child" || arg == "--rss-child") && i + 3 < argc) {
+      try {
+        return sync_child(argv[i + 1], std::stoll(argv[i + 2]), std::stoi(argv[i + 3]),
+                          arg == "--rss-child");
+      } catch (const std::exception& e) {
+        std::cerr << "delta_bench child: " << e.what() << '\n';
+        return 1;
+      }
     } else if (arg == "--filter" && i + 1 < argc) {
       options.filter = argv[++i];
     } else {

@@ -102,6 +102,10 @@ struct Config {
   // A claimed resource's lease lasts its work timeout plus this; a pending resource
   // whose lease ran out is rescued even if its client still heartbeats (default 1 min).
   milliseconds stuck_threshold{std::chrono::minutes(1)};
+  // Resources of a kind claimed ahead of its free workers, so that claims come in batches
+  // (default 32; 0 = claim only for idle workers). They wait in this client, leased to
+  // it, while the kind's workers are busy.
+  int resource_prefetch = 32;
   // Delay before retrying a failed resource; default polynomial_backoff().
   ResourceBackoff resource_backoff{};
   // How often informers run unless a kind's settings() say otherwise (default 1 h;

@@ -80,6 +80,10 @@ void check_resources(const Config& config, std::vector<std::string>& problems) {
           name));
     }
   }
+  if (config.resource_prefetch < 0 || config.resource_prefetch > 10000) {
+    problems.push_back(
+        fmt::format("resource_prefetch must be in 0 .. 10000 (got {})", config.resource_prefetch));
+  }
   if (config.work_timeout.count() == 0) {
     problems.emplace_back("work_timeout must be > 0, or negative for no timeout");
   }

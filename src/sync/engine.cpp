@@ -42,7 +42,7 @@ SyncEngine::SyncEngine(jobs::EngineContext& base, jobs::JobsEngine& jobs)
     info.lease_ms = info.timeout.count() < 0 ? -1 : (info.timeout + config.stuck_threshold).count();
     ctx_.kinds.push_back(std::move(info));
   }
-  slots_ = std::make_unique<KindSlots>(ctx_.kinds);
+  slots_ = std::make_unique<KindSlots>(ctx_.kinds, config.resource_prefetch);
   jobs_.add_channel(
       ctx_.store.channel(), [this](const std::string& kind) { wake_kind(kind); },
       [this] {

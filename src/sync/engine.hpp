@@ -54,13 +54,20 @@ struct SyncContext {
   const KindInfo* kind(std::string_view name) const;
 };
 
-// Per-kind parallelism across every namespace runner of this process.
+// Per-kind limits across every namespace runner of this process: at most `parallelism`
+// resources of a kind are worked at once, and at most parallelism + prefetch are claimed
+// (worked or waiting in a runner's buffer).
 class KindSlots {
  public:
-  explicit KindSlots(const std::vector<KindInfo>& kinds);
-  // Reserves up to `want` slots of each kind; returns how many each got.
+  KindSlots(const std::vector<KindInfo>& kinds, int prefetch);
+  // Reserves up to `want` claims of each kind; returns how many each got.
   std::vector<std::int32_t> reserve(int want);
+  // Returns unused claim reservations.
   void give_back(std::size_t kind_index, int count);
+  // Takes a work slot of the kind; false when `parallelism` are already running.
+  bool try_start(std::size_t kind_index);
+  // A resource of the kind finished: frees its work slot and its claim.
+  void finish(std::size_t kind_index);
   std::size_t index_of(std::string_view kind) const;
   // Called (outside the lock) when a kind that had no free slot gets one back.
   void on_freed(std::function<void()> callback) { on_freed_ = std::move(callback); }
@@ -68,7 +75,8 @@ class KindSlots {
  private:
   std::function<void()> on_freed_;
   std::mutex mutex_;
-  std::vector<int> free_;  // guarded by mutex_
+  std::vector<int> claim_free_;  // guarded by mutex_
+  std::vector<int> run_free_;    // guarded by mutex_
   std::vector<std::string> names_;
 };
 
@@ -126,6 +134,7 @@ class NamespaceRunner {
   std::condition_variable_any claimer_cv_;
   std::condition_variable worker_cv_;
   std::deque<ResourceRow> ready_;                // guarded by mutex_
+  int capacity_ = 0;                             // max claimed in flight: max_workers + prefetch
   std::map<std::int64_t, Timestamp> executing_;  // guarded by mutex_: id -> claim time
   int in_flight_ = 0;                            // guarded by mutex_
   bool wake_ = false;                            // guarded by mutex_

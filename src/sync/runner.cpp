@@ -41,19 +41,20 @@ std::optional<EventCategory> category_of(ResourceState state) {
 
 // ---- KindSlots --------------------------------------------------------------------------
 
-KindSlots::KindSlots(const std::vector<KindInfo>& kinds) {
+KindSlots::KindSlots(const std::vector<KindInfo>& kinds, int prefetch) {
   for (const auto& info : kinds) {
     names_.push_back(info.kind);
-    free_.push_back(info.parallelism);
+    claim_free_.push_back(info.parallelism + prefetch);
+    run_free_.push_back(info.parallelism);
   }
 }
 
 std::vector<std::int32_t> KindSlots::reserve(int want) {
   std::lock_guard lock(mutex_);
-  std::vector<std::int32_t> got(free_.size(), 0);
-  for (std::size_t i = 0; i < free_.size(); ++i) {
-    got[i] = std::min(free_[i], want);
-    free_[i] -= got[i];
+  std::vector<std::int32_t> got(claim_free_.size(), 0);
+  for (std::size_t i = 0; i < claim_free_.size(); ++i) {
+    got[i] = std::min(claim_free_[i], want);
+    claim_free_[i] -= got[i];
   }
   return got;
 }
@@ -63,8 +64,26 @@ void KindSlots::give_back(std::size_t kind_index, int count) {
   bool freed = false;
   {
     std::lock_guard lock(mutex_);
-    freed = free_[kind_index] == 0;
-    free_[kind_index] += count;
+    freed = claim_free_[kind_index] == 0;
+    claim_free_[kind_index] += count;
+  }
+  if (freed && on_freed_) on_freed_();
+}
+
+bool KindSlots::try_start(std::size_t kind_index) {
+  std::lock_guard lock(mutex_);
+  if (run_free_[kind_index] == 0) return false;
+  --run_free_[kind_index];
+  return true;
+}
+
+void KindSlots::finish(std::size_t kind_index) {
+  bool freed = false;
+  {
+    std::lock_guard lock(mutex_);
+    freed = claim_free_[kind_index] == 0 || run_free_[kind_index] == 0;
+    ++claim_free_[kind_index];
+    ++run_free_[kind_index];
   }
   if (freed && on_freed_) on_freed_();
 }
@@ -148,6 +167,7 @@ NamespaceRunner::NamespaceRunner(SyncContext& ctx, KindSlots& slots, Finisher& f
     kinds_.push_back(info.kind);
     lease_ms_.push_back(info.lease_ms);
   }
+  capacity_ = max_workers_ + ctx_.config().resource_prefetch;
 }
 
 bool NamespaceRunner::works(std::string_view kind) const {
@@ -170,6 +190,7 @@ void NamespaceRunner::wake() {
     wake_ = true;
   }
   claimer_cv_.notify_all();
+  worker_cv_.notify_all();  // a kind's work slot may have come free
 }
 
 int NamespaceRunner::in_flight() const {
@@ -189,7 +210,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop) {
     {
       std::lock_guard lock(mutex_);
       if (!claiming_) break;
-      free_slots = max_workers_ - in_flight_;
+      free_slots = capacity_ - in_flight_;
       wake_ = false;
     }
     std::chrono::milliseconds wait = ctx_.config().poll_interval;
@@ -231,13 +252,13 @@ void NamespaceRunner::claim_loop(std::stop_token stop) {
     }
     // With a backlog (the last claim came back full), refill in batches: once half the
     // slots are free, or after a short cooldown.
-    const int refill = std::max(1, max_workers_ / 2);
+    const int refill = std::max(1, capacity_ / 2);
     std::unique_lock lock(mutex_);
-    if (more_ && in_flight_ < max_workers_ && claimed_any_kind) {
+    if (more_ && in_flight_ < capacity_ && claimed_any_kind) {
       wait = std::min(wait, kClaimCooldown);
     }
     claimer_cv_.wait_for(lock, stop, wait, [&] {
-      return !claiming_ || wake_ || (more_ && max_workers_ - in_flight_ >= refill);
+      return !claiming_ || wake_ || (more_ && capacity_ - in_flight_ >= refill);
     });
   }
 }
@@ -245,23 +266,35 @@ void NamespaceRunner::claim_loop(std::stop_token stop) {
 void NamespaceRunner::work() {
   for (;;) {
     ResourceRow row;
+    std::size_t kind_index = 0;
     {
       std::unique_lock lock(mutex_);
-      worker_cv_.wait(lock, [&] { return !ready_.empty() || workers_exit_; });
-      if (ready_.empty()) return;
-      row = std::move(ready_.front());
-      ready_.pop_front();
+      bool picked = false;
+      worker_cv_.wait(lock, [&] {
+        // The oldest buffered resource whose kind has a free work slot.
+        for (auto it = ready_.begin(); it != ready_.end(); ++it) {
+          const auto index = slots_.index_of(it->kind);
+          if (slots_.try_start(index)) {
+            row = std::move(*it);
+            ready_.erase(it);
+            kind_index = index;
+            picked = true;
+            return true;
+          }
+        }
+        return workers_exit_;
+      });
+      if (!picked) return;
       executing_.emplace(row.id, row.attempted_at.value_or(Timestamp{}));
     }
     const std::int64_t id = row.id;
-    const std::size_t kind_index = slots_.index_of(row.kind);
     execute(std::move(row));
     {
       std::lock_guard lock(mutex_);
       executing_.erase(id);
       --in_flight_;
     }
-    slots_.give_back(kind_index, 1);
+    slots_.finish(kind_index);
     claimer_cv_.notify_all();
   }
 }

@@ -1,0 +1,913 @@
+// Informer runs against a live PostgreSQL: batched writes, the cursor (also when a run
+// fails half way), the leader's inform scheduler across processes, jitter, disabled
+// intervals, schedule_inform (with and without process_existing), deleted resources that
+// informers must not resurrect, and bad input.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <delta/delta.hpp>
+
+#include "support/pg_test.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using delta::testing::eventually;
+using delta::testing::ScratchSchema;
+
+// Object i of a sequence is created at kBaseUs + i seconds.
+constexpr std::int64_t kBaseUs = 1'700'000'000'000'000;
+std::int64_t at_us(int i) {
+  return kBaseUs + std::int64_t{i} * 1'000'000;
+}
+// A timestamp as microseconds since the epoch (-1: none), for readable assertion output.
+std::int64_t us(const std::optional<delta::Timestamp>& t) {
+  return t ? t->time_since_epoch().count() : -1;
+}
+
+delta::Config test_config(const std::string& schema) {
+  delta::Config config;
+  config.schema = schema;
+  config.logger = delta::stderr_logger(delta::LogLevel::warn);
+  config.poll_interval = 50ms;
+  config.inform_interval = -1ms;  // no periodic runs unless a test wants them
+  config.inform_jitter = 0ms;
+  config.maintenance_interval = 100ms;
+  config.cleaner_interval = 200ms;
+  config.completer_flush_interval = 1ms;
+  config.heartbeat_interval = 200ms;
+  config.client_ttl = 1s;
+  config.leader_ttl = 1s;
+  config.leader_renew_interval = 200ms;
+  config.scheduler_interval = 100ms;
+  config.rescuer_interval = 100ms;
+  return config;
+}
+
+std::string job_kind(std::string_view kind) {
+  return "delta.inform:" + std::string(kind);
+}
+
+// Inform jobs of `kind` in `state` (all states when empty).
+std::int64_t inform_jobs(const ScratchSchema& schema, std::string_view kind,
+                         std::string_view state = {}) {
+  if (state.empty()) {
+    return schema.pool()
+        .exec("SELECT count(*) FROM " + schema.table("delta_job") + " WHERE kind = $1",
+              job_kind(kind))
+        .one()
+        .get<std::int64_t>(0);
+  }
+  return schema.pool()
+      .exec("SELECT count(*) FROM " + schema.table("delta_job") +
+                " WHERE kind = $1 AND state::text = $2",
+            job_kind(kind), std::string(state))
+      .one()
+      .get<std::int64_t>(0);
+}
+
+// The kind's cursor as stored (delta_controller.last_inform_time).
+std::optional<delta::Timestamp> stored_cursor(const ScratchSchema& schema, std::string_view kind) {
+  return schema.pool()
+      .exec("SELECT last_inform_time FROM " + schema.table("delta_controller") + " WHERE kind = $1",
+            std::string(kind))
+      .one()
+      .get<std::optional<delta::Timestamp>>(0);
+}
+
+std::int64_t resources(const ScratchSchema& schema, std::string_view kind,
+                       std::string_view state = {}) {
+  if (state.empty()) {
+    return schema.pool()
+        .exec("SELECT count(*) FROM " + schema.table("delta_resource") + " WHERE kind = $1",
+              std::string(kind))
+        .one()
+        .get<std::int64_t>(0);
+  }
+  return schema.pool()
+      .exec("SELECT count(*) FROM " + schema.table("delta_resource") +
+                " WHERE kind = $1 AND state::text = $2",
+            std::string(kind), std::string(state))
+      .one()
+      .get<std::int64_t>(0);
+}
+
+// Makes the kind's retryable inform job due now (skips the retry backoff).
+void retry_now(const ScratchSchema& schema, std::string_view kind) {
+  schema.pool().exec("UPDATE " + schema.table("delta_job") +
+                         " SET scheduled_at = now() WHERE kind = $1 AND state = 'retryable'",
+                     job_kind(kind));
+}
+
+// Collects log lines of several clients (with the time since construction) to print when
+// a timing-sensitive test fails.
+class LogCapture {
+ public:
+  delta::Logger logger(std::string client) {
+    return [this, client](delta::LogLevel level, std::string_view message) {
+      if (level == delta::LogLevel::debug && message.find("informer") == std::string_view::npos)
+        return;
+      const auto at = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - begin_);
+      std::lock_guard lock(mutex_);
+      lines_.push_back("+" + std::to_string(at.count()) + " ms " + client + " " +
+                       std::string(delta::to_string(level)) + ": " + std::string(message));
+    };
+  }
+  std::string dump() {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    for (const auto& line : lines_)
+      out += "  " + line + "\n";
+    return out;
+  }
+
+ private:
+  const std::chrono::steady_clock::time_point begin_ = std::chrono::steady_clock::now();
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+// ---- objects with a created_at, listed in sequence ------------------------------------
+
+#define DELTA_SEQ_OBJECT(Type, kind_name)                                          \
+  struct Type {                                                                    \
+    std::string key;                                                               \
+    std::int64_t at = 0;                                                           \
+    static constexpr std::string_view kind = kind_name;                            \
+    std::string id() const { return key; }                                         \
+    std::optional<delta::Timestamp> created_at() const {                           \
+      return delta::Timestamp(std::chrono::microseconds(at));                      \
+    }                                                                              \
+    static delta::ObjectSettings settings() {                                      \
+      return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)}; \
+    }                                                                              \
+  };                                                                               \
+  NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Type, key, at)
+
+DELTA_SEQ_OBJECT(Bulk, "bulk")
+DELTA_SEQ_OBJECT(Cursored, "cursored")
+DELTA_SEQ_OBJECT(Unordered, "unordered")
+
+// Lists objects 1..total (created at kBaseUs + i s), ascending or descending, skipping
+// those at or before `after`; throws after emitting `fail_after` objects (0: never).
+template <class T>
+class SequenceController : public delta::Controller<T> {
+ public:
+  delta::WorkResult work(delta::WorkContext&, const delta::Resource<T>&) override {
+    ++worked;
+    return delta::synced();
+  }
+  void inform(delta::InformContext&, const delta::InformOptions& options,
+              delta::InformSink<T>& out) override {
+    {
+      std::lock_guard lock(mutex);
+      afters.push_back(options.after);
+    }
+    ++runs;
+    const int n = total.load();
+    const int fail = fail_after.load();
+    int emitted = 0;
+    for (int k = 1; k <= n; ++k) {
+      const int i = descending ? n + 1 - k : k;
+      T object{"o" + std::to_string(i), at_us(i)};
+      if (options.after && *object.created_at() <= *options.after) continue;
+      if (fail > 0 && emitted == fail) {
+        throw std::runtime_error("upstream failed after " + std::to_string(fail) + " objects");
+      }
+      if (!out.emit(object)) return;
+      ++emitted;
+    }
+  }
+  std::vector<std::optional<delta::Timestamp>> seen_afters() {
+    std::lock_guard lock(mutex);
+    return afters;
+  }
+
+  std::atomic<int> total{0};
+  std::atomic<int> fail_after{0};
+  std::atomic<bool> descending{false};
+  std::atomic<int> runs{0};
+  std::atomic<int> worked{0};
+
+ private:
+  std::mutex mutex;
+  std::vector<std::optional<delta::Timestamp>> afters;
+};
+
+// 1. 50,000 objects are written in batches (not one statement per object), and a second
+// run with `after` = the cursor gets only the newer objects.
+TEST(informer_pgtest, FiftyThousandObjectsInFewStatementsThenOnlyNewer) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto controller = std::make_shared<SequenceController<Bulk>>();
+  controller->total = 50000;
+  auto config = test_config(schema.name());
+  config.controllers.add(controller);  // no namespaces: inform-only, nothing is worked
+  delta::Client client(pool, config);
+  client.start();
+
+  const auto begin = std::chrono::steady_clock::now();
+  client.schedule_inform({.kind = "bulk"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "bulk", "completed") == 1; }, 120s))
+      << "job states: " << inform_jobs(schema, "bulk") << " jobs, last run "
+      << (client.last_inform_run("bulk") ? client.last_inform_run("bulk")->error : "none");
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - begin);
+  std::cout << "[ informer ] 50000 objects written in " << elapsed.count() << " ms\n";
+  ::testing::Test::RecordProperty("inform_50k_ms", static_cast<int>(elapsed.count()));
+
+  auto run = client.last_inform_run("bulk");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run->succeeded) << run->error;
+  EXPECT_EQ(run->emitted, 50000u);
+  EXPECT_EQ(run->inserted, 50000u);
+  EXPECT_GE(run->batches, 1u);
+  EXPECT_LE(run->batches, 60u) << "objects must be written in batches, not one by one";
+  EXPECT_EQ(resources(schema, "bulk"), 50000);
+  EXPECT_EQ(resources(schema, "bulk", "scheduled"), 50000);
+  EXPECT_EQ(us(run->cursor), at_us(50000));
+  EXPECT_EQ(us(stored_cursor(schema, "bulk")), at_us(50000));
+
+  controller->total = 50700;
+  client.schedule_inform({.kind = "bulk"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "bulk", "completed") == 2; }, 60s));
+  run = client.last_inform_run("bulk");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run->succeeded) << run->error;
+  EXPECT_EQ(run->emitted, 700u) << "the second run must only get objects after the cursor";
+  EXPECT_EQ(run->inserted, 700u);
+  EXPECT_EQ(run->unchanged, 0u);
+  EXPECT_EQ(run->batches, 1u);
+  auto afters = controller->seen_afters();
+  ASSERT_EQ(afters.size(), 2u);
+  EXPECT_FALSE(afters[0].has_value());
+  EXPECT_EQ(us(afters[1]), at_us(50000));
+  EXPECT_EQ(resources(schema, "bulk"), 50700);
+  EXPECT_EQ(us(stored_cursor(schema, "bulk")), at_us(50700));
+  client.stop();
+}
+
+// 2a. A run that fails half way (objects in created_at order) keeps what it wrote, moves
+// the cursor to the newest written object and no further; the retry picks up the rest.
+TEST(informer_pgtest, FailedRunKeepsWrittenObjectsAndCursorThenRetryResumes) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto controller = std::make_shared<SequenceController<Cursored>>();
+  controller->total = 5300;
+  controller->fail_after = 2500;  // not a multiple of the 1000-object batch
+  auto config = test_config(schema.name());
+  config.controllers.add(controller);
+  config.namespaces["default"] = {.max_workers = 8};
+  delta::Client client(pool, config);
+  client.start();
+
+  client.schedule_inform({.kind = "cursored"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "cursored", "retryable") == 1; }, 30s));
+  controller->fail_after = 0;  // the next attempt succeeds
+  auto run = client.last_inform_run("cursored");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_FALSE(run->succeeded);
+  EXPECT_EQ(run->error, "upstream failed after 2500 objects");
+  EXPECT_EQ(run->emitted, 2500u);
+  EXPECT_EQ(run->inserted, 2500u);
+  EXPECT_EQ(run->batches, 3u);
+  EXPECT_EQ(us(run->cursor), at_us(2500));
+  EXPECT_EQ(resources(schema, "cursored"), 2500) << "what was emitted before the throw is kept";
+  EXPECT_EQ(us(stored_cursor(schema, "cursored")), at_us(2500))
+      << "the cursor must be the newest written created_at, not beyond";
+
+  retry_now(schema, "cursored");
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "cursored", "completed") == 1; }, 30s));
+  run = client.last_inform_run("cursored");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run->succeeded) << run->error;
+  EXPECT_EQ(run->emitted, 2800u) << "the retry lists after the cursor: objects 2501..5300";
+  EXPECT_EQ(run->inserted, 2800u);
+  auto afters = controller->seen_afters();
+  ASSERT_EQ(afters.size(), 2u);
+  EXPECT_FALSE(afters[0].has_value());
+  EXPECT_EQ(us(afters[1]), at_us(2500));
+  EXPECT_EQ(resources(schema, "cursored"), 5300);
+  EXPECT_EQ(us(stored_cursor(schema, "cursored")), at_us(5300));
+  auto job = schema.pool()
+                 .exec("SELECT attempt, (errors[1])->>'error' FROM " + schema.table("delta_job") +
+                           " WHERE kind = $1",
+                       job_kind("cursored"))
+                 .one();
+  EXPECT_EQ(job.get<std::int16_t>(0), 2);
+  EXPECT_EQ(job.get<std::string>(1), "upstream failed after 2500 objects");
+  ASSERT_TRUE(eventually([&] { return resources(schema, "cursored", "synced") == 5300; }, 60s));
+  client.stop();
+}
+
+// 2b. A failed run whose objects were not in created_at order does not move the cursor
+// at all (an older object may not have been listed yet).
+TEST(informer_pgtest, FailedRunOutOfOrderLeavesCursor) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto controller = std::make_shared<SequenceController<Unordered>>();
+  controller->total = 3000;
+  controller->descending = true;  // newest first
+  controller->fail_after = 1500;
+  auto config = test_config(schema.name());
+  config.controllers.add(controller);
+  delta::Client client(pool, config);
+  client.start();
+
+  client.schedule_inform({.kind = "unordered"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "unordered", "retryable") == 1; }, 30s));
+  controller->fail_after = 0;
+  auto run = client.last_inform_run("unordered");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_FALSE(run->succeeded);
+  EXPECT_EQ(run->emitted, 1500u);
+  EXPECT_EQ(resources(schema, "unordered"), 1500);
+  EXPECT_FALSE(stored_cursor(schema, "unordered").has_value())
+      << "cursor moved to " << us(stored_cursor(schema, "unordered"))
+      << " although objects 1..1500 were never written";
+  EXPECT_FALSE(run->cursor.has_value());
+
+  retry_now(schema, "unordered");
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "unordered", "completed") == 1; }, 30s));
+  run = client.last_inform_run("unordered");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run->succeeded) << run->error;
+  auto afters = controller->seen_afters();
+  ASSERT_EQ(afters.size(), 2u);
+  EXPECT_FALSE(afters[1].has_value()) << "the retry must list from the beginning";
+  EXPECT_EQ(run->emitted, 3000u);
+  EXPECT_EQ(run->inserted, 1500u);
+  EXPECT_EQ(run->unchanged, 1500u);
+  EXPECT_EQ(resources(schema, "unordered"), 3000);
+  EXPECT_EQ(us(stored_cursor(schema, "unordered")), at_us(3000));
+  client.stop();
+}
+
+// ---- objects without created_at --------------------------------------------------------
+
+struct Plain {
+  std::string key;
+  int value = 0;
+  static constexpr std::string_view kind = "plain";
+  std::string id() const { return key; }
+  static delta::ObjectSettings settings() {
+    return {.parallelism = 4, .inform_interval = std::chrono::milliseconds(-1)};
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Plain, key, value)
+
+// Lists `count` fixed objects (no created_at), whatever `after` says.
+class PlainController : public delta::Controller<Plain> {
+ public:
+  delta::WorkResult work(delta::WorkContext&, const delta::Resource<Plain>&) override {
+    ++worked;
+    return delta::synced();
+  }
+  void inform(delta::InformContext&, const delta::InformOptions& options,
+              delta::InformSink<Plain>& out) override {
+    {
+      std::lock_guard lock(mutex);
+      afters.push_back(options.after);
+      process_existing.push_back(options.process_existing);
+    }
+    ++runs;
+    for (int i = 0; i < count; ++i) {
+      if (!out.emit(Plain{"p" + std::to_string(i), i})) return;
+    }
+  }
+  std::vector<std::optional<delta::Timestamp>> seen_afters() {
+    std::lock_guard lock(mutex);
+    return afters;
+  }
+  std::vector<bool> seen_process_existing() {
+    std::lock_guard lock(mutex);
+    return process_existing;
+  }
+  std::atomic<int> count{10};
+  std::atomic<int> runs{0};
+  std::atomic<int> worked{0};
+
+ private:
+  std::mutex mutex;
+  std::vector<std::optional<delta::Timestamp>> afters;
+  std::vector<bool> process_existing;
+};
+
+// 2c. Objects without created_at: the cursor becomes (about) the run's start time.
+TEST(informer_pgtest, ObjectsWithoutCreatedAtMoveCursorToRunStart) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto controller = std::make_shared<PlainController>();
+  auto config = test_config(schema.name());
+  config.controllers.add(controller);
+  delta::Client client(pool, config);
+  client.start();
+
+  const auto before = schema.pool().exec("SELECT now()").one().get<delta::Timestamp>(0);
+  client.schedule_inform({.kind = "plain"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "plain", "completed") == 1; }, 30s));
+  const auto after = schema.pool().exec("SELECT now()").one().get<delta::Timestamp>(0);
+  auto run = client.last_inform_run("plain");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run->succeeded) << run->error;
+  EXPECT_EQ(run->inserted, 10u);
+  const auto cursor = stored_cursor(schema, "plain");
+  ASSERT_TRUE(cursor.has_value()) << "objects without created_at must set the cursor";
+  EXPECT_GE(us(cursor), us(before) - 1'000'000);
+  EXPECT_LE(us(cursor), us(after) + 1'000'000);
+  EXPECT_LE(std::abs(us(cursor) - us(run->started_at)), 1'000'000)
+      << "the cursor should be the run's start time";
+  EXPECT_LE(us(cursor), us(run->finished_at));
+
+  client.schedule_inform({.kind = "plain"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "plain", "completed") == 2; }, 30s));
+  auto afters = controller->seen_afters();
+  ASSERT_EQ(afters.size(), 2u);
+  EXPECT_FALSE(afters[0].has_value());
+  EXPECT_EQ(us(afters[1]), us(cursor));
+  EXPECT_GT(us(stored_cursor(schema, "plain")), us(cursor)) << "each run moves it to its start";
+  client.stop();
+}
+
+// ---- the scheduler ---------------------------------------------------------------------
+
+struct Tick {
+  std::string key;
+  static constexpr std::string_view kind = "tick";
+  std::string id() const { return key; }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Tick, key)
+
+struct Bystander {
+  std::string key;
+  static constexpr std::string_view kind = "bystander";
+  std::string id() const { return key; }
+  static delta::ObjectSettings settings() {
+    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Bystander, key)
+
+template <class T>
+class CountingController : public delta::Controller<T> {
+ public:
+  delta::WorkResult work(delta::WorkContext&, const delta::Resource<T>&) override {
+    ++worked;
+    return delta::synced();
+  }
+  void inform(delta::InformContext&, const delta::InformOptions&, delta::InformSink<T>&) override {
+    std::lock_guard lock(mutex);
+    run_times.push_back(std::chrono::steady_clock::now());
+    ++runs;
+  }
+  std::vector<std::chrono::steady_clock::time_point> times() {
+    std::lock_guard lock(mutex);
+    return run_times;
+  }
+  std::atomic<int> runs{0};
+  std::atomic<int> worked{0};
+
+ private:
+  std::mutex mutex;
+  std::vector<std::chrono::steady_clock::time_point> run_times;
+};
+
+// 3a. Three processes with the same controller: one run per interval in all, not one per
+// process; runs happen only on processes that have the controller; no jitter -> no delay.
+TEST(informer_pgtest, SchedulerRunsOncePerIntervalAcrossProcesses) {
+  ScratchSchema schema("inf");
+  delta::migrate(schema.pool(), {.schema = schema.name()});
+  std::vector<std::shared_ptr<CountingController<Tick>>> controllers;
+  std::vector<std::unique_ptr<delta::Client>> clients;
+  std::set<std::string> with_controller;
+  LogCapture log;
+  for (int i = 0; i < 3; ++i) {
+    auto controller = std::make_shared<CountingController<Tick>>();
+    auto config = test_config(schema.name());
+    config.id = "tick-" + std::to_string(i);
+    config.logger = log.logger(config.id);
+    config.inform_interval = 1s;
+    config.inform_jitter = 0ms;
+    config.controllers.add(controller);
+    config.namespaces["default"] = {.max_workers = 2};
+    controllers.push_back(controller);
+    clients.push_back(std::make_unique<delta::Client>(delta::testing::make_pool(), config));
+    with_controller.insert(config.id);
+  }
+  // A fourth process without the tick controller must never run a tick inform job.
+  {
+    auto config = test_config(schema.name());
+    config.id = "bystander";
+    config.logger = log.logger(config.id);
+    config.inform_interval = 1s;
+    config.controllers.add(std::make_shared<CountingController<Bystander>>());
+    config.namespaces["default"] = {.max_workers = 2};
+    clients.push_back(std::make_unique<delta::Client>(delta::testing::make_pool(), config));
+  }
+  for (auto& client : clients)
+    client->start();
+  auto total_runs = [&] {
+    int n = 0;
+    for (auto& controller : controllers)
+      n += controller->runs.load();
+    return n;
+  };
+  ASSERT_TRUE(eventually([&] { return total_runs() >= 1; }, 10s));
+  // Runs expected at ~0, ~1, ~2, ~3 s after the first one: count those that started
+  // within 3.5 s of the first.
+  std::this_thread::sleep_for(3600ms);
+  std::vector<std::chrono::steady_clock::time_point> starts;
+  for (auto& controller : controllers) {
+    auto more = controller->times();
+    starts.insert(starts.end(), more.begin(), more.end());
+  }
+  std::sort(starts.begin(), starts.end());
+  const auto in_window = std::count_if(starts.begin(), starts.end(),
+                                       [&](auto t) { return t - starts.front() <= 3500ms; });
+  for (auto& client : clients)
+    client->stop();
+  const int runs = total_runs();
+  std::cout << "[ scheduler ] tick runs in ~3.5 s after the first one, 1 s interval, 3 processes: "
+            << in_window << " (" << runs << " by the time all stopped; per process:";
+  for (auto& controller : controllers)
+    std::cout << ' ' << controller->runs.load();
+  std::cout << ")\n";
+  auto timeline = schema.pool().exec(
+      "SELECT attempted_by, extract(epoch FROM created_at - min(created_at) OVER ()) * 1000, "
+      "extract(epoch FROM attempted_at - min(created_at) OVER ()) * 1000 FROM " +
+          schema.table("delta_job") + " WHERE kind = $1 ORDER BY created_at",
+      job_kind("tick"));
+  for (auto row : timeline) {
+    std::cout << "[ scheduler ]   job inserted at +" << row.get<double>(1) << " ms, run at +"
+              << row.get<double>(2) << " ms by "
+              << row.get<std::optional<std::string>>(0).value_or("-") << "\n";
+  }
+  std::cout << log.dump();
+  EXPECT_GE(in_window, 2) << "log:\n" << log.dump();
+  EXPECT_LE(in_window, 5) << "one run per interval, not one per process; log:\n" << log.dump();
+
+  EXPECT_EQ(inform_jobs(schema, "tick"), runs) << "one job per run";
+  EXPECT_EQ(inform_jobs(schema, "tick", "completed"), runs);
+  auto result = schema.pool().exec(
+      "SELECT attempted_by, extract(epoch FROM scheduled_at - created_at) * 1000 FROM " +
+          schema.table("delta_job") + " WHERE kind = $1",
+      job_kind("tick"));
+  for (auto row : result) {
+    const auto by = row.get<std::optional<std::string>>(0);
+    EXPECT_TRUE(by && with_controller.contains(*by))
+        << "a tick inform job ran on " << by.value_or("(nobody)");
+    EXPECT_LT(row.get<double>(1), 50.0) << "no jitter configured, but the job was delayed";
+  }
+}
+
+// Five kinds for the jitter test (one inform job each).
+constexpr std::string_view kJitterKinds[] = {"jit-a", "jit-b", "jit-c", "jit-d", "jit-e"};
+
+template <int N>
+struct Jit {
+  std::string key;
+  static constexpr std::string_view kind = kJitterKinds[N];
+  std::string id() const { return key; }
+};
+template <int N>
+void to_json(nlohmann::json& json, const Jit<N>& object) {
+  json = nlohmann::json{{"key", object.key}};
+}
+template <int N>
+void from_json(const nlohmann::json& json, Jit<N>& object) {
+  json.at("key").get_to(object.key);
+}
+
+// 3b. Jitter: scheduled runs are delayed by a random amount within inform_jitter.
+TEST(informer_pgtest, JitterSpreadsScheduledRuns) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto config = test_config(schema.name());
+  config.inform_interval = 60s;  // each kind runs once during the test
+  config.inform_jitter = 2000ms;
+  auto c0 = std::make_shared<CountingController<Jit<0>>>();
+  auto c1 = std::make_shared<CountingController<Jit<1>>>();
+  auto c2 = std::make_shared<CountingController<Jit<2>>>();
+  auto c3 = std::make_shared<CountingController<Jit<3>>>();
+  auto c4 = std::make_shared<CountingController<Jit<4>>>();
+  config.controllers.add(c0).add(c1).add(c2).add(c3).add(c4);
+  delta::Client client(pool, config);
+  client.start();
+  ASSERT_TRUE(eventually(
+      [&] {
+        return c0->runs == 1 && c1->runs == 1 && c2->runs == 1 && c3->runs == 1 && c4->runs == 1;
+      },
+      15s));
+  auto result = schema.pool().exec(
+      "SELECT kind, extract(epoch FROM scheduled_at - created_at) * 1000, "
+      "extract(epoch FROM attempted_at - scheduled_at) * 1000 FROM " +
+      schema.table("delta_job") + " WHERE kind LIKE 'delta.inform:jit-%' ORDER BY kind");
+  ASSERT_EQ(result.size(), 5u);
+  double lowest = 1e9, highest = -1e9;
+  for (auto row : result) {
+    const auto delay = row.get<double>(1);
+    std::cout << "[ jitter ] " << row.get<std::string>(0) << " delayed " << delay << " ms\n";
+    EXPECT_GE(delay, -20.0);
+    EXPECT_LE(delay, 2000.0 + 50.0) << "delay beyond inform_jitter";
+    EXPECT_GE(row.get<double>(2), -20.0) << "the run started before its scheduled time";
+    lowest = std::min(lowest, delay);
+    highest = std::max(highest, delay);
+  }
+  EXPECT_GT(highest - lowest, 100.0) << "five random delays in 0..2000 ms all (nearly) equal";
+  client.stop();
+}
+
+// Kinds for the disabled-interval test.
+struct On {
+  std::string key;
+  static constexpr std::string_view kind = "on";
+  std::string id() const { return key; }
+  static delta::ObjectSettings settings() {
+    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(300)};
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(On, key)
+struct Off {
+  std::string key;
+  static constexpr std::string_view kind = "off";
+  std::string id() const { return key; }
+  static delta::ObjectSettings settings() {
+    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Off, key)
+struct Default {  // no settings: Config::inform_interval, negative here
+  std::string key;
+  static constexpr std::string_view kind = "dflt";
+  std::string id() const { return key; }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Default, key)
+
+// 3c. A negative interval (per kind, or Config's) never runs periodically, while another
+// kind keeps running; a hand-triggered run still works.
+TEST(informer_pgtest, DisabledIntervalNeverRuns) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto on = std::make_shared<CountingController<On>>();
+  auto off = std::make_shared<CountingController<Off>>();
+  auto dflt = std::make_shared<CountingController<Default>>();
+  auto config = test_config(schema.name());
+  config.inform_interval = -1ms;
+  config.controllers.add(on).add(off).add(dflt);
+  delta::Client client(pool, config);
+  client.start();
+  ASSERT_TRUE(eventually([&] { return on->runs >= 3; }, 10s));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_GE(on->runs, 3);
+  EXPECT_EQ(off->runs, 0);
+  EXPECT_EQ(dflt->runs, 0);
+  EXPECT_EQ(inform_jobs(schema, "off"), 0);
+  EXPECT_EQ(inform_jobs(schema, "dflt"), 0);
+  EXPECT_EQ(schema.count("delta_controller WHERE kind IN ('off', 'dflt') AND inform_interval IS "
+                         "NULL"),
+            2);
+  client.schedule_inform({.kind = "off"});
+  EXPECT_TRUE(eventually([&] { return off->runs == 1; }, 10s));
+  client.stop();
+}
+
+// 3d. schedule_inform runs at once; without process_existing unchanged objects are not
+// worked again, with it they are (and the cursor is ignored).
+TEST(informer_pgtest, ScheduleInformRunsAtOnceAndProcessExistingReworks) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto controller = std::make_shared<PlainController>();
+  controller->count = 20;
+  auto config = test_config(schema.name());
+  config.controllers.add(controller);
+  config.namespaces["default"] = {.max_workers = 4};
+  delta::Client client(pool, config);
+  client.start();
+
+  auto begin = std::chrono::steady_clock::now();
+  auto inserted = client.schedule_inform({.kind = "plain"});
+  EXPECT_FALSE(inserted.unique_skipped_as_duplicate);
+  ASSERT_TRUE(eventually([&] { return controller->runs == 1; }, 5s));
+  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - begin);
+  std::cout << "[ schedule_inform ] first run started after " << latency.count() << " ms\n";
+  EXPECT_LT(latency, 2s) << "schedule_inform must run at once";
+  ASSERT_TRUE(eventually([&] { return resources(schema, "plain", "synced") == 20; }, 20s));
+  EXPECT_EQ(controller->worked, 20);
+
+  client.schedule_inform({.kind = "plain"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "plain", "completed") == 2; }, 10s));
+  auto run = client.last_inform_run("plain");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run->succeeded) << run->error;
+  EXPECT_EQ(run->unchanged, 20u);
+  EXPECT_EQ(run->changed, 0u);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(controller->worked, 20) << "unchanged objects were worked again";
+
+  client.schedule_inform({.kind = "plain", .process_existing = true});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "plain", "completed") == 3; }, 10s));
+  run = client.last_inform_run("plain");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run->succeeded) << run->error;
+  EXPECT_EQ(run->changed, 20u) << "process_existing forces every listed object";
+  ASSERT_TRUE(eventually([&] { return controller->worked == 40; }, 20s))
+      << "worked " << controller->worked;
+  ASSERT_TRUE(eventually([&] { return resources(schema, "plain", "synced") == 20; }, 20s));
+  auto afters = controller->seen_afters();
+  auto process_existing = controller->seen_process_existing();
+  ASSERT_EQ(afters.size(), 3u);
+  EXPECT_TRUE(afters[1].has_value()) << "a plain run gets the cursor";
+  EXPECT_FALSE(afters[2].has_value()) << "process_existing must ignore the cursor";
+  EXPECT_FALSE(process_existing[1]);
+  EXPECT_TRUE(process_existing[2]);
+  client.stop();
+}
+
+// ---- deleted resources -----------------------------------------------------------------
+
+struct Gone {
+  std::string key;
+  int value = 0;
+  static constexpr std::string_view kind = "gone";
+  std::string id() const { return key; }
+  static delta::ObjectSettings settings() {
+    return {.parallelism = 2, .inform_interval = std::chrono::milliseconds(-1)};
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Gone, key, value)
+
+// Work removes value 1; the informer lists `listed`.
+class GoneController : public delta::Controller<Gone> {
+ public:
+  delta::WorkResult work(delta::WorkContext&, const delta::Resource<Gone>& r) override {
+    ++worked;
+    if (r.object.value == 1) return delta::remove("gone upstream");
+    return delta::synced();
+  }
+  void inform(delta::InformContext&, const delta::InformOptions&,
+              delta::InformSink<Gone>& out) override {
+    out.emit(Gone{"x", listed.load()});
+  }
+  std::atomic<int> listed{1};
+  std::atomic<int> worked{0};
+};
+
+// 4. An informer does not resurrect a deleted resource (even with new content); an
+// explicit inform does.
+TEST(informer_pgtest, InformersDoNotResurrectDeletedResources) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto controller = std::make_shared<GoneController>();
+  auto config = test_config(schema.name());
+  config.controllers.add(controller);
+  config.namespaces["default"] = {.max_workers = 2};
+  delta::Client client(pool, config);
+  client.start();
+
+  client.schedule_inform({.kind = "gone"});
+  ASSERT_TRUE(eventually([&] { return resources(schema, "gone", "deleted") == 1; }, 10s));
+  EXPECT_EQ(controller->worked, 1);
+
+  controller->listed = 2;  // new content
+  client.schedule_inform({.kind = "gone"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "gone", "completed") == 2; }, 10s));
+  auto run = client.last_inform_run("gone");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run->succeeded) << run->error;
+  EXPECT_EQ(run->skipped_deleted, 1u);
+  EXPECT_EQ(run->changed, 0u);
+  std::this_thread::sleep_for(300ms);
+  auto row = client.get_resource("gone", "x");
+  EXPECT_EQ(row.state, delta::ResourceState::deleted);
+  EXPECT_EQ(row.object["value"], 1) << "the informer overwrote a deleted resource";
+  EXPECT_EQ(controller->worked, 1);
+
+  controller->listed = 1;  // same content as stored
+  client.schedule_inform({.kind = "gone"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "gone", "completed") == 3; }, 10s));
+  run = client.last_inform_run("gone");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->skipped_deleted, 1u);
+  EXPECT_EQ(client.get_resource("gone", "x").state, delta::ResourceState::deleted);
+
+  auto explicit_inform = client.inform(Gone{"x", 2});
+  EXPECT_EQ(explicit_inform.status, delta::InformStatus::changed);
+  EXPECT_EQ(explicit_inform.resource.state, delta::ResourceState::scheduled);
+  ASSERT_TRUE(eventually([&] { return resources(schema, "gone", "synced") == 1; }, 10s));
+  EXPECT_EQ(controller->worked, 2);
+  client.stop();
+}
+
+// ---- bad input ---------------------------------------------------------------------------
+
+struct Boom {
+  std::string key;
+  static constexpr std::string_view kind = "boom";
+  std::string id() const { return key; }
+  static delta::ObjectSettings settings() {
+    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Boom, key)
+
+class BoomController : public delta::Controller<Boom> {
+ public:
+  delta::WorkResult work(delta::WorkContext&, const delta::Resource<Boom>&) override {
+    return delta::synced();
+  }
+  void inform(delta::InformContext&, const delta::InformOptions&,
+              delta::InformSink<Boom>&) override {
+    ++runs;
+    throw std::runtime_error("upstream answered 503");
+  }
+  std::atomic<int> runs{0};
+};
+
+// 8. schedule_inform of an unknown or invalid kind is refused before anything is written;
+// an informer that throws is recorded as failed with its message and retried.
+TEST(informer_pgtest, UnknownKindRefusedAndThrowingInformerRecorded) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto controller = std::make_shared<BoomController>();
+  auto config = test_config(schema.name());
+  config.controllers.add(controller);
+  delta::Client client(pool, config);
+  client.start();
+
+  EXPECT_THROW(client.schedule_inform({.kind = "nosuch"}), delta::ValidationError);
+  EXPECT_THROW(client.schedule_inform({.kind = "Not A Kind!"}), delta::ValidationError);
+  EXPECT_THROW(client.schedule_inform({.kind = ""}), delta::ValidationError);
+  try {
+    client.schedule_inform({.kind = "nosuch"});
+  } catch (const delta::ValidationError& e) {
+    EXPECT_EQ(e.field(), "kind");
+  }
+  EXPECT_EQ(schema.count("delta_job"), 0) << "a refused schedule_inform wrote a job";
+  EXPECT_FALSE(client.last_inform_run("nosuch").has_value());
+
+  client.schedule_inform({.kind = "boom"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "boom", "retryable") == 1; }, 10s));
+  auto run = client.last_inform_run("boom");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_FALSE(run->succeeded);
+  EXPECT_EQ(run->error, "upstream answered 503");
+  EXPECT_FALSE(run->cursor.has_value());
+  auto controller_row = schema.pool()
+                            .exec("SELECT last_inform_error, last_inform_time FROM " +
+                                  schema.table("delta_controller") + " WHERE kind = 'boom'")
+                            .one();
+  EXPECT_EQ(controller_row.get<std::optional<std::string>>(0).value_or("(null)"),
+            "upstream answered 503");
+  EXPECT_FALSE(controller_row.get<std::optional<delta::Timestamp>>(1).has_value());
+  auto job = schema.pool()
+                 .exec(
+                     "SELECT attempt, max_attempts, queue, (errors[1])->>'error', "
+                     "scheduled_at > now() FROM " +
+                     schema.table("delta_job") + " WHERE kind = 'delta.inform:boom'")
+                 .one();
+  EXPECT_EQ(job.get<std::int16_t>(0), 1);
+  EXPECT_GT(job.get<std::int16_t>(1), 1);
+  EXPECT_EQ(job.get<std::string>(2), "delta_informers");
+  EXPECT_EQ(job.get<std::string>(3), "upstream answered 503");
+  EXPECT_TRUE(job.get<bool>(4)) << "a retryable job waits for its backoff";
+
+  // The retry runs again (and fails again).
+  retry_now(schema, "boom");
+  ASSERT_TRUE(eventually([&] { return controller->runs >= 2; }, 10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return schema.pool()
+                   .exec("SELECT attempt FROM " + schema.table("delta_job") +
+                         " WHERE kind = 'delta.inform:boom' AND state = 'retryable' AND "
+                         "attempt = 2")
+                   .size() == 1;
+      },
+      10s));
+  client.stop();
+}
+
+}  // namespace

@@ -1,0 +1,1103 @@
+// The resource API against a live PostgreSQL: inform (single, in a transaction, batched),
+// what work() outcomes record, limits on concurrent work, which client works what,
+// events, stopping, and the validation of inputs and configuration.
+//
+// Every test works in its own schema, so the tests can run in parallel against one
+// database. Clients use short intervals and tests wait on conditions, never on fixed
+// sleeps; a test that must show something does *not* happen watches it for a short window
+// after a positive signal proved the machinery ran.
+//
+// Suites are named after the executable so `ctest -R resources_pgtest` selects them.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <delta/client.hpp>
+#include <delta/controller.hpp>
+#include <delta/errors.hpp>
+#include <delta/log.hpp>
+#include <delta/migrate.hpp>
+#include <delta/pg.hpp>
+#include <delta/resource.hpp>
+#include <delta/time.hpp>
+
+#include "support/pg_test.hpp"
+
+// Readable names in gtest failure messages.
+namespace delta {
+void PrintTo(ResourceState state, std::ostream* out) {
+  *out << to_string(state);
+}
+void PrintTo(InformStatus status, std::ostream* out) {
+  *out << to_string(status);
+}
+void PrintTo(EventCategory category, std::ostream* out) {
+  *out << to_string(category);
+}
+}  // namespace delta
+
+// Named (not anonymous) so the recorded, demangled type name is predictable.
+namespace resources_pgtest_errors {
+struct Broken : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+}  // namespace resources_pgtest_errors
+
+namespace {
+
+using delta::Client;
+using delta::Config;
+using delta::EventCategory;
+using delta::InformStatus;
+using delta::ResourceRow;
+using delta::ResourceState;
+using delta::Timestamp;
+using delta::testing::eventually;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// ---- objects ----------------------------------------------------------------------------
+
+// An object type whose work() is chosen by its `action` (TestController), worked by
+// `parallelism` at a time per process.
+#define RESOURCES_PGTEST_OBJECT(Type, Kind, Parallelism)                         \
+  struct Type {                                                                  \
+    std::string key;                                                             \
+    std::string action = "sync";                                                 \
+    int version = 0;                                                             \
+    static constexpr std::string_view kind = Kind;                               \
+    std::string id() const { return key; }                                       \
+    static delta::ObjectSettings settings() {                                    \
+      return {.parallelism = Parallelism,                                        \
+              .inform_interval = std::chrono::milliseconds(-1)};                 \
+    }                                                                            \
+  };                                                                             \
+  NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Type, key, action, version)
+
+RESOURCES_PGTEST_OBJECT(Thing, "thing", 4)
+RESOURCES_PGTEST_OBJECT(Narrow, "narrow", 3)
+RESOURCES_PGTEST_OBJECT(Wide, "wide", 10)
+RESOURCES_PGTEST_OBJECT(Other, "other", 4)
+RESOURCES_PGTEST_OBJECT(Ghost, "ghost", 1)
+RESOURCES_PGTEST_OBJECT(ZeroParallel, "zeropar", 0)
+RESOURCES_PGTEST_OBJECT(HugeParallel, "hugepar", 10001)
+RESOURCES_PGTEST_OBJECT(BadKind, "Bad Kind", 1)
+
+// Ordered by `version` (compare hook).
+struct Versioned {
+  std::string key;
+  std::string action = "sync";
+  int version = 0;
+  static constexpr std::string_view kind = "versioned";
+  std::string id() const { return key; }
+  int compare(const Versioned& stored) const { return version - stored.version; }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Versioned, key, action, version)
+
+// With a created_at hook.
+struct Stamped {
+  std::string key;
+  std::string action = "sync";
+  int version = 0;
+  std::int64_t at_us = 0;
+  static constexpr std::string_view kind = "stamped";
+  std::string id() const { return key; }
+  std::optional<Timestamp> created_at() const {
+    return Timestamp(std::chrono::microseconds(at_us));
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Stamped, key, action, version, at_us)
+
+// With free-form JSON content.
+struct Doc {
+  std::string key;
+  std::string action = "sync";
+  int version = 0;
+  nlohmann::json doc = nlohmann::json::object();
+  static constexpr std::string_view kind = "doc";
+  std::string id() const { return key; }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Doc, key, action, version, doc)
+
+// ---- the controller ---------------------------------------------------------------------
+
+// Blocks work() until the test opens it.
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    ready_.notify_all();
+  }
+  // Waits until the gate opens (or, with honour_stop, `stop` fires); at most 20 s so that a
+  // failing test cannot hang. True when the gate opened.
+  bool wait(std::stop_token stop, bool honour_stop) {
+    std::unique_lock lock(mutex_);
+    if (honour_stop) {
+      ready_.wait_for(lock, stop, 20s, [&] { return open_; });
+    } else {
+      ready_.wait_for(lock, 20s, [&] { return open_; });
+    }
+    return open_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable_any ready_;
+  bool open_ = false;  // guarded by mutex_
+};
+
+// One work() call as the controller saw it.
+struct Seen {
+  std::string key;
+  std::string action;
+  int version = 0;
+  std::int64_t generation = 0;
+  int attempt = 0;
+};
+
+class Recorder {
+ public:
+  // Returns how many times `seen.key` has been worked, this call included.
+  int enter(const Seen& seen) {
+    int run = 0;
+    {
+      std::lock_guard lock(mutex_);
+      seen_.push_back(seen);
+      peak_ = std::max(peak_, ++running_);
+      ++started_;
+      run = ++runs_[seen.key];
+    }
+    changed_.notify_all();
+    return run;
+  }
+  void leave() {
+    std::lock_guard lock(mutex_);
+    --running_;
+  }
+  // "hold": waits until `target` works run at once, or every one of the test's `goal`
+  // works has started (at most 3 s), then holds the slot a little longer.
+  void hold(int target) {
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, 3s, [&] { return running_ >= target || started_ >= goal_; });
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  void set_goal(int goal) {
+    std::lock_guard lock(mutex_);
+    goal_ = goal;
+  }
+  int runs(const std::string& key) const {
+    std::lock_guard lock(mutex_);
+    auto found = runs_.find(key);
+    return found == runs_.end() ? 0 : found->second;
+  }
+  int total() const {
+    std::lock_guard lock(mutex_);
+    return started_;
+  }
+  int running() const {
+    std::lock_guard lock(mutex_);
+    return running_;
+  }
+  int peak() const {
+    std::lock_guard lock(mutex_);
+    return peak_;
+  }
+  std::vector<Seen> seen(const std::string& key) const {
+    std::lock_guard lock(mutex_);
+    std::vector<Seen> out;
+    for (const auto& s : seen_) {
+      if (s.key == key) out.push_back(s);
+    }
+    return out;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, int> runs_;  // guarded by mutex_
+  std::vector<Seen> seen_;           // guarded by mutex_
+  int running_ = 0;                  // guarded by mutex_
+  int peak_ = 0;                     // guarded by mutex_
+  int started_ = 0;                  // guarded by mutex_
+  int goal_ = 1 << 30;               // guarded by mutex_
+};
+
+// Actions:
+//   sync            synced()
+//   retry           retry("boom <attempt>")
+//   throw           throws resources_pgtest_errors::Broken("disk full")
+//   throw_std       throws std::out_of_range("index 7")
+//   throw_int       throws 42
+//   remove          remove("gone")
+//   block           waits for the gate (ignoring the stop token), then synced()
+//   block_stop      waits for the gate or the stop token; retry("stopped") when stopped
+//   hold            see Recorder::hold (target = the object's version), then synced()
+template <class T>
+class TestController : public delta::Controller<T> {
+ public:
+  TestController(std::shared_ptr<Recorder> recorder, std::shared_ptr<Gate> gate)
+      : recorder_(std::move(recorder)), gate_(std::move(gate)) {}
+
+  delta::WorkResult work(delta::WorkContext& ctx, const delta::Resource<T>& r) override {
+    const T& object = r.object;
+    recorder_->enter({object.key, object.action, object.version, r.row.generation,
+                      r.row.attempt});
+    struct Leave {
+      Recorder& recorder;
+      ~Leave() { recorder.leave(); }
+    } leave{*recorder_};
+    const std::string& action = object.action;
+    if (action == "sync") return delta::synced();
+    if (action == "retry") return delta::retry(fmt::format("boom {}", r.row.attempt));
+    if (action == "throw") throw resources_pgtest_errors::Broken("disk full");
+    if (action == "throw_std") throw std::out_of_range("index 7");
+    if (action == "throw_int") throw 42;
+    if (action == "remove") return delta::remove("gone");
+    if (action == "block") {
+      gate_->wait(ctx.stop_token(), false);
+      return delta::synced();
+    }
+    if (action == "block_stop") {
+      return gate_->wait(ctx.stop_token(), true) ? delta::synced() : delta::retry("stopped");
+    }
+    if (action == "hold") {
+      recorder_->hold(object.version);
+      return delta::synced();
+    }
+    throw std::logic_error("unknown test action " + action);
+  }
+
+ private:
+  std::shared_ptr<Recorder> recorder_;
+  std::shared_ptr<Gate> gate_;
+};
+
+// True if `condition` holds at every check for `window` (for things that must not happen).
+bool consistently(const std::function<bool()>& condition, std::chrono::milliseconds window) {
+  const auto deadline = Clock::now() + window;
+  while (Clock::now() < deadline) {
+    if (!condition()) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return condition();
+}
+
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+// Milliseconds from now until `at` (negative: in the past).
+std::int64_t ms_from_now(Timestamp at) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(at - delta::now()).count();
+}
+
+// ---- fixture ----------------------------------------------------------------------------
+
+class ResourcesPgTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    schema_ = std::make_unique<delta::testing::ScratchSchema>("res");
+    delta::migrate(schema_->pool(), {.schema = schema_->name()});
+    recorder_ = std::make_shared<Recorder>();
+    gate_ = std::make_shared<Gate>();
+  }
+
+  void TearDown() override {
+    gate_->open();
+    for (auto& client : clients_)
+      client->stop(200ms);
+    clients_.clear();
+    reader_.reset();
+    schema_.reset();
+  }
+
+  template <class T>
+  void add_controller(Config& cfg) const {
+    cfg.controllers.add(std::make_shared<TestController<T>>(recorder_, gate_));
+  }
+
+  // An inform-only configuration (no namespaces) with short intervals and controllers for
+  // thing, versioned, stamped and doc; failed resources wait an hour unless a test
+  // shortens the backoff.
+  Config config() const {
+    Config cfg;
+    cfg.schema = schema_->name();
+    cfg.logger = delta::stderr_logger(delta::LogLevel::warn);
+    cfg.poll_interval = 50ms;
+    cfg.heartbeat_interval = 200ms;
+    cfg.client_ttl = 1s;
+    cfg.rescuer_interval = 100ms;
+    cfg.leader_ttl = 1s;
+    cfg.leader_renew_interval = 200ms;
+    cfg.completer_flush_interval = 1ms;
+    cfg.scheduler_interval = 50ms;
+    cfg.resource_backoff = [](int) { return std::chrono::milliseconds(1h); };
+    add_controller<Thing>(cfg);
+    add_controller<Versioned>(cfg);
+    add_controller<Stamped>(cfg);
+    add_controller<Doc>(cfg);
+    return cfg;
+  }
+  // The same, working the "default" namespace.
+  Config worker_config(int max_workers = 4) const {
+    Config cfg = config();
+    cfg.namespaces["default"] = {.max_workers = max_workers};
+    return cfg;
+  }
+
+  Client& add_client(Config cfg) {
+    clients_.push_back(std::make_unique<Client>(delta::testing::make_pool(), std::move(cfg)));
+    return *clients_.back();
+  }
+  Client& start(Config cfg) {
+    Client& client = add_client(std::move(cfg));
+    client.start();
+    return client;
+  }
+
+  // A client that is never started: it informs and reads, and takes no part in anything.
+  Client& reader() {
+    if (!reader_) reader_ = std::make_unique<Client>(delta::testing::make_pool(), config());
+    return *reader_;
+  }
+
+  ResourceRow row(const std::string& id, std::string_view kind = Thing::kind) {
+    return reader().get_resource(kind, id);
+  }
+  ResourceState state(const std::string& id, std::string_view kind = Thing::kind) {
+    return row(id, kind).state;
+  }
+  bool exists(const std::string& id, std::string_view kind = Thing::kind) {
+    try {
+      reader().get_resource(kind, id);
+      return true;
+    } catch (const delta::NotFound&) {
+      return false;
+    }
+  }
+  std::function<bool()> in_state(const std::string& id, ResourceState wanted,
+                                 std::string_view kind = Thing::kind) {
+    return [this, id, wanted, kind] { return state(id, kind) == wanted; };
+  }
+
+  std::string table(std::string_view name = "delta_resource") const {
+    return schema_->table(name);
+  }
+  std::int64_t count(const std::string& where = "true") const {
+    return schema_->pool()
+        .exec(fmt::format("SELECT count(*) FROM {} WHERE {}", table(), where))
+        .one()
+        .get<std::int64_t>(0);
+  }
+  // Setup only: `UPDATE delta_resource SET <assignments>` on one row.
+  void set(const std::string& id, const std::string& assignments,
+           std::string_view kind = Thing::kind) {
+    auto result = schema_->pool().exec(
+        fmt::format("UPDATE {} SET {} WHERE kind = $1 AND object_id = $2", table(), assignments),
+        std::string(kind), id);
+    ASSERT_EQ(result.affected_rows(), 1) << "setting " << id << ": " << assignments;
+  }
+
+  delta::pg::Pool& pool() const { return schema_->pool(); }
+  const std::string& schema_name() const { return schema_->name(); }
+
+  std::shared_ptr<Recorder> recorder_;
+  std::shared_ptr<Gate> gate_;
+
+ private:
+  std::unique_ptr<delta::testing::ScratchSchema> schema_;
+  std::unique_ptr<Client> reader_;
+  std::vector<std::unique_ptr<Client>> clients_;
+};
+
+using resources_pgtest = ResourcesPgTest;
+
+// ---- inform -----------------------------------------------------------------------------
+
+TEST_F(resources_pgtest, InformNewObjectReportsAndStoresIt) {
+  Client& client = reader();
+  const Timestamp before = delta::now();
+  auto plain = client.inform(Thing{"plain", "sync", 1});
+  EXPECT_EQ(plain.status, InformStatus::inserted);
+  EXPECT_FALSE(plain.already_exists);
+  EXPECT_TRUE(plain.changed);
+  const ResourceRow& r = plain.resource;
+  EXPECT_GT(r.id, 0);
+  EXPECT_EQ(r.kind, "thing");
+  EXPECT_EQ(r.object_id, "plain");
+  EXPECT_EQ(r.namespace_name, "default");
+  EXPECT_EQ(r.state, ResourceState::scheduled);
+  EXPECT_EQ(r.object, nlohmann::json(Thing{"plain", "sync", 1}));
+  EXPECT_EQ(r.generation, 1);
+  EXPECT_EQ(r.attempt, 0);
+  EXPECT_EQ(r.max_attempts, 10) << "the default";
+  EXPECT_EQ(r.metadata, nlohmann::json::object());
+  EXPECT_TRUE(r.tags.empty());
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_FALSE(r.external_created_at.has_value());
+  EXPECT_FALSE(r.lease_owner.has_value());
+  EXPECT_GE(r.created_at, before - 5s);
+  EXPECT_EQ(r.run_at, r.created_at);
+
+  const Stamped stamped{"stamped", "sync", 1, 1'700'000'000'000'000};
+  auto with_opts = client.inform(stamped, {.namespace_name = "ns-a",
+                                           .metadata = nlohmann::json{{"team", "blue"}},
+                                           .max_attempts = 7,
+                                           .tags = {"alpha", "beta-1"}});
+  EXPECT_EQ(with_opts.status, InformStatus::inserted);
+  const ResourceRow stored = row("stamped", Stamped::kind);
+  EXPECT_EQ(stored.id, with_opts.resource.id);
+  EXPECT_EQ(stored.namespace_name, "ns-a");
+  EXPECT_EQ(stored.metadata, (nlohmann::json{{"team", "blue"}}));
+  EXPECT_EQ(stored.max_attempts, 7);
+  EXPECT_EQ(stored.tags, (std::vector<std::string>{"alpha", "beta-1"}));
+  EXPECT_EQ(stored.external_created_at, stamped.created_at());
+  EXPECT_EQ(stored.object.at("at_us"), stamped.at_us);
+}
+
+TEST_F(resources_pgtest, InformChangedUnchangedAndStale) {
+  Client& client = reader();
+  const auto first = client.inform(Thing{"a", "sync", 1});
+  std::this_thread::sleep_for(5ms);  // so that a write would move updated_at
+
+  auto unchanged = client.inform(Thing{"a", "sync", 1});
+  EXPECT_EQ(unchanged.status, InformStatus::unchanged);
+  EXPECT_TRUE(unchanged.already_exists);
+  EXPECT_FALSE(unchanged.changed);
+  EXPECT_EQ(unchanged.resource.id, first.resource.id);
+  EXPECT_EQ(unchanged.resource.generation, 1);
+  EXPECT_EQ(row("a").updated_at, first.resource.updated_at) << "nothing written";
+
+  auto changed = client.inform(Thing{"a", "sync", 2});
+  EXPECT_EQ(changed.status, InformStatus::changed);
+  EXPECT_TRUE(changed.already_exists);
+  EXPECT_TRUE(changed.changed);
+  EXPECT_EQ(changed.resource.id, first.resource.id);
+  EXPECT_EQ(changed.resource.generation, 2);
+  EXPECT_EQ(changed.resource.object.at("version"), 2);
+  EXPECT_EQ(row("a").generation, 2);
+
+  // compare(): an older version is ignored, the same version with other content is a
+  // change (the hash decides), a newer one is a change.
+  client.inform(Versioned{"v", "sync", 5});
+  auto stale = client.inform(Versioned{"v", "retry", 4});
+  EXPECT_EQ(stale.status, InformStatus::stale);
+  EXPECT_TRUE(stale.already_exists);
+  EXPECT_FALSE(stale.changed);
+  EXPECT_EQ(stale.resource.object.at("version"), 5) << "the stored row";
+  EXPECT_EQ(stale.resource.generation, 1);
+  auto same_version = client.inform(Versioned{"v", "remove", 5});
+  EXPECT_EQ(same_version.status, InformStatus::changed);
+  EXPECT_EQ(same_version.resource.generation, 2);
+  auto newer = client.inform(Versioned{"v", "sync", 6});
+  EXPECT_EQ(newer.status, InformStatus::changed);
+  EXPECT_EQ(newer.resource.generation, 3);
+  const ResourceRow v = row("v", Versioned::kind);
+  EXPECT_EQ(v.object.at("version"), 6);
+  EXPECT_EQ(v.object.at("action"), "sync");
+}
+
+TEST_F(resources_pgtest, DeletedThenInformedIsResurrected) {
+  Client& worker = start(worker_config());
+  worker.inform(Thing{"a", "remove", 1});
+  ASSERT_TRUE(eventually(in_state("a", ResourceState::deleted)));
+  ASSERT_TRUE(row("a").deleted_at.has_value());
+
+  auto again = worker.inform(Thing{"a", "remove", 1});  // the same content
+  EXPECT_EQ(again.status, InformStatus::changed);
+  EXPECT_TRUE(again.already_exists);
+  EXPECT_TRUE(again.changed);
+  EXPECT_EQ(again.resource.state, ResourceState::scheduled);
+  EXPECT_EQ(again.resource.generation, 2);
+  EXPECT_FALSE(again.resource.deleted_at.has_value());
+  // Worked again (and removed again).
+  ASSERT_TRUE(eventually([&] { return recorder_->runs("a") == 2; }));
+  ASSERT_TRUE(eventually(in_state("a", ResourceState::deleted)));
+  EXPECT_EQ(row("a").generation, 2);
+}
+
+TEST_F(resources_pgtest, InformTxRolledBackStoresNothing) {
+  Client& worker = start(worker_config());
+  {
+    auto tx = pool().begin();
+    auto result = worker.inform_tx(tx, Thing{"a", "sync", 1});
+    EXPECT_EQ(result.status, InformStatus::inserted);
+    EXPECT_EQ(result.resource.object_id, "a");
+    tx.rollback();
+  }
+  EXPECT_FALSE(exists("a"));
+  EXPECT_EQ(count(), 0);
+  worker.inform(Thing{"probe", "sync", 1});
+  ASSERT_TRUE(eventually(in_state("probe", ResourceState::synced)));
+  EXPECT_TRUE(consistently([&] { return recorder_->runs("a") == 0 && !exists("a"); }, 200ms));
+}
+
+TEST_F(resources_pgtest, InformTxCommittedIsStoredAndWorkedAtOnce) {
+  Config cfg = worker_config();
+  cfg.poll_interval = 30s;  // only the commit's notification can wake the worker in time
+  Client& worker = start(std::move(cfg));
+  auto tx = pool().begin();
+  auto result = worker.inform_tx(tx, Thing{"a", "sync", 1});
+  EXPECT_EQ(result.status, InformStatus::inserted);
+  EXPECT_FALSE(exists("a")) << "not visible before the commit";
+  tx.commit();
+  ASSERT_TRUE(exists("a"));
+  EXPECT_TRUE(eventually(in_state("a", ResourceState::synced), 5s));
+  EXPECT_EQ(recorder_->runs("a"), 1);
+}
+
+TEST_F(resources_pgtest, InformManyTenThousandWithDuplicates) {
+  Client& client = reader();
+  // 9,000 ids; the first 1,000 appear twice, the later copy (version 2) wins.
+  auto batch = [](auto version_of_first, auto version_of_rest) {
+    std::vector<Thing> objects;
+    objects.reserve(10000);
+    for (int i = 0; i < 1000; ++i)
+      objects.push_back({"o" + std::to_string(i), "sync", version_of_first(i)});
+    for (int i = 0; i < 9000; ++i)
+      objects.push_back({"o" + std::to_string(i), "sync", version_of_rest(i)});
+    return objects;
+  };
+  const auto first = batch([](int) { return 1; }, [](int i) { return i < 1000 ? 2 : 1; });
+  auto inserted = client.inform_many(first);
+  ASSERT_EQ(inserted.statuses.size(), 10000u);
+  EXPECT_EQ(inserted.inserted, 9000u);
+  EXPECT_EQ(inserted.changed, 0u);
+  EXPECT_EQ(inserted.unchanged, 0u);
+  EXPECT_EQ(std::count(inserted.statuses.begin(), inserted.statuses.end(),
+                       InformStatus::inserted),
+            10000)
+      << "both copies of a duplicate report the winner's status";
+  EXPECT_EQ(count(), 9000);
+  EXPECT_EQ(count("generation = 1 AND state = 'scheduled'"), 9000);
+  EXPECT_EQ(row("o0").object.at("version"), 2) << "the later copy wins";
+  EXPECT_EQ(row("o999").object.at("version"), 2);
+  EXPECT_EQ(row("o1000").object.at("version"), 1);
+
+  auto again = client.inform_many(first);
+  EXPECT_EQ(again.unchanged, 9000u);
+  EXPECT_EQ(again.inserted + again.changed + again.stale + again.skipped_deleted, 0u);
+  EXPECT_EQ(std::count(again.statuses.begin(), again.statuses.end(), InformStatus::unchanged),
+            10000);
+
+  // o0..o999: an earlier copy differs but the winner equals what is stored -> unchanged;
+  // o1000..o1999 change; the rest are the same.
+  const auto third = batch([](int) { return 3; },
+                           [](int i) { return i < 1000 ? 2 : (i < 2000 ? 9 : 1); });
+  auto mixed = client.inform_many(third);
+  EXPECT_EQ(mixed.changed, 1000u);
+  EXPECT_EQ(mixed.unchanged, 8000u);
+  EXPECT_EQ(mixed.inserted, 0u);
+  EXPECT_EQ(mixed.statuses[0], InformStatus::unchanged);     // earlier copy of o0
+  EXPECT_EQ(mixed.statuses[1000], InformStatus::unchanged);  // winning copy of o0
+  EXPECT_EQ(mixed.statuses[2000], InformStatus::changed);    // o1000
+  EXPECT_EQ(mixed.statuses[9999], InformStatus::unchanged);  // o8999
+  EXPECT_EQ(row("o0").object.at("version"), 2);
+  EXPECT_EQ(row("o0").generation, 1);
+  EXPECT_EQ(row("o1000").object.at("version"), 9);
+  EXPECT_EQ(row("o1000").generation, 2);
+  EXPECT_EQ(count("generation = 2"), 1000);
+}
+
+TEST_F(resources_pgtest, HashIsOverCanonicalJson) {
+  Client& one = reader();
+  Client& two = add_client(config());  // another client, with a pool of its own
+  nlohmann::json built;
+  built["zeta"] = 1;
+  built["alpha"]["y"] = 2.5;
+  built["alpha"]["x"] = "caf\xc3\xa9";
+  auto first = one.inform(Doc{"d", "sync", 1, built});
+  ASSERT_EQ(first.status, InformStatus::inserted);
+
+  // The same object, its JSON written in another key order.
+  const auto parsed =
+      nlohmann::json::parse(R"({"alpha": {"x": "caf\u00e9", "y": 2.5}, "zeta": 1})");
+  auto second = two.inform(Doc{"d", "sync", 1, parsed});
+  EXPECT_EQ(second.status, InformStatus::unchanged);
+  EXPECT_EQ(second.resource.generation, 1);
+  EXPECT_EQ(second.resource.updated_at, first.resource.updated_at);
+
+  // The hash is SHA-256 over the canonical text: sorted keys, no spaces.
+  const std::string canonical =
+      R"({"action":"sync","doc":{"alpha":{"x":"caf)"
+      "\xc3\xa9"
+      R"(","y":2.5},"zeta":1},"key":"d","version":1})";
+  auto check = pool().exec(fmt::format("SELECT hash = sha256(convert_to($1, 'UTF8')), "
+                                       "object = $1::jsonb FROM {} WHERE object_id = 'd'",
+                                       table()),
+                           canonical);
+  EXPECT_TRUE(check.one().get<bool>(0)) << "hash over " << canonical;
+  EXPECT_TRUE(check.one().get<bool>(1));
+}
+
+TEST_F(resources_pgtest, NewVersionWhileWorkedIsWorkedAgain) {
+  Client& worker = start(worker_config());
+  worker.inform(Thing{"a", "block", 1});
+  ASSERT_TRUE(eventually([&] { return recorder_->runs("a") == 1; }));
+  ASSERT_EQ(state("a"), ResourceState::pending);
+
+  auto update = worker.inform(Thing{"a", "sync", 2});
+  EXPECT_EQ(update.status, InformStatus::changed);
+  EXPECT_EQ(update.resource.generation, 2);
+  EXPECT_EQ(recorder_->runs("a"), 1) << "not worked twice at once";
+  gate_->open();
+
+  ASSERT_TRUE(eventually([&] { return recorder_->runs("a") == 2; }));
+  const auto seen = recorder_->seen("a");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].version, 1);
+  EXPECT_EQ(seen[0].generation, 1);
+  EXPECT_EQ(seen[1].version, 2) << "the second work saw the new content";
+  EXPECT_EQ(seen[1].action, "sync");
+  EXPECT_EQ(seen[1].generation, 2);
+  ASSERT_TRUE(eventually(in_state("a", ResourceState::synced)));
+  const ResourceRow r = row("a");
+  EXPECT_EQ(r.generation, 2);
+  EXPECT_EQ(r.object.at("version"), 2);
+  EXPECT_TRUE(r.synced_at.has_value());
+  EXPECT_TRUE(consistently([&] { return recorder_->runs("a") == 2; }, 200ms));
+}
+
+// ---- what work() records ----------------------------------------------------------------
+
+TEST_F(resources_pgtest, ExceptionFromWorkRecordsTypeAndMessage) {
+  Client& worker = start(worker_config());
+  worker.inform(Thing{"named", "throw", 1});
+  worker.inform(Thing{"std", "throw_std", 1});
+  worker.inform(Thing{"int", "throw_int", 1});
+  for (const char* id : {"named", "std", "int"})
+    ASSERT_TRUE(eventually(in_state(id, ResourceState::failed))) << id;
+  auto last_error = [&](const std::string& id) {
+    auto errors = row(id).errors;
+    EXPECT_EQ(errors.size(), 1u) << id;
+    return errors.empty() ? delta::AttemptError{} : errors.back();
+  };
+  const auto named = last_error("named");
+  EXPECT_EQ(named.type, "resources_pgtest_errors::Broken");
+  EXPECT_EQ(named.error, "disk full");
+  EXPECT_EQ(named.attempt, 1);
+  const auto standard = last_error("std");
+  EXPECT_EQ(standard.type, "std::out_of_range");
+  EXPECT_EQ(standard.error, "index 7");
+  const auto other = last_error("int");
+  EXPECT_EQ(other.type, "unknown");
+  EXPECT_FALSE(other.error.empty());
+}
+
+TEST_F(resources_pgtest, RetryRecordsTypeRetry) {
+  Client& worker = start(worker_config());
+  worker.inform(Thing{"a", "retry", 1});
+  ASSERT_TRUE(eventually(in_state("a", ResourceState::failed)));
+  const ResourceRow r = row("a");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].type, "retry");
+  EXPECT_EQ(r.errors[0].error, "boom 1");
+  EXPECT_EQ(r.errors[0].attempt, 1);
+  EXPECT_LE(std::chrono::abs(r.errors[0].at - *r.attempted_at), 5s);
+}
+
+TEST_F(resources_pgtest, ErrorsKeepTheLastTwenty) {
+  Config cfg = worker_config();
+  cfg.resource_backoff = [](int) { return std::chrono::milliseconds(0); };
+  Client& worker = start(std::move(cfg));
+  worker.inform(Thing{"a", "retry", 1}, {.max_attempts = 25});
+  ASSERT_TRUE(eventually(in_state("a", ResourceState::degraded), 20s));
+  const ResourceRow r = row("a");
+  EXPECT_EQ(r.attempt, 25);
+  EXPECT_EQ(recorder_->runs("a"), 25);
+  ASSERT_EQ(r.errors.size(), 20u);
+  for (std::size_t i = 0; i < r.errors.size(); ++i) {
+    const int attempt = static_cast<int>(i) + 6;
+    EXPECT_EQ(r.errors[i].attempt, attempt);
+    EXPECT_EQ(r.errors[i].error, fmt::format("boom {}", attempt));
+  }
+}
+
+TEST_F(resources_pgtest, StoredObjectThatNoLongerParsesIsAFailedAttempt) {
+  reader().inform(Thing{"bad", "sync", 1});
+  reader().inform(Thing{"good", "sync", 1});
+  set("bad", R"(object = '{"key": 42}'::jsonb)");
+  Client& worker = start(worker_config());
+  ASSERT_TRUE(eventually(in_state("bad", ResourceState::failed)));
+  ASSERT_TRUE(eventually(in_state("good", ResourceState::synced)));
+  const ResourceRow r = row("bad");
+  EXPECT_EQ(r.attempt, 1);
+  EXPECT_FALSE(r.lease_owner.has_value());
+  EXPECT_GT(ms_from_now(r.run_at), 59 * 60 * 1000) << "retried after the backoff";
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].type, "parse");
+  EXPECT_TRUE(contains(r.errors[0].error, "does not parse as thing")) << r.errors[0].error;
+  EXPECT_EQ(recorder_->runs("bad"), 0) << "work() never saw it";
+  // The client goes on working.
+  worker.inform(Thing{"later", "sync", 1});
+  EXPECT_TRUE(eventually(in_state("later", ResourceState::synced)));
+}
+
+// ---- limits and who works what ----------------------------------------------------------
+
+TEST_F(resources_pgtest, ParallelismPerKindIsHonoured) {
+  Config cfg = config();
+  add_controller<Narrow>(cfg);  // parallelism 3
+  cfg.namespaces["ns-a"] = {.max_workers = 10};
+  cfg.namespaces["ns-b"] = {.max_workers = 10};
+  Client& worker = start(std::move(cfg));
+  recorder_->set_goal(12);
+  std::vector<Narrow> a, b;
+  for (int i = 0; i < 6; ++i) {
+    a.push_back({"a" + std::to_string(i), "hold", 3});
+    b.push_back({"b" + std::to_string(i), "hold", 3});
+  }
+  worker.inform_many(a, {.namespace_name = "ns-a"});
+  worker.inform_many(b, {.namespace_name = "ns-b"});
+  ASSERT_TRUE(eventually([&] { return count("state = 'synced'") == 12; }, 20s));
+  EXPECT_EQ(recorder_->peak(), 3) << "at most parallelism at once, across namespaces";
+}
+
+TEST_F(resources_pgtest, NamespaceMaxWorkersIsHonoured) {
+  Config cfg = config();
+  add_controller<Wide>(cfg);  // parallelism 10
+  cfg.namespaces["default"] = {.max_workers = 2};
+  Client& worker = start(std::move(cfg));
+  recorder_->set_goal(8);
+  std::vector<Wide> objects;
+  for (int i = 0; i < 8; ++i)
+    objects.push_back({"w" + std::to_string(i), "hold", 2});
+  worker.inform_many(objects);
+  ASSERT_TRUE(eventually([&] { return count("state = 'synced'") == 8; }, 20s));
+  EXPECT_EQ(recorder_->peak(), 2);
+}
+
+TEST_F(resources_pgtest, ClientWorksOnlyItsKindsAndNamespaces) {
+  // "other" is registered in the database by an inform-only client.
+  Config other_cfg = config();
+  add_controller<Other>(other_cfg);
+  start(std::move(other_cfg));
+  Client& worker = start(worker_config());  // thing, versioned, stamped, doc; "default"
+
+  // The worker has no controller for "other": the kind is known from the database.
+  auto other = worker.inform(Other{"o", "sync", 1});
+  EXPECT_EQ(other.status, InformStatus::inserted);
+  worker.inform(Thing{"elsewhere", "sync", 1}, {.namespace_name = "elsewhere"});
+  worker.inform(Thing{"probe", "sync", 1});
+  ASSERT_TRUE(eventually(in_state("probe", ResourceState::synced)));
+  EXPECT_TRUE(consistently(
+      [&] {
+        auto o = row("o", Other::kind);
+        auto e = row("elsewhere");
+        return o.state == ResourceState::scheduled && o.attempt == 0 &&
+               e.state == ResourceState::scheduled && e.attempt == 0 &&
+               recorder_->runs("o") == 0 && recorder_->runs("elsewhere") == 0;
+      },
+      400ms));
+}
+
+TEST_F(resources_pgtest, InformOnlyClientInformsAndDoesNotWork) {
+  Client& client = start(config());
+  auto result = client.inform(Thing{"a", "sync", 1});
+  EXPECT_EQ(result.status, InformStatus::inserted);
+  auto many = client.inform_many(std::vector<Thing>{{"b", "sync", 1}, {"c", "sync", 1}});
+  EXPECT_EQ(many.inserted, 2u);
+  // Its background threads run (it is the only client, so it leads)...
+  ASSERT_TRUE(eventually([&] { return client.is_leader(); }));
+  // ...but it claims nothing.
+  EXPECT_TRUE(consistently(
+      [&] { return count("state = 'scheduled' AND attempt = 0") == 3 && recorder_->total() == 0; },
+      400ms));
+  // A worker does.
+  start(worker_config());
+  EXPECT_TRUE(eventually([&] { return count("state = 'synced'") == 3; }));
+}
+
+// ---- events -----------------------------------------------------------------------------
+
+TEST_F(resources_pgtest, EventsAreDeliveredAfterCommitByCategory) {
+  Client& worker = start(worker_config());
+  auto all = worker.subscribe();
+  auto failures = worker.subscribe({EventCategory::failed});
+  worker.inform(Thing{"s", "sync", 1});
+  worker.inform(Thing{"f", "retry", 1});
+  worker.inform(Thing{"g", "retry", 1}, {.max_attempts = 1});
+  worker.inform(Thing{"d", "remove", 1});
+
+  const std::map<EventCategory, ResourceState> state_of = {
+      {EventCategory::synced, ResourceState::synced},
+      {EventCategory::failed, ResourceState::failed},
+      {EventCategory::degraded, ResourceState::degraded},
+      {EventCategory::deleted, ResourceState::deleted}};
+  std::map<std::string, delta::Event> received;
+  while (received.size() < 4) {
+    auto event = all.next(5s);
+    ASSERT_TRUE(event.has_value()) << "only " << received.size() << " events";
+    // Published after the commit: the row already is in the event's state.
+    EXPECT_EQ(state(event->resource.object_id), state_of.at(event->category))
+        << event->resource.object_id;
+    received[event->resource.object_id] = *event;
+  }
+  ASSERT_EQ(received.size(), 4u);
+  EXPECT_EQ(received["s"].category, EventCategory::synced);
+  EXPECT_EQ(received["f"].category, EventCategory::failed);
+  EXPECT_EQ(received["f"].error, "boom 1");
+  EXPECT_EQ(received["g"].category, EventCategory::degraded);
+  EXPECT_EQ(received["g"].error, "boom 1");
+  EXPECT_EQ(received["d"].category, EventCategory::deleted);
+  EXPECT_EQ(received["d"].error, "gone");
+  for (const auto& [id, event] : received) {
+    EXPECT_EQ(event.resource.kind, "thing");
+    EXPECT_EQ(event.resource.state, ResourceState::pending) << "the row as claimed";
+    EXPECT_EQ(event.resource.attempt, 1);
+  }
+  // The filtered subscription got the failure only.
+  auto failure = failures.next(2s);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->category, EventCategory::failed);
+  EXPECT_EQ(failure->resource.object_id, "f");
+  EXPECT_FALSE(failures.next(200ms).has_value());
+  EXPECT_EQ(failures.dropped(), 0u);
+}
+
+TEST_F(resources_pgtest, SlowSubscriberDropsAndCountsWithoutBlockingWork) {
+  Client& worker = start(worker_config());
+  auto slow = worker.subscribe({}, 1);  // never read
+  auto fast = worker.subscribe();
+  std::vector<Thing> objects;
+  for (int i = 0; i < 6; ++i)
+    objects.push_back({"t" + std::to_string(i), "sync", 1});
+  worker.inform_many(objects);
+  ASSERT_TRUE(eventually([&] { return count("state = 'synced'") == 6; }));
+  int delivered = 0;
+  while (fast.next(2s))
+    if (++delivered == 6) break;
+  EXPECT_EQ(delivered, 6) << "another subscriber is not affected";
+  EXPECT_TRUE(eventually([&] { return slow.dropped() == 5; }, 2s)) << slow.dropped();
+  EXPECT_EQ(fast.dropped(), 0u);
+  auto kept = slow.next(100ms);
+  ASSERT_TRUE(kept.has_value()) << "the first event stays in the buffer";
+  EXPECT_EQ(kept->category, EventCategory::synced);
+}
+
+TEST_F(resources_pgtest, SubscriptionIsClosedWhenTheClientStops) {
+  Client& worker = start(worker_config());
+  auto events = worker.subscribe();
+  worker.inform(Thing{"a", "sync", 1});
+  ASSERT_TRUE(events.next(5s).has_value());
+  EXPECT_FALSE(events.closed());
+  worker.stop(1s);
+  EXPECT_TRUE(events.closed());
+  const auto begin = Clock::now();
+  EXPECT_FALSE(events.next(3s).has_value());
+  EXPECT_LT(Clock::now() - begin, 1s) << "next() returns at once once closed";
+}
+
+// ---- stopping ---------------------------------------------------------------------------
+
+TEST_F(resources_pgtest, GracefulStopReleasesInFlightLeases) {
+  Client& worker = start(worker_config());
+  worker.inform(Thing{"a", "block_stop", 1});
+  worker.inform(Thing{"b", "block_stop", 1});
+  ASSERT_TRUE(eventually([&] { return recorder_->runs("a") == 1 && recorder_->runs("b") == 1; }));
+  ASSERT_EQ(state("a"), ResourceState::pending);
+  ASSERT_EQ(row("a").attempt, 1);
+
+  const auto begin = Clock::now();
+  worker.stop(100ms);
+  EXPECT_LT(Clock::now() - begin, 5s);
+  for (const char* id : {"a", "b"}) {
+    const ResourceRow r = row(id);
+    EXPECT_EQ(r.state, ResourceState::scheduled) << id;
+    EXPECT_FALSE(r.lease_owner.has_value()) << id;
+    EXPECT_FALSE(r.lease_expires_at.has_value()) << id;
+    EXPECT_EQ(r.attempt, 0) << id << ": the attempt is given back";
+    EXPECT_TRUE(r.errors.empty()) << id << ": not a failure";
+    EXPECT_LE(ms_from_now(r.run_at), 0) << id << ": another process takes it at once";
+  }
+  // Another process does.
+  gate_->open();
+  start(worker_config());
+  EXPECT_TRUE(eventually([&] { return count("state = 'synced'") == 2; }));
+}
+
+// ---- bad input and configuration --------------------------------------------------------
+
+// Runs `inform` and expects a ValidationError naming `field`, with nothing written.
+template <class F>
+void expect_refused(ResourcesPgTest& t, const std::string& field, F&& inform,
+                    std::int64_t (ResourcesPgTest::*count_rows)(const std::string&) const) {
+  try {
+    inform();
+    ADD_FAILURE() << "expected a ValidationError for " << field;
+  } catch (const delta::ValidationError& e) {
+    EXPECT_EQ(e.field(), field) << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected a ValidationError for " << field << ", got " << e.what();
+  }
+  EXPECT_EQ((t.*count_rows)("true"), 0) << "nothing written for " << field;
+}
+
+TEST_F(resources_pgtest, BadInputIsRefusedAndNothingIsWritten) {
+  Client& worker = start(worker_config());
+  auto refused = [&](const std::string& field, auto&& inform) {
+    expect_refused(*this, field, inform, &ResourcesPgTest::count);
+  };
+  refused("id", [&] { worker.inform(Thing{"", "sync", 1}); });
+  refused("id", [&] { worker.inform(Thing{std::string(255, 'x'), "sync", 1}); });
+  refused("namespace_name", [&] { worker.inform(Thing{"a"}, {.namespace_name = "Bad NS"}); });
+  refused("namespace_name", [&] { worker.inform(Thing{"a"}, {.namespace_name = "trailing-"}); });
+  refused("tags[1]", [&] { worker.inform(Thing{"a"}, {.tags = {"fine-tag", "x"}}); });
+  refused("tags[0]", [&] { worker.inform(Thing{"a"}, {.tags = {"no spaces"}}); });
+  refused("metadata", [&] { worker.inform(Thing{"a"}, {.metadata = nlohmann::json::array()}); });
+  refused("metadata", [&] { worker.inform(Thing{"a"}, {.metadata = nlohmann::json("text")}); });
+  refused("max_attempts", [&] { worker.inform(Thing{"a"}, {.max_attempts = 40000}); });
+  refused("max_attempts", [&] { worker.inform(Thing{"a"}, {.max_attempts = -1}); });
+  refused("kind", [&] { worker.inform(Ghost{"a"}); });
+  refused("object", [&] { worker.inform(Thing{"a", "not utf-8 \xff", 1}); });
+  refused("object", [&] { worker.inform(Thing{"a", std::string("nul\0byte", 8), 1}); });
+  // In a batch, every object is checked before anything is written.
+  refused("objects[3].id", [&] {
+    worker.inform_many(std::vector<Thing>{{"a"}, {"b"}, {"c"}, {""}, {"e"}});
+  });
+  refused("kind", [&] { worker.inform_many(std::vector<Ghost>{{"a"}, {"b"}}); });
+  {
+    auto tx = pool().begin();
+    refused("id", [&] { worker.inform_tx(tx, Thing{""}); });
+    tx.commit();
+  }
+  EXPECT_EQ(count(), 0);
+
+  // The limits themselves are fine.
+  auto longest = worker.inform(Thing{std::string(254, 'x'), "sync", 1},
+                               {.max_attempts = 32767, .tags = {"abc"}});
+  EXPECT_EQ(longest.status, InformStatus::inserted);
+  EXPECT_EQ(count(), 1);
+}
+
+TEST_F(resources_pgtest, ConfigErrorListsEveryBadField) {
+  Config cfg = config();
+  add_controller<ZeroParallel>(cfg);
+  add_controller<HugeParallel>(cfg);
+  cfg.namespaces["Bad NS"] = {};
+  cfg.namespaces["zero"] = {.max_workers = 0};
+  cfg.namespaces["both"] = {.max_workers = 1, .resource_expiry = 1h, .synced_retention = 1h};
+  cfg.work_timeout = 0ms;
+  try {
+    Client client(delta::testing::make_pool(), cfg);
+    ADD_FAILURE() << "expected a ConfigError";
+  } catch (const delta::ConfigError& e) {
+    const std::string message = e.what();
+    const auto& problems = e.problems();
+    EXPECT_EQ(problems.size(), 6u) << message;
+    auto reported = [&](std::initializer_list<std::string_view> parts) {
+      return std::any_of(problems.begin(), problems.end(), [&](const std::string& problem) {
+        return std::all_of(parts.begin(), parts.end(), [&](std::string_view part) {
+          return contains(problem, part) && contains(message, part);
+        });
+      });
+    };
+    EXPECT_TRUE(reported({"namespace name", "Bad NS"})) << message;
+    EXPECT_TRUE(reported({"zeropar", "parallelism", "0"})) << message;
+    EXPECT_TRUE(reported({"hugepar", "parallelism", "10001"})) << message;
+    EXPECT_TRUE(reported({"namespaces[\"zero\"].max_workers"})) << message;
+    EXPECT_TRUE(reported({"work_timeout"})) << message;
+    EXPECT_TRUE(reported({"both", "resource_expiry", "synced_retention"})) << message;
+  }
+  // Each alone is fine the other way round.
+  Config good = config();
+  good.namespaces["both"] = {.max_workers = 10000, .resource_expiry = 1h};
+  good.work_timeout = -1ms;
+  EXPECT_NO_THROW(Client(delta::testing::make_pool(), good));
+}
+
+TEST_F(resources_pgtest, ControllersAddRefusesDuplicateAndInvalidKinds) {
+  delta::Controllers controllers;
+  controllers.add(std::make_shared<TestController<Thing>>(recorder_, gate_));
+  try {
+    controllers.add(std::make_shared<TestController<Thing>>(recorder_, gate_));
+    ADD_FAILURE() << "a kind registered twice";
+  } catch (const delta::ConfigError& e) {
+    EXPECT_TRUE(contains(e.what(), "thing")) << e.what();
+  }
+  try {
+    controllers.add(std::make_shared<TestController<BadKind>>(recorder_, gate_));
+    ADD_FAILURE() << "an invalid kind";
+  } catch (const delta::ConfigError& e) {
+    EXPECT_TRUE(contains(e.what(), "Bad Kind")) << e.what();
+  }
+  EXPECT_THROW(controllers.add(nullptr), delta::ConfigError);
+  EXPECT_EQ(controllers.size(), 1u);
+  EXPECT_EQ(controllers.kinds(), std::vector<std::string>{"thing"});
+}
+
+TEST_F(resources_pgtest, StartOnAnUnmigratedSchemaThrowsSchemaError) {
+  delta::testing::ScratchSchema empty("unmig");
+  Config cfg = worker_config();
+  cfg.schema = empty.name();
+  Client client(delta::testing::make_pool(), cfg);
+  EXPECT_THROW(client.start(), delta::SchemaError);
+
+  cfg.schema = "no_such_schema_" + schema_name();
+  Client missing(delta::testing::make_pool(), cfg);
+  EXPECT_THROW(missing.start(), delta::SchemaError);
+}
+
+TEST_F(resources_pgtest, InvalidateAndRetryRefuseOtherStatesAndMissingResources) {
+  Client& worker = start(worker_config());
+  worker.inform(Thing{"synced", "sync", 1});
+  worker.inform(Thing{"failed", "retry", 1});
+  worker.inform(Thing{"scheduled", "sync", 1}, {.namespace_name = "idle"});  // not worked
+  ASSERT_TRUE(eventually(in_state("synced", ResourceState::synced)));
+  ASSERT_TRUE(eventually(in_state("failed", ResourceState::failed)));
+  const ResourceRow synced = row("synced");
+  const ResourceRow failed = row("failed");
+
+  auto expect_field = [](auto&& call, const std::string& field) {
+    try {
+      call();
+      ADD_FAILURE() << "expected a ValidationError naming " << field;
+    } catch (const delta::ValidationError& e) {
+      EXPECT_EQ(e.field(), field) << e.what();
+    }
+  };
+  // invalidate: only synced resources.
+  expect_field([&] { worker.invalidate(Thing{"failed"}); }, "state");
+  expect_field([&] { worker.invalidate(Thing{"scheduled"}); }, "state");
+  EXPECT_THROW(worker.invalidate(Thing{"missing"}), delta::NotFound);
+  expect_field([&] { worker.invalidate_resource("thing", ""); }, "id");
+  expect_field([&] { worker.invalidate_resource("Bad Kind", "a"); }, "kind");
+  // retry: only failed or degraded resources.
+  expect_field([&] { worker.retry<Thing>("synced"); }, "state");
+  expect_field([&] { worker.retry<Thing>("scheduled"); }, "state");
+  EXPECT_THROW(worker.retry<Thing>("missing"), delta::NotFound);
+  expect_field([&] { worker.retry_resource("thing", std::string(255, 'x')); }, "id");
+
+  // Nothing moved.
+  EXPECT_EQ(row("synced").updated_at, synced.updated_at);
+  EXPECT_EQ(row("synced").state, ResourceState::synced);
+  EXPECT_EQ(row("failed").updated_at, failed.updated_at);
+  EXPECT_EQ(row("failed").state, ResourceState::failed);
+  EXPECT_EQ(state("scheduled"), ResourceState::scheduled);
+  EXPECT_FALSE(exists("missing"));
+}
+
+}  // namespace
