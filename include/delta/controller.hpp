@@ -185,8 +185,11 @@ class Controller : public ControllerBase {
     throw detail::NoInformer{};
   }
   // How long one work() call may run: kDefaultTimeout uses Config::work_timeout; a
-  // negative value means no timeout. At the deadline the context's stop token is set and
-  // the attempt counts as failed.
+  // negative value means no timeout. At the deadline the context's stop token is set;
+  // work() should return soon. What it then returns still counts (synced() after the
+  // deadline is synced), while an exception or retry() is recorded as a timeout. Work
+  // that ignores the token past its lease (timeout + Config::stuck_threshold) is rescued,
+  // and its late outcome is discarded.
   virtual std::chrono::milliseconds work_timeout(const Resource<T>& /*resource*/) const {
     return kDefaultTimeout;
   }
