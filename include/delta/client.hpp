@@ -113,7 +113,7 @@ struct Config {
   // to 1 min; negative = none).
   milliseconds inform_interval{std::chrono::hours(1)};
   milliseconds inform_jitter{std::chrono::minutes(1)};
-  // How often the leader runs resource maintenance: lease rescue, expiry, inform
+  // How often the leader runs resource maintenance: expiry and inform
   // scheduling (default 1 min); and the cleaner (default 15 min).
   milliseconds maintenance_interval{std::chrono::minutes(1)};
   milliseconds cleaner_interval{std::chrono::minutes(15)};

@@ -17,7 +17,8 @@
 //   NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(User, email, name)  // how it is stored (jsonb)
 //
 // A hook whose signature is wrong is a compile error with a message naming the hook, not
-// a hook that is silently ignored.
+// a hook that is silently ignored. (An overloaded hook is used when one overload has the
+// right form; a set of overloads none of which fits cannot be told apart from no hook.)
 #pragma once
 
 #include <chrono>
@@ -63,20 +64,22 @@ struct InformOpts {
 
 namespace detail {
 
+// A hook is "declared" when its name is a single member (so a wrong signature can be
+// reported) or when a call of the right form compiles (overloads, templates).
 template <class T>
-concept declares_compare = requires {
+concept names_compare = requires {
   &T::compare;
 };
 template <class T>
-concept declares_created_at = requires {
+concept names_created_at = requires {
   &T::created_at;
 };
 template <class T>
-concept declares_settings = requires {
+concept names_settings = requires {
   &T::settings;
 };
 template <class T>
-concept declares_inform_opts = requires {
+concept names_inform_opts = requires {
   &T::inform_opts;
 };
 
@@ -96,6 +99,15 @@ template <class T>
 concept valid_inform_opts = requires(const T& object) {
   { object.inform_opts() } -> std::convertible_to<InformOpts>;
 };
+
+template <class T>
+concept declares_compare = names_compare<T> || valid_compare<T>;
+template <class T>
+concept declares_created_at = names_created_at<T> || valid_created_at<T>;
+template <class T>
+concept declares_settings = names_settings<T> || valid_settings<T>;
+template <class T>
+concept declares_inform_opts = names_inform_opts<T> || valid_inform_opts<T>;
 
 }  // namespace detail
 

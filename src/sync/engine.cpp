@@ -401,7 +401,7 @@ void SyncEngine::start() {
   }
   slots_->on_freed([this] {
     for (auto& runner : runners_)
-      runner->wake();
+      runner->slots_freed();
   });
   for (auto& runner : runners_)
     runner->start();

@@ -62,8 +62,9 @@ class KindSlots {
   KindSlots(const std::vector<KindInfo>& kinds, int prefetch);
   // Reserves up to `want` claims of each kind; returns how many each got.
   std::vector<std::int32_t> reserve(int want);
-  // Returns unused claim reservations.
-  void give_back(std::size_t kind_index, int count);
+  // Returns unused claim reservations. `announce`: tell the runners when the kind had
+  // none left (not for a claimer returning what it did not use: it would wake itself).
+  void give_back(std::size_t kind_index, int count, bool announce = true);
   // Takes a work slot of the kind; false when `parallelism` are already running.
   bool try_start(std::size_t kind_index);
   // A resource of the kind finished: frees its work slot and its claim.
@@ -107,6 +108,8 @@ class NamespaceRunner {
                   std::string name, int max_workers);
   void start();
   void wake();
+  // A kind's work or claim slot came free.
+  void slots_freed();
   // Stops claiming; resources claimed but not started are released at once.
   void stop_claiming();
   int in_flight() const;
@@ -118,8 +121,10 @@ class NamespaceRunner {
  private:
   void claim_loop(std::stop_token stop);
   void work();
-  void execute(ResourceRow row);
+  void execute(ResourceRow row, std::chrono::steady_clock::time_point claimed_at);
   void release_buffered();
+  // Renews the leases of resources waiting in the buffer for a third of their lease.
+  void renew_buffered();
 
   SyncContext& ctx_;
   KindSlots& slots_;
@@ -133,8 +138,14 @@ class NamespaceRunner {
   mutable std::mutex mutex_;
   std::condition_variable_any claimer_cv_;
   std::condition_variable worker_cv_;
-  std::deque<ResourceRow> ready_;                // guarded by mutex_
-  int capacity_ = 0;                             // max claimed in flight: max_workers + prefetch
+  struct Claimed {
+    ResourceRow row;
+    std::chrono::steady_clock::time_point at;  // when the claim returned it
+  };
+  std::deque<Claimed> ready_;  // guarded by mutex_
+  int capacity_ = 0;
+  std::chrono::milliseconds renew_after_{
+      std::chrono::hours(24)};                   // max claimed in flight: max_workers + prefetch
   std::map<std::int64_t, Timestamp> executing_;  // guarded by mutex_: id -> claim time
   int in_flight_ = 0;                            // guarded by mutex_
   bool wake_ = false;                            // guarded by mutex_

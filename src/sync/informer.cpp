@@ -230,8 +230,9 @@ jobs::InsertResult SyncEngine::schedule_inform(const ScheduleInformOpts& opts) {
 // ---- the leader's maintenance -----------------------------------------------------------
 
 std::int64_t SyncEngine::run_inform_scheduler() {
-  auto conn = ctx_.base.pool->acquire();
-  auto due = ctx_.store.due_informs(*conn, ctx_.now());
+  auto tx = ctx_.base.pool->begin();
+  auto& conn = tx.connection();
+  auto due = ctx_.store.due_informs(conn, ctx_.now());
   std::int64_t inserted = 0;
   const auto jitter = ctx_.config().inform_jitter;
   thread_local std::mt19937_64 random{std::random_device{}()};
@@ -242,7 +243,7 @@ std::int64_t SyncEngine::run_inform_scheduler() {
       at = ctx_.now().value_or(delta::now()) + std::chrono::milliseconds(delay);
     }
     auto insert = inform_job(kind, {{"kind", kind}, {"process_existing", false}}, at);
-    auto result = ctx_.base.store.insert(*conn, std::span<const jobs::JobInsert>(&insert, 1),
+    auto result = ctx_.base.store.insert(conn, std::span<const jobs::JobInsert>(&insert, 1),
                                          ctx_.now(), true);
     if (!result.front().unique_skipped_as_duplicate) {
       ++inserted;
@@ -250,6 +251,7 @@ std::int64_t SyncEngine::run_inform_scheduler() {
                fmt::format("informer {}: run scheduled (every {} ms)", kind, interval_ms));
     }
   }
+  tx.commit();
   return inserted;
 }
 

@@ -59,7 +59,7 @@ std::vector<std::int32_t> KindSlots::reserve(int want) {
   return got;
 }
 
-void KindSlots::give_back(std::size_t kind_index, int count) {
+void KindSlots::give_back(std::size_t kind_index, int count, bool announce) {
   if (count <= 0) return;
   bool freed = false;
   {
@@ -67,7 +67,7 @@ void KindSlots::give_back(std::size_t kind_index, int count) {
     freed = claim_free_[kind_index] == 0;
     claim_free_[kind_index] += count;
   }
-  if (freed && on_freed_) on_freed_();
+  if (announce && freed && on_freed_) on_freed_();
 }
 
 bool KindSlots::try_start(std::size_t kind_index) {
@@ -168,6 +168,60 @@ NamespaceRunner::NamespaceRunner(SyncContext& ctx, KindSlots& slots, Finisher& f
     lease_ms_.push_back(info.lease_ms);
   }
   capacity_ = max_workers_ + ctx_.config().resource_prefetch;
+  for (auto lease : lease_ms_) {
+    if (lease >= 0) renew_after_ = std::min(renew_after_, std::chrono::milliseconds(lease / 3));
+  }
+}
+
+void NamespaceRunner::renew_buffered() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::int64_t> ids, leases;
+  std::vector<Timestamp> attempted;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& claimed : ready_) {
+      const auto kind_index = slots_.index_of(claimed.row.kind);
+      if (lease_ms_[kind_index] < 0 || now - claimed.at < renew_after_) continue;
+      ids.push_back(claimed.row.id);
+      attempted.push_back(claimed.row.attempted_at.value_or(Timestamp{}));
+      leases.push_back(lease_ms_[kind_index]);
+    }
+  }
+  if (ids.empty()) return;
+  std::vector<std::int64_t> held;
+  try {
+    auto conn = ctx_.base.pool->acquire();
+    held = ctx_.store.renew_leases(*conn, ids, attempted, leases, ctx_.config().id, ctx_.now());
+  } catch (const std::exception& e) {
+    ctx_.log(LogLevel::warn, fmt::format("namespace {}: renewing the leases of {} waiting "
+                                         "resources failed: {}",
+                                         name_, ids.size(), e.what()));
+    return;
+  }
+  std::sort(ids.begin(), ids.end());
+  std::sort(held.begin(), held.end());
+  std::vector<std::size_t> lost;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = ready_.begin(); it != ready_.end();) {
+      if (!std::binary_search(ids.begin(), ids.end(), it->row.id)) {
+        ++it;
+      } else if (std::binary_search(held.begin(), held.end(), it->row.id)) {
+        it->at = now;
+        ++it;
+      } else {
+        lost.push_back(slots_.index_of(it->row.kind));
+        it = ready_.erase(it);
+        --in_flight_;
+      }
+    }
+  }
+  for (auto kind_index : lost)
+    slots_.give_back(kind_index, 1);
+  if (!lost.empty()) {
+    ctx_.log(LogLevel::info, fmt::format("namespace {}: {} waiting resources lost their lease",
+                                         name_, lost.size()));
+  }
 }
 
 bool NamespaceRunner::works(std::string_view kind) const {
@@ -190,7 +244,15 @@ void NamespaceRunner::wake() {
     wake_ = true;
   }
   claimer_cv_.notify_all();
-  worker_cv_.notify_all();  // a kind's work slot may have come free
+}
+
+void NamespaceRunner::slots_freed() {
+  {
+    std::lock_guard lock(mutex_);
+    wake_ = true;
+  }
+  claimer_cv_.notify_all();
+  worker_cv_.notify_one();  // a buffered resource of that kind may run now
 }
 
 int NamespaceRunner::in_flight() const {
@@ -241,19 +303,23 @@ void NamespaceRunner::claim_loop(std::stop_token stop) {
         for (const auto& row : rows)
           ++used[slots_.index_of(row.kind)];
         for (std::size_t i = 0; i < kinds_.size(); ++i)
-          slots_.give_back(i, limits[i] - used[i]);
+          slots_.give_back(i, limits[i] - used[i], false);
         std::lock_guard lock(mutex_);
         more_ = static_cast<int>(rows.size()) == std::min(free_slots, reserved);
         in_flight_ += static_cast<int>(rows.size());
-        for (auto& row : rows)
-          ready_.push_back(std::move(row));
-        if (!ready_.empty()) worker_cv_.notify_all();
+        const auto claimed_at = std::chrono::steady_clock::now();
+        for (auto& row : rows) {
+          ready_.push_back({std::move(row), claimed_at});
+          worker_cv_.notify_one();
+        }
       }
     }
+    renew_buffered();
     // With a backlog (the last claim came back full), refill in batches: once half the
     // slots are free, or after a short cooldown.
     const int refill = std::max(1, capacity_ / 2);
     std::unique_lock lock(mutex_);
+    if (!ready_.empty()) wait = std::min(wait, renew_after_ / 2 + std::chrono::milliseconds(1));
     if (more_ && in_flight_ < capacity_ && claimed_any_kind) {
       wait = std::min(wait, kClaimCooldown);
     }
@@ -266,6 +332,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop) {
 void NamespaceRunner::work() {
   for (;;) {
     ResourceRow row;
+    std::chrono::steady_clock::time_point claimed_at;
     std::size_t kind_index = 0;
     {
       std::unique_lock lock(mutex_);
@@ -273,9 +340,10 @@ void NamespaceRunner::work() {
       worker_cv_.wait(lock, [&] {
         // The oldest buffered resource whose kind has a free work slot.
         for (auto it = ready_.begin(); it != ready_.end(); ++it) {
-          const auto index = slots_.index_of(it->kind);
+          const auto index = slots_.index_of(it->row.kind);
           if (slots_.try_start(index)) {
-            row = std::move(*it);
+            row = std::move(it->row);
+            claimed_at = it->at;
             ready_.erase(it);
             kind_index = index;
             picked = true;
@@ -288,7 +356,7 @@ void NamespaceRunner::work() {
       executing_.emplace(row.id, row.attempted_at.value_or(Timestamp{}));
     }
     const std::int64_t id = row.id;
-    execute(std::move(row));
+    execute(std::move(row), claimed_at);
     {
       std::lock_guard lock(mutex_);
       executing_.erase(id);
@@ -299,7 +367,8 @@ void NamespaceRunner::work() {
   }
 }
 
-void NamespaceRunner::execute(ResourceRow claimed) {
+void NamespaceRunner::execute(ResourceRow claimed,
+                              std::chrono::steady_clock::time_point claimed_at) {
   const auto now = ctx_.now();
   const KindInfo* info = ctx_.kind(claimed.kind);
   const bool want_event = !ctx_.events.empty();
@@ -345,17 +414,32 @@ void NamespaceRunner::execute(ResourceRow claimed) {
     ctx_.log(LogLevel::warn, fmt::format("{}/{}: work_timeout() threw ({}); using the default",
                                          row.kind, row.object_id, e.what()));
   }
-  if (timeout != info->timeout) {
+  // The lease started at the claim. A resource that waited in the buffer for a while, or
+  // that may run longer than its kind's timeout, gets a fresh lease before it is worked;
+  // if its lease is gone meanwhile (rescued), it is not worked here.
+  const bool waited =
+      std::chrono::steady_clock::now() - claimed_at > ctx_.config().stuck_threshold / 2;
+  if (waited || timeout != info->timeout) {
     const std::int64_t lease =
         timeout.count() < 0 ? -1 : (timeout + ctx_.config().stuck_threshold).count();
+    bool held = true;
     try {
       auto conn = ctx_.base.pool->acquire();
-      ctx_.store.extend_lease(*conn, row.id, item.row.attempted_at, lease, ctx_.config().id,
-                              ctx_.now());
+      held = !ctx_.store
+                  .renew_leases(*conn, {row.id}, {item.row.attempted_at}, {lease}, ctx_.config().id,
+                                ctx_.now())
+                  .empty();
     } catch (const std::exception& e) {
-      ctx_.log(LogLevel::warn, fmt::format("{}/{}: could not extend the lease for a {} ms "
-                                           "timeout: {}",
-                                           row.kind, row.object_id, timeout.count(), e.what()));
+      held = !waited;  // a fresh claim's lease still covers the kind's timeout
+      ctx_.log(LogLevel::warn,
+               fmt::format("{}/{}: could not renew the lease{}: {}", row.kind, row.object_id,
+                           held ? "" : "; not working it", e.what()));
+    }
+    if (!held) {
+      ctx_.log(LogLevel::info, fmt::format("{}/{}: its lease was taken over while it waited; "
+                                           "not working it",
+                                           row.kind, row.object_id));
+      return;
     }
   }
   const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
@@ -432,7 +516,7 @@ void NamespaceRunner::release_buffered() {
   std::vector<std::size_t> kinds;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& row : ready_) {
+    for (const auto& [row, at] : ready_) {
       FinishRow finish;
       finish.id = row.id;
       finish.attempted_at = row.attempted_at.value_or(Timestamp{});

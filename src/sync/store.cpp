@@ -140,12 +140,14 @@ WHERE r.id = picked.id
 RETURNING {cols})",
                                      fmt::arg("now", now_param(7)), fmt::arg("cols", cols_r)));
 
-  extend_lease_ = make("extend_lease", fmt::format(R"(
-UPDATE {{{{schema}}}}.delta_resource
-SET lease_expires_at = CASE WHEN $3::bigint < 0 THEN 'infinity'::timestamptz
-                            ELSE {now} + $3::bigint * interval '1 millisecond' END
-WHERE id = $1 AND attempted_at = $2 AND lease_owner = $4 AND state = 'pending'
-RETURNING id)",
+  renew_leases_ = make("renew_leases", fmt::format(R"(
+UPDATE {{{{schema}}}}.delta_resource r
+SET lease_expires_at = CASE WHEN u.lease_ms < 0 THEN 'infinity'::timestamptz
+                            ELSE {now} + u.lease_ms * interval '1 millisecond' END
+FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[]) AS u(id, attempted_at, lease_ms)
+WHERE r.id = u.id AND r.attempted_at = u.attempted_at AND r.lease_owner = $4
+  AND r.state::text = 'pending'
+RETURNING r.id)",
                                                    fmt::arg("now", now_param(5))));
 
   // The fence (lease owner + claim time + pending) makes a late outcome of a claim that
@@ -218,7 +220,8 @@ RETURNING stuck.reason, {cols})",
 
   invalidate_ =
       make("invalidate", fmt::format(R"(
-UPDATE {{{{schema}}}}.delta_resource r SET state = 'expired', run_at = {now}, updated_at = {now}
+UPDATE {{{{schema}}}}.delta_resource r
+SET state = 'expired', attempt = 0, run_at = {now}, updated_at = {now}
 WHERE kind = $1 AND object_id = $2 AND state = 'synced'
 RETURNING {cols})",
                                      fmt::arg("now", now_param(3)), fmt::arg("cols", cols_r)));
@@ -280,7 +283,8 @@ SELECT kind, (extract(epoch FROM inform_interval) * 1000)::bigint
 FROM {{{{schema}}}}.delta_controller
 WHERE inform_interval IS NOT NULL
   AND coalesce(last_inform_started_at, '-infinity') + inform_interval <= {now}
-ORDER BY kind)",
+ORDER BY kind
+FOR UPDATE)",
                                                  fmt::arg("now", now_param(1))));
   // Per namespace, the oldest synced rows past its TTL: `synced_at < now - ttl` is a range
   // on the expiry index (namespace, synced_at), no arithmetic on the column.
@@ -301,7 +305,7 @@ due AS (
 ),
 moved AS (
   UPDATE {{{{schema}}}}.delta_resource r
-  SET state = 'expired', run_at = c.now, updated_at = c.now
+  SET state = 'expired', attempt = 0, run_at = c.now, updated_at = c.now
   FROM due, c
   WHERE r.id = due.id
   RETURNING r.kind
@@ -474,11 +478,19 @@ std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::s
   return rows;
 }
 
-bool ResourceStore::extend_lease(pg::Connection& conn, std::int64_t id, Timestamp attempted_at,
-                                 std::int64_t lease_ms, const std::string& client_id,
-                                 std::optional<Timestamp> now) {
-  return !conn.exec_prepared(extend_lease_, pg::Params(id, attempted_at, lease_ms, client_id, now))
-              .empty();
+std::vector<std::int64_t> ResourceStore::renew_leases(pg::Connection& conn,
+                                                      const std::vector<std::int64_t>& ids,
+                                                      const std::vector<Timestamp>& attempted_at,
+                                                      const std::vector<std::int64_t>& lease_ms,
+                                                      const std::string& client_id,
+                                                      std::optional<Timestamp> now) {
+  pg::Result result =
+      conn.exec_prepared(renew_leases_, pg::Params(ids, attempted_at, lease_ms, client_id, now));
+  std::vector<std::int64_t> held;
+  held.reserve(result.size());
+  for (auto row : result)
+    held.push_back(row.get<std::int64_t>(0));
+  return held;
 }
 
 std::vector<Finished> ResourceStore::finish(pg::Connection& conn, std::span<const FinishRow> rows,

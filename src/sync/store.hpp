@@ -80,10 +80,14 @@ class ResourceStore {
                                  const std::vector<std::int32_t>& limits,
                                  const std::vector<std::int64_t>& lease_ms, int limit,
                                  const std::string& client_id, std::optional<Timestamp> now);
-  // Extends the lease of a claimed resource (a work timeout longer than the kind's).
-  bool extend_lease(pg::Connection& conn, std::int64_t id, Timestamp attempted_at,
-                    std::int64_t lease_ms, const std::string& client_id,
-                    std::optional<Timestamp> now);
+  // Renews the leases of claimed resources (ids[i] claimed at attempted_at[i]) to
+  // lease_ms[i] from now (< 0: no expiry); returns the ids whose lease this client still
+  // held.
+  std::vector<std::int64_t> renew_leases(pg::Connection& conn, const std::vector<std::int64_t>& ids,
+                                         const std::vector<Timestamp>& attempted_at,
+                                         const std::vector<std::int64_t>& lease_ms,
+                                         const std::string& client_id,
+                                         std::optional<Timestamp> now);
   // Writes outcomes fenced by lease owner and claim time; returns those that matched.
   std::vector<Finished> finish(pg::Connection& conn, std::span<const FinishRow> rows,
                                const std::string& client_id, std::optional<Timestamp> now);
@@ -127,7 +131,8 @@ class ResourceStore {
   // Turns periodic informs of `kind` off (its controller has no informer).
   void disable_informs(pg::Connection& conn, const std::string& kind);
   // Kinds whose inform interval has passed since their last run started, with the
-  // interval in ms.
+  // interval in ms; their rows stay locked until the transaction ends (a run starting
+  // meanwhile waits, so it cannot finish between this check and the insert of its job).
   std::vector<std::pair<std::string, std::int64_t>> due_informs(pg::Connection& conn,
                                                                 std::optional<Timestamp> now);
 
@@ -144,7 +149,7 @@ class ResourceStore {
  private:
   void prepare_maintenance(const std::string& schema);
   std::string channel_;
-  pg::Statement inform_full_, inform_brief_, lock_objects_, claim_, extend_lease_, finish_, rescue_,
+  pg::Statement inform_full_, inform_brief_, lock_objects_, claim_, renew_leases_, finish_, rescue_,
       get_, invalidate_, retry_, known_kinds_, upsert_namespace_, upsert_controller_, begin_inform_,
       end_inform_, disable_informs_, due_informs_, expire_, clean_;
 };

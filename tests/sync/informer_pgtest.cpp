@@ -38,6 +38,13 @@ std::int64_t us(const std::optional<delta::Timestamp>& t) {
   return t ? t->time_since_epoch().count() : -1;
 }
 
+// Failed inform jobs wait an hour: a test makes the retry due by hand (retry_now), so it
+// can inspect the failed run before the retry replaces it.
+class HourRetry final : public delta::jobs::RetryPolicy {
+ public:
+  std::chrono::milliseconds next_retry(const delta::jobs::JobRow&) override { return 1h; }
+};
+
 delta::Config test_config(const std::string& schema) {
   delta::Config config;
   config.schema = schema;
@@ -48,12 +55,16 @@ delta::Config test_config(const std::string& schema) {
   config.maintenance_interval = 100ms;
   config.cleaner_interval = 200ms;
   config.completer_flush_interval = 1ms;
-  config.heartbeat_interval = 200ms;
-  config.client_ttl = 1s;
-  config.leader_ttl = 1s;
+  // The heartbeat and election statements run with a statement_timeout of twice the
+  // heartbeat interval; 500 ms (not 200 ms) keeps Client::start() from failing on a busy
+  // machine.
+  config.heartbeat_interval = 500ms;
+  config.client_ttl = 2s;
+  config.leader_ttl = 2s;
   config.leader_renew_interval = 200ms;
   config.scheduler_interval = 100ms;
   config.rescuer_interval = 100ms;
+  config.retry_policy = std::make_shared<HourRetry>();
   return config;
 }
 
@@ -161,9 +172,11 @@ class LogCapture {
 DELTA_SEQ_OBJECT(Bulk, "bulk")
 DELTA_SEQ_OBJECT(Cursored, "cursored")
 DELTA_SEQ_OBJECT(Unordered, "unordered")
+DELTA_SEQ_OBJECT(Slow, "slow")
 
 // Lists objects 1..total (created at kBaseUs + i s), ascending or descending, skipping
-// those at or before `after`; throws after emitting `fail_after` objects (0: never).
+// those at or before `after`. On its first run only, throws after emitting `fail_after`
+// objects, or hangs until the run's timeout after `hang_after` objects (0: never).
 template <class T>
 class SequenceController : public delta::Controller<T> {
  public:
@@ -171,15 +184,16 @@ class SequenceController : public delta::Controller<T> {
     ++worked;
     return delta::synced();
   }
-  void inform(delta::InformContext&, const delta::InformOptions& options,
+  void inform(delta::InformContext& ctx, const delta::InformOptions& options,
               delta::InformSink<T>& out) override {
     {
       std::lock_guard lock(mutex);
       afters.push_back(options.after);
     }
-    ++runs;
+    const bool first_run = ++runs == 1;  // failures are staged on the first run only
     const int n = total.load();
-    const int fail = fail_after.load();
+    const int fail = first_run ? fail_after.load() : 0;
+    const int hang = first_run ? hang_after.load() : 0;
     int emitted = 0;
     for (int k = 1; k <= n; ++k) {
       const int i = descending ? n + 1 - k : k;
@@ -187,6 +201,11 @@ class SequenceController : public delta::Controller<T> {
       if (options.after && *object.created_at() <= *options.after) continue;
       if (fail > 0 && emitted == fail) {
         throw std::runtime_error("upstream failed after " + std::to_string(fail) + " objects");
+      }
+      if (hang > 0 && emitted == hang) {  // a slow upstream: wait for the timeout
+        const auto give_up = std::chrono::steady_clock::now() + 30s;
+        while (!ctx.stop_requested() && std::chrono::steady_clock::now() < give_up)
+          std::this_thread::sleep_for(5ms);
       }
       if (!out.emit(object)) return;
       ++emitted;
@@ -199,6 +218,7 @@ class SequenceController : public delta::Controller<T> {
 
   std::atomic<int> total{0};
   std::atomic<int> fail_after{0};
+  std::atomic<int> hang_after{0};
   std::atomic<bool> descending{false};
   std::atomic<int> runs{0};
   std::atomic<int> worked{0};
@@ -279,7 +299,6 @@ TEST(informer_pgtest, FailedRunKeepsWrittenObjectsAndCursorThenRetryResumes) {
 
   client.schedule_inform({.kind = "cursored"});
   ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "cursored", "retryable") == 1; }, 30s));
-  controller->fail_after = 0;  // the next attempt succeeds
   auto run = client.last_inform_run("cursored");
   ASSERT_TRUE(run.has_value());
   EXPECT_FALSE(run->succeeded);
@@ -333,7 +352,6 @@ TEST(informer_pgtest, FailedRunOutOfOrderLeavesCursor) {
 
   client.schedule_inform({.kind = "unordered"});
   ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "unordered", "retryable") == 1; }, 30s));
-  controller->fail_after = 0;
   auto run = client.last_inform_run("unordered");
   ASSERT_TRUE(run.has_value());
   EXPECT_FALSE(run->succeeded);
@@ -357,6 +375,55 @@ TEST(informer_pgtest, FailedRunOutOfOrderLeavesCursor) {
   EXPECT_EQ(run->unchanged, 1500u);
   EXPECT_EQ(resources(schema, "unordered"), 3000);
   EXPECT_EQ(us(stored_cursor(schema, "unordered")), at_us(3000));
+  client.stop();
+}
+
+// 2c. A run that times out keeps what it wrote and moves the cursor to the newest written
+// object; the job is retried.
+class SlowController : public SequenceController<Slow> {
+ public:
+  std::chrono::milliseconds inform_timeout() const override { return 1500ms; }
+};
+
+TEST(informer_pgtest, TimedOutRunKeepsWrittenObjectsAndCursor) {
+  ScratchSchema schema("inf");
+  auto pool = delta::testing::make_pool();
+  delta::migrate(*pool, {.schema = schema.name()});
+  auto controller = std::make_shared<SlowController>();
+  controller->total = 4000;
+  controller->hang_after = 1700;
+  auto config = test_config(schema.name());
+  config.controllers.add(controller);
+  delta::Client client(pool, config);
+  client.start();
+
+  client.schedule_inform({.kind = "slow"});
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "slow", "retryable") == 1; }, 30s));
+  auto run = client.last_inform_run("slow");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_FALSE(run->succeeded);
+  EXPECT_NE(run->error.find("stopped"), std::string::npos) << run->error;
+  // 1700 unless the machine is so slow that the timeout hit before the informer hung.
+  const int first = static_cast<int>(run->emitted);
+  EXPECT_LE(first, 1700) << "emit must refuse objects once the run timed out";
+  EXPECT_GT(first, 0);
+  EXPECT_EQ(resources(schema, "slow"), first);
+  EXPECT_EQ(us(stored_cursor(schema, "slow")), at_us(first));
+  auto job = schema.pool()
+                 .exec("SELECT (errors[1])->>'type', (errors[1])->>'error' FROM " +
+                           schema.table("delta_job") + " WHERE kind = $1",
+                       job_kind("slow"))
+                 .one();
+  EXPECT_EQ(job.get<std::string>(0), "timeout") << job.get<std::string>(1);
+
+  retry_now(schema, "slow");
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "slow", "completed") == 1; }, 30s));
+  run = client.last_inform_run("slow");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run->succeeded) << run->error;
+  EXPECT_EQ(run->emitted, static_cast<std::size_t>(4000 - first));
+  EXPECT_EQ(resources(schema, "slow"), 4000);
+  EXPECT_EQ(us(stored_cursor(schema, "slow")), at_us(4000));
   client.stop();
 }
 
@@ -410,7 +477,7 @@ class PlainController : public delta::Controller<Plain> {
   std::vector<bool> process_existing;
 };
 
-// 2c. Objects without created_at: the cursor becomes (about) the run's start time.
+// 2d. Objects without created_at: the cursor becomes (about) the run's start time.
 TEST(informer_pgtest, ObjectsWithoutCreatedAtMoveCursorToRunStart) {
   ScratchSchema schema("inf");
   auto pool = delta::testing::make_pool();
@@ -492,13 +559,18 @@ class CountingController : public delta::Controller<T> {
 
 // 3a. Three processes with the same controller: one run per interval in all, not one per
 // process; runs happen only on processes that have the controller; no jitter -> no delay.
+//
+// The interval is measured in the database (from the start of the last run), so two runs'
+// fetch times (delta_job.attempted_at) are at least the interval apart whatever the load
+// of the machine: run k+1's job is inserted no earlier than run k started + interval, and
+// run k was fetched before it started.
 TEST(informer_pgtest, SchedulerRunsOncePerIntervalAcrossProcesses) {
   ScratchSchema schema("inf");
   delta::migrate(schema.pool(), {.schema = schema.name()});
+  LogCapture log;  // outlives the clients that log into it
   std::vector<std::shared_ptr<CountingController<Tick>>> controllers;
   std::vector<std::unique_ptr<delta::Client>> clients;
   std::set<std::string> with_controller;
-  LogCapture log;
   for (int i = 0; i < 3; ++i) {
     auto controller = std::make_shared<CountingController<Tick>>();
     auto config = test_config(schema.name());
@@ -522,59 +594,70 @@ TEST(informer_pgtest, SchedulerRunsOncePerIntervalAcrossProcesses) {
     config.namespaces["default"] = {.max_workers = 2};
     clients.push_back(std::make_unique<delta::Client>(delta::testing::make_pool(), config));
   }
-  for (auto& client : clients)
+  for (auto& client : clients) {
     client->start();
+    log.logger("test")(delta::LogLevel::info, "started " + client->id());
+  }
   auto total_runs = [&] {
     int n = 0;
     for (auto& controller : controllers)
       n += controller->runs.load();
     return n;
   };
-  ASSERT_TRUE(eventually([&] { return total_runs() >= 1; }, 10s));
-  // Runs expected at ~0, ~1, ~2, ~3 s after the first one: count those that started
-  // within 3.5 s of the first.
-  std::this_thread::sleep_for(3600ms);
+  // Four runs: three intervals (about 3-3.5 s on an idle machine).
+  const bool four = eventually([&] { return total_runs() >= 4; }, 30s);
   std::vector<std::chrono::steady_clock::time_point> starts;
   for (auto& controller : controllers) {
     auto more = controller->times();
     starts.insert(starts.end(), more.begin(), more.end());
   }
   std::sort(starts.begin(), starts.end());
-  const auto in_window = std::count_if(starts.begin(), starts.end(),
-                                       [&](auto t) { return t - starts.front() <= 3500ms; });
   for (auto& client : clients)
     client->stop();
   const int runs = total_runs();
-  std::cout << "[ scheduler ] tick runs in ~3.5 s after the first one, 1 s interval, 3 processes: "
-            << in_window << " (" << runs << " by the time all stopped; per process:";
+  ASSERT_TRUE(four) << "only " << runs << " runs in 30 s with a 1 s interval; log:\n" << log.dump();
+  const auto in_window = std::count_if(starts.begin(), starts.end(),
+                                       [&](auto t) { return t - starts.front() <= 3500ms; });
+  std::cout << "[ scheduler ] 1 s interval, 3 processes: " << in_window
+            << " runs in the 3.5 s after the first, " << runs << " in all (per process:";
   for (auto& controller : controllers)
     std::cout << ' ' << controller->runs.load();
   std::cout << ")\n";
-  auto timeline = schema.pool().exec(
-      "SELECT attempted_by, extract(epoch FROM created_at - min(created_at) OVER ()) * 1000, "
-      "extract(epoch FROM attempted_at - min(created_at) OVER ()) * 1000 FROM " +
-          schema.table("delta_job") + " WHERE kind = $1 ORDER BY created_at",
-      job_kind("tick"));
-  for (auto row : timeline) {
-    std::cout << "[ scheduler ]   job inserted at +" << row.get<double>(1) << " ms, run at +"
-              << row.get<double>(2) << " ms by "
-              << row.get<std::optional<std::string>>(0).value_or("-") << "\n";
-  }
-  std::cout << log.dump();
-  EXPECT_GE(in_window, 2) << "log:\n" << log.dump();
-  EXPECT_LE(in_window, 5) << "one run per interval, not one per process; log:\n" << log.dump();
+  EXPECT_LE(in_window, 4) << "one run per interval, not one per process; log:\n" << log.dump();
 
-  EXPECT_EQ(inform_jobs(schema, "tick"), runs) << "one job per run";
-  EXPECT_EQ(inform_jobs(schema, "tick", "completed"), runs);
+  // Every run is one attempt of an inform job (a job rescued from a client that stopped
+  // heartbeating on an overloaded machine runs again as attempt 2).
+  const auto attempts = schema.pool()
+                            .exec("SELECT coalesce(sum(attempt), 0)::bigint FROM " +
+                                      schema.table("delta_job") + " WHERE kind = $1",
+                                  job_kind("tick"))
+                            .one()
+                            .get<std::int64_t>(0);
+  EXPECT_EQ(attempts, runs) << "one job attempt per run";
   auto result = schema.pool().exec(
-      "SELECT attempted_by, extract(epoch FROM scheduled_at - created_at) * 1000 FROM " +
-          schema.table("delta_job") + " WHERE kind = $1",
+      "SELECT attempted_by, extract(epoch FROM scheduled_at - created_at) * 1000, "
+      "extract(epoch FROM attempted_at - lag(attempted_at) OVER (ORDER BY attempted_at)) * 1000, "
+      "extract(epoch FROM attempted_at - min(attempted_at) OVER ()) * 1000 FROM " +
+          schema.table("delta_job") +
+          " WHERE kind = $1 AND state = 'completed' ORDER BY attempted_at",
       job_kind("tick"));
+  double longest_gap = 0;
   for (auto row : result) {
     const auto by = row.get<std::optional<std::string>>(0);
+    const auto gap = row.get<std::optional<double>>(2);
+    std::cout << "[ scheduler ]   run at +" << row.get<double>(3) << " ms by " << by.value_or("-")
+              << "\n";
     EXPECT_TRUE(by && with_controller.contains(*by))
         << "a tick inform job ran on " << by.value_or("(nobody)");
     EXPECT_LT(row.get<double>(1), 50.0) << "no jitter configured, but the job was delayed";
+    if (gap) {
+      EXPECT_GE(*gap, 999.0) << "two runs less than the 1 s interval apart; log:\n" << log.dump();
+      longest_gap = std::max(longest_gap, *gap);
+    }
+  }
+  if (longest_gap > 2500.0) {  // late runs are not the subject here, but show why
+    std::cout << "[ scheduler ] a run came " << longest_gap << " ms after the previous one; log:\n"
+              << log.dump();
   }
 }
 
@@ -626,7 +709,7 @@ TEST(informer_pgtest, JitterSpreadsScheduledRuns) {
   for (auto row : result) {
     const auto delay = row.get<double>(1);
     std::cout << "[ jitter ] " << row.get<std::string>(0) << " delayed " << delay << " ms\n";
-    EXPECT_GE(delay, -20.0);
+    EXPECT_GE(delay, -500.0);  // the insert's now() is a little after the delay was drawn
     EXPECT_LE(delay, 2000.0 + 50.0) << "delay beyond inform_jitter";
     EXPECT_GE(row.get<double>(2), -20.0) << "the run started before its scheduled time";
     lowest = std::min(lowest, delay);
@@ -674,9 +757,19 @@ TEST(informer_pgtest, DisabledIntervalNeverRuns) {
   auto config = test_config(schema.name());
   config.inform_interval = -1ms;
   config.controllers.add(on).add(off).add(dflt);
+  LogCapture log;
+  config.logger = log.logger("client");
   delta::Client client(pool, config);
+  const auto begin = std::chrono::steady_clock::now();
   client.start();
-  ASSERT_TRUE(eventually([&] { return on->runs >= 3; }, 10s));
+  ASSERT_TRUE(eventually([&] { return on->runs >= 3; }, 30s)) << log.dump();
+  const auto three = std::chrono::steady_clock::now() - begin;
+  if (three > 3s) {  // expected ~1 s: show why it took longer
+    std::cout << "[ disabled ] three runs of a 300 ms informer took "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(three).count()
+              << " ms; log:\n"
+              << log.dump();
+  }
   std::this_thread::sleep_for(500ms);
   EXPECT_GE(on->runs, 3);
   EXPECT_EQ(off->runs, 0);
@@ -700,6 +793,7 @@ TEST(informer_pgtest, ScheduleInformRunsAtOnceAndProcessExistingReworks) {
   auto controller = std::make_shared<PlainController>();
   controller->count = 20;
   auto config = test_config(schema.name());
+  config.inform_jitter = 60s;  // a hand-triggered run must not wait for jitter
   config.controllers.add(controller);
   config.namespaces["default"] = {.max_workers = 4};
   delta::Client client(pool, config);
@@ -712,7 +806,7 @@ TEST(informer_pgtest, ScheduleInformRunsAtOnceAndProcessExistingReworks) {
   const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - begin);
   std::cout << "[ schedule_inform ] first run started after " << latency.count() << " ms\n";
-  EXPECT_LT(latency, 2s) << "schedule_inform must run at once";
+  EXPECT_LT(latency, 5s) << "schedule_inform must run at once";
   ASSERT_TRUE(eventually([&] { return resources(schema, "plain", "synced") == 20; }, 20s));
   EXPECT_EQ(controller->worked, 20);
 

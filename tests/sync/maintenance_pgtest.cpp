@@ -36,9 +36,12 @@ delta::Config test_config(const std::string& schema) {
   config.maintenance_interval = 100ms;
   config.cleaner_interval = 200ms;
   config.completer_flush_interval = 1ms;
-  config.heartbeat_interval = 200ms;
-  config.client_ttl = 1s;
-  config.leader_ttl = 1s;
+  // The heartbeat and election statements run with a statement_timeout of twice the
+  // heartbeat interval; 500 ms (not 200 ms) keeps Client::start() from failing on a busy
+  // machine.
+  config.heartbeat_interval = 500ms;
+  config.client_ttl = 2s;
+  config.leader_ttl = 2s;
   config.leader_renew_interval = 200ms;
   config.scheduler_interval = 100ms;
   config.rescuer_interval = 100ms;
@@ -295,6 +298,57 @@ TEST(maintenance_pgtest, CleanerRemovesTwoHundredThousandRows) {
   EXPECT_EQ(schema.count("delta_resource WHERE object_id LIKE 'new-%'"), 1000)
       << "rows within retention were deleted";
   client.stop();
+}
+
+// An idle client (a namespace, a controller, nothing to do) polls for work every
+// poll_interval; together with the leader's maintenance (rescuer and expirer every 100 ms,
+// cleaner every 200 ms) that is a few dozen scans of delta_resource per second, not
+// thousands. (Found while timing the tests above: a claimer that wakes itself when it
+// gives back unused claim slots turns every idle client into a busy loop of empty claims,
+// which slows every other test sharing the database.)
+TEST(maintenance_pgtest, IdleClientDoesNotSpinOnEmptyClaims) {
+  ScratchSchema schema("mnt");
+  delta::migrate(schema.pool(), {.schema = schema.name()});
+  auto scans = [&] {
+    return schema.pool()
+        .exec(
+            "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables "
+            "WHERE schemaname = $1 AND relname = 'delta_resource'",
+            schema.name())
+        .one()
+        .get<std::int64_t>(0);
+  };
+  const auto before = scans();
+  auto controller = std::make_shared<RowController>();
+  std::chrono::milliseconds lived{0};
+  {
+    auto pool = delta::testing::make_pool();
+    auto config = test_config(schema.name());
+    config.controllers.add(controller);
+    config.namespaces["default"] = {.max_workers = 4};
+    delta::Client client(pool, config);
+    const auto begin = std::chrono::steady_clock::now();
+    client.start();
+    std::this_thread::sleep_for(2s);
+    client.stop();
+    lived = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  begin);
+  }  // the pool closes its connections: their statistics reach pg_stat_user_tables
+  std::int64_t total = 0;
+  wait_for(
+      [&] {
+        const auto now = scans() - before;
+        const bool stable = now == total && now > 0;
+        total = now;
+        return stable;
+      },
+      5s, 300ms);
+  const double per_second =
+      1000.0 * static_cast<double>(total) / static_cast<double>(lived.count());
+  std::cout << "[ idle ] " << total << " scans of delta_resource in " << lived.count()
+            << " ms by one idle client (" << per_second << "/s)\n";
+  EXPECT_EQ(controller->worked, 0);
+  EXPECT_LT(per_second, 300.0) << "an idle client is busy-looping on the database";
 }
 
 }  // namespace

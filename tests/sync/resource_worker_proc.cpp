@@ -102,6 +102,8 @@ struct Settings {
   int leader_ttl_ms = 1000;
   int leader_renew_ms = 200;
   int rescuer_interval_ms = 100;
+  int work_timeout_ms = 60000;
+  int stuck_threshold_ms = 60000;
   int stop_grace_ms = 5000;
   std::string log_level = "warn";
 };
@@ -226,6 +228,9 @@ int run(const Settings& settings) {
   config.leader_renew_interval = milliseconds(settings.leader_renew_ms);
   config.scheduler_interval = milliseconds(200);
   config.rescuer_interval = milliseconds(settings.rescuer_interval_ms);
+  // A claim's lease lasts work_timeout + stuck_threshold.
+  config.work_timeout = milliseconds(settings.work_timeout_ms);
+  config.stuck_threshold = milliseconds(settings.stuck_threshold_ms);
   for (const auto& kind : settings.kinds) {
     config.controllers.add(make_controller(kind, log, milliseconds(settings.work_ms)));
   }
@@ -270,6 +275,8 @@ int main(int argc, char** argv) {
   app.add_option("--leader-ttl-ms", settings.leader_ttl_ms, "Config::leader_ttl");
   app.add_option("--leader-renew-ms", settings.leader_renew_ms, "Config::leader_renew_interval");
   app.add_option("--rescuer-interval-ms", settings.rescuer_interval_ms, "Config::rescuer_interval");
+  app.add_option("--work-timeout-ms", settings.work_timeout_ms, "Config::work_timeout");
+  app.add_option("--stuck-threshold-ms", settings.stuck_threshold_ms, "Config::stuck_threshold");
   app.add_option("--stop-grace-ms", settings.stop_grace_ms, "grace given to client.stop()");
   app.add_option("--log-level", settings.log_level, "debug, info, warn or error");
   app.add_option("--parent-pid", parent_pid, "exit at once if this is not our parent");

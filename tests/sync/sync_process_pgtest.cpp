@@ -1,7 +1,9 @@
 // The resource engine across real processes: resource_worker_proc (built as
 // DELTA_RESOURCE_WORKER_PROC) instances sharing one schema work every resource exactly once
 // and never one resource in two places at a time, rescue the resources of a SIGKILLed
-// process, and claim only the kinds and namespaces they are configured for. Each worker
+// process, claim only the kinds and namespaces they are configured for, work a resource
+// that changed while it was worked again (after that work), and keep the leases of live
+// work (claimed ahead or not) so that nothing is rescued from a live process. Each worker
 // process logs every work() call it finished (CLOCK_REALTIME intervals) to a file of its
 // own; the tests compare those logs with the rows. Each test uses its own schema; the suite
 // is named after the executable so `ctest -R sync_process` selects it.
@@ -801,6 +803,66 @@ TEST_F(sync_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrently) {
   // At least the resources synced before the first change were worked again.
   EXPECT_GE(reworked, 40u);
   EXPECT_GT(worked_while_changed, 0u);
+
+  EXPECT_EQ(a.terminate(kStopTimeout), 0);
+  EXPECT_EQ(b.terminate(kStopTimeout), 0);
+}
+
+TEST_F(sync_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTimeout) {
+  // Every work() takes 200 ms of a 1 s work timeout, and a claim's lease is that timeout
+  // plus a 200 ms stuck threshold; both processes stay alive. No lease may run out, so
+  // nothing is rescued and nothing is worked twice, however many resources a process
+  // claims at once and however long they wait for its one worker.
+  constexpr int kResources = 12;
+  const std::vector<std::string> args{"--kinds",
+                                      "item",
+                                      "--parallelism",
+                                      "1",
+                                      "--max-workers",
+                                      "1",
+                                      "--work-ms",
+                                      "200",
+                                      "--work-timeout-ms",
+                                      "1000",
+                                      "--stuck-threshold-ms",
+                                      "200",
+                                      "--rescuer-interval-ms",
+                                      "100"};
+  WorkerProcess& a = start_worker("lease-a", args);
+  ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("l", kResources, 1));
+  ASSERT_TRUE(poll_until(
+      [&] {
+        return scalar("SELECT count(*) FROM {s}.delta_resource WHERE lease_owner = $1",
+                      a.client_id()) > 0;
+      },
+      10s, 5ms))
+      << resource_states();
+  WorkerProcess& b = start_worker("lease-b", args);
+  ASSERT_TRUE(poll_until([&] { return synced() == kResources; }, 20s)) << resource_states();
+
+  std::string rescues;
+  for (const auto& id :
+       ids_where("EXISTS (SELECT 1 FROM unnest(r.errors) e WHERE e->>'type' = 'rescue')")) {
+    const delta::ResourceRow row = informer_->get_resource("item", id);
+    rescues += "\n  " + id + ": " + (row.errors.empty() ? "" : row.errors.front().error);
+  }
+  EXPECT_TRUE(rescues.empty()) << "resources of live processes rescued:" << rescues;
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource WHERE attempt <> 1"), 0);
+
+  const auto grouped = by_resource(work_records());
+  EXPECT_EQ(grouped.size(), static_cast<std::size_t>(kResources));
+  std::size_t twice = 0;
+  std::string twice_summary;
+  for (const auto& [key, list] : grouped) {
+    if (list.size() == 1) continue;
+    ++twice;
+    twice_summary += "\n  " + key + ":";
+    for (const auto& record : list)
+      twice_summary += " [" + describe(record) + "]";
+  }
+  EXPECT_EQ(twice, 0u) << "resources worked more than once:" << twice_summary;
+  const auto [overlaps, overlap_summary] = overlapping_work(grouped);
+  EXPECT_EQ(overlaps, 0u) << "overlapping work:" << overlap_summary;
 
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
