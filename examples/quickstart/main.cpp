@@ -2,11 +2,12 @@
 //
 // Read it top to bottom:
 //   1. User, the object: a plain struct with a kind, an id and a JSON form.
-//   2. UserController, the worker: copies one user from the CRM into our "directory".
-//   3. main(): migrate, start a Client, then tell delta about the CRM's users in rounds
-//      with inform_many(). Between rounds some users change, some sign up and some leave;
-//      delta works exactly the users that need it, retries the failures, and deletes the
-//      users who left.
+//   2. UserController: its informer lists users from the CRM, its worker copies one user
+//      into our "directory".
+//   3. run(): migrate, start a Client, then run the informer round after round. Between
+//      rounds some users change, some sign up and some leave; the informer's cursor makes
+//      each run list only what changed, delta works exactly the users that need it,
+//      retries the failures, and deletes the users who left.
 //
 // The database comes from DATABASE_URL, else libpq's PG* variables. The demo keeps its
 // tables in a schema of its own, "quickstart", which it drops first, so it can run again
@@ -60,8 +61,17 @@ struct User {
     if (updated_at == stored.updated_at) return 0;
     return updated_at > stored.updated_at ? 1 : -1;
   }
-  // Optional: work up to 8 users at once in this process (default 1).
-  static delta::ObjectSettings settings() { return {.parallelism = 8}; }
+  // Optional: the informer's cursor. After a run, delta remembers the newest value it
+  // wrote and passes it to the next run as `after`.
+  std::optional<delta::Timestamp> created_at() const {
+    return delta::Timestamp(std::chrono::milliseconds(updated_at));
+  }
+  // Optional: work up to 8 users at once in this process (default 1). The informer runs
+  // when this demo asks (schedule_inform); a real service would rather set an
+  // inform_interval (say 5 min) and let delta's leader schedule the runs.
+  static delta::ObjectSettings settings() {
+    return {.parallelism = 8, .inform_interval = std::chrono::milliseconds(-1)};
+  }
 
   bool operator==(const User&) const = default;
 };
@@ -75,16 +85,18 @@ class Crm {
  public:
   Crm(int users, unsigned seed) : random_(seed) {
     std::lock_guard lock(mutex_);
-    for (int i = 0; i < users; ++i)
+    for (int i = 0; i < users; ++i) {
+      clock_ += 1000;  // they signed up one second apart
       add_user();
+    }
   }
 
-  // Every user, as an informer would list them.
-  std::vector<User> list() const {
+  // Every user modified at or after `since` (ms), as the CRM's list API would return them.
+  std::vector<User> list(std::int64_t since = 0) const {
     std::lock_guard lock(mutex_);
     std::vector<User> users;
     for (const auto& entry : users_)
-      users.push_back(entry.second);
+      if (entry.second.updated_at >= since) users.push_back(entry.second);
     return users;
   }
   std::optional<User> find(const std::string& email) const {
@@ -177,12 +189,33 @@ class Directory {
 
 // ---- 2. The controller ------------------------------------------------------------------
 
-// Reconciles one user. delta calls work() on its worker threads, up to
-// settings().parallelism at once, so it must be thread-safe. No database transaction is
-// open while it runs.
 class UserController : public delta::Controller<User> {
  public:
   UserController(const Crm& crm, Directory& directory) : crm_(crm), directory_(directory) {}
+
+  // The informer: lists users from the CRM. delta writes what it emits in batches, with
+  // the same rules as client.inform(): new users are scheduled, changed ones scheduled
+  // again, unchanged ones left alone. `options.after` is the cursor (the newest
+  // created_at() of the last run); listing from it, not after it, re-lists the users at
+  // the boundary, which costs nothing: they are unchanged.
+  void inform(delta::InformContext& ctx, const delta::InformOptions& options,
+              delta::InformSink<User>& out) override {
+    std::int64_t since = 0;
+    if (options.after) {
+      since =
+          std::chrono::duration_cast<std::chrono::milliseconds>(options.after->time_since_epoch())
+              .count();
+    }
+    for (const User& user : crm_.list(since)) {
+      if (!out.emit(user)) return;  // the run was cancelled (timeout or stop)
+    }
+    ctx.log(delta::LogLevel::debug,
+            "listed the CRM's users modified since " + std::to_string(since));
+  }
+
+  // The worker: reconciles one user. delta calls it on its worker threads, up to
+  // settings().parallelism at once, so it must be thread-safe. No database transaction
+  // is open while it runs.
 
   delta::WorkResult work(delta::WorkContext& /*ctx*/, const delta::Resource<User>& user) override {
     std::this_thread::sleep_for(300us);  // the round trip to the other system
@@ -272,6 +305,19 @@ bool wait_until_settled(delta::pg::Pool& pool, const Tally& tally, Clock::time_p
   }
 }
 
+// Triggers a run of the user informer and waits for it to finish; its summary, or nothing
+// if `deadline` passed first.
+std::optional<delta::InformRun> run_informer(delta::Client& client, Clock::time_point deadline) {
+  const std::optional<delta::InformRun> before = client.last_inform_run(User::kind);
+  client.schedule_inform({.kind = std::string(User::kind)});
+  while (Clock::now() < deadline) {
+    std::optional<delta::InformRun> run = client.last_inform_run(User::kind);
+    if (run && (!before || run->started_at > before->started_at)) return run;
+    std::this_thread::sleep_for(10ms);
+  }
+  return std::nullopt;
+}
+
 // "12:00:01.234" (UTC).
 std::string time_of_day(delta::Timestamp at) {
   const auto whole = std::chrono::floor<std::chrono::seconds>(at);
@@ -358,9 +404,10 @@ int run() {
 
   client.start();
 
-  // Tell delta about every user, round after round. inform_many() writes a whole batch in
-  // one statement and reports, per user, whether it was new (inserted), different from the
-  // stored copy (changed: work scheduled) or the same (unchanged: nothing written).
+  // Run the informer, round after round. schedule_inform() inserts an inform job, which
+  // this client runs at once (any client with a UserController could). The run reports
+  // what it listed: new users (inserted), users that differ from the stored copy
+  // (changed: work scheduled) and the same ones (unchanged: nothing written).
   struct Round {
     int changes, signups, departures;
   };
@@ -378,14 +425,20 @@ int run() {
       std::printf("\nround %zu: in the CRM %d users changed plan, %d signed up, %d left\n",
                   round + 1, r.changes, r.signups, r.departures);
     }
-    const std::vector<User> users = crm.list();
-    const delta::InformManyResult result = client.inform_many(users);
-    std::printf("  inform_many(%zu users): %zu inserted, %zu changed, %zu unchanged, %zu stale\n",
-                users.size(), result.inserted, result.changed, result.unchanged, result.stale);
-    const std::size_t expect_inserted = round == 0 ? users.size() : activity.signed_up.size();
-    if (result.inserted != expect_inserted || result.changed != activity.before_change.size()) {
+    const std::optional<delta::InformRun> run = run_informer(client, deadline);
+    if (!run || !run->succeeded) {
+      problems.push_back("round " + std::to_string(round + 1) + ": the informer run failed" +
+                         (run ? ": " + run->error : std::string()));
+      break;
+    }
+    std::printf(
+        "  informer run: listed %zu users in %zu batch(es): %zu inserted, %zu changed, %zu "
+        "unchanged\n",
+        run->emitted, run->batches, run->inserted, run->changed, run->unchanged);
+    const std::size_t expect_inserted = round == 0 ? crm.size() : activity.signed_up.size();
+    if (run->inserted != expect_inserted || run->changed != activity.before_change.size()) {
       problems.push_back("round " + std::to_string(round + 1) +
-                         ": inform_many did not report what changed in the CRM");
+                         ": the informer did not report what changed in the CRM");
     }
 
     // Users who left are not in the listing any more. Ask delta to look at them again:

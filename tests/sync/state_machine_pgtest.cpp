@@ -863,7 +863,7 @@ void namespace_expiry_expired(StateMachine& t) {
       << "not before the TTL";
   EXPECT_LE(ms_from_now(expired.run_at), 0) << "runnable again";
   EXPECT_EQ(expired.generation, 1);
-  EXPECT_EQ(expired.attempt, 1);
+  EXPECT_EQ(expired.attempt, 0) << "a re-work starts with the full max_attempts budget";
   // Runnable: a worker of the namespace works it again.
   t.start(working);
   ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") >= 2; }));
@@ -883,6 +883,7 @@ void invalidate_synced_expired(StateMachine& t) {
   EXPECT_EQ(expired.state, ResourceState::expired);
   EXPECT_LE(ms_from_now(expired.run_at), 0);
   EXPECT_EQ(expired.generation, 1);
+  EXPECT_EQ(expired.attempt, 0) << "a re-work starts with the full max_attempts budget";
   EXPECT_EQ(expired.synced_at, synced.synced_at);
   // Expired is runnable: it is worked again.
   ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") == 2; }));
