@@ -309,7 +309,12 @@ bool wait_until_settled(delta::pg::Pool& pool, const Tally& tally, Clock::time_p
 // if `deadline` passed first.
 std::optional<delta::InformRun> run_informer(delta::Client& client, Clock::time_point deadline) {
   const std::optional<delta::InformRun> before = client.last_inform_run(User::kind);
-  client.schedule_inform({.kind = std::string(User::kind)});
+  // One inform job per kind at a time: while the previous one is still being recorded as
+  // completed, the request is skipped as a duplicate; ask again.
+  while (client.schedule_inform({.kind = std::string(User::kind)}).unique_skipped_as_duplicate) {
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(10ms);
+  }
   while (Clock::now() < deadline) {
     std::optional<delta::InformRun> run = client.last_inform_run(User::kind);
     if (run && (!before || run->started_at > before->started_at)) return run;

@@ -34,7 +34,7 @@ JobStore::JobStore(const std::string& schema)
       control_channel_(channel_name(schema, "control")) {
   const std::string prefix = internal::statement_prefix("dj", schema);
   auto make = [&](const char* name, const std::string& sql) {
-    return pg::Statement{prefix + name, schema::render(sql, schema)};
+    return pg::Statement{prefix + name, schema::render(sql, schema), true};
   };
   const std::string returning_j = internal::qualify_columns(kColumns, "j");
 

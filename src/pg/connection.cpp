@@ -160,6 +160,13 @@ Result Connection::exec(std::string_view sql, const Params& params) {
 
 Result Connection::exec_prepared(const Statement& statement, const Params& params) {
   const auto n = params.size();
+  if (statement.replan) {
+    const WireParams wire(params);
+    return check(
+        PQexecParams(conn_, statement.sql.c_str(), static_cast<int>(n), params.types().data(),
+                     wire.values.data(), wire.lengths.data(), params.formats().data(), 0),
+        statement.sql);
+  }
   if (!prepared_.contains(statement.name)) {
     check(PQprepare(conn_, statement.name.c_str(), statement.sql.c_str(), static_cast<int>(n),
                     params.types().data()),

@@ -17,6 +17,13 @@ namespace delta::pg {
 struct Statement {
   std::string name;
   std::string sql;
+  // Plan it at every execution, with its parameter values, instead of preparing it.
+  // PostgreSQL caches a generic plan of a prepared statement on each connection and
+  // keeps it until the table's statistics change: a plan made while a table was empty
+  // (a seq scan) is still used when it holds millions of rows, long before autovacuum
+  // analyzes it. delta's statements over its queue and resource tables are replanned;
+  // planning costs far less than the commit each of them waits for.
+  bool replan = false;
 };
 
 // `name` as a quoted SQL identifier ("a""b" for a"b).

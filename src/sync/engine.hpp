@@ -225,6 +225,20 @@ class SyncEngine {
   SyncContext& context() { return ctx_; }
 
  private:
+  // One inform() call waiting to be written. Concurrent calls of a kind are combined:
+  // the first caller to find no statement of its kind in flight writes every waiting call
+  // in one statement (one commit), the others wait for their result.
+  struct InformCall {
+    const detail::ObjectData* object;
+    InformRow row;
+    InformResult result;
+    std::exception_ptr error;
+    bool done = false;  // guarded by combine_mutex_
+  };
+  // Writes `calls` (distinct ids of `kind`) in one statement on `tx`, or autocommitted;
+  // stores each call's result or error, never throws. A failed batch of several is
+  // written again one call at a time, so one bad call fails alone.
+  void write_calls(pg::Transaction* tx, const std::string& kind, std::span<InformCall*> calls);
   void check_kind_known(std::string_view kind);
   void wake_kind(std::string_view kind);
   void maintenance_loop(std::stop_token stop);
@@ -241,6 +255,11 @@ class SyncEngine {
 
   mutable std::mutex runs_mutex_;
   std::map<std::string, InformRun, std::less<>> runs_;  // guarded by runs_mutex_
+
+  std::mutex combine_mutex_;
+  std::condition_variable combine_cv_;
+  std::map<std::string, std::deque<InformCall*>, std::less<>> combine_queue_;  // guarded
+  std::map<std::string, int, std::less<>> combine_busy_;  // statements in flight; guarded
 
   std::mutex known_mutex_;
   std::set<std::string, std::less<>> known_kinds_;  // guarded by known_mutex_

@@ -46,7 +46,7 @@ ResourceStore::ResourceStore(const std::string& schema)
     : channel_(internal::channel_name(schema, "resources")) {
   const std::string prefix = internal::statement_prefix("dr", schema);
   auto make = [&](const char* name, const std::string& sql) {
-    return pg::Statement{prefix + name, schema::render(sql, schema)};
+    return pg::Statement{prefix + name, schema::render(sql, schema), true};
   };
   const std::string cols_r = internal::qualify_columns(kColumns, "r");
   const std::string cols_up = internal::qualify_columns(kColumns, "up");
@@ -96,8 +96,13 @@ SELECT i.ord,
        {extra}
 FROM input i
 LEFT JOIN up ON up.object_id = i.object_id
-LEFT JOIN {{{{schema}}}}.delta_resource e
-  ON up.id IS NULL AND e.kind = $1 AND e.object_id = i.object_id
+-- The stored row of what was not written: one unique-index probe per input row (LIMIT
+-- keeps the planner from turning the lookup into a hash join over the whole table).
+LEFT JOIN LATERAL (
+  SELECT * FROM {{{{schema}}}}.delta_resource e
+  WHERE up.id IS NULL AND e.kind = $1 AND e.object_id = i.object_id
+  LIMIT 1
+) e ON true
 ORDER BY i.ord)";
   inform_full_ =
       make("inform_full", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
@@ -259,7 +264,7 @@ WHERE k.inform_interval IS DISTINCT FROM EXCLUDED.inform_interval)");
 void ResourceStore::prepare_maintenance(const std::string& schema) {
   const std::string prefix = internal::statement_prefix("dr", schema);
   auto make = [&](const char* name, const std::string& sql) {
-    return pg::Statement{prefix + name, schema::render(sql, schema)};
+    return pg::Statement{prefix + name, schema::render(sql, schema), true};
   };
   begin_inform_ = make("begin_inform", fmt::format(R"(
 UPDATE {{{{schema}}}}.delta_controller SET last_inform_started_at = {now}

@@ -263,6 +263,8 @@ TEST(informer_pgtest, FiftyThousandObjectsInFewStatementsThenOnlyNewer) {
   EXPECT_EQ(us(run->cursor), at_us(50000));
   EXPECT_EQ(us(stored_cursor(schema, "bulk")), at_us(50000));
 
+  // An inform job is unique while pending or running: wait until the first is completed.
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "bulk", "completed") == 1; }, 10s));
   controller->total = 50700;
   client.schedule_inform({.kind = "bulk"});
   ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "bulk", "completed") == 2; }, 60s));
@@ -504,6 +506,7 @@ TEST(informer_pgtest, ObjectsWithoutCreatedAtMoveCursorToRunStart) {
       << "the cursor should be the run's start time";
   EXPECT_LE(us(cursor), us(run->finished_at));
 
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "plain", "completed") == 1; }, 10s));
   client.schedule_inform({.kind = "plain"});
   ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "plain", "completed") == 2; }, 30s));
   auto afters = controller->seen_afters();
@@ -810,6 +813,7 @@ TEST(informer_pgtest, ScheduleInformRunsAtOnceAndProcessExistingReworks) {
   ASSERT_TRUE(eventually([&] { return resources(schema, "plain", "synced") == 20; }, 20s));
   EXPECT_EQ(controller->worked, 20);
 
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "plain", "completed") == 1; }, 10s));
   client.schedule_inform({.kind = "plain"});
   ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "plain", "completed") == 2; }, 10s));
   auto run = client.last_inform_run("plain");
@@ -884,9 +888,11 @@ TEST(informer_pgtest, InformersDoNotResurrectDeletedResources) {
   client.schedule_inform({.kind = "gone"});
   ASSERT_TRUE(eventually([&] { return resources(schema, "gone", "deleted") == 1; }, 10s));
   EXPECT_EQ(controller->worked, 1);
+  // An inform job is unique while pending or running: wait until the first is completed.
+  ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "gone", "completed") == 1; }, 10s));
 
   controller->listed = 2;  // new content
-  client.schedule_inform({.kind = "gone"});
+  EXPECT_FALSE(client.schedule_inform({.kind = "gone"}).unique_skipped_as_duplicate);
   ASSERT_TRUE(eventually([&] { return inform_jobs(schema, "gone", "completed") == 2; }, 10s));
   auto run = client.last_inform_run("gone");
   ASSERT_TRUE(run.has_value());

@@ -565,6 +565,54 @@ TEST_F(resources_pgtest, InformTxCommittedIsStoredAndWorkedAtOnce) {
   EXPECT_EQ(recorder_->runs("a"), 1);
 }
 
+// Concurrent inform() calls of a kind are written together (one statement per batch of
+// waiting calls): every caller still gets its own result, and two callers informing the
+// same id both succeed, one inserting and one seeing it.
+TEST_F(resources_pgtest, ConcurrentInformsEachGetTheirOwnResult) {
+  Client& client = reader();
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 150;
+  std::vector<std::vector<delta::InformResult>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // Each thread informs its own ids; every tenth call informs an id shared by all.
+        const std::string id = i % 10 == 0 ? "shared" + std::to_string(i)
+                                           : "t" + std::to_string(t) + "-" + std::to_string(i);
+        results[t].push_back(client.inform(Thing{id, "sync", i}));
+      }
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+
+  std::map<std::string, int> inserted_by_id;
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(results[t].size(), static_cast<std::size_t>(kPerThread));
+    for (int i = 0; i < kPerThread; ++i) {
+      const delta::InformResult& result = results[t][i];
+      const std::string id = i % 10 == 0 ? "shared" + std::to_string(i)
+                                         : "t" + std::to_string(t) + "-" + std::to_string(i);
+      ASSERT_EQ(result.resource.object_id, id) << "a caller got another call's row";
+      EXPECT_EQ(result.resource.object.at("version"), i);
+      EXPECT_GT(result.resource.id, 0);
+      if (i % 10 != 0) {
+        EXPECT_EQ(result.status, InformStatus::inserted) << id;
+      } else {
+        EXPECT_TRUE(result.status == InformStatus::inserted ||
+                    result.status == InformStatus::unchanged)
+            << id << ": " << delta::to_string(result.status);
+      }
+      if (result.status == InformStatus::inserted) ++inserted_by_id[id];
+    }
+  }
+  for (int i = 0; i < kPerThread; i += 10)
+    EXPECT_EQ(inserted_by_id["shared" + std::to_string(i)], 1) << "exactly one caller inserts";
+  EXPECT_EQ(count(), kThreads * (kPerThread - kPerThread / 10) + kPerThread / 10);
+  EXPECT_EQ(count("generation = 1 AND state = 'scheduled'"), count());
+}
+
 TEST_F(resources_pgtest, InformManyTenThousandWithDuplicates) {
   Client& client = reader();
   // 9,000 ids; the first 1,000 appear twice, the later copy (version 2) wins.
