@@ -1,4 +1,7 @@
 // Informer runs (inform jobs), their scheduling, and the leader's resource maintenance.
+#include <deque>
+#include <future>
+#include <memory>
 #include <random>
 
 #include <fmt/format.h>
@@ -10,19 +13,28 @@ namespace delta::sync {
 
 namespace {
 
-// Objects per write statement of an informer run.
+// Objects per write statement of an informer run, and statements written at once.
 constexpr std::size_t kSinkBatch = 1000;
+constexpr std::size_t kSinkInFlight = 2;
 constexpr int kExpireBatch = 5000;
 constexpr int kCleanBatch = 10000;
 constexpr int kInformJobAttempts = 10;
 
-// Collects an informer's objects and writes them in batches; tracks the cursor.
+// Collects an informer's objects and writes them in batches; tracks the cursor. Up to
+// kSinkInFlight batches are written at once on their own connections while the informer
+// goes on emitting; the cursor only moves over batches that were written, in order.
 class BatchSink final : public detail::SinkBackend {
  public:
   BatchSink(SyncEngine& engine, std::string kind, bool force, std::stop_token stop, InformRun& run)
       : engine_(engine), kind_(std::move(kind)), force_(force), stop_(std::move(stop)), run_(run) {
-    objects_.reserve(kSinkBatch);
-    rows_.reserve(kSinkBatch);
+    start_batch();
+  }
+  BatchSink(const BatchSink&) = delete;
+  BatchSink& operator=(const BatchSink&) = delete;
+  ~BatchSink() override {
+    for (auto& flight : in_flight_) {
+      if (flight.result.valid()) flight.result.wait();
+    }
   }
 
   bool emit(detail::ObjectData object) override {
@@ -38,35 +50,33 @@ class BatchSink final : public detail::SinkBackend {
     ++run_.emitted;
     if (object.created_at) {
       if (pending_max_ && *object.created_at < *pending_max_) in_order_ = false;
-      if (committed_max_ && *object.created_at < *committed_max_) in_order_ = false;
+      if (dispatched_max_ && *object.created_at < *dispatched_max_) in_order_ = false;
       if (!pending_max_ || *object.created_at > *pending_max_) pending_max_ = object.created_at;
     } else {
       pending_without_ = true;
     }
-    objects_.push_back(std::move(object));
-    rows_.push_back(std::move(rows.front()));
-    if (objects_.size() >= kSinkBatch) flush();
+    batch_->objects.push_back(std::move(object));
+    batch_->rows.push_back(std::move(rows.front()));
+    if (batch_->objects.size() >= kSinkBatch) flush();
     return !stop_.stop_requested();
   }
 
-  // Writes what is buffered (one statement).
-  void flush() {
-    if (objects_.empty()) return;
-    auto result = engine_.write_many(nullptr, kind_, objects_, rows_, false);
-    ++run_.batches;
-    run_.inserted += result.inserted;
-    run_.changed += result.changed;
-    run_.unchanged += result.unchanged;
-    run_.stale += result.stale;
-    run_.skipped_deleted += result.skipped_deleted;
-    if (pending_max_ && (!committed_max_ || *pending_max_ > *committed_max_)) {
-      committed_max_ = pending_max_;
+  // Writes every buffered and in-flight batch; rethrows the first write error.
+  void finish() {
+    std::exception_ptr error;
+    try {
+      flush();
+    } catch (...) {
+      error = std::current_exception();
     }
-    any_without_ = any_without_ || pending_without_;
-    pending_max_.reset();
-    pending_without_ = false;
-    objects_.clear();
-    rows_.clear();
+    while (!in_flight_.empty()) {
+      try {
+        collect_front();
+      } catch (...) {
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
   }
 
   // Where the cursor may move after the run. A successful run: the newest created_at
@@ -81,18 +91,83 @@ class BatchSink final : public detail::SinkBackend {
   }
 
  private:
+  struct Batch {
+    std::vector<detail::ObjectData> objects;
+    std::vector<InformRow> rows;
+  };
+  struct Flight {
+    std::shared_ptr<Batch> batch;
+    std::future<InformManyResult> result;
+    std::optional<Timestamp> max;  // newest created_at in the batch
+    bool without = false;          // objects without created_at in the batch
+  };
+
+  void start_batch() {
+    batch_ = std::make_shared<Batch>();
+    batch_->objects.reserve(kSinkBatch);
+    batch_->rows.reserve(kSinkBatch);
+  }
+
+  // Sends what is buffered (one statement), waiting first for a free writer.
+  void flush() {
+    if (batch_->objects.empty()) return;
+    while (in_flight_.size() >= kSinkInFlight)
+      collect_front();
+    Flight flight;
+    flight.batch = batch_;
+    flight.max = pending_max_;
+    flight.without = pending_without_;
+    flight.result = std::async(std::launch::async, [this, batch = batch_] {
+      return engine_.write_many(nullptr, kind_, batch->objects, batch->rows, false);
+    });
+    in_flight_.push_back(std::move(flight));
+    if (pending_max_ && (!dispatched_max_ || *pending_max_ > *dispatched_max_)) {
+      dispatched_max_ = pending_max_;
+    }
+    pending_max_.reset();
+    pending_without_ = false;
+    start_batch();
+  }
+
+  // Waits for the oldest batch in flight and accounts for it. After a failed batch the
+  // cursor stays behind it: later batches may be written, the next run lists them again.
+  void collect_front() {
+    Flight flight = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    InformManyResult result;
+    try {
+      result = flight.result.get();
+    } catch (...) {
+      failed_ = true;
+      throw;
+    }
+    ++run_.batches;
+    run_.inserted += result.inserted;
+    run_.changed += result.changed;
+    run_.unchanged += result.unchanged;
+    run_.stale += result.stale;
+    run_.skipped_deleted += result.skipped_deleted;
+    if (failed_) return;
+    if (flight.max && (!committed_max_ || *flight.max > *committed_max_)) {
+      committed_max_ = flight.max;
+    }
+    any_without_ = any_without_ || flight.without;
+  }
+
   SyncEngine& engine_;
   const std::string kind_;
   const bool force_;
   std::stop_token stop_;
   InformRun& run_;
-  std::vector<detail::ObjectData> objects_;
-  std::vector<InformRow> rows_;
-  std::optional<Timestamp> pending_max_;    // newest created_at buffered
-  std::optional<Timestamp> committed_max_;  // newest created_at written
-  bool pending_without_ = false;            // buffered objects without created_at
-  bool any_without_ = false;                // written objects without created_at
+  std::shared_ptr<Batch> batch_;
+  std::deque<Flight> in_flight_;
+  std::optional<Timestamp> pending_max_;     // newest created_at buffered
+  std::optional<Timestamp> dispatched_max_;  // newest created_at sent to be written
+  std::optional<Timestamp> committed_max_;   // newest created_at written, in batch order
+  bool pending_without_ = false;             // buffered objects without created_at
+  bool any_without_ = false;                 // written objects without created_at
   bool in_order_ = true;
+  bool failed_ = false;  // a batch failed: the cursor moves no further
 };
 
 }  // namespace
@@ -161,7 +236,7 @@ jobs::JobResult SyncEngine::run_informer(jobs::JobContext& job, const std::strin
     error = e.what();
   }
   try {
-    sink.flush();  // what was emitted before a failure is kept
+    sink.finish();  // what was emitted before a failure is kept
   } catch (const std::exception& e) {
     if (error.empty()) error = fmt::format("writing objects failed: {}", e.what());
   }

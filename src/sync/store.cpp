@@ -72,7 +72,10 @@ up AS (
          sha256(convert_to(i.body, 'UTF8')), i.max_attempts, c.now, c.now, c.now,
          i.external_created_at, i.metadata, ARRAY(SELECT jsonb_array_elements_text(i.tags))
   FROM input i, c
-  ORDER BY i.ord
+  -- One lock order for every statement: concurrent informs of overlapping ids (informer
+  -- batches in flight together, inform_many from several threads or processes) wait for
+  -- each other instead of deadlocking.
+  ORDER BY i.object_id
   ON CONFLICT (kind, object_id) DO UPDATE SET
     object = EXCLUDED.object, hash = EXCLUDED.hash, generation = r.generation + 1,
     attempt = 0, errors = '{{}}',
