@@ -168,6 +168,19 @@ std::int64_t count_state(delta::pg::Pool& pool, const std::string& schema,
       .get<std::int64_t>(0);
 }
 
+// Whether any resource still waits for work or is being worked. Cheap enough to poll
+// every few milliseconds while processes sync (each half uses a partial index), unlike a
+// count(*) over the whole table, which took a core away from the processes measured.
+bool work_left(delta::pg::Pool& pool, const std::string& schema) {
+  return pool
+      .exec(fmt::format("SELECT EXISTS (SELECT 1 FROM {0}.delta_resource "
+                        "WHERE state IN ('scheduled', 'failed', 'expired')) "
+                        "OR EXISTS (SELECT 1 FROM {0}.delta_resource WHERE state = 'pending')",
+                        schema))
+      .one()
+      .get<bool>(0);
+}
+
 // Waits until `done()` reaches `target`; throws when it does not move for 60 s.
 template <class F>
 void wait_for_count(std::int64_t target, F&& done) {
@@ -233,12 +246,17 @@ int sync_child(const std::string& schema, std::int64_t count, int parallelism, b
   client.start();
   long early_rss = 0;
   for (;;) {
-    auto synced = count_state(*pool, schema, "synced");
-    if (rss && early_rss == 0 && synced >= count / 10) early_rss = peak_rss_kb();
-    if (synced >= count) break;
+    if (rss && early_rss == 0 && count_state(*pool, schema, "synced") >= count / 10) {
+      early_rss = peak_rss_kb();
+    }
+    if (!work_left(*pool, schema)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(rss ? 200 : 5));
   }
   client.stop(std::chrono::seconds(5));
+  if (auto synced = count_state(*pool, schema, "synced"); synced != count) {
+    std::cerr << "sync child: " << synced << " of " << count << " resources synced\n";
+    return 1;
+  }
   if (rss) std::cout << early_rss << ' ' << peak_rss_kb() << std::endl;
   return 0;
 }
