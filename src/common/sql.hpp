@@ -1,6 +1,7 @@
 // Helpers the statement registries of every layer share.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,8 @@
 
 #include <delta/jobs.hpp>
 #include <delta/pg_values.hpp>
+
+#include "pg/connection.hpp"
 
 namespace delta::internal {
 
@@ -26,6 +29,24 @@ inline std::string channel_name(const std::string& schema, std::string_view suff
     name = fmt::format("delta_{:x}_{}", std::hash<std::string>{}(schema), suffix);
   return name;
 }
+
+// How long a connection keeps a prepared plan of delta's queue and resource statements
+// before preparing it again (see pg::Statement::max_plan_age): these tables grow from
+// empty to millions of rows faster than autovacuum re-analyzes them.
+inline constexpr std::chrono::milliseconds kMaxPlanAge{1000};
+
+// A statement over a batch whose arrays are joined with each other (results mapped back
+// to input order): small batches run a cached plan; large ones are planned with their
+// real sizes, since a generic plan that assumes a few rows joins them in a nested loop.
+struct BatchStatement {
+  static constexpr std::size_t kSmall = 64;
+  pg::Statement small;
+  pg::Statement large;
+  BatchStatement() = default;
+  BatchStatement(const std::string& name, const std::string& sql)
+      : small{name, sql, kMaxPlanAge}, large{name + "_large", sql, {}, true} {}
+  const pg::Statement& operator()(std::size_t rows) const { return rows <= kSmall ? small : large; }
+};
 
 // The prefix of prepared-statement names of one layer for `schema`, so that clients of
 // two schemas sharing a connection never collide.

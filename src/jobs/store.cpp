@@ -34,12 +34,13 @@ JobStore::JobStore(const std::string& schema)
       control_channel_(channel_name(schema, "control")) {
   const std::string prefix = internal::statement_prefix("dj", schema);
   auto make = [&](const char* name, const std::string& sql) {
-    return pg::Statement{prefix + name, schema::render(sql, schema), true};
+    return pg::Statement{prefix + name, schema::render(sql, schema), internal::kMaxPlanAge};
   };
   const std::string returning_j = internal::qualify_columns(kColumns, "j");
 
-  insert_ =
-      make("insert", fmt::format(R"(
+  insert_ = internal::BatchStatement(
+      prefix + "insert",
+      schema::render(fmt::format(R"(
 WITH input AS MATERIALIZED (
   SELECT nextval('{{{{schema}}}}.delta_job_id_seq') AS id, t.kind, t.queue, t.priority, t.args,
          t.metadata, ARRAY(SELECT jsonb_array_elements_text(t.tags)) AS tags, t.max_attempts,
@@ -74,7 +75,8 @@ SELECT input.ord, encode(input.unique_key, 'hex'),
        inserted.*
 FROM input LEFT JOIN inserted ON inserted.id = input.id
 ORDER BY input.ord)",
-                                 fmt::arg("now", now_param(11)), fmt::arg("cols", returning_j)));
+                                 fmt::arg("now", now_param(11)), fmt::arg("cols", returning_j)),
+                     schema));
 
   // One job that is not unique: a plain INSERT ... VALUES, without the batch machinery.
   insert_one_ =
@@ -411,7 +413,7 @@ std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const
   }
   pg::Params params(kinds, queues, priorities, args, metadata, tags, max_attempts, scheduled, keys,
                     masks, now, jobs_channel_, notify);
-  pg::Result result = conn.exec_prepared(insert_, params);
+  pg::Result result = conn.exec_prepared(insert_(n), params);
 
   std::vector<InsertResult> results(n);
   std::vector<std::string> missing_keys;

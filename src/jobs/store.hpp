@@ -9,6 +9,7 @@
 
 #include <delta/jobs.hpp>
 
+#include "common/sql.hpp"
 #include "pg/connection.hpp"
 
 namespace delta::jobs {
@@ -129,9 +130,10 @@ class JobStore {
   std::string schema_;
   std::string jobs_channel_;
   std::string control_channel_;
-  pg::Statement insert_, insert_one_, fetch_, complete_, schedule_, lock_stuck_, rescue_, clean_,
-      release_, get_, cancel_, retry_, pause_, heartbeat_, stopped_, prune_clients_, elect_,
-      resign_, ensure_periodic_, claim_periodic_, lookup_unique_, notify_;
+  internal::BatchStatement insert_;
+  pg::Statement insert_one_, fetch_, complete_, schedule_, lock_stuck_, rescue_, clean_, release_,
+      get_, cancel_, retry_, pause_, heartbeat_, stopped_, prune_clients_, elect_, resign_,
+      ensure_periodic_, claim_periodic_, lookup_unique_, notify_;
 };
 
 // The key stored (hashed) in unique_key; empty when `job` is not unique.

@@ -167,11 +167,20 @@ Result Connection::exec_prepared(const Statement& statement, const Params& param
                      wire.values.data(), wire.lengths.data(), params.formats().data(), 0),
         statement.sql);
   }
-  if (!prepared_.contains(statement.name)) {
+  const auto now = std::chrono::steady_clock::now();
+  auto it = prepared_.find(statement.name);
+  // A statement in a failed transaction block fails anyway; it is not prepared again there.
+  if (it != prepared_.end() && statement.max_plan_age.count() > 0 &&
+      now - it->second > statement.max_plan_age && PQtransactionStatus(conn_) != PQTRANS_INERROR) {
+    check(PQexec(conn_, ("DEALLOCATE " + quote_identifier(statement.name)).c_str()), "DEALLOCATE");
+    prepared_.erase(it);
+    it = prepared_.end();
+  }
+  if (it == prepared_.end()) {
     check(PQprepare(conn_, statement.name.c_str(), statement.sql.c_str(), static_cast<int>(n),
                     params.types().data()),
           statement.sql);
-    prepared_.insert(statement.name);
+    prepared_.emplace(statement.name, now);
   }
   const WireParams wire(params);
   return check(PQexecPrepared(conn_, statement.name.c_str(), static_cast<int>(n),

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 
 #include <delta/pg.hpp>
 
@@ -17,12 +17,19 @@ namespace delta::pg {
 struct Statement {
   std::string name;
   std::string sql;
-  // Plan it at every execution, with its parameter values, instead of preparing it.
-  // PostgreSQL caches a generic plan of a prepared statement on each connection and
-  // keeps it until the table's statistics change: a plan made while a table was empty
-  // (a seq scan) is still used when it holds millions of rows, long before autovacuum
-  // analyzes it. delta's statements over its queue and resource tables are replanned;
-  // planning costs far less than the commit each of them waits for.
+  // Prepare it again once its preparation is older than this (zero: prepared once for
+  // the connection's life). PostgreSQL caches a generic plan of a prepared statement on
+  // each connection and keeps it until the table's statistics change: a plan made while
+  // a table was empty (a sequential scan) would still be used when the table holds
+  // millions of rows, long before autovacuum analyzes it. delta's statements over its
+  // queue and resource tables are prepared again every second, which bounds how long a
+  // stale plan can live while keeping the per-execution cost of a prepared statement
+  // (planning every execution instead halved single-object inform throughput).
+  std::chrono::milliseconds max_plan_age{0};
+  // Plan it at every execution, with its parameter values, instead of preparing it: for
+  // statements whose best plan depends on the size of their array parameters (a cached
+  // generic plan assumes a handful of elements and may join two of them in a nested
+  // loop, quadratic in a batch of thousands).
   bool replan = false;
 };
 
@@ -78,7 +85,8 @@ class Connection {
   // Set by the notice receiver when the server reports a FATAL or PANIC error outside a
   // query (e.g. the backend was terminated while the connection sat idle).
   bool fatal_ = false;
-  std::unordered_set<std::string> prepared_;
+  // Prepared statements by name, with when they were prepared.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> prepared_;
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
 };
 

@@ -46,7 +46,7 @@ ResourceStore::ResourceStore(const std::string& schema)
     : channel_(internal::channel_name(schema, "resources")) {
   const std::string prefix = internal::statement_prefix("dr", schema);
   auto make = [&](const char* name, const std::string& sql) {
-    return pg::Statement{prefix + name, schema::render(sql, schema), true};
+    return pg::Statement{prefix + name, schema::render(sql, schema), internal::kMaxPlanAge};
   };
   const std::string cols_r = internal::qualify_columns(kColumns, "r");
   const std::string cols_up = internal::qualify_columns(kColumns, "up");
@@ -107,13 +107,16 @@ LEFT JOIN LATERAL (
   LIMIT 1
 ) e ON true
 ORDER BY i.ord)";
+  auto batch = [&](const char* name, const std::string& sql) {
+    return internal::BatchStatement(prefix + name, schema::render(sql, schema));
+  };
   inform_full_ =
-      make("inform_full", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
-                                      fmt::arg("cols_r", cols_r),
-                                      fmt::arg("extra", ", " + cols_up + ", " + cols_e)));
+      batch("inform_full", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
+                                       fmt::arg("cols_r", cols_r),
+                                       fmt::arg("extra", ", " + cols_up + ", " + cols_e)));
   inform_brief_ =
-      make("inform_brief", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
-                                       fmt::arg("cols_r", cols_r), fmt::arg("extra", "")));
+      batch("inform_brief", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
+                                        fmt::arg("cols_r", cols_r), fmt::arg("extra", "")));
 
   lock_objects_ = make("lock_objects", R"(
 SELECT object_id, state::text, object FROM {{schema}}.delta_resource
@@ -267,7 +270,7 @@ WHERE k.inform_interval IS DISTINCT FROM EXCLUDED.inform_interval)");
 void ResourceStore::prepare_maintenance(const std::string& schema) {
   const std::string prefix = internal::statement_prefix("dr", schema);
   auto make = [&](const char* name, const std::string& sql) {
-    return pg::Statement{prefix + name, schema::render(sql, schema), true};
+    return pg::Statement{prefix + name, schema::render(sql, schema), internal::kMaxPlanAge};
   };
   begin_inform_ = make("begin_inform", fmt::format(R"(
 UPDATE {{{{schema}}}}.delta_controller SET last_inform_started_at = {now}
@@ -437,7 +440,7 @@ std::vector<InformOutcome> ResourceStore::inform(pg::Connection& conn, std::stri
     if (row.force) forced.push_back(row.object_id);
   }
   pg::Result result = conn.exec_prepared(
-      full ? inform_full_ : inform_brief_,
+      (full ? inform_full_ : inform_brief_)(n),
       pg::Params(std::string(kind), ids, namespaces, bodies, metadata, max_attempts, tags, created,
                  resurrect, forced, now, channel_, notify));
   std::vector<InformOutcome> outcomes(n);

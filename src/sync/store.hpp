@@ -9,6 +9,7 @@
 
 #include <delta/resource.hpp>
 
+#include "common/sql.hpp"
 #include "pg/connection.hpp"
 
 namespace delta::sync {
@@ -149,9 +150,10 @@ class ResourceStore {
  private:
   void prepare_maintenance(const std::string& schema);
   std::string channel_;
-  pg::Statement inform_full_, inform_brief_, lock_objects_, claim_, renew_leases_, finish_, rescue_,
-      get_, invalidate_, retry_, known_kinds_, upsert_namespace_, upsert_controller_, begin_inform_,
-      end_inform_, disable_informs_, due_informs_, expire_, clean_;
+  internal::BatchStatement inform_full_, inform_brief_;
+  pg::Statement lock_objects_, claim_, renew_leases_, finish_, rescue_, get_, invalidate_, retry_,
+      known_kinds_, upsert_namespace_, upsert_controller_, begin_inform_, end_inform_,
+      disable_informs_, due_informs_, expire_, clean_;
 };
 
 }  // namespace delta::sync

@@ -1073,6 +1073,66 @@ TEST(pg_pgtest, PreparedStatementRuntimeErrorKeepsStatement) {
   EXPECT_EQ(conn->exec_prepared(divide, Params(std::int32_t{5})).one().get<std::int32_t>(0), 2);
 }
 
+// A cached generic plan made while a table was empty keeps its estimates however much the
+// table grows (until ANALYZE); it is replaced once older than the statement's max_plan_age.
+TEST(pg_pgtest, PreparedStatementIsPreparedAgainAfterMaxPlanAge) {
+  Scratch scratch;
+  auto conn = scratch.pool().acquire();
+  const auto table = scratch.table("grows");
+  conn->exec_script("CREATE TABLE " + table + " (k int) WITH (autovacuum_enabled = false); " +
+                    "CREATE INDEX ON " + table + " (k)");
+  conn->exec("SET plan_cache_mode = force_generic_plan");
+  Statement find{"pgtest_plan_age", "SELECT count(*) FROM " + table + " WHERE k = $1", 500ms};
+  auto plan = [&] {
+    std::string text;
+    for (auto row : conn->exec("EXPLAIN EXECUTE pgtest_plan_age(7)"))
+      text += row.get<std::string>(0) + "\n";
+    return text;
+  };
+  auto prepared_at = [&] {
+    return conn
+        ->exec("SELECT prepare_time::text FROM pg_prepared_statements WHERE name = $1",
+               Params(find.name))
+        .one()
+        .get<std::string>(0);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(conn->exec_prepared(find, Params(std::int32_t{7})).one().get<std::int64_t>(0), 0);
+  const auto first_prepared = prepared_at();
+  EXPECT_EQ(conn->exec_prepared(find, Params(std::int32_t{7})).one().get<std::int64_t>(0), 0);
+  EXPECT_EQ(prepared_at(), first_prepared);  // younger than max_plan_age: kept
+  const auto first_plan = plan();
+  conn->exec("INSERT INTO " + table + " SELECT g FROM generate_series(1, 200000) g");
+  EXPECT_EQ(plan(), first_plan);                 // made for an empty table, still cached
+  std::this_thread::sleep_until(start + 600ms);  // the age itself is what is tested
+  EXPECT_EQ(conn->exec_prepared(find, Params(std::int32_t{7})).one().get<std::int64_t>(0), 1);
+  EXPECT_NE(prepared_at(), first_prepared);
+  const auto second_plan = plan();
+  EXPECT_NE(second_plan, first_plan) << second_plan;  // estimated for 200,000 rows
+  // In a failed transaction block the statement is not prepared again: the error is the
+  // transaction's, and the connection stays usable after the rollback.
+  std::this_thread::sleep_for(600ms);
+  conn->exec("BEGIN");
+  expect_database_error([&] { conn->exec("SELECT 1/0"); });
+  auto aborted = expect_database_error([&] { conn->exec_prepared(find, Params(std::int32_t{7})); });
+  EXPECT_EQ(aborted.sqlstate(), "25P02");
+  conn->exec("ROLLBACK");
+  EXPECT_EQ(conn->exec_prepared(find, Params(std::int32_t{7})).one().get<std::int64_t>(0), 1);
+}
+
+TEST(pg_pgtest, ReplannedStatementIsNeverPrepared) {
+  auto pool = dt::make_pool({.max_connections = 1});
+  auto conn = pool->acquire();
+  Statement add{"pgtest_replanned", "SELECT $1::bigint + 2", {}, true};
+  EXPECT_EQ(conn->exec_prepared(add, Params(std::int64_t{1})).one().get<std::int64_t>(0), 3);
+  EXPECT_EQ(conn->exec_prepared(add, Params(std::int64_t{2})).one().get<std::int64_t>(0), 4);
+  EXPECT_EQ(
+      conn->exec("SELECT count(*) FROM pg_prepared_statements WHERE name = $1", Params(add.name))
+          .one()
+          .get<std::int64_t>(0),
+      0);
+}
+
 TEST(pg_pgtest, ExecScriptRunsSeveralStatements) {
   Scratch scratch;
   auto conn = scratch.pool().acquire();
