@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -91,6 +92,49 @@ double pgbench_tps(const std::string& script, int clients, int seconds) {
     throw std::runtime_error("pgbench failed:\n" + output);
   }
   return std::stod(output.substr(pos + 6));
+}
+
+// Runs pgbench with `script` on one client at `rate` transactions per second for `seconds`
+// and returns each transaction's latency in milliseconds (pgbench's per-transaction log).
+std::vector<double> pgbench_latencies(const std::string& script, int rate, int seconds) {
+  const std::string prefix = fmt::format("/tmp/delta_bench_lat_{}", ::getpid());
+  const std::string path = prefix + ".sql";
+  {
+    std::ofstream file(path);
+    file << script;
+  }
+  std::string command =
+      fmt::format("cd /tmp && pgbench -n -c 1 -R {} -T {} -l --log-prefix={} -f {} {} 2>&1", rate,
+                  seconds, prefix, path, shell_quote(database_url()));
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run pgbench");
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr)
+    output += buffer;
+  int status = ::pclose(pipe);
+  std::remove(path.c_str());
+  if (status != 0) throw std::runtime_error("pgbench failed:\n" + output);
+  // The log is <prefix>.<pid>: "client transaction latency_us script epoch epoch_us".
+  std::vector<double> ms;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp")) {
+    const auto name = entry.path().string();
+    if (name.rfind(prefix + ".", 0) != 0 || name == path) continue;
+    std::ifstream log(name);
+    long client = 0, transaction = 0, latency_us = 0;
+    std::string rest;
+    while (log >> client >> transaction >> latency_us && std::getline(log, rest))
+      ms.push_back(static_cast<double>(latency_us) / 1000.0);
+    std::filesystem::remove(entry.path());
+  }
+  if (ms.empty()) throw std::runtime_error("pgbench wrote no latency log:\n" + output);
+  return ms;
+}
+
+// The p-th quantile (0..1) of `values`.
+double quantile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<std::size_t>(p * values.size()))];
 }
 
 template <class F>
@@ -335,6 +379,23 @@ class Bench {
         f.runs.push_back(pgbench_tps(claim, 4, seconds_) * 100);
       }
       progress(f);
+    }
+    // Idle commit latency: one client inserting one row at a time, every 200 ms and every
+    // 20 ms -- what a single commit costs when nothing else runs (the floor under
+    // inform->work latency, which needs two: the inform's and the claim's).
+    for (int every_ms : {200, 20}) {
+      auto& p50 =
+          figure(fmt::format("pgbench insert 1 row latency p50, every {} ms", every_ms), "ms", "");
+      auto& p99 =
+          figure(fmt::format("pgbench insert 1 row latency p99, every {} ms", every_ms), "ms", "");
+      const int seconds = options_.quick ? 2 : (every_ms == 200 ? 20 : 4);
+      for (int i = 0; i < runs_; ++i) {
+        auto ms = pgbench_latencies(insert, 1000 / every_ms, seconds);
+        p50.runs.push_back(quantile(ms, 0.50));
+        p99.runs.push_back(quantile(ms, 0.99));
+      }
+      progress(p50);
+      progress(p99);
     }
     {
       std::string a = "{", b = "{";
@@ -604,6 +665,22 @@ class Bench {
   }
 
   void latency(std::int64_t samples, std::chrono::milliseconds every) {
+    auto& p50 = figure(fmt::format("inform->work latency p50, every {} ms", every.count()), "ms",
+                       fmt::format("pgbench insert 1 row latency p50, every {} ms", every.count()));
+    auto& p99 = figure(fmt::format("inform->work latency p99, every {} ms", every.count()), "ms",
+                       fmt::format("pgbench insert 1 row latency p99, every {} ms", every.count()));
+    for (int run = 0; run < runs_; ++run) {
+      auto ms = latency_run(samples, every);
+      p50.runs.push_back(quantile(ms, 0.50));
+      p99.runs.push_back(quantile(ms, 0.99));
+    }
+    progress(p50);
+    progress(p99);
+  }
+
+  // Informs one object every `every` from an inform-only client and returns, per object,
+  // the milliseconds from calling inform() to its work starting in another client.
+  std::vector<double> latency_run(std::int64_t samples, std::chrono::milliseconds every) {
     auto schema = fresh_schema();
     auto config = base_config(schema);
     struct Probe : delta::Controller<Item> {
@@ -647,18 +724,7 @@ class Bench {
     for (auto& [key, before] : sent) {
       ms.push_back(std::chrono::duration<double, std::milli>(probe->seen.at(key) - before).count());
     }
-    std::sort(ms.begin(), ms.end());
-    auto pct = [&](double p) {
-      return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * ms.size()))];
-    };
-    auto& p50 =
-        figure(fmt::format("inform->work latency p50, every {} ms", every.count()), "ms", "");
-    p50.runs.push_back(pct(0.50));
-    progress(p50);
-    auto& p99 =
-        figure(fmt::format("inform->work latency p99, every {} ms", every.count()), "ms", "");
-    p99.runs.push_back(pct(0.99));
-    progress(p99);
+    return ms;
   }
 
   void scale() {
@@ -699,8 +765,13 @@ class Bench {
     }
   }
 
+  // Small figures (latencies in ms) keep one decimal.
+  static std::string number(double value) {
+    return value < 100 ? fmt::format("{:.1f}", value) : fmt::format("{:.0f}", value);
+  }
+
   void progress(const Figure& f) {
-    std::cerr << fmt::format("  {:<60} {:>12.0f} {}\n", f.scenario, f.median(), f.unit);
+    std::cerr << fmt::format("  {:<60} {:>12} {}\n", f.scenario, number(f.median()), f.unit);
   }
 
   void report() {
@@ -729,8 +800,8 @@ class Bench {
         base = figures_.at(f.baseline).median();
         ratio = base > 0 ? f.median() / base : 0;
       }
-      std::cout << fmt::format("{:<62} {:>12.0f} {:>8} {:>9.0f} - {:<9.0f} {:>8}\n", f.scenario,
-                               f.median(), f.unit, f.min(), f.max(),
+      std::cout << fmt::format("{:<62} {:>12} {:>8} {:>9} - {:<9} {:>8}\n", f.scenario,
+                               number(f.median()), f.unit, number(f.min()), number(f.max()),
                                f.baseline.empty() ? "baseline" : fmt::format("{:.2f}x", ratio));
       nlohmann::json entry = {{"scenario", f.scenario}, {"unit", f.unit}, {"median", f.median()},
                               {"min", f.min()},         {"max", f.max()}, {"runs", f.runs}};
