@@ -1103,7 +1103,8 @@ TEST(pg_pgtest, PreparedStatementIsPreparedAgainAfterMaxPlanAge) {
   EXPECT_EQ(prepared_at(), first_prepared);  // younger than max_plan_age: kept
   const auto first_plan = plan();
   conn->exec("INSERT INTO " + table + " SELECT g FROM generate_series(1, 200000) g");
-  EXPECT_EQ(plan(), first_plan);                 // made for an empty table, still cached
+  // The cached plan, made for an empty table, usually stays (not asserted: PostgreSQL also
+  // drops cached plans when its invalidation queue overflows under concurrent DDL).
   std::this_thread::sleep_until(start + 600ms);  // the age itself is what is tested
   EXPECT_EQ(conn->exec_prepared(find, Params(std::int32_t{7})).one().get<std::int64_t>(0), 1);
   EXPECT_NE(prepared_at(), first_prepared);
