@@ -97,6 +97,7 @@ std::unique_ptr<Connection> Connection::open(const ConnectOptions& options) {
   if (options.statement_timeout.count() > 0) {
     setup += fmt::format("; SET statement_timeout = {}", options.statement_timeout.count());
   }
+  if (!options.jit) setup += "; SET jit = off";
   conn->exec_script(setup);
   return conn;
 }

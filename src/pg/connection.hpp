@@ -41,6 +41,7 @@ struct ConnectOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::string application_name = "delta";
   std::chrono::milliseconds statement_timeout{0};
+  bool jit = true;  // false: SET jit = off
 };
 
 class Connection {

@@ -18,6 +18,7 @@ ConnectOptions connect_options(const std::string& url, const PoolOptions& option
   connect.connect_timeout = options.connect_timeout;
   connect.application_name = options.application_name;
   connect.statement_timeout = options.statement_timeout;
+  connect.jit = options.jit;
   return connect;
 }
 

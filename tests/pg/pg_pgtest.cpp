@@ -1015,6 +1015,15 @@ TEST(pg_pgtest, IdleConnectionOlderThanMaxIdleIsReplaced) {
 
 // ---- connections ------------------------------------------------------------------------
 
+TEST(pg_pgtest, JitIsOffUnlessThePoolTurnsItOn) {
+  auto server_default = dt::make_pool({.max_connections = 1, .jit = true});
+  const auto server_setting = server_default->exec("SHOW jit").one().get<std::string>(0);
+  auto pool = dt::make_pool({.max_connections = 1});
+  EXPECT_EQ(pool->exec("SHOW jit").one().get<std::string>(0), "off");
+  auto reset = server_default->exec("SELECT reset_val FROM pg_settings WHERE name = 'jit'");
+  EXPECT_EQ(server_setting, reset.one().get<std::string>(0));
+}
+
 TEST(pg_pgtest, PreparedStatements) {
   auto pool = dt::make_pool({.max_connections = 1});
   auto conn = pool->acquire();
