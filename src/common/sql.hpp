@@ -37,7 +37,8 @@ inline constexpr std::chrono::milliseconds kMaxPlanAge{1000};
 
 // A statement over a batch whose arrays are joined with each other (results mapped back
 // to input order): small batches run a cached plan; large ones are planned with their
-// real sizes, since a generic plan that assumes a few rows joins them in a nested loop.
+// real sizes (a generic plan does not know them; planning costs ~1 ms against tens of
+// milliseconds for the statement).
 struct BatchStatement {
   static constexpr std::size_t kSmall = 64;
   pg::Statement small;

@@ -27,9 +27,8 @@ struct Statement {
   // (planning every execution instead halved single-object inform throughput).
   std::chrono::milliseconds max_plan_age{0};
   // Plan it at every execution, with its parameter values, instead of preparing it: for
-  // statements whose best plan depends on the size of their array parameters (a cached
-  // generic plan assumes a handful of elements and may join two of them in a nested
-  // loop, quadratic in a batch of thousands).
+  // statements whose best plan depends on the size of their array parameters (a generic
+  // plan is made without knowing how many elements they hold).
   bool replan = false;
 };
 
