@@ -69,43 +69,16 @@ std::string shell_quote(const std::string& text) {
   return quoted + "'";
 }
 
-// Runs pgbench with `script` and returns its tps (excluding connection time).
-double pgbench_tps(const std::string& script, int clients, int seconds) {
+// Runs `pgbench -n <options> -f <script>` against the database (from /tmp, where a
+// per-transaction log goes) and returns its output; throws when pgbench fails.
+std::string run_pgbench(const std::string& script, const std::string& options) {
   const std::string path = fmt::format("/tmp/delta_bench_{}.sql", ::getpid());
   {
     std::ofstream file(path);
     file << script;
   }
-  std::string command =
-      fmt::format("pgbench -n -c {} -j {} -T {} -f {} {} 2>&1", clients, std::min(clients, 2),
-                  seconds, path, shell_quote(database_url()));
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("cannot run pgbench");
-  std::string output;
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr)
-    output += buffer;
-  int status = ::pclose(pipe);
-  std::remove(path.c_str());
-  auto pos = output.find("tps = ");
-  if (status != 0 || pos == std::string::npos) {
-    throw std::runtime_error("pgbench failed:\n" + output);
-  }
-  return std::stod(output.substr(pos + 6));
-}
-
-// Runs pgbench with `script` on one client at `rate` transactions per second for `seconds`
-// and returns each transaction's latency in milliseconds (pgbench's per-transaction log).
-std::vector<double> pgbench_latencies(const std::string& script, int rate, int seconds) {
-  const std::string prefix = fmt::format("/tmp/delta_bench_lat_{}", ::getpid());
-  const std::string path = prefix + ".sql";
-  {
-    std::ofstream file(path);
-    file << script;
-  }
-  std::string command =
-      fmt::format("cd /tmp && pgbench -n -c 1 -R {} -T {} -l --log-prefix={} -f {} {} 2>&1", rate,
-                  seconds, prefix, path, shell_quote(database_url()));
+  std::string command = fmt::format("cd /tmp && pgbench -n {} -f {} {} 2>&1", options, path,
+                                    shell_quote(database_url()));
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("cannot run pgbench");
   std::string output;
@@ -115,11 +88,29 @@ std::vector<double> pgbench_latencies(const std::string& script, int rate, int s
   int status = ::pclose(pipe);
   std::remove(path.c_str());
   if (status != 0) throw std::runtime_error("pgbench failed:\n" + output);
+  return output;
+}
+
+// Runs pgbench with `script` and returns its tps (excluding connection time).
+double pgbench_tps(const std::string& script, int clients, int seconds) {
+  const std::string output =
+      run_pgbench(script, fmt::format("-c {} -j {} -T {}", clients, std::min(clients, 2), seconds));
+  auto pos = output.find("tps = ");
+  if (pos == std::string::npos) throw std::runtime_error("pgbench printed no tps:\n" + output);
+  return std::stod(output.substr(pos + 6));
+}
+
+// Runs pgbench with `script` on one client at `rate` transactions per second for `seconds`
+// and returns each transaction's latency in milliseconds (pgbench's per-transaction log).
+std::vector<double> pgbench_latencies(const std::string& script, int rate, int seconds) {
+  const std::string prefix = fmt::format("/tmp/delta_bench_lat_{}", ::getpid());
+  const std::string output = run_pgbench(
+      script, fmt::format("-c 1 -R {} -T {} -l --log-prefix={}", rate, seconds, prefix));
   // The log is <prefix>.<pid>: "client transaction latency_us script epoch epoch_us".
   std::vector<double> ms;
   for (const auto& entry : std::filesystem::directory_iterator("/tmp")) {
     const auto name = entry.path().string();
-    if (name.rfind(prefix + ".", 0) != 0 || name == path) continue;
+    if (name.rfind(prefix + ".", 0) != 0) continue;
     std::ifstream log(name);
     long client = 0, transaction = 0, latency_us = 0;
     std::string rest;
