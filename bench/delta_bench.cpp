@@ -36,6 +36,7 @@ struct Options {
   bool quick = false;
   std::string out = "bench/results/latest.json";
   std::string filter;
+  bool baselines = true;  // --no-baselines: delta's scenarios only, without ratios
 };
 
 struct Figure {
@@ -305,7 +306,7 @@ class Bench {
   }
 
   void run() {
-    baselines();
+    if (options_.baselines) baselines();
     resources();
     if (wanted("latency")) {
       latency(options_.quick ? 20 : 200, std::chrono::milliseconds(200));
@@ -835,8 +836,10 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--filter" && i + 1 < argc) {
       options.filter = argv[++i];
+    } else if (arg == "--no-baselines") {
+      options.baselines = false;
     } else {
-      std::cerr << "usage: delta_bench [--quick] [--out FILE] [--filter TEXT]\n";
+      std::cerr << "usage: delta_bench [--quick] [--out FILE] [--filter TEXT] [--no-baselines]\n";
       return 2;
     }
   }

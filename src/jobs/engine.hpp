@@ -80,7 +80,10 @@ class Watchdog {
   std::mutex mutex_;
   std::condition_variable_any changed_;
   std::map<std::int64_t, Entry> running_;  // guarded by mutex_
-  std::uint64_t generation_ = 0;           // guarded by mutex_: bumped by add()
+  // When the watchdog thread wakes next (guarded by mutex_): add() wakes it early only for
+  // a deadline before that, so a steady stream of jobs does not wake it once per job.
+  std::chrono::steady_clock::time_point next_check_ = std::chrono::steady_clock::time_point::max();
+  std::uint64_t generation_ = 0;  // guarded by mutex_: bumped when it must look again
   std::jthread thread_;
 };
 

@@ -26,8 +26,11 @@ std::stop_token Watchdog::add(std::int64_t id, std::chrono::steady_clock::time_p
   std::lock_guard lock(mutex_);
   auto& entry = running_[id];
   entry = Entry{deadline, std::stop_source(), {}};
-  ++generation_;
-  changed_.notify_all();
+  if (deadline < next_check_) {
+    next_check_ = deadline;
+    ++generation_;
+    changed_.notify_all();
+  }
   return entry.source.get_token();
 }
 
@@ -70,6 +73,7 @@ void Watchdog::run(std::stop_token stop) {
         next = std::min(next, entry.deadline);
       }
     }
+    next_check_ = next;
     const auto seen = generation_;
     changed_.wait_until(lock, stop, next, [&] { return generation_ != seen; });
   }
@@ -179,9 +183,10 @@ void QueueRunner::produce(std::stop_token stop) {
         std::lock_guard lock(mutex_);
         more_ = static_cast<int>(jobs.size()) == free_slots;
         in_flight_ += static_cast<int>(jobs.size());
-        for (auto& job : jobs)
+        for (auto& job : jobs) {
           ready_.push_back(std::move(job));
-        if (!ready_.empty()) worker_cv_.notify_all();
+          worker_cv_.notify_one();  // one sleeper per job, not a herd on the mutex
+        }
       } catch (const std::exception& e) {
         wait = backoff.failed();
         ctx_.log(LogLevel::warn, fmt::format("queue {}: fetch failed (retrying in {} ms): {}",
@@ -201,23 +206,27 @@ void QueueRunner::produce(std::stop_token stop) {
 }
 
 void QueueRunner::work() {
+  // One lock acquisition per job: finishing a job and taking the next share it, and a
+  // worker with jobs ready never sleeps between them.
+  std::unique_lock lock(mutex_);
   for (;;) {
-    JobRow job;
-    {
-      std::unique_lock lock(mutex_);
-      worker_cv_.wait(lock, [&] { return !ready_.empty() || workers_exit_; });
-      if (ready_.empty()) return;
-      job = std::move(ready_.front());
-      ready_.pop_front();
-      executing_.insert(job.id);
-    }
+    worker_cv_.wait(lock, [&] { return !ready_.empty() || workers_exit_; });
+    if (ready_.empty()) return;
+    JobRow job = std::move(ready_.front());
+    ready_.pop_front();
+    executing_.insert(job.id);
+    lock.unlock();
     execute(job);
-    {
-      std::lock_guard lock(mutex_);
-      executing_.erase(job.id);
-      --in_flight_;
+    lock.lock();
+    executing_.erase(job.id);
+    --in_flight_;
+    // The producer waits for a backlog refill (half the slots free) or for a NOTIFY /
+    // poll; a freed slot matters to it only in the first case.
+    if (more_ && max_workers_ - in_flight_ >= std::max(1, max_workers_ / 2)) {
+      lock.unlock();
+      producer_cv_.notify_all();
+      lock.lock();
     }
-    producer_cv_.notify_all();
   }
 }
 
@@ -227,6 +236,11 @@ void QueueRunner::execute(const JobRow& job) {
   completion.attempt = job.attempt;
   completion.attempted_by = ctx_.config.id;
   const auto now = ctx_.now();
+  // Events copy the job; nobody listening, nothing to build.
+  auto event = [&](JobEventKind kind, std::string error) -> std::optional<JobEvent> {
+    if (ctx_.events.empty()) return std::nullopt;
+    return JobEvent{kind, job, std::move(error)};
+  };
 
   const auto* worker = ctx_.config.workers.find(job.kind);
   if (worker == nullptr) {  // cannot happen: fetch filters by kind
@@ -239,8 +253,7 @@ void QueueRunner::execute(const JobRow& job) {
     // Rescued by a leader that did not know this kind, after the last attempt.
     completion.state = JobState::discarded;
     completion.error = error_entry(job.attempt, now, "no attempts left", "exhausted");
-    completer_.submit(std::move(completion),
-                      JobEvent{JobEventKind::discarded, job, "no attempts left"});
+    completer_.submit(std::move(completion), event(JobEventKind::discarded, "no attempts left"));
     return;
   }
 
@@ -267,7 +280,7 @@ void QueueRunner::execute(const JobRow& job) {
 
   if (result && result->outcome() == JobResult::Outcome::complete) {
     completion.state = JobState::completed;
-    completer_.submit(std::move(completion), JobEvent{JobEventKind::completed, job, {}});
+    completer_.submit(std::move(completion), event(JobEventKind::completed, {}));
     return;
   }
   if (result && result->outcome() == JobResult::Outcome::snooze) {
@@ -275,14 +288,13 @@ void QueueRunner::execute(const JobRow& job) {
     completion.state = delay.count() > 0 ? JobState::scheduled : JobState::available;
     completion.delay_ms = std::max<std::int64_t>(0, delay.count());
     completion.give_back_attempt = true;
-    completer_.submit(std::move(completion), JobEvent{JobEventKind::snoozed, job, {}});
+    completer_.submit(std::move(completion), event(JobEventKind::snoozed, {}));
     return;
   }
   if (result && result->outcome() == JobResult::Outcome::cancel) {
     completion.state = JobState::cancelled;
     completion.error = error_entry(job.attempt, now, result->message(), "cancel");
-    completer_.submit(std::move(completion),
-                      JobEvent{JobEventKind::cancelled, job, result->message()});
+    completer_.submit(std::move(completion), event(JobEventKind::cancelled, result->message()));
     return;
   }
   if (flags.cancelled) {
@@ -290,7 +302,7 @@ void QueueRunner::execute(const JobRow& job) {
     completion.state = JobState::cancelled;
     completion.error = error_entry(job.attempt, now, "cancelled while running", "cancel");
     completer_.submit(std::move(completion),
-                      JobEvent{JobEventKind::cancelled, job, "cancelled while running"});
+                      event(JobEventKind::cancelled, "cancelled while running"));
     return;
   }
   if (flags.shutdown && !flags.timed_out) {
@@ -313,7 +325,7 @@ void QueueRunner::execute(const JobRow& job) {
   completion.error = error_entry(job.attempt, now, error_message, error_type);
   if (job.attempt >= job.max_attempts) {
     completion.state = JobState::discarded;
-    completer_.submit(std::move(completion), JobEvent{JobEventKind::discarded, job, error_message});
+    completer_.submit(std::move(completion), event(JobEventKind::discarded, error_message));
     return;
   }
   std::chrono::milliseconds delay{0};
@@ -326,7 +338,7 @@ void QueueRunner::execute(const JobRow& job) {
   }
   completion.state = JobState::retryable;
   completion.delay_ms = std::max<std::int64_t>(0, delay.count());
-  completer_.submit(std::move(completion), JobEvent{JobEventKind::failed, job, error_message});
+  completer_.submit(std::move(completion), event(JobEventKind::failed, error_message));
 }
 
 void QueueRunner::stop_fetching() {

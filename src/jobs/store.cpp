@@ -38,9 +38,8 @@ JobStore::JobStore(const std::string& schema)
   };
   const std::string returning_j = internal::qualify_columns(kColumns, "j");
 
-  insert_ = internal::BatchStatement(
-      prefix + "insert",
-      schema::render(fmt::format(R"(
+  insert_ = internal::BatchStatement(prefix + "insert",
+                                     schema::render(fmt::format(R"(
 WITH input AS MATERIALIZED (
   SELECT nextval('{{{{schema}}}}.delta_job_id_seq') AS id, t.kind, t.queue, t.priority, t.args,
          t.metadata, ARRAY(SELECT jsonb_array_elements_text(t.tags)) AS tags, t.max_attempts,
@@ -67,16 +66,16 @@ WITH input AS MATERIALIZED (
   ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND unique_states IS NOT NULL
     AND {{{{schema}}}}.job_state_in_bitmask(unique_states, state)
   DO NOTHING
-  RETURNING {cols}
+  RETURNING j.id, j.queue, j.state, j.created_at, j.scheduled_at
 )
 SELECT input.ord, encode(input.unique_key, 'hex'),
        (SELECT count(pg_notify($12, q.queue))
           FROM (SELECT DISTINCT queue FROM inserted WHERE $13::boolean AND state = 'available') q),
-       inserted.*
+       inserted.id, inserted.state::text, inserted.created_at, inserted.scheduled_at
 FROM input LEFT JOIN inserted ON inserted.id = input.id
 ORDER BY input.ord)",
-                                 fmt::arg("now", now_param(11)), fmt::arg("cols", returning_j)),
-                     schema));
+                                                                fmt::arg("now", now_param(11))),
+                                                    schema));
 
   // One job that is not unique: a plain INSERT ... VALUES, without the batch machinery.
   insert_one_ =
@@ -132,12 +131,15 @@ UPDATE {{{{schema}}}}.delta_job j SET
                 ELSE (j.errors || u.error)[greatest(cardinality(j.errors) - 18, 1):] END,
   timeout_at = NULL
 FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::bigint[], $6::boolean[],
-            $7::jsonb[]) AS u(id, attempt, attempted_by, state, delay_ms, give_back, error)
+            $7::jsonb[], array_fill('running'::text, ARRAY[cardinality($1::bigint[])]))
+       AS u(id, attempt, attempted_by, state, delay_ms, give_back, error, running)
 WHERE j.id = u.id AND j.attempt = u.attempt
   AND j.attempted_by = u.attempted_by
-  -- The state fence is written so that it cannot match the partial index on running jobs:
-  -- with stale statistics the planner otherwise scans every running job once per outcome.
-  AND j.state::text = 'running'
+  -- The state fence compares with a column of the batch, not with a constant: it cannot
+  -- match the partial index on running jobs, and leaves no condition on the table alone
+  -- for stale statistics to misestimate (either made the planner scan every running job
+  -- once per outcome). The batch drives primary-key lookups.
+  AND j.state::text = u.running
 RETURNING j.id, j.state::text)",
                                fmt::arg("state", kEffectiveState), fmt::arg("now", now_param(8))));
 
@@ -425,7 +427,22 @@ std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const
       missing_index.push_back(index);
       results[index].unique_skipped_as_duplicate = true;
     } else {
-      results[index].job = parse_row(row, 3);
+      // Only what the database decided comes back; the rest is what was sent (the
+      // statement stores it as given), which spares formatting and parsing every row's
+      // JSON twice.
+      const JobInsert& job = jobs[index];
+      JobRow& out = results[index].job;
+      out.id = row.get<std::int64_t>(3);
+      out.kind = job.kind;
+      out.queue = job.opts.queue;
+      out.state = job_state_from_string(row.text(4));
+      out.priority = job.opts.priority;
+      out.args = job.args;
+      out.metadata = job.opts.metadata;
+      out.tags = job.opts.tags;
+      out.max_attempts = job.opts.max_attempts;
+      out.created_at = row.get<Timestamp>(5);
+      out.scheduled_at = row.get<Timestamp>(6);
     }
   }
   if (!missing_keys.empty()) {
