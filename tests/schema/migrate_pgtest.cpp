@@ -1,4 +1,4 @@
-// The migrator and the schema of migration 0001 against a live PostgreSQL.
+// The migrator and the schema its migrations build, against a live PostgreSQL.
 //
 // Every test works in its own schema (unique_schema()) and drops it at the end, so the
 // tests can run in parallel against one database. Suites are named after the executable
@@ -237,6 +237,37 @@ TEST_F(migrate_pgtest, RefusesASchemaNewerThanTheBuild) {
   EXPECT_TRUE(status.back().applied);
   EXPECT_EQ(status.back().name, "") << "a version this build does not know has no name";
   expect_all_objects(true);  // nothing was reverted
+}
+
+TEST_F(migrate_pgtest, RefusesAHistoryWithAHole) {
+  ASSERT_GE(delta::latest_schema_version(), 2);
+  up();
+  pool_->exec("DELETE FROM " + qualified("delta_migration") + " WHERE version = 1");
+  try {
+    up();
+    FAIL() << "migrate up accepted a history without version 1";
+  } catch (const SchemaError& e) {
+    EXPECT_NE(std::string(e.what()).find("inconsistent migration history"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(down(), SchemaError);
+  EXPECT_TRUE(relation_exists("delta_job")) << "nothing was reverted";
+}
+
+// 0002 drops the job indexes that only added a write per job version; down restores them.
+TEST_F(migrate_pgtest, LeanJobIndexesUpAndDown) {
+  up(1);
+  EXPECT_TRUE(relation_exists("delta_job_kind_idx"));
+  EXPECT_TRUE(relation_exists("delta_job_running_timeout_idx"));
+  up(1);
+  EXPECT_EQ(delta::current_schema_version(*pool_, schema_), 2);
+  EXPECT_FALSE(relation_exists("delta_job_kind_idx"));
+  EXPECT_FALSE(relation_exists("delta_job_running_timeout_idx"));
+  EXPECT_TRUE(relation_exists("delta_job_running_by_idx")) << "the rescuer's index stays";
+  down(1);
+  EXPECT_EQ(delta::current_schema_version(*pool_, schema_), 1);
+  EXPECT_TRUE(relation_exists("delta_job_kind_idx"));
+  EXPECT_TRUE(relation_exists("delta_job_running_timeout_idx"));
 }
 
 TEST_F(migrate_pgtest, NonDefaultSchemaLeavesTheDefaultUntouched) {
