@@ -106,6 +106,9 @@ struct Config {
   // (default 32; 0 = claim only for idle workers). They wait in this client, leased to
   // it, while the kind's workers are busy.
   int resource_prefetch = 32;
+  // Claim statements of one namespace in flight at once (default 2, 1 .. 16): while one
+  // waits for its commit, another claims once half the namespace's slots are free.
+  int resource_claimers = 2;
   // Delay before retrying a failed resource; default polynomial_backoff().
   ResourceBackoff resource_backoff{};
   // How often informers run unless a kind's settings() say otherwise (default 1 h;

@@ -84,6 +84,10 @@ void check_resources(const Config& config, std::vector<std::string>& problems) {
     problems.push_back(
         fmt::format("resource_prefetch must be in 0 .. 10000 (got {})", config.resource_prefetch));
   }
+  if (config.resource_claimers < 1 || config.resource_claimers > 16) {
+    problems.push_back(
+        fmt::format("resource_claimers must be in 1 .. 16 (got {})", config.resource_claimers));
+  }
   if (config.work_timeout.count() == 0) {
     problems.emplace_back("work_timeout must be > 0, or negative for no timeout");
   }

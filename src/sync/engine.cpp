@@ -473,9 +473,9 @@ void SyncEngine::start() {
                                                            name, ns.max_workers));
     }
   }
-  slots_->on_freed([this] {
+  slots_->on_freed([this](const KindSlots::Freed& freed) {
     for (auto& runner : runners_)
-      runner->slots_freed();
+      runner->slots_freed(freed);
   });
   for (auto& runner : runners_)
     runner->start();

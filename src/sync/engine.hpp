@@ -67,14 +67,21 @@ class KindSlots {
   void give_back(std::size_t kind_index, int count, bool announce = true);
   // Takes a work slot of the kind; false when `parallelism` are already running.
   bool try_start(std::size_t kind_index);
-  // A resource of the kind finished: frees its work slot and its claim.
-  void finish(std::size_t kind_index);
+  // A resource of the kind finished: frees its work slot and its claim. `by`: the runner
+  // whose worker finished it (it looks at its own buffer next, so needs no wake-up).
+  void finish(std::size_t kind_index, const void* by = nullptr);
   std::size_t index_of(std::string_view kind) const;
+  // What a kind that had no free slot got back.
+  struct Freed {
+    bool claim = false;  // a claim slot: claimers may claim the kind again
+    bool run = false;    // a work slot: workers may start a buffered resource of it
+    const void* by = nullptr;
+  };
   // Called (outside the lock) when a kind that had no free slot gets one back.
-  void on_freed(std::function<void()> callback) { on_freed_ = std::move(callback); }
+  void on_freed(std::function<void(const Freed&)> callback) { on_freed_ = std::move(callback); }
 
  private:
-  std::function<void()> on_freed_;
+  std::function<void(const Freed&)> on_freed_;
   std::mutex mutex_;
   std::vector<int> claim_free_;  // guarded by mutex_
   std::vector<int> run_free_;    // guarded by mutex_
@@ -109,7 +116,7 @@ class NamespaceRunner {
   void start();
   void wake();
   // A kind's work or claim slot came free.
-  void slots_freed();
+  void slots_freed(const KindSlots::Freed& freed);
   // Stops claiming; resources claimed but not started are released at once.
   void stop_claiming();
   int in_flight() const;
@@ -119,7 +126,9 @@ class NamespaceRunner {
   bool works(std::string_view kind) const;
 
  private:
-  void claim_loop(std::stop_token stop);
+  void claim_loop(std::stop_token stop, int index);
+  // Slots neither in flight nor being claimed (mutex_ held).
+  int claimable() const;
   void work();
   void execute(ResourceRow row, std::chrono::steady_clock::time_point claimed_at);
   void release_buffered();
@@ -149,12 +158,13 @@ class NamespaceRunner {
   std::map<std::int64_t, Timestamp> executing_;  // guarded by mutex_: id -> claim time
   int in_flight_ = 0;                            // guarded by mutex_
   bool wake_ = false;                            // guarded by mutex_
-  bool more_ = false;                            // guarded by mutex_
-  bool claiming_ = true;                         // guarded by mutex_
-  bool workers_exit_ = false;                    // guarded by mutex_
+  int claiming_now_ = 0;       // guarded by mutex_: slots claims in flight ask for
+  bool more_ = false;          // guarded by mutex_
+  bool claiming_ = true;       // guarded by mutex_
+  bool workers_exit_ = false;  // guarded by mutex_
   std::atomic<std::int64_t> claims_{0};
   std::atomic<std::int64_t> claimed_{0};
-  std::jthread claimer_;
+  std::vector<std::jthread> claimers_;
   std::vector<std::thread> workers_;
 };
 

@@ -67,7 +67,7 @@ void KindSlots::give_back(std::size_t kind_index, int count, bool announce) {
     freed = claim_free_[kind_index] == 0;
     claim_free_[kind_index] += count;
   }
-  if (announce && freed && on_freed_) on_freed_();
+  if (announce && freed && on_freed_) on_freed_(Freed{.claim = true});
 }
 
 bool KindSlots::try_start(std::size_t kind_index) {
@@ -77,15 +77,16 @@ bool KindSlots::try_start(std::size_t kind_index) {
   return true;
 }
 
-void KindSlots::finish(std::size_t kind_index) {
-  bool freed = false;
+void KindSlots::finish(std::size_t kind_index, const void* by) {
+  Freed freed{.by = by};
   {
     std::lock_guard lock(mutex_);
-    freed = claim_free_[kind_index] == 0 || run_free_[kind_index] == 0;
+    freed.claim = claim_free_[kind_index] == 0;
+    freed.run = run_free_[kind_index] == 0;
     ++claim_free_[kind_index];
     ++run_free_[kind_index];
   }
-  if (freed && on_freed_) on_freed_();
+  if ((freed.claim || freed.run) && on_freed_) on_freed_(freed);
 }
 
 std::size_t KindSlots::index_of(std::string_view kind) const {
@@ -235,7 +236,8 @@ void NamespaceRunner::start() {
   const int threads = std::min(max_workers_, parallelism);
   for (int i = 0; i < threads; ++i)
     workers_.emplace_back([this] { work(); });
-  claimer_ = std::jthread([this](std::stop_token stop) { claim_loop(stop); });
+  for (int i = 0; i < std::max(1, ctx_.config().resource_claimers); ++i)
+    claimers_.emplace_back([this, i](std::stop_token stop) { claim_loop(stop, i); });
 }
 
 void NamespaceRunner::wake() {
@@ -246,13 +248,17 @@ void NamespaceRunner::wake() {
   claimer_cv_.notify_all();
 }
 
-void NamespaceRunner::slots_freed() {
+void NamespaceRunner::slots_freed(const KindSlots::Freed& freed) {
+  bool wake_worker = false;
   {
     std::lock_guard lock(mutex_);
-    wake_ = true;
+    if (freed.claim) wake_ = true;
+    // A buffered resource of that kind may run now. The runner whose worker finished
+    // needs no wake-up: that worker looks at the buffer next.
+    wake_worker = freed.run && freed.by != this && !ready_.empty();
   }
-  claimer_cv_.notify_all();
-  worker_cv_.notify_one();  // a buffered resource of that kind may run now
+  if (freed.claim) claimer_cv_.notify_all();
+  if (wake_worker) worker_cv_.notify_one();
 }
 
 int NamespaceRunner::in_flight() const {
@@ -265,14 +271,25 @@ std::vector<std::pair<std::int64_t, Timestamp>> NamespaceRunner::running() const
   return {executing_.begin(), executing_.end()};
 }
 
-void NamespaceRunner::claim_loop(std::stop_token stop) {
+int NamespaceRunner::claimable() const {
+  return capacity_ - in_flight_ - claiming_now_;
+}
+
+void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
   internal::LoopBackoff backoff;
+  // With a backlog (the last claim came back full), refill in batches: once half the
+  // slots are free, or after a short cooldown.
+  const int refill = std::max(1, capacity_ / 2);
   while (!stop.stop_requested()) {
     int free_slots = 0;
     {
       std::lock_guard lock(mutex_);
       if (!claiming_) break;
-      free_slots = capacity_ - in_flight_;
+      free_slots = claimable();
+      // While another claimer's statement is in flight, claim only a refill-sized batch.
+      if (claiming_now_ > 0 && free_slots < refill) free_slots = 0;
+      free_slots = std::max(free_slots, 0);
+      claiming_now_ += free_slots;
       wake_ = false;
     }
     std::chrono::milliseconds wait = ctx_.config().poll_interval;
@@ -282,9 +299,9 @@ void NamespaceRunner::claim_loop(std::stop_token stop) {
       int reserved = 0;
       for (auto limit : limits)
         reserved += limit;
+      std::vector<ResourceRow> rows;
       if (reserved > 0) {
         claimed_any_kind = true;
-        std::vector<ResourceRow> rows;
         try {
           auto conn = ctx_.base.pool->acquire();
           rows = ctx_.store.claim(*conn, name_, kinds_, limits, lease_ms_,
@@ -298,34 +315,31 @@ void NamespaceRunner::claim_loop(std::stop_token stop) {
           ctx_.log(LogLevel::warn, fmt::format("namespace {}: claim failed (retrying in {} ms): {}",
                                                name_, wait.count(), e.what()));
         }
-        // Give back the reservations the claim did not use.
-        std::vector<int> used(kinds_.size(), 0);
-        for (const auto& row : rows)
-          ++used[slots_.index_of(row.kind)];
-        for (std::size_t i = 0; i < kinds_.size(); ++i)
-          slots_.give_back(i, limits[i] - used[i], false);
-        std::lock_guard lock(mutex_);
-        more_ = static_cast<int>(rows.size()) == std::min(free_slots, reserved);
-        in_flight_ += static_cast<int>(rows.size());
-        const auto claimed_at = std::chrono::steady_clock::now();
-        for (auto& row : rows) {
-          ready_.push_back({std::move(row), claimed_at});
-          worker_cv_.notify_one();
-        }
+      }
+      // Give back the reservations the claim did not use.
+      std::vector<int> used(kinds_.size(), 0);
+      for (const auto& row : rows)
+        ++used[slots_.index_of(row.kind)];
+      for (std::size_t i = 0; i < kinds_.size(); ++i)
+        slots_.give_back(i, limits[i] - used[i], false);
+      std::lock_guard lock(mutex_);
+      claiming_now_ -= free_slots;
+      if (reserved > 0) more_ = static_cast<int>(rows.size()) == std::min(free_slots, reserved);
+      in_flight_ += static_cast<int>(rows.size());
+      const auto claimed_at = std::chrono::steady_clock::now();
+      for (auto& row : rows) {
+        ready_.push_back({std::move(row), claimed_at});
+        worker_cv_.notify_one();
       }
     }
-    renew_buffered();
-    // With a backlog (the last claim came back full), refill in batches: once half the
-    // slots are free, or after a short cooldown.
-    const int refill = std::max(1, capacity_ / 2);
+    if (index == 0) renew_buffered();
     std::unique_lock lock(mutex_);
-    if (!ready_.empty()) wait = std::min(wait, renew_after_ / 2 + std::chrono::milliseconds(1));
-    if (more_ && in_flight_ < capacity_ && claimed_any_kind) {
-      wait = std::min(wait, kClaimCooldown);
+    if (index == 0 && !ready_.empty()) {
+      wait = std::min(wait, renew_after_ / 2 + std::chrono::milliseconds(1));
     }
-    claimer_cv_.wait_for(lock, stop, wait, [&] {
-      return !claiming_ || wake_ || (more_ && capacity_ - in_flight_ >= refill);
-    });
+    if (more_ && claimable() > 0 && claimed_any_kind) wait = std::min(wait, kClaimCooldown);
+    claimer_cv_.wait_for(lock, stop, wait,
+                         [&] { return !claiming_ || wake_ || (more_ && claimable() >= refill); });
   }
 }
 
@@ -357,13 +371,18 @@ void NamespaceRunner::work() {
     }
     const std::int64_t id = row.id;
     execute(std::move(row), claimed_at);
+    bool wake_claimer = false;
     {
       std::lock_guard lock(mutex_);
       executing_.erase(id);
       --in_flight_;
+      // The claimer waits for a backlog refill (half the slots free), a NOTIFY, a poll or
+      // a kind's claim slot coming back (slots_freed); a freed slot matters to it only in
+      // the first case, so most finishes wake nobody.
+      wake_claimer = more_ && claimable() >= std::max(1, capacity_ / 2);
     }
-    slots_.finish(kind_index);
-    claimer_cv_.notify_all();
+    slots_.finish(kind_index, this);
+    if (wake_claimer) claimer_cv_.notify_all();
   }
 }
 
@@ -503,10 +522,11 @@ void NamespaceRunner::stop_claiming() {
     std::lock_guard lock(mutex_);
     claiming_ = false;
   }
+  for (auto& claimer : claimers_)
+    claimer.request_stop();
   claimer_cv_.notify_all();
-  if (claimer_.joinable()) {
-    claimer_.request_stop();
-    claimer_.join();
+  for (auto& claimer : claimers_) {
+    if (claimer.joinable()) claimer.join();
   }
   release_buffered();
 }

@@ -1036,13 +1036,14 @@ TEST_F(resources_pgtest, ConfigErrorListsEveryBadField) {
   cfg.namespaces["zero"] = {.max_workers = 0};
   cfg.namespaces["both"] = {.max_workers = 1, .resource_expiry = 1h, .synced_retention = 1h};
   cfg.work_timeout = 0ms;
+  cfg.resource_claimers = 0;
   try {
     Client client(delta::testing::make_pool(), cfg);
     ADD_FAILURE() << "expected a ConfigError";
   } catch (const delta::ConfigError& e) {
     const std::string message = e.what();
     const auto& problems = e.problems();
-    EXPECT_EQ(problems.size(), 6u) << message;
+    EXPECT_EQ(problems.size(), 7u) << message;
     auto reported = [&](std::initializer_list<std::string_view> parts) {
       return std::any_of(problems.begin(), problems.end(), [&](const std::string& problem) {
         return std::all_of(parts.begin(), parts.end(), [&](std::string_view part) {
@@ -1056,6 +1057,7 @@ TEST_F(resources_pgtest, ConfigErrorListsEveryBadField) {
     EXPECT_TRUE(reported({"namespaces[\"zero\"].max_workers"})) << message;
     EXPECT_TRUE(reported({"work_timeout"})) << message;
     EXPECT_TRUE(reported({"both", "resource_expiry", "synced_retention"})) << message;
+    EXPECT_TRUE(reported({"resource_claimers", "1 .. 16", "got 0"})) << message;
   }
   // Each alone is fine the other way round.
   Config good = config();
