@@ -88,7 +88,7 @@ up AS (
     deleted_at = NULL
   WHERE (r.state <> 'deleted' OR $9::boolean)
     AND (r.hash <> EXCLUDED.hash OR r.state = 'deleted' OR EXCLUDED.object_id = ANY($10::text[]))
-  RETURNING (r.xmax = 0) AS inserted, {cols_r}
+  RETURNING (r.xmax = 0) AS inserted, {returning}
 )
 SELECT i.ord,
        CASE WHEN up.id IS NOT NULL THEN (CASE WHEN up.inserted THEN 'inserted' ELSE 'changed' END)
@@ -112,11 +112,14 @@ ORDER BY i.ord)";
   };
   inform_full_ =
       batch("inform_full", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
-                                       fmt::arg("cols_r", cols_r),
+                                       fmt::arg("returning", cols_r),
                                        fmt::arg("extra", ", " + cols_up + ", " + cols_e)));
+  // Statuses only: the written rows keep just what the statement itself reads of them.
   inform_brief_ =
-      batch("inform_brief", fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
-                                        fmt::arg("cols_r", cols_r), fmt::arg("extra", "")));
+      batch("inform_brief",
+            fmt::format(fmt::runtime(inform_sql), fmt::arg("now", now_param(11)),
+                        fmt::arg("returning", "r.id, r.object_id, r.state::text AS state"),
+                        fmt::arg("extra", "")));
 
   lock_objects_ = make("lock_objects", R"(
 SELECT object_id, state::text, object FROM {{schema}}.delta_resource
