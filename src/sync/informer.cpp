@@ -14,7 +14,7 @@ namespace delta::sync {
 namespace {
 
 // Objects per write statement of an informer run, and statements written at once.
-constexpr std::size_t kSinkBatch = 1000;
+constexpr std::size_t kSinkBatch = 2500;
 constexpr std::size_t kSinkInFlight = 2;
 constexpr int kExpireBatch = 5000;
 constexpr int kCleanBatch = 10000;

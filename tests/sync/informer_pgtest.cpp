@@ -291,8 +291,8 @@ TEST(informer_pgtest, FailedRunKeepsWrittenObjectsAndCursorThenRetryResumes) {
   auto pool = delta::testing::make_pool();
   delta::migrate(*pool, {.schema = schema.name()});
   auto controller = std::make_shared<SequenceController<Cursored>>();
-  controller->total = 5300;
-  controller->fail_after = 2500;  // not a multiple of the 1000-object batch
+  controller->total = 13300;
+  controller->fail_after = 6000;  // not a multiple of the 2500-object batch
   auto config = test_config(schema.name());
   config.controllers.add(controller);
   config.namespaces["default"] = {.max_workers = 8};
@@ -304,13 +304,13 @@ TEST(informer_pgtest, FailedRunKeepsWrittenObjectsAndCursorThenRetryResumes) {
   auto run = client.last_inform_run("cursored");
   ASSERT_TRUE(run.has_value());
   EXPECT_FALSE(run->succeeded);
-  EXPECT_EQ(run->error, "upstream failed after 2500 objects");
-  EXPECT_EQ(run->emitted, 2500u);
-  EXPECT_EQ(run->inserted, 2500u);
+  EXPECT_EQ(run->error, "upstream failed after 6000 objects");
+  EXPECT_EQ(run->emitted, 6000u);
+  EXPECT_EQ(run->inserted, 6000u);
   EXPECT_EQ(run->batches, 3u);
-  EXPECT_EQ(us(run->cursor), at_us(2500));
-  EXPECT_EQ(resources(schema, "cursored"), 2500) << "what was emitted before the throw is kept";
-  EXPECT_EQ(us(stored_cursor(schema, "cursored")), at_us(2500))
+  EXPECT_EQ(us(run->cursor), at_us(6000));
+  EXPECT_EQ(resources(schema, "cursored"), 6000) << "what was emitted before the throw is kept";
+  EXPECT_EQ(us(stored_cursor(schema, "cursored")), at_us(6000))
       << "the cursor must be the newest written created_at, not beyond";
 
   retry_now(schema, "cursored");
@@ -318,22 +318,22 @@ TEST(informer_pgtest, FailedRunKeepsWrittenObjectsAndCursorThenRetryResumes) {
   run = client.last_inform_run("cursored");
   ASSERT_TRUE(run.has_value());
   EXPECT_TRUE(run->succeeded) << run->error;
-  EXPECT_EQ(run->emitted, 2800u) << "the retry lists after the cursor: objects 2501..5300";
-  EXPECT_EQ(run->inserted, 2800u);
+  EXPECT_EQ(run->emitted, 7300u) << "the retry lists after the cursor: objects 6001..13300";
+  EXPECT_EQ(run->inserted, 7300u);
   auto afters = controller->seen_afters();
   ASSERT_EQ(afters.size(), 2u);
   EXPECT_FALSE(afters[0].has_value());
-  EXPECT_EQ(us(afters[1]), at_us(2500));
-  EXPECT_EQ(resources(schema, "cursored"), 5300);
-  EXPECT_EQ(us(stored_cursor(schema, "cursored")), at_us(5300));
+  EXPECT_EQ(us(afters[1]), at_us(6000));
+  EXPECT_EQ(resources(schema, "cursored"), 13300);
+  EXPECT_EQ(us(stored_cursor(schema, "cursored")), at_us(13300));
   auto job = schema.pool()
                  .exec("SELECT attempt, (errors[1])->>'error' FROM " + schema.table("delta_job") +
                            " WHERE kind = $1",
                        job_kind("cursored"))
                  .one();
   EXPECT_EQ(job.get<std::int16_t>(0), 2);
-  EXPECT_EQ(job.get<std::string>(1), "upstream failed after 2500 objects");
-  ASSERT_TRUE(eventually([&] { return resources(schema, "cursored", "synced") == 5300; }, 60s));
+  EXPECT_EQ(job.get<std::string>(1), "upstream failed after 6000 objects");
+  ASSERT_TRUE(eventually([&] { return resources(schema, "cursored", "synced") == 13300; }, 60s));
   client.stop();
 }
 
