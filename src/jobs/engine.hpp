@@ -130,6 +130,12 @@ class QueueRunner {
   const std::string& queue() const noexcept { return queue_; }
 
  private:
+  // With a backlog (the last fetch came back full), the producer refills once half the
+  // slots are free: fetching for every freed slot would spend a round trip per job
+  // (mutex_ held).
+  bool refill_due() const {
+    return more_ && max_workers_ - in_flight_ >= std::max(1, max_workers_ / 2);
+  }
   void produce(std::stop_token stop);
   void work();
   void execute(const JobRow& job);

@@ -193,15 +193,10 @@ void QueueRunner::produce(std::stop_token stop) {
                                              queue_, wait.count(), e.what()));
       }
     }
-    // With a backlog (the last fetch came back full), refill in batches: fetch once half
-    // of the slots are free, or after a short cooldown if fewer are. Fetching for
-    // every single freed slot would spend a round trip per job.
-    const int refill = std::max(1, max_workers_ / 2);
+    // A refill once half the slots are free, or after a short cooldown if fewer are.
     std::unique_lock lock(mutex_);
     if (more_ && in_flight_ < max_workers_) wait = std::min(wait, kFetchCooldown);
-    producer_cv_.wait_for(lock, stop, wait, [&] {
-      return !fetching_ || wake_ || (more_ && max_workers_ - in_flight_ >= refill);
-    });
+    producer_cv_.wait_for(lock, stop, wait, [&] { return !fetching_ || wake_ || refill_due(); });
   }
 }
 
@@ -220,9 +215,9 @@ void QueueRunner::work() {
     lock.lock();
     executing_.erase(job.id);
     --in_flight_;
-    // The producer waits for a backlog refill (half the slots free) or for a NOTIFY /
-    // poll; a freed slot matters to it only in the first case.
-    if (more_ && max_workers_ - in_flight_ >= std::max(1, max_workers_ / 2)) {
+    // The producer waits for a refill or for a NOTIFY / poll; a freed slot matters to it
+    // only in the first case.
+    if (refill_due()) {
       lock.unlock();
       producer_cv_.notify_all();
       lock.lock();

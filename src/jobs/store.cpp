@@ -118,8 +118,9 @@ WHERE j.id = picked.id AND t.kind = j.kind
 RETURNING {cols})",
                                      fmt::arg("now", now_param(6)), fmt::arg("cols", returning_j)));
 
-  complete_ = make("complete",
-                   fmt::format(R"(
+  complete_ =
+      make("complete",
+           fmt::format(R"(
 UPDATE {{{{schema}}}}.delta_job j SET
   state = {state}::{{{{schema}}}}.job_state,
   attempt = CASE WHEN u.give_back AND {state} <> 'cancelled' THEN greatest(j.attempt - 1, 0)
@@ -131,17 +132,14 @@ UPDATE {{{{schema}}}}.delta_job j SET
                 ELSE (j.errors || u.error)[greatest(cardinality(j.errors) - 18, 1):] END,
   timeout_at = NULL
 FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::bigint[], $6::boolean[],
-            $7::jsonb[], array_fill('running'::text, ARRAY[cardinality($1::bigint[])]))
+            $7::jsonb[], {running})
        AS u(id, attempt, attempted_by, state, delay_ms, give_back, error, running)
 WHERE j.id = u.id AND j.attempt = u.attempt
   AND j.attempted_by = u.attempted_by
-  -- The state fence compares with a column of the batch, not with a constant: it cannot
-  -- match the partial index on running jobs, and leaves no condition on the table alone
-  -- for stale statistics to misestimate (either made the planner scan every running job
-  -- once per outcome). The batch drives primary-key lookups.
-  AND j.state::text = u.running
+  AND j.state::text = u.running  -- a batch column, not a constant: see internal::per_row
 RETURNING j.id, j.state::text)",
-                               fmt::arg("state", kEffectiveState), fmt::arg("now", now_param(8))));
+                       fmt::arg("state", kEffectiveState), fmt::arg("now", now_param(8)),
+                       fmt::arg("running", internal::per_row("'running'::text", "$1::bigint[]"))));
 
   schedule_ = make("schedule", fmt::format(R"(
 WITH due AS (

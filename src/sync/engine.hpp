@@ -128,7 +128,11 @@ class NamespaceRunner {
  private:
   void claim_loop(std::stop_token stop, int index);
   // Slots neither in flight nor being claimed (mutex_ held).
-  int claimable() const;
+  int claimable() const { return capacity_ - in_flight_ - claiming_now_; }
+  // With a backlog (the last claim came back full), claims refill in batches of half the
+  // slots (mutex_ held).
+  int refill_size() const { return std::max(1, capacity_ / 2); }
+  bool refill_due() const { return more_ && claimable() >= refill_size(); }
   void work();
   void execute(ResourceRow row, std::chrono::steady_clock::time_point claimed_at);
   void release_buffered();

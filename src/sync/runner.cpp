@@ -271,15 +271,8 @@ std::vector<std::pair<std::int64_t, Timestamp>> NamespaceRunner::running() const
   return {executing_.begin(), executing_.end()};
 }
 
-int NamespaceRunner::claimable() const {
-  return capacity_ - in_flight_ - claiming_now_;
-}
-
 void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
   internal::LoopBackoff backoff;
-  // With a backlog (the last claim came back full), refill in batches: once half the
-  // slots are free, or after a short cooldown.
-  const int refill = std::max(1, capacity_ / 2);
   while (!stop.stop_requested()) {
     int free_slots = 0;
     {
@@ -287,7 +280,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       if (!claiming_) break;
       free_slots = claimable();
       // While another claimer's statement is in flight, claim only a refill-sized batch.
-      if (claiming_now_ > 0 && free_slots < refill) free_slots = 0;
+      if (claiming_now_ > 0 && free_slots < refill_size()) free_slots = 0;
       free_slots = std::max(free_slots, 0);
       claiming_now_ += free_slots;
       wake_ = false;
@@ -338,8 +331,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       wait = std::min(wait, renew_after_ / 2 + std::chrono::milliseconds(1));
     }
     if (more_ && claimable() > 0 && claimed_any_kind) wait = std::min(wait, kClaimCooldown);
-    claimer_cv_.wait_for(lock, stop, wait,
-                         [&] { return !claiming_ || wake_ || (more_ && claimable() >= refill); });
+    claimer_cv_.wait_for(lock, stop, wait, [&] { return !claiming_ || wake_ || refill_due(); });
   }
 }
 
@@ -376,10 +368,10 @@ void NamespaceRunner::work() {
       std::lock_guard lock(mutex_);
       executing_.erase(id);
       --in_flight_;
-      // The claimer waits for a backlog refill (half the slots free), a NOTIFY, a poll or
-      // a kind's claim slot coming back (slots_freed); a freed slot matters to it only in
-      // the first case, so most finishes wake nobody.
-      wake_claimer = more_ && claimable() >= std::max(1, capacity_ / 2);
+      // The claimer waits for a refill, a NOTIFY, a poll or a kind's claim slot coming
+      // back (slots_freed); a freed slot matters to it only in the first case, so most
+      // finishes wake nobody.
+      wake_claimer = refill_due();
     }
     slots_.finish(kind_index, this);
     if (wake_claimer) claimer_cv_.notify_all();

@@ -154,28 +154,26 @@ WHERE r.id = picked.id
 RETURNING {cols})",
                                      fmt::arg("now", now_param(7)), fmt::arg("cols", cols_r)));
 
-  renew_leases_ = make("renew_leases", fmt::format(R"(
+  const std::string pending = internal::per_row("'pending'::text", "$1::bigint[]");
+  renew_leases_ = make("renew_leases",
+                       fmt::format(R"(
 UPDATE {{{{schema}}}}.delta_resource r
 SET lease_expires_at = CASE WHEN u.lease_ms < 0 THEN 'infinity'::timestamptz
                             ELSE {now} + u.lease_ms * interval '1 millisecond' END
-FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[],
-            array_fill($4::text, ARRAY[cardinality($1::bigint[])]),
-            array_fill('pending'::text, ARRAY[cardinality($1::bigint[])]))
+FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], {owner}, {pending})
        AS u(id, attempted_at, lease_ms, owner, pending)
 WHERE r.id = u.id AND r.attempted_at = u.attempted_at AND r.lease_owner = u.owner
-  AND r.state::text = u.pending  -- see finish below: no condition on the table alone
+  AND r.state::text = u.pending  -- batch columns, not constants: see internal::per_row
 RETURNING r.id)",
-                                                   fmt::arg("now", now_param(5))));
+                                   fmt::arg("now", now_param(5)),
+                                   fmt::arg("owner", internal::per_row("$4::text", "$1::bigint[]")),
+                                   fmt::arg("pending", pending)));
 
   // The fence (lease owner + claim time + pending) makes a late outcome of a claim that
-  // was rescued meanwhile a no-op. Every fence compares with a column of the batch `u`
-  // (owner and state repeated per row by array_fill) instead of a constant, so that no
-  // condition on the table alone exists for the planner to estimate from statistics:
-  // analyzed while nothing was pending, they say no row matches, and the planner then
-  // scanned the table once and re-read the whole batch for every pending row (500
-  // outcomes: 90-350 ms instead of a few). As written, the batch drives primary-key
-  // lookups. (Text, not the enum, so that the partial lease index cannot match either.)
-  finish_ = make("finish", fmt::format(R"(
+  // was rescued meanwhile a no-op. Owner and state are columns of the batch, not
+  // constants (internal::per_row explains why).
+  finish_ =
+      make("finish", fmt::format(R"(
 UPDATE {{{{schema}}}}.delta_resource r SET
   state = (CASE WHEN r.generation <> u.generation AND u.outcome <> 'release' THEN 'scheduled'
                 WHEN u.outcome = 'synced' THEN 'synced'
@@ -197,14 +195,15 @@ UPDATE {{{{schema}}}}.delta_resource r SET
                 ELSE (r.errors || u.error)[greatest(cardinality(r.errors) - 18, 1):] END,
   lease_owner = NULL, lease_expires_at = NULL, updated_at = c.now
 FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::text[], $5::bigint[],
-            $6::jsonb[], array_fill($7::text, ARRAY[cardinality($1::bigint[])]),
-            array_fill('pending'::text, ARRAY[cardinality($1::bigint[])]))
+            $6::jsonb[], {owner}, {pending})
        AS u(id, attempted_at, generation, outcome, delay_ms, error, owner, pending),
      (SELECT {now} AS now) c
 WHERE r.id = u.id AND r.attempted_at = u.attempted_at AND r.lease_owner = u.owner
   AND r.state::text = u.pending
 RETURNING r.id, r.state::text)",
-                                       fmt::arg("now", now_param(8))));
+                                 fmt::arg("now", now_param(8)),
+                                 fmt::arg("owner", internal::per_row("$7::text", "$1::bigint[]")),
+                                 fmt::arg("pending", pending)));
 
   rescue_ = make("rescue", fmt::format(R"(
 WITH c AS (SELECT {now} AS now),
