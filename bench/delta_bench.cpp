@@ -37,6 +37,7 @@ struct Options {
   std::string out = "bench/results/latest.json";
   std::string filter;
   bool baselines = true;  // --no-baselines: delta's scenarios only, without ratios
+  std::int64_t seed = 0;  // --seed N: only leave N scheduled resources in delta_bench
 };
 
 struct Figure {
@@ -318,6 +319,10 @@ class Bench {
     runs_ = options_.quick ? 1 : 3;
     seconds_ = options_.quick ? 2 : 5;
   }
+
+  // For profiling one phase: `--seed N` leaves N scheduled resources in schema
+  // delta_bench, and `--sync-child delta_bench N P` then syncs them in a process of its own.
+  void seed_only(std::int64_t count) { seeded_schema(count); }
 
   void run() {
     if (options_.baselines) baselines();
@@ -853,16 +858,23 @@ int main(int argc, char** argv) {
         std::cerr << "delta_bench child: " << e.what() << '\n';
         return 1;
       }
+    } else if (arg == "--seed" && i + 1 < argc) {
+      options.seed = std::stoll(argv[++i]);
     } else if (arg == "--filter" && i + 1 < argc) {
       options.filter = argv[++i];
     } else if (arg == "--no-baselines") {
       options.baselines = false;
     } else {
-      std::cerr << "usage: delta_bench [--quick] [--out FILE] [--filter TEXT] [--no-baselines]\n";
+      std::cerr << "usage: delta_bench [--quick] [--out FILE] [--filter TEXT] [--no-baselines]\n"
+                   "       delta_bench --seed N   (then --sync-child delta_bench N P)\n";
       return 2;
     }
   }
   try {
+    if (options.seed > 0) {
+      Bench(options).seed_only(options.seed);
+      return 0;
+    }
     Bench(options).run();
     return 0;
   } catch (const std::exception& e) {

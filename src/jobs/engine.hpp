@@ -29,6 +29,7 @@
 #include "common/backoff.hpp"
 #include "common/batch_writer.hpp"
 #include "common/event_hub.hpp"
+#include "common/wake_chain.hpp"
 #include "jobs/store.hpp"
 #include "pg/listener.hpp"
 
@@ -159,6 +160,7 @@ class QueueRunner {
   bool more_ = false;                 // guarded by mutex_: the last fetch came back full
   bool fetching_ = true;              // guarded by mutex_
   bool workers_exit_ = false;         // guarded by mutex_
+  internal::WakeChain wakes_;         // guarded by mutex_
   std::atomic<std::int64_t> fetches_{0};
   std::atomic<std::int64_t> fetched_{0};
   std::jthread producer_;

@@ -183,10 +183,9 @@ void QueueRunner::produce(std::stop_token stop) {
         std::lock_guard lock(mutex_);
         more_ = static_cast<int>(jobs.size()) == free_slots;
         in_flight_ += static_cast<int>(jobs.size());
-        for (auto& job : jobs) {
+        for (auto& job : jobs)
           ready_.push_back(std::move(job));
-          worker_cv_.notify_one();  // one sleeper per job, not a herd on the mutex
-        }
+        if (!ready_.empty() && wakes_.should_wake()) worker_cv_.notify_one();
       } catch (const std::exception& e) {
         wait = backoff.failed();
         ctx_.log(LogLevel::warn, fmt::format("queue {}: fetch failed (retrying in {} ms): {}",
@@ -203,14 +202,21 @@ void QueueRunner::produce(std::stop_token stop) {
 void QueueRunner::work() {
   // One lock acquisition per job: finishing a job and taking the next share it, and a
   // worker with jobs ready never sleeps between them.
+  // Sleepers are woken one at a time (internal::WakeChain).
   std::unique_lock lock(mutex_);
   for (;;) {
-    worker_cv_.wait(lock, [&] { return !ready_.empty() || workers_exit_; });
+    while (ready_.empty() && !workers_exit_) {
+      wakes_.sleeping();
+      worker_cv_.wait(lock);
+      wakes_.woke();
+    }
     if (ready_.empty()) return;
     JobRow job = std::move(ready_.front());
     ready_.pop_front();
     executing_.insert(job.id);
+    const bool wake_next = !ready_.empty() && wakes_.should_wake();
     lock.unlock();
+    if (wake_next) worker_cv_.notify_one();
     execute(job);
     lock.lock();
     executing_.erase(job.id);

@@ -25,6 +25,7 @@
 
 #include "common/batch_writer.hpp"
 #include "common/event_hub.hpp"
+#include "common/wake_chain.hpp"
 #include "jobs/engine.hpp"
 #include "sync/store.hpp"
 
@@ -156,9 +157,8 @@ class NamespaceRunner {
     std::chrono::steady_clock::time_point at;  // when the claim returned it
   };
   std::deque<Claimed> ready_;  // guarded by mutex_
-  int capacity_ = 0;
-  std::chrono::milliseconds renew_after_{
-      std::chrono::hours(24)};                   // max claimed in flight: max_workers + prefetch
+  int capacity_ = 0;           // max claimed in flight: max_workers + prefetch
+  std::chrono::milliseconds renew_after_{std::chrono::hours(24)};
   std::map<std::int64_t, Timestamp> executing_;  // guarded by mutex_: id -> claim time
   int in_flight_ = 0;                            // guarded by mutex_
   bool wake_ = false;                            // guarded by mutex_
@@ -166,6 +166,7 @@ class NamespaceRunner {
   bool more_ = false;          // guarded by mutex_
   bool claiming_ = true;       // guarded by mutex_
   bool workers_exit_ = false;  // guarded by mutex_
+  internal::WakeChain wakes_;  // guarded by mutex_
   std::atomic<std::int64_t> claims_{0};
   std::atomic<std::int64_t> claimed_{0};
   std::vector<std::jthread> claimers_;

@@ -255,7 +255,7 @@ void NamespaceRunner::slots_freed(const KindSlots::Freed& freed) {
     if (freed.claim) wake_ = true;
     // A buffered resource of that kind may run now. The runner whose worker finished
     // needs no wake-up: that worker looks at the buffer next.
-    wake_worker = freed.run && freed.by != this && !ready_.empty();
+    wake_worker = freed.run && freed.by != this && !ready_.empty() && wakes_.should_wake();
   }
   if (freed.claim) claimer_cv_.notify_all();
   if (wake_worker) worker_cv_.notify_one();
@@ -320,10 +320,9 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       if (reserved > 0) more_ = static_cast<int>(rows.size()) == std::min(free_slots, reserved);
       in_flight_ += static_cast<int>(rows.size());
       const auto claimed_at = std::chrono::steady_clock::now();
-      for (auto& row : rows) {
+      for (auto& row : rows)
         ready_.push_back({std::move(row), claimed_at});
-        worker_cv_.notify_one();
-      }
+      if (!ready_.empty() && wakes_.should_wake()) worker_cv_.notify_one();
     }
     if (index == 0) renew_buffered();
     std::unique_lock lock(mutex_);
@@ -340,11 +339,11 @@ void NamespaceRunner::work() {
     ResourceRow row;
     std::chrono::steady_clock::time_point claimed_at;
     std::size_t kind_index = 0;
+    bool wake_next = false;
     {
       std::unique_lock lock(mutex_);
-      bool picked = false;
-      worker_cv_.wait(lock, [&] {
-        // The oldest buffered resource whose kind has a free work slot.
+      // The oldest buffered resource whose kind has a free work slot.
+      auto pick = [&] {
         for (auto it = ready_.begin(); it != ready_.end(); ++it) {
           const auto index = slots_.index_of(it->row.kind);
           if (slots_.try_start(index)) {
@@ -352,15 +351,24 @@ void NamespaceRunner::work() {
             claimed_at = it->at;
             ready_.erase(it);
             kind_index = index;
-            picked = true;
             return true;
           }
         }
-        return workers_exit_;
-      });
+        return false;
+      };
+      // Sleepers are woken one at a time (internal::WakeChain).
+      bool picked = pick();
+      while (!picked && !workers_exit_) {
+        wakes_.sleeping();
+        worker_cv_.wait(lock);
+        wakes_.woke();
+        picked = pick();
+      }
       if (!picked) return;
       executing_.emplace(row.id, row.attempted_at.value_or(Timestamp{}));
+      wake_next = !ready_.empty() && wakes_.should_wake();
     }
+    if (wake_next) worker_cv_.notify_one();
     const std::int64_t id = row.id;
     execute(std::move(row), claimed_at);
     bool wake_claimer = false;

@@ -883,6 +883,18 @@ TEST_F(jobs_pgtest, MaxWorkersLimitsConcurrency) {
   EXPECT_EQ(recorder_->peak_concurrency(), 2);
 }
 
+TEST_F(jobs_pgtest, AFetchedBatchReachesEveryIdleWorker) {
+  // Workers are woken one after another (each woken worker wakes the next while jobs
+  // remain); long jobs must still end up running on every worker at once.
+  Config cfg = base_config();
+  cfg.queues["default"] = {.max_workers = 8};
+  Client& client = start(cfg);
+  std::vector<JobInsert> batch(8, delta::jobs::make_insert(Task{"sleep", 400}));
+  client.jobs().insert_many(batch);
+  ASSERT_TRUE(eventually([&] { return count_jobs("state = 'completed'") == 8; }));
+  EXPECT_EQ(recorder_->peak_concurrency(), 8);
+}
+
 TEST_F(jobs_pgtest, FetchTakesNoMoreThanTheFreeSlots) {
   Config cfg = base_config();
   cfg.queues["default"] = {.max_workers = 1};

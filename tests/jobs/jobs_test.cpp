@@ -3,12 +3,17 @@
 //
 // Suites are named after the executable so `ctest -R jobs_test` selects them.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,6 +23,7 @@
 #include <delta/jobs.hpp>
 #include <delta/time.hpp>
 
+#include "common/wake_chain.hpp"
 #include "jobs/engine.hpp"
 #include "jobs/store.hpp"
 
@@ -446,3 +452,94 @@ TEST(jobs_test, UniqueOptsEnabled) {
 }
 
 }  // namespace
+
+TEST(jobs_test, WakeChainWakesOneSleeperAtATime) {
+  delta::internal::WakeChain chain;
+  EXPECT_FALSE(chain.should_wake()) << "nobody sleeps";
+  chain.sleeping();
+  chain.sleeping();
+  EXPECT_TRUE(chain.should_wake());
+  EXPECT_FALSE(chain.should_wake()) << "one is already on its way";
+  chain.woke();
+  EXPECT_TRUE(chain.should_wake()) << "the woken one may wake the next";
+  chain.woke();
+  EXPECT_FALSE(chain.should_wake()) << "nobody left sleeping";
+}
+
+// Workers that wait the way the runners do: a batch of long items reaches every idle
+// worker through the chain, and every item of a large batch is taken exactly once.
+TEST(jobs_test, WakeChainReachesEveryIdleWorker) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  delta::internal::WakeChain chain;
+  std::deque<int> items;
+  bool exit = false;
+  std::atomic<int> running{0}, peak{0}, done{0};
+  std::atomic<int> notifies{0};
+  std::atomic<int> work_ms{0};
+  auto worker = [&] {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      while (items.empty() && !exit) {
+        chain.sleeping();
+        cv.wait(lock);
+        chain.woke();
+      }
+      if (items.empty()) return;
+      items.pop_front();
+      const bool next = !items.empty() && chain.should_wake();
+      lock.unlock();
+      if (next) {
+        ++notifies;
+        cv.notify_one();
+      }
+      const int now = ++running;
+      int seen = peak.load();
+      while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(work_ms.load()));
+      --running;
+      ++done;
+      lock.lock();
+    }
+  };
+  auto add = [&](int n) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex);
+      for (int i = 0; i < n; ++i)
+        items.push_back(i);
+      wake = chain.should_wake();
+    }
+    if (wake) {
+      ++notifies;
+      cv.notify_one();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back(worker);
+  std::this_thread::sleep_for(50ms);  // let them all go to sleep
+
+  work_ms = 300;  // long items: all eight must end up running together
+  add(8);
+  for (int i = 0; i < 200 && done < 8; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(done.load(), 8);
+  EXPECT_EQ(peak.load(), 8) << "the chain stopped before it reached every idle worker";
+
+  work_ms = 0;  // short items: all taken, and far fewer wake-ups than items
+  notifies = 0;
+  add(10000);
+  for (int i = 0; i < 500 && done < 10008; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(done.load(), 10008);
+  EXPECT_LT(notifies.load(), 100) << "about one wake-up per sleeping worker, not per item";
+  {
+    std::lock_guard lock(mutex);
+    exit = true;
+  }
+  cv.notify_all();
+  for (auto& t : threads)
+    t.join();
+}

@@ -831,6 +831,22 @@ TEST_F(resources_pgtest, NamespaceMaxWorkersIsHonoured) {
   EXPECT_EQ(recorder_->peak(), 2);
 }
 
+TEST_F(resources_pgtest, AClaimedBatchReachesEveryIdleWorker) {
+  // Workers are woken one after another; a claimed batch of long works must still run on
+  // every worker at once.
+  Config cfg = config();
+  add_controller<Wide>(cfg);  // parallelism 10
+  cfg.namespaces["default"] = {.max_workers = 10};
+  Client& worker = start(std::move(cfg));
+  recorder_->set_goal(10);
+  std::vector<Wide> objects;
+  for (int i = 0; i < 10; ++i)
+    objects.push_back({"w" + std::to_string(i), "hold", 10});
+  worker.inform_many(objects);
+  ASSERT_TRUE(eventually([&] { return count("state = 'synced'") == 10; }, 20s));
+  EXPECT_EQ(recorder_->peak(), 10);
+}
+
 TEST_F(resources_pgtest, ClientWorksOnlyItsKindsAndNamespaces) {
   // "other" is registered in the database by an inform-only client.
   Config other_cfg = config();
