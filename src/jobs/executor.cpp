@@ -205,11 +205,8 @@ void QueueRunner::work() {
   // Sleepers are woken one at a time (internal::WakeChain).
   std::unique_lock lock(mutex_);
   for (;;) {
-    while (ready_.empty() && !workers_exit_) {
-      wakes_.sleeping();
-      worker_cv_.wait(lock);
-      wakes_.woke();
-    }
+    while (ready_.empty() && !workers_exit_)
+      wakes_.wait(worker_cv_, lock);
     if (ready_.empty()) return;
     JobRow job = std::move(ready_.front());
     ready_.pop_front();

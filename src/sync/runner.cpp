@@ -359,9 +359,7 @@ void NamespaceRunner::work() {
       // Sleepers are woken one at a time (internal::WakeChain).
       bool picked = pick();
       while (!picked && !workers_exit_) {
-        wakes_.sleeping();
-        worker_cv_.wait(lock);
-        wakes_.woke();
+        wakes_.wait(worker_cv_, lock);
         picked = pick();
       }
       if (!picked) return;

@@ -480,11 +480,8 @@ TEST(jobs_test, WakeChainReachesEveryIdleWorker) {
   auto worker = [&] {
     std::unique_lock lock(mutex);
     for (;;) {
-      while (items.empty() && !exit) {
-        chain.sleeping();
-        cv.wait(lock);
-        chain.woke();
-      }
+      while (items.empty() && !exit)
+        chain.wait(cv, lock);
       if (items.empty()) return;
       items.pop_front();
       const bool next = !items.empty() && chain.should_wake();
