@@ -488,55 +488,42 @@ class Bench {
         auto& f = figure(
             fmt::format("jobs drain {} no-op jobs, 1 process, max_workers {}", many, max_workers),
             "jobs/s", "pgbench batched claim of 100, 4 clients");
-        for (int run = 0; run < runs_; ++run) {
-          auto schema = fresh_schema();
-          {
-            delta::Client inserter(pool_, base_config(schema));
-            std::vector<Noop> args(5000);
-            for (std::int64_t done = 0; done < many; done += 5000) {
-              inserter.jobs().insert_many(std::span<const Noop>(args));
-            }
-          }
-          pool_->exec("VACUUM ANALYZE delta_bench.delta_job");
-          auto config = base_config(schema);
-          auto worker = std::make_shared<NoopWorker>();
-          config.workers.add(worker);
-          config.queues["default"] = {.max_workers = max_workers};
-          delta::Client client(pool_, config);
-          f.runs.push_back(timed_rate(static_cast<double>(many), [&] {
-            client.start();
-            // Cheap in-process progress first, then the committed count from the database.
-            // Fails only when nothing moves for 60 s.
-            std::int64_t last = -1;
-            auto stall = Clock::now() + std::chrono::seconds(60);
-            auto progress_or_throw = [&](std::int64_t now_done) {
-              if (now_done != last) {
-                last = now_done;
-                stall = Clock::now() + std::chrono::seconds(60);
-              } else if (Clock::now() > stall) {
-                throw std::runtime_error("drain stalled");
-              }
-            };
-            while (worker->ran < many) {
-              progress_or_throw(worker->ran);
-              std::this_thread::sleep_for(std::chrono::milliseconds(2));
-            }
-            for (;;) {
-              auto committed =
-                  pool_
-                      ->exec("SELECT count(*) FROM delta_bench.delta_job WHERE state = 'completed'")
-                      .one()
-                      .get<std::int64_t>(0);
-              if (committed >= many) break;
-              progress_or_throw(committed);
-              std::this_thread::sleep_for(std::chrono::milliseconds(2));
-            }
-          }));
-          client.stop(std::chrono::seconds(5));
-        }
+        for (int run = 0; run < runs_; ++run)
+          f.runs.push_back(drain_rate(many, max_workers));
         progress(f);
       }
     }
+  }
+
+  // Inserts `count` no-op jobs into a fresh schema, then drains them with one client of
+  // `max_workers` workers; jobs/s from starting the client to the last completion
+  // committed. Fails only when nothing moves for 60 s.
+  double drain_rate(std::int64_t count, int max_workers) {
+    auto schema = fresh_schema();
+    {
+      delta::Client inserter(pool_, base_config(schema));
+      std::vector<Noop> args(5000);
+      for (std::int64_t done = 0; done < count; done += 5000)
+        inserter.jobs().insert_many(std::span<const Noop>(args));
+    }
+    pool_->exec("VACUUM ANALYZE delta_bench.delta_job");
+    auto config = base_config(schema);
+    auto worker = std::make_shared<NoopWorker>();
+    config.workers.add(worker);
+    config.queues["default"] = {.max_workers = max_workers};
+    delta::Client client(pool_, config);
+    const double rate = timed_rate(static_cast<double>(count), [&] {
+      client.start();
+      // Cheap in-process progress first, then the committed count from the database.
+      wait_for_count(count, [&] { return worker->ran.load(); });
+      wait_for_count(count, [&] {
+        return pool_->exec("SELECT count(*) FROM delta_bench.delta_job WHERE state = 'completed'")
+            .one()
+            .get<std::int64_t>(0);
+      });
+    });
+    client.stop(std::chrono::seconds(5));
+    return rate;
   }
 
   // Informs `count` items into a fresh schema (batches of 5,000) and analyzes the table.
@@ -880,7 +867,15 @@ int main(int argc, char** argv) {
         return 1;
       }
     } else if (arg == "--seed" && i + 1 < argc) {
-      options.seed = std::stoll(argv[++i]);
+      try {
+        options.seed = std::stoll(argv[++i]);
+      } catch (const std::exception&) {
+        options.seed = 0;
+      }
+      if (options.seed <= 0) {
+        std::cerr << "delta_bench: --seed needs a positive count\n";
+        return 2;
+      }
     } else if (arg == "--filter" && i + 1 < argc) {
       options.filter = argv[++i];
     } else if (arg == "--no-baselines") {
