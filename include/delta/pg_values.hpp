@@ -169,19 +169,42 @@ struct Codec<Bytes> {
   static Bytes decode(std::string_view text) { return detail::parse_bytea_hex(text); }
 };
 
+// Appends the array literal of project(v) for every v in `values`; an empty optional is a
+// NULL element. Encodes a column of a batch without copying it out first.
+template <class Range, class Project>
+void encode_array(const Range& values, Project&& project, std::string& out) {
+  out.push_back('{');
+  std::string element;
+  bool first = true;
+  for (const auto& value : values) {
+    if (!first) out.push_back(',');
+    first = false;
+    decltype(auto) projected = project(value);
+    using V = std::remove_cvref_t<decltype(projected)>;
+    element.clear();
+    if constexpr (kIsOptional<V>) {
+      if (!projected) {
+        out.append("NULL");
+        continue;
+      }
+      Codec<typename V::value_type>::encode(*projected, element);
+    } else {
+      Codec<V>::encode(projected, element);
+    }
+    detail::append_array_element(element, out);
+  }
+  out.push_back('}');
+}
+
+inline constexpr auto kIdentity = [](const auto& value) -> const auto& {
+  return value;
+};
+
 template <class T>
 struct Codec<std::vector<T>> {
   static constexpr unsigned oid = Codec<T>::array_oid;
   static void encode(const std::vector<T>& values, std::string& out) {
-    out.push_back('{');
-    std::string element;
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i > 0) out.push_back(',');
-      element.clear();
-      Codec<T>::encode(values[i], element);
-      detail::append_array_element(element, out);
-    }
-    out.push_back('}');
+    encode_array(values, kIdentity, out);
   }
   static std::vector<T> decode(std::string_view text) {
     std::vector<T> values;
@@ -198,19 +221,7 @@ template <class T>
 struct Codec<std::vector<std::optional<T>>> {
   static constexpr unsigned oid = Codec<T>::array_oid;
   static void encode(const std::vector<std::optional<T>>& values, std::string& out) {
-    out.push_back('{');
-    std::string element;
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i > 0) out.push_back(',');
-      if (!values[i]) {
-        out.append("NULL");
-        continue;
-      }
-      element.clear();
-      Codec<T>::encode(*values[i], element);
-      detail::append_array_element(element, out);
-    }
-    out.push_back('}');
+    encode_array(values, kIdentity, out);
   }
   static std::vector<std::optional<T>> decode(std::string_view text) {
     std::vector<std::optional<T>> values;
@@ -256,6 +267,17 @@ class Params {
       };
       add_encoded(std::move(encoded), C::oid, binary);
     }
+    return *this;
+  }
+
+  // Appends one array parameter: project(v) for every v in `values` (see encode_array).
+  template <class Range, class Project>
+  Params& add_array(const Range& values, Project&& project) {
+    using V = std::remove_cvref_t<decltype(project(*std::begin(values)))>;
+    using Element = typename std::conditional_t<kIsOptional<V>, V, std::optional<V>>::value_type;
+    std::string encoded;
+    encode_array(values, project, encoded);
+    add_encoded(std::move(encoded), Codec<Element>::array_oid, false);
     return *this;
   }
 

@@ -22,6 +22,15 @@ inline std::string now_param(int n) {
   return fmt::format("coalesce(${}::timestamptz, now())", n);
 }
 
+// `values` as one array literal: an element of a text[] batch column that the statement
+// casts to text[] per row (a column of ragged arrays cannot be one two-dimensional array
+// parameter).
+inline std::string array_literal(const std::vector<std::string>& values) {
+  std::string out;
+  pg::Codec<std::vector<std::string>>::encode(values, out);
+  return out;
+}
+
 // A NOTIFY channel name for `schema` (at most 63 bytes, as Postgres requires).
 inline std::string channel_name(const std::string& schema, std::string_view suffix) {
   std::string name = schema + "_" + std::string(suffix);

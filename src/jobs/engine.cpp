@@ -158,7 +158,13 @@ std::vector<InsertResult> JobsEngine::insert_many(std::span<const JobInsert> job
   }
   const bool notify = should_notify(ctx_.store.jobs_channel(), queues);
   auto conn = ctx_.pool->acquire();
-  return ctx_.store.insert(*conn, jobs, ctx_.now(), notify);
+  if (jobs.size() <= JobStore::kInsertChunk)
+    return ctx_.store.insert(*conn, jobs, ctx_.now(), notify);
+  // Several statements: all of them or none.
+  pg::Transaction tx(std::move(conn));
+  auto results = ctx_.store.insert(tx.connection(), jobs, ctx_.now(), notify);
+  tx.commit();
+  return results;
 }
 
 std::vector<InsertResult> JobsEngine::insert_many_tx(pg::Transaction& tx,

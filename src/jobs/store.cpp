@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -26,6 +27,24 @@ constexpr const char* kEffectiveState =
     "(CASE WHEN j.metadata ? 'cancel_requested_at' AND u.state NOT IN ('completed', "
     "'discarded') THEN 'cancelled' ELSE u.state END)";
 
+// A JobRow for an inserted `job` from the columns id, state, created_at, scheduled_at
+// starting at `first`. Only what the database decided comes back; the rest is what was
+// sent (the statements store it as given), which spares formatting and parsing every
+// row's JSON twice.
+void fill_inserted(const JobInsert& job, const pg::Row& row, int first, JobRow& out) {
+  out.id = row.get<std::int64_t>(first);
+  out.kind = job.kind;
+  out.queue = job.opts.queue;
+  out.state = job_state_from_string(row.text(first + 1));
+  out.priority = job.opts.priority;
+  out.args = job.args;
+  out.metadata = job.opts.metadata;
+  out.tags = job.opts.tags;
+  out.max_attempts = job.opts.max_attempts;
+  out.created_at = row.get<Timestamp>(first + 2);
+  out.scheduled_at = row.get<Timestamp>(first + 3);
+}
+
 }  // namespace
 
 JobStore::JobStore(const std::string& schema)
@@ -41,13 +60,13 @@ JobStore::JobStore(const std::string& schema)
   insert_ = internal::BatchStatement(prefix + "insert",
                                      schema::render(fmt::format(R"(
 WITH input AS MATERIALIZED (
-  SELECT nextval('{{{{schema}}}}.delta_job_id_seq') AS id, t.kind, t.queue, t.priority, t.args,
-         t.metadata, ARRAY(SELECT jsonb_array_elements_text(t.tags)) AS tags, t.max_attempts,
+  SELECT nextval('{{{{schema}}}}.delta_job_id_seq') AS id, t.kind, t.queue, t.priority,
+         t.args::jsonb AS args, t.metadata::jsonb AS metadata, t.tags::text[] AS tags, t.max_attempts,
          coalesce(t.scheduled_at, c.now) AS scheduled_at, c.now,
          CASE WHEN t.unique_key IS NULL THEN NULL
               ELSE sha256(convert_to(t.unique_key, 'UTF8')) END AS unique_key,
          t.unique_states, t.ord
-  FROM unnest($1::text[], $2::text[], $3::smallint[], $4::jsonb[], $5::jsonb[], $6::jsonb[],
+  FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[],
               $7::smallint[], $8::timestamptz[], $9::text[], $10::smallint[])
          WITH ORDINALITY AS t(kind, queue, priority, args, metadata, tags, max_attempts,
                               scheduled_at, unique_key, unique_states, ord),
@@ -76,6 +95,36 @@ FROM input LEFT JOIN inserted ON inserted.id = input.id
 ORDER BY input.ord)",
                                                                 fmt::arg("now", now_param(11))),
                                                     schema));
+
+  // A batch without unique jobs: no ON CONFLICT, whose speculative insertion costs every
+  // row an arbiter-index check and an extra WAL record, and no join back to the input.
+  // The rows come back in input order: INSERT ... SELECT ... ORDER BY inserts in the
+  // select's order and RETURNING yields each row as it is inserted (the result is checked
+  // for the right count; Postgres has kept this order in every release, and too much
+  // code depends on it for that to change).
+  insert_plain_ = internal::BatchStatement(
+      prefix + "insert_plain", schema::render(fmt::format(R"(
+WITH c AS (SELECT {now} AS now), inserted AS (
+  INSERT INTO {{{{schema}}}}.delta_job AS j
+    (kind, queue, state, priority, args, metadata, tags, max_attempts, created_at, scheduled_at)
+  SELECT t.kind, t.queue,
+         (CASE WHEN t.scheduled_at > c.now THEN 'scheduled' ELSE 'available' END)::{{{{schema}}}}.job_state,
+         t.priority, t.args::jsonb, t.metadata::jsonb, t.tags::text[], t.max_attempts, c.now,
+         coalesce(t.scheduled_at, c.now)
+  FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[],
+              $7::smallint[], $8::timestamptz[])
+         WITH ORDINALITY AS t(kind, queue, priority, args, metadata, tags, max_attempts,
+                              scheduled_at, ord),
+       c
+  ORDER BY t.ord
+  RETURNING j.id, j.queue, j.state, j.created_at, j.scheduled_at
+)
+SELECT (SELECT count(pg_notify($10, q.queue))
+          FROM (SELECT DISTINCT queue FROM inserted WHERE $11::boolean AND state = 'available') q),
+       id, state::text, created_at, scheduled_at
+FROM inserted)",
+                                                          fmt::arg("now", now_param(9))),
+                                              schema));
 
   // One job that is not unique: a plain INSERT ... VALUES, without the batch machinery.
   insert_one_ =
@@ -366,6 +415,20 @@ std::string unique_key_source(const JobInsert& job, std::optional<Timestamp> now
 
 std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const JobInsert> jobs,
                                            std::optional<Timestamp> now, bool notify) {
+  if (jobs.size() <= kInsertChunk) return insert_chunk(conn, jobs, now, notify);
+  std::vector<InsertResult> results;
+  results.reserve(jobs.size());
+  for (std::size_t offset = 0; offset < jobs.size(); offset += kInsertChunk) {
+    auto part = insert_chunk(
+        conn, jobs.subspan(offset, std::min(kInsertChunk, jobs.size() - offset)), now, notify);
+    std::move(part.begin(), part.end(), std::back_inserter(results));
+  }
+  return results;
+}
+
+std::vector<InsertResult> JobStore::insert_chunk(pg::Connection& conn,
+                                                 std::span<const JobInsert> jobs,
+                                                 std::optional<Timestamp> now, bool notify) {
   if (jobs.size() == 1 && !jobs.front().opts.unique.enabled()) {
     const JobInsert& job = jobs.front();
     pg::Result result = conn.exec_prepared(
@@ -377,42 +440,48 @@ std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const
     return {InsertResult{parse_row(result.one(), 1), false}};
   }
   const std::size_t n = jobs.size();
-  std::vector<std::string> kinds, queues;
-  std::vector<std::int16_t> priorities, max_attempts;
-  std::vector<nlohmann::json> args, metadata, tags;
-  std::vector<std::optional<Timestamp>> scheduled;
-  std::vector<std::optional<std::string>> keys;
-  std::vector<std::optional<std::int16_t>> masks;
-  kinds.reserve(n);
-  queues.reserve(n);
-  priorities.reserve(n);
-  max_attempts.reserve(n);
-  args.reserve(n);
-  metadata.reserve(n);
-  tags.reserve(n);
-  scheduled.reserve(n);
-  keys.reserve(n);
-  masks.reserve(n);
-  for (const auto& job : jobs) {
-    kinds.push_back(job.kind);
-    queues.push_back(job.opts.queue);
-    priorities.push_back(static_cast<std::int16_t>(job.opts.priority));
-    max_attempts.push_back(static_cast<std::int16_t>(job.opts.max_attempts));
-    args.push_back(job.args);
-    metadata.push_back(job.opts.metadata);
-    tags.push_back(job.opts.tags);
-    scheduled.push_back(job.opts.scheduled_at);
-    std::string key = unique_key_source(job, now);
-    if (key.empty()) {
-      keys.emplace_back(std::nullopt);
-      masks.emplace_back(std::nullopt);
-    } else {
-      keys.emplace_back(std::move(key));
-      masks.emplace_back(unique_states_mask(job.opts.unique));
+  std::vector<std::optional<std::string>> keys(n);
+  bool any_unique = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string key = unique_key_source(jobs[i], now);
+    if (!key.empty()) {
+      keys[i] = std::move(key);
+      any_unique = true;
     }
   }
-  pg::Params params(kinds, queues, priorities, args, metadata, tags, max_attempts, scheduled, keys,
-                    masks, now, jobs_channel_, notify);
+  // Each column goes straight from the jobs into its array parameter.
+  pg::Params params;
+  params.reserve(13);
+  params.add_array(jobs, [](const JobInsert& j) -> const std::string& { return j.kind; })
+      .add_array(jobs, [](const JobInsert& j) -> const std::string& { return j.opts.queue; })
+      .add_array(jobs,
+                 [](const JobInsert& j) { return static_cast<std::int16_t>(j.opts.priority); })
+      // JSON as text, cast per row: see ResourceStore::inform.
+      .add_array(jobs, [](const JobInsert& j) { return j.args.dump(); })
+      .add_array(jobs, [](const JobInsert& j) { return j.opts.metadata.dump(); })
+      .add_array(jobs, [](const JobInsert& j) { return internal::array_literal(j.opts.tags); })
+      .add_array(jobs,
+                 [](const JobInsert& j) { return static_cast<std::int16_t>(j.opts.max_attempts); })
+      .add_array(jobs, [](const JobInsert& j) -> const std::optional<Timestamp>& {
+        return j.opts.scheduled_at;
+      });
+  if (!any_unique) {
+    params.add(now).add(jobs_channel_).add(notify);
+    pg::Result result = conn.exec_prepared(insert_plain_(n), params);
+    if (result.size() != n) {
+      throw Error(fmt::format("inserting {} jobs returned {} rows", n, result.size()));
+    }
+    std::vector<InsertResult> results(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      fill_inserted(jobs[i], result[i], 1, results[i].job);
+    }
+    return results;
+  }
+  std::vector<std::optional<std::int16_t>> masks(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (keys[i]) masks[i] = unique_states_mask(jobs[i].opts.unique);
+  }
+  params.add(keys).add(masks).add(now).add(jobs_channel_).add(notify);
   pg::Result result = conn.exec_prepared(insert_(n), params);
 
   std::vector<InsertResult> results(n);
@@ -425,22 +494,7 @@ std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const
       missing_index.push_back(index);
       results[index].unique_skipped_as_duplicate = true;
     } else {
-      // Only what the database decided comes back; the rest is what was sent (the
-      // statement stores it as given), which spares formatting and parsing every row's
-      // JSON twice.
-      const JobInsert& job = jobs[index];
-      JobRow& out = results[index].job;
-      out.id = row.get<std::int64_t>(3);
-      out.kind = job.kind;
-      out.queue = job.opts.queue;
-      out.state = job_state_from_string(row.text(4));
-      out.priority = job.opts.priority;
-      out.args = job.args;
-      out.metadata = job.opts.metadata;
-      out.tags = job.opts.tags;
-      out.max_attempts = job.opts.max_attempts;
-      out.created_at = row.get<Timestamp>(5);
-      out.scheduled_at = row.get<Timestamp>(6);
+      fill_inserted(jobs[index], row, 3, results[index].job);
     }
   }
   if (!missing_keys.empty()) {

@@ -50,6 +50,11 @@ class JobStore {
   const std::string& jobs_channel() const noexcept { return jobs_channel_; }
   const std::string& control_channel() const noexcept { return control_channel_; }
 
+  // Jobs per insert statement. Larger batches are written by several statements, which
+  // the caller must wrap in one transaction: a 100,000-row statement was 2x slower per
+  // job than 20 of 5,000 (the server and libpq hold every row of one statement at once).
+  static constexpr std::size_t kInsertChunk = 5000;
+
   // Inserts validated jobs; results in input order. `notify` adds one NOTIFY per queue
   // with available jobs, sent when the surrounding transaction commits.
   std::vector<InsertResult> insert(pg::Connection& conn, std::span<const JobInsert> jobs,
@@ -127,10 +132,13 @@ class JobStore {
   static JobRow parse_row(const pg::Row& row, int first_column = 0);
 
  private:
+  std::vector<InsertResult> insert_chunk(pg::Connection& conn, std::span<const JobInsert> jobs,
+                                         std::optional<Timestamp> now, bool notify);
+
   std::string schema_;
   std::string jobs_channel_;
   std::string control_channel_;
-  internal::BatchStatement insert_;
+  internal::BatchStatement insert_, insert_plain_;
   pg::Statement insert_one_, fetch_, complete_, schedule_, lock_stuck_, rescue_, clean_, release_,
       get_, cancel_, retry_, pause_, heartbeat_, stopped_, prune_clients_, elect_, resign_,
       ensure_periodic_, claim_periodic_, lookup_unique_, notify_;

@@ -59,8 +59,8 @@ ResourceStore::ResourceStore(const std::string& schema)
   const std::string inform_sql = R"(
 WITH c AS (SELECT {now} AS now),
 input AS (
-  SELECT t.* FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::smallint[],
-                         $7::jsonb[], $8::timestamptz[])
+  SELECT t.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
+                         $7::text[], $8::timestamptz[])
     WITH ORDINALITY AS t(object_id, namespace, body, metadata, max_attempts, tags,
                          external_created_at, ord)
 ),
@@ -70,7 +70,7 @@ up AS (
      updated_at, external_created_at, metadata, tags)
   SELECT $1, i.object_id, i.namespace, 'scheduled', i.body::jsonb,
          sha256(convert_to(i.body, 'UTF8')), i.max_attempts, c.now, c.now, c.now,
-         i.external_created_at, i.metadata, ARRAY(SELECT jsonb_array_elements_text(i.tags))
+         i.external_created_at, i.metadata::jsonb, i.tags::text[]
   FROM input i, c
   -- One lock order for every statement: concurrent informs of overlapping ids (informer
   -- batches in flight together, inform_many from several threads or processes) wait for
@@ -430,31 +430,32 @@ std::vector<InformOutcome> ResourceStore::inform(pg::Connection& conn, std::stri
                                                  bool full, bool notify,
                                                  std::optional<Timestamp> now) {
   const std::size_t n = rows.size();
-  std::vector<std::string> ids, namespaces, bodies, forced;
-  std::vector<nlohmann::json> metadata, tags;
-  std::vector<std::int16_t> max_attempts;
-  std::vector<std::optional<Timestamp>> created;
-  ids.reserve(n);
-  namespaces.reserve(n);
-  bodies.reserve(n);
-  metadata.reserve(n);
-  tags.reserve(n);
-  max_attempts.reserve(n);
-  created.reserve(n);
+  std::vector<std::string> forced;
   for (const auto& row : rows) {
-    ids.push_back(row.object_id);
-    namespaces.push_back(row.namespace_name);
-    bodies.push_back(row.body);
-    metadata.push_back(row.metadata);
-    tags.emplace_back(row.tags);
-    max_attempts.push_back(row.max_attempts);
-    created.push_back(row.external_created_at);
     if (row.force) forced.push_back(row.object_id);
   }
-  pg::Result result = conn.exec_prepared(
-      (full ? inform_full_ : inform_brief_)(n),
-      pg::Params(std::string(kind), ids, namespaces, bodies, metadata, max_attempts, tags, created,
-                 resurrect, forced, now, channel_, notify));
+  // Each column goes straight from the rows into its array parameter. JSON travels as
+  // text and is cast per row: a jsonb[] parameter costs Postgres ~10 µs per element to
+  // read, a text[] one well under 1 µs plus the same parse in the cast.
+  pg::Params params;
+  params.reserve(13);
+  params.add(std::string(kind))
+      .add_array(rows, [](const InformRow& r) -> const std::string& { return r.object_id; })
+      .add_array(rows, [](const InformRow& r) -> const std::string& { return r.namespace_name; })
+      .add_array(rows, [](const InformRow& r) -> const std::string& { return r.body; })
+      .add_array(rows, [](const InformRow& r) { return r.metadata.dump(); })
+      .add_array(rows, [](const InformRow& r) { return r.max_attempts; })
+      .add_array(rows, [](const InformRow& r) { return internal::array_literal(r.tags); })
+      .add_array(rows,
+                 [](const InformRow& r) -> const std::optional<Timestamp>& {
+                   return r.external_created_at;
+                 })
+      .add(resurrect)
+      .add(forced)
+      .add(now)
+      .add(channel_)
+      .add(notify);
+  pg::Result result = conn.exec_prepared((full ? inform_full_ : inform_brief_)(n), params);
   std::vector<InformOutcome> outcomes(n);
   for (auto row : result) {
     auto index = static_cast<std::size_t>(row.get<std::int64_t>(0) - 1);

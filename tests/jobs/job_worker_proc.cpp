@@ -65,6 +65,7 @@ struct Settings {
   bool run_on_start = false;
   int job_timeout_ms = 60000;
   int rescue_margin_ms = 60000;
+  int client_ttl_ms = 1500;
   int stop_grace_ms = 5000;
   std::string log_level = "info";
 };
@@ -186,7 +187,7 @@ int run(const Settings& settings) {
   };
   config.poll_interval = milliseconds(100);
   config.heartbeat_interval = milliseconds(200);
-  config.client_ttl = milliseconds(1500);
+  config.client_ttl = milliseconds(settings.client_ttl_ms);
   config.leader_ttl = milliseconds(1500);
   config.leader_renew_interval = milliseconds(300);
   config.scheduler_interval = milliseconds(200);
@@ -233,6 +234,7 @@ int main(int argc, char** argv) {
   app.add_flag("--run-on-start", settings.run_on_start, "the periodic job runs on start");
   app.add_option("--job-timeout-ms", settings.job_timeout_ms, "Config::job_timeout");
   app.add_option("--rescue-margin-ms", settings.rescue_margin_ms, "Config::rescue_margin");
+  app.add_option("--client-ttl-ms", settings.client_ttl_ms, "Config::client_ttl");
   app.add_option("--stop-grace-ms", settings.stop_grace_ms, "grace given to client.stop()");
   app.add_option("--log-level", settings.log_level, "debug, info, warn or error");
   app.add_option("--parent-pid", parent_pid, "exit at once if this is not our parent");

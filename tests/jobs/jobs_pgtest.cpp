@@ -42,6 +42,7 @@
 #include <delta/pg.hpp>
 #include <delta/time.hpp>
 
+#include "jobs/store.hpp"
 #include "support/pg_test.hpp"
 
 // Readable names in gtest failure messages.
@@ -425,6 +426,54 @@ TEST_F(jobs_pgtest, InsertStoresAnAvailableJob) {
   EXPECT_EQ(get(past.id).scheduled_at, t0 - 1h);
 }
 
+TEST_F(jobs_pgtest, InsertManyReturnsEveryJobInInputOrder) {
+  FakeClock clock;
+  const Timestamp t0 = clock.now();
+  Client& client = add_client(base_config(clock));
+  // 3 rows take the small prepared statement, 300 the large one; every 7th job of the
+  // mixed batch is unique, which takes the statement with ON CONFLICT.
+  for (const auto& [count, mixed] :
+       std::vector<std::pair<int, bool>>{{3, false}, {300, false}, {300, true}}) {
+    std::vector<JobInsert> batch;
+    for (int n = 0; n < count; ++n) {
+      InsertOpts opts{.queue = n % 2 ? "alpha" : "beta",
+                      .priority = 1 + n % 4,
+                      .max_attempts = 1 + n % 9,
+                      .metadata = {{"n", n}}};
+      if (n % 3 == 1) opts.tags = {"tag-" + std::to_string(n), "second_tag"};
+      if (n % 5 == 2) opts.scheduled_at = t0 + std::chrono::seconds(n);
+      if (mixed && n % 7 == 0) opts.unique = {.by_args = true};
+      batch.push_back(delta::jobs::make_insert(Task{"complete", 1000 * count + n}, opts));
+    }
+    auto results = client.jobs().insert_many(batch);
+    ASSERT_EQ(results.size(), batch.size());
+    std::set<std::int64_t> ids;
+    for (int n = 0; n < count; ++n) {
+      const JobInsert& sent = batch[n];
+      const delta::jobs::InsertResult& got = results[n];
+      SCOPED_TRACE(fmt::format("batch of {} (mixed: {}), job {}", count, mixed, n));
+      EXPECT_FALSE(got.unique_skipped_as_duplicate);
+      ids.insert(got.job.id);
+      const JobRow row = get(got.job.id);  // what is stored under the returned id
+      EXPECT_EQ(row.args, sent.args);
+      EXPECT_EQ(row.queue, sent.opts.queue);
+      EXPECT_EQ(row.priority, sent.opts.priority);
+      EXPECT_EQ(row.max_attempts, sent.opts.max_attempts);
+      EXPECT_EQ(row.metadata, sent.opts.metadata);
+      EXPECT_EQ(row.tags, sent.opts.tags);
+      const auto state = sent.opts.scheduled_at ? JobState::scheduled : JobState::available;
+      EXPECT_EQ(row.state, state);
+      EXPECT_EQ(got.job.state, state);
+      EXPECT_EQ(row.scheduled_at, sent.opts.scheduled_at.value_or(t0));
+      EXPECT_EQ(got.job.scheduled_at, row.scheduled_at);
+      EXPECT_EQ(got.job.created_at, t0);
+      EXPECT_EQ(got.job.args, sent.args);
+      EXPECT_EQ(got.job.tags, sent.opts.tags);
+    }
+    EXPECT_EQ(ids.size(), batch.size());
+  }
+}
+
 TEST_F(jobs_pgtest, InsertWithFutureTimeIsScheduled) {
   FakeClock clock;
   const Timestamp t0 = clock.now();
@@ -434,6 +483,39 @@ TEST_F(jobs_pgtest, InsertWithFutureTimeIsScheduled) {
   const JobRow row = get(job.id);
   EXPECT_EQ(row.state, JobState::scheduled);
   EXPECT_EQ(row.scheduled_at, t0 + 1s);
+}
+
+TEST_F(jobs_pgtest, InsertManyLargerThanOneStatementIsOneTransaction) {
+  Client& client = add_client(base_config());
+  // More jobs than one statement takes (JobStore::kInsertChunk): several statements.
+  const int count = 2 * static_cast<int>(delta::jobs::JobStore::kInsertChunk) + 7;
+  std::vector<JobInsert> batch;
+  for (int n = 0; n < count; ++n)
+    batch.push_back(delta::jobs::make_insert(Task{"complete", n}));
+
+  // A job of the last statement fails in the database: none of the batch may remain.
+  pool_->exec(fmt::format(R"(
+CREATE FUNCTION "{}".refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'refused'; END $$)",
+                          schema_));
+  pool_->exec(fmt::format(R"(
+CREATE TRIGGER refuse BEFORE INSERT ON {} FOR EACH ROW
+  WHEN ((NEW.args->>'n')::int = {}) EXECUTE FUNCTION "{}".refuse())",
+                          table(), count - 3, schema_));
+  EXPECT_THROW(client.jobs().insert_many(batch), delta::DatabaseError);
+  EXPECT_EQ(count_jobs(), 0) << "the statements before the failing one were committed";
+
+  pool_->exec(fmt::format("DROP TRIGGER refuse ON {}", table()));
+  auto results = client.jobs().insert_many(batch);
+  ASSERT_EQ(results.size(), batch.size());
+  EXPECT_EQ(count_jobs(), count);
+  // Every returned id holds the job at that position.
+  std::map<std::int64_t, int> stored;
+  for (auto row : pool_->exec(fmt::format("SELECT id, (args->>'n')::int FROM {}", table())))
+    stored.emplace(row.get<std::int64_t>(0), row.get<std::int32_t>(1));
+  for (int n = 0; n < count; ++n) {
+    ASSERT_EQ(stored.at(results[n].job.id), n) << "result " << n;
+  }
 }
 
 TEST_F(jobs_pgtest, InsertManyValidatesEveryJobBeforeWriting) {

@@ -467,9 +467,11 @@ TEST_F(jobs_process_pgtest, TerminatedConnectionsLoseNoJobAndRunNoneTwice) {
   constexpr std::int64_t kJobs = 8000;
   constexpr int kRounds = 5;
   // A fetch whose reply is lost leaves its jobs running under a live client: a short job
-  // timeout lets the rescuer's backstop hand them out again within seconds.
-  const std::vector<std::string> args{"--sleep-ms",         "5",  "--job-timeout-ms", "3000",
-                                      "--rescue-margin-ms", "500"};
+  // timeout lets the rescuer's backstop hand them out again within seconds. The client TTL
+  // is long: heartbeats also go through cut connections, and a live client taken for dead
+  // has its running jobs rescued and run a second time (by design: at least once).
+  const std::vector<std::string> args{"--sleep-ms",         "5",   "--job-timeout-ms", "3000",
+                                      "--rescue-margin-ms", "500", "--client-ttl-ms",  "10000"};
   WorkerProcess& a = start_worker("cut-a", args);
   WorkerProcess& b = start_worker("cut-b", args);
   const auto started = Clock::now();
