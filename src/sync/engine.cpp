@@ -247,12 +247,12 @@ void SyncEngine::write_calls(pg::Transaction* tx, const std::string& kind,
       auto outcomes = ctx_.store.inform(conn, kind, rows, true, true, notify, ctx_.now());
       for (std::size_t k = 0; k < writing.size(); ++k) {
         InformResult& out = writing[k]->result;
-        out.status = outcomes[k].status;
+        out.status = outcomes.status[k];
         out.already_exists = out.status != InformStatus::inserted;
         out.changed = out.status == InformStatus::inserted || out.status == InformStatus::changed;
         changed = changed || out.changed;
-        if (outcomes[k].row) {
-          out.resource = std::move(*outcomes[k].row);
+        if (outcomes.rows[k]) {
+          out.resource = std::move(*outcomes.rows[k]);
         } else {
           // Inserted by another transaction after this statement's snapshot was taken.
           auto row = ctx_.store.get(conn, kind, writing[k]->row.object_id);
@@ -351,8 +351,8 @@ InformManyResult SyncEngine::write_many(pg::Transaction* tx, const std::string& 
           if (chunk.empty()) continue;
           auto outcomes =
               ctx_.store.inform(conn, kind, chunk, resurrect, false, notify, ctx_.now());
-          for (std::size_t k = 0; k < outcomes.size(); ++k)
-            status_of[index[k]] = outcomes[k].status;
+          for (std::size_t k = 0; k < outcomes.status.size(); ++k)
+            status_of[index[k]] = outcomes.status[k];
         }
         return 0;
       });

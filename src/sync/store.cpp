@@ -425,10 +425,9 @@ ResourceRow ResourceStore::parse_row(const pg::Row& row, int c) {
   return r;
 }
 
-std::vector<InformOutcome> ResourceStore::inform(pg::Connection& conn, std::string_view kind,
-                                                 std::span<const InformRow> rows, bool resurrect,
-                                                 bool full, bool notify,
-                                                 std::optional<Timestamp> now) {
+InformOutcomes ResourceStore::inform(pg::Connection& conn, std::string_view kind,
+                                     std::span<const InformRow> rows, bool resurrect, bool full,
+                                     bool notify, std::optional<Timestamp> now) {
   const std::size_t n = rows.size();
   std::vector<std::string> forced;
   for (const auto& row : rows) {
@@ -456,16 +455,17 @@ std::vector<InformOutcome> ResourceStore::inform(pg::Connection& conn, std::stri
       .add(channel_)
       .add(notify);
   pg::Result result = conn.exec_prepared((full ? inform_full_ : inform_brief_)(n), params);
-  std::vector<InformOutcome> outcomes(n);
+  InformOutcomes outcomes;
+  outcomes.status.resize(n, InformStatus::unchanged);
+  if (full) outcomes.rows.resize(n);
   for (auto row : result) {
     auto index = static_cast<std::size_t>(row.get<std::int64_t>(0) - 1);
-    auto& outcome = outcomes.at(index);
-    outcome.status = inform_status_from(row.text(1));
+    outcomes.status.at(index) = inform_status_from(row.text(1));
     if (!full) continue;
     if (!row.is_null(3)) {
-      outcome.row = parse_row(row, 3);
+      outcomes.rows[index] = parse_row(row, 3);
     } else if (!row.is_null(3 + kColumnCount)) {
-      outcome.row = parse_row(row, 3 + kColumnCount);
+      outcomes.rows[index] = parse_row(row, 3 + kColumnCount);
     }
   }
   return outcomes;
