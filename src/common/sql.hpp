@@ -31,6 +31,13 @@ inline std::string array_literal(const std::vector<std::string>& values) {
   return out;
 }
 
+// A JSON value as the text element of a batch column that the statement casts to jsonb
+// per row: Postgres reads a jsonb[] parameter ~10x slower than text[] and a cast.
+inline std::optional<std::string> json_text(const std::optional<nlohmann::json>& value) {
+  if (!value) return std::nullopt;
+  return value->dump();
+}
+
 // A NOTIFY channel name for `schema` (at most 63 bytes, as Postgres requires).
 inline std::string channel_name(const std::string& schema, std::string_view suffix) {
   std::string name = schema + "_" + std::string(suffix);

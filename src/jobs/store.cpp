@@ -45,6 +45,38 @@ void fill_inserted(const JobInsert& job, const pg::Row& row, int first, JobRow& 
   out.scheduled_at = row.get<Timestamp>(first + 3);
 }
 
+// The columns of a batch insert ($1-$8), straight from the jobs into array parameters.
+pg::Params column_params(std::span<const JobInsert> jobs) {
+  pg::Params params;
+  params.reserve(13);
+  params.add_array(jobs, [](const JobInsert& j) -> const std::string& { return j.kind; })
+      .add_array(jobs, [](const JobInsert& j) -> const std::string& { return j.opts.queue; })
+      .add_array(jobs,
+                 [](const JobInsert& j) { return static_cast<std::int16_t>(j.opts.priority); })
+      // JSON as text, cast per row: see ResourceStore::inform.
+      .add_array(jobs, [](const JobInsert& j) { return j.args.dump(); })
+      .add_array(jobs, [](const JobInsert& j) { return j.opts.metadata.dump(); })
+      .add_array(jobs, [](const JobInsert& j) { return internal::array_literal(j.opts.tags); })
+      .add_array(jobs,
+                 [](const JobInsert& j) { return static_cast<std::int16_t>(j.opts.max_attempts); })
+      .add_array(jobs, [](const JobInsert& j) -> const std::optional<Timestamp>& {
+        return j.opts.scheduled_at;
+      });
+  return params;
+}
+
+// The results of the plain batch insert of `jobs` (one row per job, in input order).
+std::vector<InsertResult> read_plain(const pg::Result& result, std::span<const JobInsert> jobs) {
+  if (result.size() != jobs.size()) {
+    throw Error(fmt::format("inserting {} jobs returned {} rows", jobs.size(), result.size()));
+  }
+  std::vector<InsertResult> results(jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    fill_inserted(jobs[i], result[i], 1, results[i].job);
+  }
+  return results;
+}
+
 }  // namespace
 
 JobStore::JobStore(const std::string& schema)
@@ -178,10 +210,10 @@ UPDATE {{{{schema}}}}.delta_job j SET
                       ELSE {now} + u.delay_ms * interval '1 millisecond' END,
   finalized_at = CASE WHEN {state} IN ('completed', 'cancelled', 'discarded') THEN {now} END,
   errors = CASE WHEN u.error IS NULL THEN j.errors
-                ELSE (j.errors || u.error)[greatest(cardinality(j.errors) - 18, 1):] END,
+                ELSE (j.errors || u.error::jsonb)[greatest(cardinality(j.errors) - 18, 1):] END,
   timeout_at = NULL
 FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::bigint[], $6::boolean[],
-            $7::jsonb[], {running})
+            $7::text[], {running})
        AS u(id, attempt, attempted_by, state, delay_ms, give_back, error, running)
 WHERE j.id = u.id AND j.attempt = u.attempt
   AND j.attempted_by = u.attempted_by
@@ -232,9 +264,9 @@ WITH r AS (
     scheduled_at = CASE WHEN {state} IN ('discarded', 'cancelled') THEN j.scheduled_at
                         ELSE {now} + u.delay_ms * interval '1 millisecond' END,
     finalized_at = CASE WHEN {state} IN ('discarded', 'cancelled') THEN {now} END,
-    errors = (j.errors || u.error)[greatest(cardinality(j.errors) - 18, 1):],
+    errors = (j.errors || u.error::jsonb)[greatest(cardinality(j.errors) - 18, 1):],
     timeout_at = NULL
-  FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::bigint[], $5::jsonb[])
+  FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::bigint[], $5::text[])
          AS u(id, attempt, state, delay_ms, error)
   WHERE j.id = u.id AND j.attempt = u.attempt
     AND j.state::text = 'running'  -- not the partial index on running jobs: see complete
@@ -418,6 +450,29 @@ std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const
   if (jobs.size() <= kInsertChunk) return insert_chunk(conn, jobs, now, notify);
   std::vector<InsertResult> results;
   results.reserve(jobs.size());
+  const bool any_unique = std::any_of(jobs.begin(), jobs.end(), [&](const JobInsert& job) {
+    return !unique_key_source(job, now).empty();
+  });
+  if (!any_unique) {
+    // Pipelined, two statements in flight: the client encodes the next chunk and reads
+    // the last one's results while the server runs the current one.
+    const std::size_t chunks = (jobs.size() + kInsertChunk - 1) / kInsertChunk;
+    auto chunk = [&](std::size_t i) {
+      return jobs.subspan(i * kInsertChunk, std::min(kInsertChunk, jobs.size() - i * kInsertChunk));
+    };
+    pg::Pipeline pipeline(conn);
+    std::size_t sent = 0;
+    for (std::size_t received = 0; received < chunks; ++received) {
+      for (; sent < chunks && sent - received < 2; ++sent) {
+        pg::Params params = column_params(chunk(sent));
+        params.add(now).add(jobs_channel_).add(notify);
+        pipeline.send(insert_plain_.large.sql, params);
+      }
+      auto part = read_plain(pipeline.receive(), chunk(received));
+      std::move(part.begin(), part.end(), std::back_inserter(results));
+    }
+    return results;
+  }
   for (std::size_t offset = 0; offset < jobs.size(); offset += kInsertChunk) {
     auto part = insert_chunk(
         conn, jobs.subspan(offset, std::min(kInsertChunk, jobs.size() - offset)), now, notify);
@@ -449,33 +504,10 @@ std::vector<InsertResult> JobStore::insert_chunk(pg::Connection& conn,
       any_unique = true;
     }
   }
-  // Each column goes straight from the jobs into its array parameter.
-  pg::Params params;
-  params.reserve(13);
-  params.add_array(jobs, [](const JobInsert& j) -> const std::string& { return j.kind; })
-      .add_array(jobs, [](const JobInsert& j) -> const std::string& { return j.opts.queue; })
-      .add_array(jobs,
-                 [](const JobInsert& j) { return static_cast<std::int16_t>(j.opts.priority); })
-      // JSON as text, cast per row: see ResourceStore::inform.
-      .add_array(jobs, [](const JobInsert& j) { return j.args.dump(); })
-      .add_array(jobs, [](const JobInsert& j) { return j.opts.metadata.dump(); })
-      .add_array(jobs, [](const JobInsert& j) { return internal::array_literal(j.opts.tags); })
-      .add_array(jobs,
-                 [](const JobInsert& j) { return static_cast<std::int16_t>(j.opts.max_attempts); })
-      .add_array(jobs, [](const JobInsert& j) -> const std::optional<Timestamp>& {
-        return j.opts.scheduled_at;
-      });
+  pg::Params params = column_params(jobs);
   if (!any_unique) {
     params.add(now).add(jobs_channel_).add(notify);
-    pg::Result result = conn.exec_prepared(insert_plain_(n), params);
-    if (result.size() != n) {
-      throw Error(fmt::format("inserting {} jobs returned {} rows", n, result.size()));
-    }
-    std::vector<InsertResult> results(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      fill_inserted(jobs[i], result[i], 1, results[i].job);
-    }
-    return results;
+    return read_plain(conn.exec_prepared(insert_plain_(n), params), jobs);
   }
   std::vector<std::optional<std::int16_t>> masks(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -532,30 +564,18 @@ std::vector<JobRow> JobStore::fetch(pg::Connection& conn, const std::string& que
 
 std::vector<std::pair<std::int64_t, JobState>> JobStore::complete(
     pg::Connection& conn, std::span<const Completion> outcomes, std::optional<Timestamp> now) {
-  const std::size_t n = outcomes.size();
-  std::vector<std::int64_t> ids;
-  std::vector<std::int32_t> attempts;
-  std::vector<std::string> by, states;
-  std::vector<std::optional<std::int64_t>> delays;
-  std::vector<bool> give_back;
-  std::vector<std::optional<nlohmann::json>> errors;
-  ids.reserve(n);
-  attempts.reserve(n);
-  by.reserve(n);
-  states.reserve(n);
-  delays.reserve(n);
-  errors.reserve(n);
-  for (const auto& o : outcomes) {
-    ids.push_back(o.id);
-    attempts.push_back(o.attempt);
-    by.push_back(o.attempted_by);
-    states.emplace_back(to_string(o.state));
-    delays.push_back(o.delay_ms);
-    give_back.push_back(o.give_back_attempt);
-    errors.push_back(o.error);
-  }
-  pg::Result result = conn.exec_prepared(
-      complete_, pg::Params(ids, attempts, by, states, delays, give_back, errors, now));
+  // Columns straight from the outcomes; errors as text (see ResourceStore::inform).
+  pg::Params params;
+  params.reserve(8);
+  params.add_array(outcomes, [](const Completion& o) { return o.id; })
+      .add_array(outcomes, [](const Completion& o) { return o.attempt; })
+      .add_array(outcomes, [](const Completion& o) -> const std::string& { return o.attempted_by; })
+      .add_array(outcomes, [](const Completion& o) { return std::string_view(to_string(o.state)); })
+      .add_array(outcomes, [](const Completion& o) { return o.delay_ms; })
+      .add_array(outcomes, [](const Completion& o) { return o.give_back_attempt; })
+      .add_array(outcomes, [](const Completion& o) { return internal::json_text(o.error); })
+      .add(now);
+  pg::Result result = conn.exec_prepared(complete_, params);
   std::vector<std::pair<std::int64_t, JobState>> done;
   done.reserve(result.size());
   for (auto row : result) {
@@ -583,18 +603,15 @@ std::vector<RescueCandidate> JobStore::lock_stuck(pg::Connection& conn, std::int
 
 void JobStore::rescue(pg::Connection& conn, std::span<const Rescue> rescues,
                       std::optional<Timestamp> now) {
-  std::vector<std::int64_t> ids, delays;
-  std::vector<std::int32_t> attempts;
-  std::vector<std::string> states;
-  std::vector<nlohmann::json> errors;
-  for (const auto& r : rescues) {
-    ids.push_back(r.id);
-    attempts.push_back(r.attempt);
-    states.emplace_back(to_string(r.state));
-    delays.push_back(r.delay_ms);
-    errors.push_back(r.error);
-  }
-  conn.exec_prepared(rescue_, pg::Params(ids, attempts, states, delays, errors, now));
+  pg::Params params;
+  params.reserve(6);
+  params.add_array(rescues, [](const Rescue& r) { return r.id; })
+      .add_array(rescues, [](const Rescue& r) { return r.attempt; })
+      .add_array(rescues, [](const Rescue& r) { return std::string_view(to_string(r.state)); })
+      .add_array(rescues, [](const Rescue& r) { return r.delay_ms; })
+      .add_array(rescues, [](const Rescue& r) { return r.error.dump(); })
+      .add(now);
+  conn.exec_prepared(rescue_, params);
 }
 
 std::int64_t JobStore::clean(pg::Connection& conn, std::int64_t completed_ms,

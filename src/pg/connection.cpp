@@ -232,4 +232,58 @@ int Connection::socket() const noexcept {
   return PQsocket(conn_);
 }
 
+Pipeline::Pipeline(Connection& conn) : conn_(conn) {
+  if (PQenterPipelineMode(conn_.conn_) != 1)
+    conn_.throw_connection_error("cannot enter pipeline mode");
+}
+
+Pipeline::~Pipeline() {
+  PGconn* raw = conn_.conn_;
+  // A sync ends the pipeline's (possibly aborted) run of statements; inside a transaction
+  // block it commits nothing.
+  if (sent_ && PQstatus(raw) == CONNECTION_OK && PQpipelineSync(raw) == 1) {
+    // Read up to the sync: the results left behind (aborted after the error) and NULLs.
+    for (int nulls = 0; nulls < 2 * static_cast<int>(in_flight_) + 2;) {
+      PGresult* result = PQgetResult(raw);
+      if (result == nullptr) {
+        if (PQstatus(raw) != CONNECTION_OK) break;
+        ++nulls;
+        continue;
+      }
+      const bool synced = PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+      PQclear(result);
+      if (synced) break;
+    }
+  }
+  if (PQstatus(raw) == CONNECTION_OK) PQexitPipelineMode(raw);
+}
+
+void Pipeline::send(const std::string& sql, const Params& params) {
+  const WireParams wire(params);
+  PGconn* raw = conn_.conn_;
+  if (PQsendQueryParams(raw, sql.c_str(), static_cast<int>(params.size()), params.types().data(),
+                        wire.values.data(), wire.lengths.data(), params.formats().data(), 0) != 1 ||
+      PQsendFlushRequest(raw) != 1 || PQflush(raw) != 0) {
+    conn_.throw_connection_error("sending a pipelined statement failed");
+  }
+  ++in_flight_;
+  sent_ = true;
+}
+
+Result Pipeline::receive() {
+  PGconn* raw = conn_.conn_;
+  PGresult* result = PQgetResult(raw);
+  --in_flight_;
+  if (result != nullptr) {
+    // Each statement's results end with a NULL.
+    PGresult* end = PQgetResult(raw);
+    if (end != nullptr) {
+      PQclear(end);
+      PQclear(result);
+      throw DatabaseError("XX000", "a pipelined statement returned more than one result");
+    }
+  }
+  return conn_.check(result, "pipelined statement");
+}
+
 }  // namespace delta::pg

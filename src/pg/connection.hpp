@@ -78,6 +78,7 @@ class Connection {
   [[noreturn]] void throw_connection_error(std::string_view context) const;
 
  private:
+  friend class Pipeline;
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   Result check(void* pg_result, std::string_view sql);
 
@@ -88,6 +89,33 @@ class Connection {
   // Prepared statements by name, with when they were prepared.
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> prepared_;
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
+};
+
+// Statements sent back to back on one connection (libpq's pipeline mode): each is sent
+// without waiting for the results of those before it, and results are read in order, so
+// the client prepares the next statement while the server runs the previous one. Every
+// statement is planned at its execution, with its parameters (as Statement::replan).
+// Statements between two syncs form one implicit transaction when no transaction block
+// is open; delta uses it inside one.
+class Pipeline {
+ public:
+  explicit Pipeline(Connection& conn);  // throws DatabaseError if libpq refuses
+  // Leaves pipeline mode; with results still unread (after an error), first reads and
+  // discards them. A connection that breaks meanwhile is left for the pool to discard.
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Sends one statement and asks the server to flush its results as they come.
+  void send(const std::string& sql, const Params& params);
+  // The result of the oldest statement not yet received; throws DatabaseError.
+  Result receive();
+  std::size_t in_flight() const noexcept { return in_flight_; }
+
+ private:
+  Connection& conn_;
+  std::size_t in_flight_ = 0;
+  bool sent_ = false;
 };
 
 }  // namespace delta::pg

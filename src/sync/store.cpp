@@ -192,10 +192,10 @@ UPDATE {{{{schema}}}}.delta_resource r SET
   deleted_at = CASE WHEN r.generation = u.generation AND u.outcome = 'deleted' THEN c.now
                     ELSE r.deleted_at END,
   errors = CASE WHEN u.error IS NULL OR r.generation <> u.generation THEN r.errors
-                ELSE (r.errors || u.error)[greatest(cardinality(r.errors) - 18, 1):] END,
+                ELSE (r.errors || u.error::jsonb)[greatest(cardinality(r.errors) - 18, 1):] END,
   lease_owner = NULL, lease_expires_at = NULL, updated_at = c.now
 FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::text[], $5::bigint[],
-            $6::jsonb[], {owner}, {pending})
+            $6::text[], {owner}, {pending})
        AS u(id, attempted_at, generation, outcome, delay_ms, error, owner, pending),
      (SELECT {now} AS now) c
 WHERE r.id = u.id AND r.attempted_at = u.attempted_at AND r.lease_owner = u.owner
@@ -520,27 +520,18 @@ std::vector<std::int64_t> ResourceStore::renew_leases(pg::Connection& conn,
 std::vector<Finished> ResourceStore::finish(pg::Connection& conn, std::span<const FinishRow> rows,
                                             const std::string& client_id,
                                             std::optional<Timestamp> now) {
-  const std::size_t n = rows.size();
-  std::vector<std::int64_t> ids, generations, delays;
-  std::vector<Timestamp> attempted;
-  std::vector<std::string> outcomes;
-  std::vector<std::optional<nlohmann::json>> errors;
-  ids.reserve(n);
-  generations.reserve(n);
-  delays.reserve(n);
-  attempted.reserve(n);
-  outcomes.reserve(n);
-  errors.reserve(n);
-  for (const auto& row : rows) {
-    ids.push_back(row.id);
-    attempted.push_back(row.attempted_at);
-    generations.push_back(row.generation);
-    outcomes.emplace_back(finish_name(row.outcome));
-    delays.push_back(row.delay_ms);
-    errors.push_back(row.error);
-  }
-  pg::Result result = conn.exec_prepared(
-      finish_, pg::Params(ids, attempted, generations, outcomes, delays, errors, client_id, now));
+  // Columns straight from the rows; errors as text (see inform).
+  pg::Params params;
+  params.reserve(8);
+  params.add_array(rows, [](const FinishRow& r) { return r.id; })
+      .add_array(rows, [](const FinishRow& r) { return r.attempted_at; })
+      .add_array(rows, [](const FinishRow& r) { return r.generation; })
+      .add_array(rows, [](const FinishRow& r) { return std::string_view(finish_name(r.outcome)); })
+      .add_array(rows, [](const FinishRow& r) { return r.delay_ms; })
+      .add_array(rows, [](const FinishRow& r) { return internal::json_text(r.error); })
+      .add(client_id)
+      .add(now);
+  pg::Result result = conn.exec_prepared(finish_, params);
   std::vector<Finished> done;
   done.reserve(result.size());
   for (auto row : result)

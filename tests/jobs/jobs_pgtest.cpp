@@ -516,6 +516,21 @@ CREATE TRIGGER refuse BEFORE INSERT ON {} FOR EACH ROW
   for (int n = 0; n < count; ++n) {
     ASSERT_EQ(stored.at(results[n].job.id), n) << "result " << n;
   }
+
+  // With unique jobs (statements one after another): a duplicate in a later statement
+  // of the same call finds the job of an earlier one.
+  const InsertOpts unique{.unique = {.by_args = true}};
+  std::vector<JobInsert> keyed;
+  for (int n = 0; n < static_cast<int>(delta::jobs::JobStore::kInsertChunk) + 2; ++n)
+    keyed.push_back(
+        delta::jobs::make_insert(Task{"complete", -1 - n}, n == 0 ? unique : InsertOpts{}));
+  keyed.push_back(delta::jobs::make_insert(Task{"complete", -1}, unique));
+  auto keyed_results = client.jobs().insert_many(keyed);
+  ASSERT_EQ(keyed_results.size(), keyed.size());
+  EXPECT_FALSE(keyed_results.front().unique_skipped_as_duplicate);
+  EXPECT_TRUE(keyed_results.back().unique_skipped_as_duplicate);
+  EXPECT_EQ(keyed_results.back().job.id, keyed_results.front().job.id);
+  EXPECT_EQ(count_jobs(), count + static_cast<std::int64_t>(keyed.size()) - 1);
 }
 
 TEST_F(jobs_pgtest, InsertManyValidatesEveryJobBeforeWriting) {

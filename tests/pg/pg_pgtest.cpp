@@ -1177,6 +1177,62 @@ TEST(pg_pgtest, CheckAliveDetectsTerminatedBackend) {
   EXPECT_TRUE(dt::eventually([&] { return !conn->check_alive(); }, 5s));
 }
 
+// ---- Pipeline -------------------------------------------------------------------------
+
+TEST(pg_pgtest, PipelineReturnsResultsInOrderWhileMoreAreInFlight) {
+  auto conn = delta::pg::Connection::open({.url = dt::database_url()});
+  conn->exec("BEGIN");
+  conn->exec("CREATE TEMP TABLE piped (n int)");
+  {
+    delta::pg::Pipeline pipeline(*conn);
+    const std::string insert = "INSERT INTO piped SELECT * FROM unnest($1::int[]) RETURNING n";
+    pipeline.send(insert, Params(std::vector<std::int32_t>{1, 2}));
+    pipeline.send(insert, Params(std::vector<std::int32_t>{3}));
+    EXPECT_EQ(pipeline.in_flight(), 2U);
+    auto first = pipeline.receive();
+    ASSERT_EQ(first.size(), 2U);
+    EXPECT_EQ(first[0].get<std::int32_t>(0), 1);
+    EXPECT_EQ(first[1].get<std::int32_t>(0), 2);
+    // A statement sent after reading sees the rows of those before it.
+    pipeline.send("SELECT count(*) FROM piped", Params());
+    EXPECT_EQ(pipeline.receive().one().get<std::int32_t>(0), 3);
+    EXPECT_EQ(pipeline.receive().one().get<std::int64_t>(0), 3);
+    EXPECT_EQ(pipeline.in_flight(), 0U);
+  }
+  // Out of pipeline mode, still in the transaction.
+  EXPECT_TRUE(conn->in_transaction());
+  EXPECT_FALSE(conn->transaction_failed());
+  EXPECT_EQ(conn->exec("SELECT sum(n) FROM piped").one().get<std::int64_t>(0), 6);
+  conn->exec("COMMIT");
+}
+
+TEST(pg_pgtest, PipelineErrorAbortsTheRestAndLeavesTheConnectionUsable) {
+  auto conn = delta::pg::Connection::open({.url = dt::database_url()});
+  conn->exec("BEGIN");
+  {
+    delta::pg::Pipeline pipeline(*conn);
+    pipeline.send("SELECT 1", Params());
+    pipeline.send("SELECT 1 / $1::int", Params(std::int32_t{0}));
+    pipeline.send("SELECT 3", Params());
+    EXPECT_EQ(pipeline.receive().one().get<std::int32_t>(0), 1);
+    auto error = expect_database_error([&] { pipeline.receive(); });
+    EXPECT_EQ(error.sqlstate(), "22012");
+    // The statement after it is not run; the pipeline is left without reading it.
+  }
+  EXPECT_TRUE(conn->transaction_failed());
+  conn->exec("ROLLBACK");
+  EXPECT_FALSE(conn->in_transaction());
+  EXPECT_EQ(conn->exec("SELECT 42").one().get<std::int32_t>(0), 42);
+  // Outside a transaction block too: the connection is back to normal afterwards.
+  {
+    delta::pg::Pipeline pipeline(*conn);
+    pipeline.send("SELECT 'x'::int", Params());
+    EXPECT_THROW(pipeline.receive(), DatabaseError);
+  }
+  EXPECT_FALSE(conn->in_transaction());
+  EXPECT_EQ(conn->exec("SELECT 43").one().get<std::int32_t>(0), 43);
+}
+
 // ---- Pool::create -----------------------------------------------------------------------
 
 TEST(pg_pgtest, CreateWithEmptyUrlUsesEnvironment) {
