@@ -340,8 +340,8 @@ class Jobs {
   }
   InsertResult insert_tx(pg::Transaction& tx, const JobInsert& job);
 
-  // Inserts many jobs in one statement; results are in input order. Every job is
-  // validated before anything is written.
+  // Inserts many jobs in one transaction (statements of up to 5,000 jobs, pipelined);
+  // results are in input order. Every job is validated before anything is written.
   template <JobArgs T>
   std::vector<InsertResult> insert_many(std::span<const T> args, const InsertOpts& opts = {}) {
     std::vector<JobInsert> jobs;

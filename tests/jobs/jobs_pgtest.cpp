@@ -436,10 +436,12 @@ TEST_F(jobs_pgtest, InsertManyReturnsEveryJobInInputOrder) {
        std::vector<std::pair<int, bool>>{{3, false}, {300, false}, {300, true}}) {
     std::vector<JobInsert> batch;
     for (int n = 0; n < count; ++n) {
+      // JSON travels as text inside an array literal: quotes, backslashes, braces and
+      // non-ASCII text must survive both levels of escaping.
       InsertOpts opts{.queue = n % 2 ? "alpha" : "beta",
                       .priority = 1 + n % 4,
                       .max_attempts = 1 + n % 9,
-                      .metadata = {{"n", n}}};
+                      .metadata = {{"n", n}, {"s", "q\"uote \\ {a,b} \u00e9 NULL"}}};
       if (n % 3 == 1) opts.tags = {"tag-" + std::to_string(n), "second_tag"};
       if (n % 5 == 2) opts.scheduled_at = t0 + std::chrono::seconds(n);
       if (mixed && n % 7 == 0) opts.unique = {.by_args = true};

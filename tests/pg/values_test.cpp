@@ -427,6 +427,30 @@ TEST(values_test, ParamsOids) {
   EXPECT_EQ(params.values()[12], std::optional<std::string>("1500000 microseconds"));
 }
 
+TEST(values_test, ParamsAddArrayProjectsEachElement) {
+  struct Row {
+    std::string name;
+    std::int16_t n;
+    std::optional<std::string> note;
+  };
+  const std::vector<Row> rows = {{"plain", 1, "a \"quoted\" note"}, {"back\\slash", -2, {}}};
+  Params params;
+  params.add_array(rows, [](const Row& r) -> const std::string& { return r.name; })
+      .add_array(rows, [](const Row& r) { return r.n; })
+      .add_array(rows, [](const Row& r) -> const std::optional<std::string>& { return r.note; })
+      .add_array(std::vector<Row>{}, [](const Row& r) { return r.n; });
+  ASSERT_EQ(params.size(), 4U);
+  EXPECT_EQ(params.types(), (std::vector<unsigned>{oid::kTextArray, oid::kInt2Array,
+                                                   oid::kTextArray, oid::kInt2Array}));
+  EXPECT_EQ(params.values()[0], std::optional<std::string>(R"({"plain","back\\slash"})"));
+  EXPECT_EQ(params.values()[1], std::optional<std::string>(R"({"1","-2"})"));
+  EXPECT_EQ(params.values()[2], std::optional<std::string>(R"({"a \"quoted\" note",NULL})"));
+  EXPECT_EQ(params.values()[3], std::optional<std::string>("{}"));
+  // The same literal as encoding a vector of the projected values.
+  Params copied(std::vector<std::string>{"plain", "back\\slash"});
+  EXPECT_EQ(copied.values()[0], params.values()[0]);
+}
+
 TEST(values_test, ParamsBytesAreBinary) {
   Bytes value = bytes({0x00, 0x01, 0xff});
   Params params(std::string("text"), value, std::optional<Bytes>{});
