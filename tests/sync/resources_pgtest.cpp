@@ -665,6 +665,43 @@ TEST_F(resources_pgtest, InformManyTenThousandWithDuplicates) {
   EXPECT_EQ(count("generation = 2"), 1000);
 }
 
+TEST_F(resources_pgtest, InformManyOfSeveralStatementsIsOneTransaction) {
+  Client& client = reader();
+  // 12,000 objects: three statements (5,000 per statement), sent back to back.
+  std::vector<Thing> objects;
+  for (int i = 0; i < 12000; ++i)
+    objects.push_back({"m" + std::to_string(i), "sync", 1});
+  // An object of the last statement fails in the database: none of the call remains.
+  pool().exec(fmt::format(R"(
+CREATE FUNCTION "{}".refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'refused'; END $$)",
+                          schema_name()));
+  pool().exec(fmt::format(R"(
+CREATE TRIGGER refuse BEFORE INSERT ON {} FOR EACH ROW
+  WHEN (NEW.object_id = 'm11990') EXECUTE FUNCTION "{}".refuse())",
+                          table(), schema_name()));
+  EXPECT_THROW(client.inform_many(objects), delta::DatabaseError);
+  EXPECT_EQ(count(), 0) << "statements before the failing one were committed";
+
+  pool().exec(fmt::format("DROP TRIGGER refuse ON {}", table()));
+  objects[11999].version = 2;
+  auto written = client.inform_many(objects);
+  EXPECT_EQ(written.inserted, 12000u);
+  EXPECT_EQ(count("state = 'scheduled'"), 12000);
+  // Change one object in each statement: the statuses land at their positions.
+  for (int i : {7, 5007, 11007})
+    objects[i].version = 5;
+  auto changed = client.inform_many(objects);
+  EXPECT_EQ(changed.changed, 3u);
+  EXPECT_EQ(changed.unchanged, 11997u);
+  for (int i : {7, 5007, 11007}) {
+    EXPECT_EQ(changed.statuses[i], InformStatus::changed) << i;
+    EXPECT_EQ(row("m" + std::to_string(i)).object.at("version"), 5) << i;
+  }
+  EXPECT_EQ(changed.statuses[8], InformStatus::unchanged);
+  EXPECT_EQ(row("m11999").object.at("version"), 2);
+}
+
 TEST_F(resources_pgtest, HashIsOverCanonicalJson) {
   Client& one = reader();
   Client& two = add_client(config());  // another client, with a pool of its own
