@@ -45,6 +45,12 @@ void fill_inserted(const JobInsert& job, const pg::Row& row, int first, JobRow& 
   out.scheduled_at = row.get<Timestamp>(first + 3);
 }
 
+// Whether any job of the batch is unique (has a unique key: see unique_key_source).
+bool any_unique(std::span<const JobInsert> jobs) {
+  return std::any_of(jobs.begin(), jobs.end(),
+                     [](const JobInsert& job) { return job.opts.unique.enabled(); });
+}
+
 // The columns of a batch insert ($1-$8), straight from the jobs into array parameters.
 pg::Params column_params(std::span<const JobInsert> jobs) {
   pg::Params params;
@@ -450,10 +456,7 @@ std::vector<InsertResult> JobStore::insert(pg::Connection& conn, std::span<const
   if (jobs.size() <= kInsertChunk) return insert_chunk(conn, jobs, now, notify);
   std::vector<InsertResult> results;
   results.reserve(jobs.size());
-  const bool any_unique = std::any_of(jobs.begin(), jobs.end(), [&](const JobInsert& job) {
-    return !unique_key_source(job, now).empty();
-  });
-  if (!any_unique) {
+  if (!any_unique(jobs)) {
     // Pipelined, two statements in flight: the client encodes the next chunk and reads
     // the last one's results while the server runs the current one.
     const std::size_t chunks = (jobs.size() + kInsertChunk - 1) / kInsertChunk;
@@ -495,23 +498,17 @@ std::vector<InsertResult> JobStore::insert_chunk(pg::Connection& conn,
     return {InsertResult{parse_row(result.one(), 1), false}};
   }
   const std::size_t n = jobs.size();
-  std::vector<std::optional<std::string>> keys(n);
-  bool any_unique = false;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string key = unique_key_source(jobs[i], now);
-    if (!key.empty()) {
-      keys[i] = std::move(key);
-      any_unique = true;
-    }
-  }
   pg::Params params = column_params(jobs);
-  if (!any_unique) {
+  if (!any_unique(jobs)) {
     params.add(now).add(jobs_channel_).add(notify);
     return read_plain(conn.exec_prepared(insert_plain_(n), params), jobs);
   }
+  std::vector<std::optional<std::string>> keys(n);
   std::vector<std::optional<std::int16_t>> masks(n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (keys[i]) masks[i] = unique_states_mask(jobs[i].opts.unique);
+    if (!jobs[i].opts.unique.enabled()) continue;
+    keys[i] = unique_key_source(jobs[i], now);
+    masks[i] = unique_states_mask(jobs[i].opts.unique);
   }
   params.add(keys).add(masks).add(now).add(jobs_channel_).add(notify);
   pg::Result result = conn.exec_prepared(insert_(n), params);
