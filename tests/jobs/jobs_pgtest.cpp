@@ -372,6 +372,18 @@ class JobsPgTest : public ::testing::Test {
   std::string table(std::string_view name = "delta_job") const {
     return fmt::format("\"{}\".{}", schema_, name);
   }
+  // Starts a client with `max_workers` on the default queue and waits until `count`
+  // jobs sleeping `sleep_ms` each, inserted in one batch, have completed.
+  void run_sleeping_batch(int max_workers, int count, int sleep_ms) {
+    Config cfg = base_config();
+    cfg.queues["default"] = {.max_workers = max_workers};
+    Client& client = start(cfg);
+    std::vector<JobInsert> batch(static_cast<std::size_t>(count),
+                                 delta::jobs::make_insert(Task{"sleep", sleep_ms}));
+    client.jobs().insert_many(batch);
+    ASSERT_TRUE(eventually([&] { return count_jobs("state = 'completed'") == count; }));
+  }
+
   std::int64_t count_jobs(const std::string& where = "true") {
     return pool_->exec(fmt::format("SELECT count(*) FROM {} WHERE {}", table(), where))
         .one()
@@ -973,24 +985,14 @@ TEST_F(jobs_pgtest, RateLimitedNotifyStillWakesWorkers) {
 }
 
 TEST_F(jobs_pgtest, MaxWorkersLimitsConcurrency) {
-  Config cfg = base_config();
-  cfg.queues["default"] = {.max_workers = 2};
-  Client& client = start(cfg);
-  std::vector<JobInsert> batch(6, delta::jobs::make_insert(Task{"sleep", 100}));
-  client.jobs().insert_many(batch);
-  ASSERT_TRUE(eventually([&] { return count_jobs("state = 'completed'") == 6; }));
+  ASSERT_NO_FATAL_FAILURE(run_sleeping_batch(2, 6, 100));
   EXPECT_EQ(recorder_->peak_concurrency(), 2);
 }
 
 TEST_F(jobs_pgtest, AFetchedBatchReachesEveryIdleWorker) {
   // Workers are woken one after another (each woken worker wakes the next while jobs
   // remain); long jobs must still end up running on every worker at once.
-  Config cfg = base_config();
-  cfg.queues["default"] = {.max_workers = 8};
-  Client& client = start(cfg);
-  std::vector<JobInsert> batch(8, delta::jobs::make_insert(Task{"sleep", 400}));
-  client.jobs().insert_many(batch);
-  ASSERT_TRUE(eventually([&] { return count_jobs("state = 'completed'") == 8; }));
+  ASSERT_NO_FATAL_FAILURE(run_sleeping_batch(8, 8, 400));
   EXPECT_EQ(recorder_->peak_concurrency(), 8);
 }
 

@@ -417,6 +417,22 @@ class ResourcesPgTest : public ::testing::Test {
     ASSERT_EQ(result.affected_rows(), 1) << "setting " << id << ": " << assignments;
   }
 
+  // Starts a worker for Wide (parallelism 10) whose default namespace has `max_workers`,
+  // informs `objects_n` objects whose work holds (version `version`) and waits until all
+  // are synced.
+  void sync_held_batch(int max_workers, int objects_n, int version) {
+    Config cfg = config();
+    add_controller<Wide>(cfg);
+    cfg.namespaces["default"] = {.max_workers = max_workers};
+    Client& worker = start(std::move(cfg));
+    recorder_->set_goal(objects_n);
+    std::vector<Wide> objects;
+    for (int i = 0; i < objects_n; ++i)
+      objects.push_back({"w" + std::to_string(i), "hold", version});
+    worker.inform_many(objects);
+    ASSERT_TRUE(eventually([&] { return count("state = 'synced'") == objects_n; }, 20s));
+  }
+
   delta::pg::Pool& pool() const { return schema_->pool(); }
   const std::string& schema_name() const { return schema_->name(); }
 
@@ -855,32 +871,14 @@ TEST_F(resources_pgtest, ParallelismPerKindIsHonoured) {
 }
 
 TEST_F(resources_pgtest, NamespaceMaxWorkersIsHonoured) {
-  Config cfg = config();
-  add_controller<Wide>(cfg);  // parallelism 10
-  cfg.namespaces["default"] = {.max_workers = 2};
-  Client& worker = start(std::move(cfg));
-  recorder_->set_goal(8);
-  std::vector<Wide> objects;
-  for (int i = 0; i < 8; ++i)
-    objects.push_back({"w" + std::to_string(i), "hold", 2});
-  worker.inform_many(objects);
-  ASSERT_TRUE(eventually([&] { return count("state = 'synced'") == 8; }, 20s));
+  ASSERT_NO_FATAL_FAILURE(sync_held_batch(2, 8, 2));
   EXPECT_EQ(recorder_->peak(), 2);
 }
 
 TEST_F(resources_pgtest, AClaimedBatchReachesEveryIdleWorker) {
   // Workers are woken one after another; a claimed batch of long works must still run on
   // every worker at once.
-  Config cfg = config();
-  add_controller<Wide>(cfg);  // parallelism 10
-  cfg.namespaces["default"] = {.max_workers = 10};
-  Client& worker = start(std::move(cfg));
-  recorder_->set_goal(10);
-  std::vector<Wide> objects;
-  for (int i = 0; i < 10; ++i)
-    objects.push_back({"w" + std::to_string(i), "hold", 10});
-  worker.inform_many(objects);
-  ASSERT_TRUE(eventually([&] { return count("state = 'synced'") == 10; }, 20s));
+  ASSERT_NO_FATAL_FAILURE(sync_held_batch(10, 10, 10));
   EXPECT_EQ(recorder_->peak(), 10);
 }
 
