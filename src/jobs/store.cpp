@@ -204,6 +204,10 @@ FROM picked, unnest($2::text[], $3::bigint[]) AS t(kind, ms)
 WHERE j.id = picked.id AND t.kind = j.kind
 RETURNING {cols})",
                                      fmt::arg("now", now_param(6)), fmt::arg("cols", returning_j)));
+  // A fetch commits without waiting for its WAL to reach the disk: one lost in a
+  // database crash leaves its jobs available, to run again (jobs run at least once), and
+  // the durable commit of their outcome flushes the fetch before it.
+  fetch_.local_settings = {{"synchronous_commit", "off"}};
 
   complete_ =
       make("complete",

@@ -183,10 +183,82 @@ Result Connection::exec_prepared(const Statement& statement, const Params& param
           statement.sql);
     prepared_.emplace(statement.name, now);
   }
+  if (!statement.local_settings.empty() && PQtransactionStatus(conn_) == PQTRANS_IDLE)
+    return exec_with_settings(statement, params);
   const WireParams wire(params);
   return check(PQexecPrepared(conn_, statement.name.c_str(), static_cast<int>(n),
                               wire.values.data(), wire.lengths.data(), params.formats().data(), 0),
                statement.sql);
+}
+
+Result Connection::exec_with_settings(const Statement& statement, const Params& params) {
+  std::string settings = "SELECT ";
+  Params setting_params;
+  for (const auto& [name, value] : statement.local_settings) {
+    if (setting_params.size() > 0) settings += ", ";
+    settings += fmt::format("set_config(${}, ${}, true)", setting_params.size() + 1,
+                            setting_params.size() + 2);
+    setting_params.add(name);
+    setting_params.add(value);
+  }
+  const WireParams setting_wire(setting_params);
+  const WireParams wire(params);
+  if (PQenterPipelineMode(conn_) != 1) throw_connection_error("cannot enter pipeline mode");
+  // Whatever happens below, the connection leaves pipeline mode only after the sync's
+  // result: a connection in pipeline mode must not go back to the pool.
+  struct Exit {
+    PGconn* conn;
+    ~Exit() {
+      if (PQstatus(conn) == CONNECTION_OK) PQexitPipelineMode(conn);
+    }
+  } exit{conn_};
+  if (PQsendQueryParams(conn_, settings.c_str(), static_cast<int>(setting_params.size()),
+                        setting_params.types().data(), setting_wire.values.data(),
+                        setting_wire.lengths.data(), setting_params.formats().data(), 0) != 1 ||
+      PQsendQueryPrepared(conn_, statement.name.c_str(), static_cast<int>(params.size()),
+                          wire.values.data(), wire.lengths.data(), params.formats().data(),
+                          0) != 1 ||
+      PQpipelineSync(conn_) != 1) {
+    throw_connection_error("sending a statement failed");
+  }
+  // Results in order: the settings', the statement's, then (after the commit) the sync.
+  // The first error wins; the rest of the run is read and dropped, so the caller sees the
+  // statement's rows only once its transaction has committed.
+  PGresult* answer = nullptr;
+  PGresult* failure = nullptr;
+  bool synced = false;
+  for (int index = 0;;) {
+    PGresult* result = PQgetResult(conn_);
+    if (result == nullptr) {
+      if (PQstatus(conn_) != CONNECTION_OK) break;
+      ++index;  // the end of one statement's results
+      continue;
+    }
+    const auto status = PQresultStatus(result);
+    if (status == PGRES_PIPELINE_SYNC) {
+      PQclear(result);
+      synced = true;
+      break;
+    }
+    if (status == PGRES_FATAL_ERROR && failure == nullptr) {
+      failure = result;
+    } else if (index == 1 && answer == nullptr && status != PGRES_PIPELINE_ABORTED) {
+      answer = result;
+    } else {
+      PQclear(result);
+    }
+  }
+  if (failure != nullptr) {
+    if (answer != nullptr) PQclear(answer);
+    return check(failure, statement.sql);
+  }
+  if (!synced || answer == nullptr) {
+    // Without the sync the commit is unconfirmed: the rows must not be used.
+    if (answer != nullptr) PQclear(answer);
+    if (PQstatus(conn_) != CONNECTION_OK) throw_connection_error("query failed");
+    throw DatabaseError("XX000", "a statement returned no result");
+  }
+  return check(answer, statement.sql);
 }
 
 void Connection::exec_script(std::string_view sql) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <delta/pg.hpp>
 
@@ -30,6 +32,13 @@ struct Statement {
   // statements whose best plan depends on the size of their array parameters (a generic
   // plan is made without knowing how many elements they hold).
   bool replan = false;
+  // Settings for the statement's own transaction when it runs outside a transaction
+  // block: set_config(name, value, true) goes ahead of it in the same round trip (libpq
+  // pipeline mode: both, then the commit, are one implicit transaction), and the
+  // connection's own settings stay untouched. Inside a transaction block they are not
+  // applied -- they would last until that transaction's end. Only for prepared
+  // statements (not replan).
+  std::vector<std::pair<std::string, std::string>> local_settings{};
 };
 
 // `name` as a quoted SQL identifier ("a""b" for a"b).
@@ -81,6 +90,8 @@ class Connection {
   friend class Pipeline;
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   Result check(void* pg_result, std::string_view sql);
+  // Runs the prepared `statement` after its local_settings in one implicit transaction.
+  Result exec_with_settings(const Statement& statement, const Params& params);
 
   pg_conn* conn_;
   // Set by the notice receiver when the server reports a FATAL or PANIC error outside a

@@ -1143,6 +1143,82 @@ TEST(pg_pgtest, ReplannedStatementIsNeverPrepared) {
       0);
 }
 
+// local_settings hold for the statement's own transaction only; the connection's
+// settings are the same before and after.
+TEST(pg_pgtest, LocalSettingsApplyToTheStatementOnly) {
+  auto conn = delta::pg::Connection::open({.url = dt::database_url()});
+  Statement show{
+      "pgtest_local_settings",
+      "SELECT current_setting('plan_cache_mode'), current_setting('synchronous_commit'), "
+      "$1::int + 1"};
+  show.local_settings = {{"plan_cache_mode", "force_generic_plan"}, {"synchronous_commit", "off"}};
+  const auto session = [&] {
+    auto row = conn->exec(
+                       "SELECT current_setting('plan_cache_mode'), "
+                       "current_setting('synchronous_commit')")
+                   .one();
+    return row.get<std::string>(0) + "/" + row.get<std::string>(1);
+  };
+  EXPECT_EQ(session(), "auto/on");
+  for (std::int32_t n : {1, 2}) {
+    auto row = conn->exec_prepared(show, Params(n)).one();
+    EXPECT_EQ(row.get<std::string>(0), "force_generic_plan");
+    EXPECT_EQ(row.get<std::string>(1), "off");
+    EXPECT_EQ(row.get<std::int32_t>(2), n + 1);
+    EXPECT_FALSE(conn->in_transaction());
+    EXPECT_EQ(session(), "auto/on");
+  }
+  // Inside a transaction block they would outlive the statement: not applied.
+  conn->exec("BEGIN");
+  auto row = conn->exec_prepared(show, Params(std::int32_t{5})).one();
+  EXPECT_EQ(row.get<std::string>(0), "auto");
+  EXPECT_EQ(row.get<std::string>(1), "on");
+  EXPECT_EQ(session(), "auto/on");
+  conn->exec("COMMIT");
+}
+
+// A statement with local_settings commits before its rows are returned, and an error
+// (in the statement or at its commit) leaves the connection idle and usable.
+TEST(pg_pgtest, LocalSettingsStatementCommitsAndReportsErrors) {
+  Scratch scratch;
+  auto conn = delta::pg::Connection::open({.url = dt::database_url()});
+  auto other = delta::pg::Connection::open({.url = dt::database_url()});
+  const std::string table = scratch.table("written");
+  conn->exec("CREATE TABLE " + table +
+             " (n int PRIMARY KEY, m int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
+  Statement insert{"pgtest_local_insert",
+                   "INSERT INTO " + table + " (n, m) VALUES ($1, $2) RETURNING n * 10"};
+  insert.local_settings = {{"synchronous_commit", "off"}};
+  EXPECT_EQ(conn->exec_prepared(insert, Params(std::int32_t{1}, std::int32_t{1}))
+                .one()
+                .get<std::int32_t>(0),
+            10);
+  // Committed: another session sees the row right away.
+  EXPECT_EQ(other->exec("SELECT count(*) FROM " + table).one().get<std::int64_t>(0), 1);
+  // An error in the statement itself.
+  auto duplicate = expect_database_error(
+      [&] { conn->exec_prepared(insert, Params(std::int32_t{1}, std::int32_t{2})); });
+  EXPECT_EQ(duplicate.sqlstate(), "23505");
+  EXPECT_FALSE(conn->in_transaction());
+  // An error at the commit (a deferred unique check): no rows come back.
+  auto deferred = expect_database_error(
+      [&] { conn->exec_prepared(insert, Params(std::int32_t{2}, std::int32_t{1})); });
+  EXPECT_EQ(deferred.sqlstate(), "23505");
+  EXPECT_FALSE(conn->in_transaction());
+  EXPECT_EQ(other->exec("SELECT count(*) FROM " + table).one().get<std::int64_t>(0), 1);
+  // A bad setting name fails the statement before it runs.
+  Statement bad{"pgtest_local_bad", "INSERT INTO " + table + " (n, m) VALUES ($1, $1)"};
+  bad.local_settings = {{"no_such_setting", "1"}};
+  expect_database_error([&] { conn->exec_prepared(bad, Params(std::int32_t{3})); });
+  EXPECT_EQ(other->exec("SELECT count(*) FROM " + table).one().get<std::int64_t>(0), 1);
+  // The connection is out of pipeline mode and works as before.
+  EXPECT_EQ(conn->exec("SELECT 42").one().get<std::int32_t>(0), 42);
+  EXPECT_EQ(conn->exec_prepared(insert, Params(std::int32_t{3}, std::int32_t{3}))
+                .one()
+                .get<std::int32_t>(0),
+            30);
+}
+
 TEST(pg_pgtest, ExecScriptRunsSeveralStatements) {
   Scratch scratch;
   auto conn = scratch.pool().acquire();
