@@ -107,8 +107,8 @@ LEFT JOIN LATERAL (
   LIMIT 1
 ) e ON true
 ORDER BY i.ord)";
-  // Small informs run their generic plan: a single inform's latency is mostly planning
-  // and its commit.
+  // A one-object inform runs its generic plan (internal::kGenericPlan): planning took
+  // longer than running it.
   auto batch = [&](const char* name, const std::string& sql) {
     return internal::BatchStatement(prefix + name, schema::render(sql, schema), true);
   };
