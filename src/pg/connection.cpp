@@ -201,64 +201,15 @@ Result Connection::exec_with_settings(const Statement& statement, const Params& 
     setting_params.add(name);
     setting_params.add(value);
   }
-  const WireParams setting_wire(setting_params);
-  const WireParams wire(params);
-  if (PQenterPipelineMode(conn_) != 1) throw_connection_error("cannot enter pipeline mode");
-  // Whatever happens below, the connection leaves pipeline mode only after the sync's
-  // result: a connection in pipeline mode must not go back to the pool.
-  struct Exit {
-    PGconn* conn;
-    ~Exit() {
-      if (PQstatus(conn) == CONNECTION_OK) PQexitPipelineMode(conn);
-    }
-  } exit{conn_};
-  if (PQsendQueryParams(conn_, settings.c_str(), static_cast<int>(setting_params.size()),
-                        setting_params.types().data(), setting_wire.values.data(),
-                        setting_wire.lengths.data(), setting_params.formats().data(), 0) != 1 ||
-      PQsendQueryPrepared(conn_, statement.name.c_str(), static_cast<int>(params.size()),
-                          wire.values.data(), wire.lengths.data(), params.formats().data(),
-                          0) != 1 ||
-      PQpipelineSync(conn_) != 1) {
-    throw_connection_error("sending a statement failed");
-  }
-  // Results in order: the settings', the statement's, then (after the commit) the sync.
-  // The first error wins; the rest of the run is read and dropped, so the caller sees the
-  // statement's rows only once its transaction has committed.
-  PGresult* answer = nullptr;
-  PGresult* failure = nullptr;
-  bool synced = false;
-  for (int index = 0;;) {
-    PGresult* result = PQgetResult(conn_);
-    if (result == nullptr) {
-      if (PQstatus(conn_) != CONNECTION_OK) break;
-      ++index;  // the end of one statement's results
-      continue;
-    }
-    const auto status = PQresultStatus(result);
-    if (status == PGRES_PIPELINE_SYNC) {
-      PQclear(result);
-      synced = true;
-      break;
-    }
-    if (status == PGRES_FATAL_ERROR && failure == nullptr) {
-      failure = result;
-    } else if (index == 1 && answer == nullptr && status != PGRES_PIPELINE_ABORTED) {
-      answer = result;
-    } else {
-      PQclear(result);
-    }
-  }
-  if (failure != nullptr) {
-    if (answer != nullptr) PQclear(answer);
-    return check(failure, statement.sql);
-  }
-  if (!synced || answer == nullptr) {
-    // Without the sync the commit is unconfirmed: the rows must not be used.
-    if (answer != nullptr) PQclear(answer);
-    if (PQstatus(conn_) != CONNECTION_OK) throw_connection_error("query failed");
-    throw DatabaseError("XX000", "a statement returned no result");
-  }
-  return check(answer, statement.sql);
+  // An error in either statement throws from receive(); the pipeline's destructor then
+  // ends (rolls back) the implicit transaction.
+  Pipeline pipeline(*this);
+  pipeline.send(settings, setting_params);
+  pipeline.send_prepared(statement.name, params);
+  pipeline.receive();
+  Result rows = pipeline.receive();
+  pipeline.sync();
+  return rows;
 }
 
 void Connection::exec_script(std::string_view sql) {
@@ -332,14 +283,50 @@ Pipeline::~Pipeline() {
 
 void Pipeline::send(const std::string& sql, const Params& params) {
   const WireParams wire(params);
+  sent(PQsendQueryParams(conn_.conn_, sql.c_str(), static_cast<int>(params.size()),
+                         params.types().data(), wire.values.data(), wire.lengths.data(),
+                         params.formats().data(), 0));
+}
+
+void Pipeline::send_prepared(const std::string& name, const Params& params) {
+  const WireParams wire(params);
+  sent(PQsendQueryPrepared(conn_.conn_, name.c_str(), static_cast<int>(params.size()),
+                           wire.values.data(), wire.lengths.data(), params.formats().data(), 0));
+}
+
+void Pipeline::sent(int queued) {
   PGconn* raw = conn_.conn_;
-  if (PQsendQueryParams(raw, sql.c_str(), static_cast<int>(params.size()), params.types().data(),
-                        wire.values.data(), wire.lengths.data(), params.formats().data(), 0) != 1 ||
-      PQsendFlushRequest(raw) != 1 || PQflush(raw) != 0) {
+  if (queued != 1 || PQsendFlushRequest(raw) != 1 || PQflush(raw) != 0)
     conn_.throw_connection_error("sending a pipelined statement failed");
-  }
   ++in_flight_;
   sent_ = true;
+}
+
+void Pipeline::sync() {
+  PGconn* raw = conn_.conn_;
+  if (PQpipelineSync(raw) != 1) conn_.throw_connection_error("sending a pipeline sync failed");
+  sent_ = false;  // the destructor has nothing left to end
+  in_flight_ = 0;
+  PGresult* failure = nullptr;
+  for (;;) {
+    PGresult* result = PQgetResult(raw);
+    if (result == nullptr) {
+      if (PQstatus(raw) == CONNECTION_OK) continue;  // the end of one statement's results
+      if (failure != nullptr) PQclear(failure);
+      conn_.throw_connection_error("the pipeline's sync failed");
+    }
+    const auto status = PQresultStatus(result);
+    if (status == PGRES_PIPELINE_SYNC) {
+      PQclear(result);
+      break;
+    }
+    if (status == PGRES_FATAL_ERROR && failure == nullptr) {
+      failure = result;
+    } else {
+      PQclear(result);
+    }
+  }
+  if (failure != nullptr) conn_.check(failure, "pipeline sync");
 }
 
 Result Pipeline::receive() {

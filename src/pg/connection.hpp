@@ -90,7 +90,8 @@ class Connection {
   friend class Pipeline;
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   Result check(void* pg_result, std::string_view sql);
-  // Runs the prepared `statement` after its local_settings in one implicit transaction.
+  // Runs the prepared `statement` after its local_settings in one implicit transaction
+  // (a Pipeline), returning its rows once the commit is confirmed.
   Result exec_with_settings(const Statement& statement, const Params& params);
 
   pg_conn* conn_;
@@ -119,11 +120,20 @@ class Pipeline {
 
   // Sends one statement and asks the server to flush its results as they come.
   void send(const std::string& sql, const Params& params);
+  // The same for a statement already prepared on the connection.
+  void send_prepared(const std::string& name, const Params& params);
   // The result of the oldest statement not yet received; throws DatabaseError.
   Result receive();
   std::size_t in_flight() const noexcept { return in_flight_; }
+  // Ends the statements sent so far -- outside a transaction block, commits their
+  // implicit transaction -- and waits for the server to confirm; throws DatabaseError
+  // when that fails (e.g. a deferred constraint). Receive every result first.
+  void sync();
 
  private:
+  // After queueing a statement (`queued`: libpq's answer): asks for its results, flushes.
+  void sent(int queued);
+
   Connection& conn_;
   std::size_t in_flight_ = 0;
   bool sent_ = false;
