@@ -153,7 +153,7 @@ class ResourceStore {
  private:
   void prepare_maintenance(const std::string& schema);
   std::string channel_;
-  internal::BatchStatement inform_full_, inform_brief_;
+  internal::BatchStatement inform_full_, inform_brief_, inform_full_split_, inform_brief_split_;
   pg::Statement lock_objects_, claim_, renew_leases_, finish_, rescue_, get_, invalidate_, retry_,
       known_kinds_, upsert_namespace_, upsert_controller_, begin_inform_, end_inform_,
       disable_informs_, due_informs_, expire_, clean_;

@@ -24,6 +24,7 @@
 #include <delta/pg_values.hpp>
 #include <delta/time.hpp>
 
+#include "common/digest.hpp"
 #include "pg/connection.hpp"
 #include "support/pg_test.hpp"
 
@@ -114,6 +115,19 @@ TEST(pg_pgtest, TextRoundTripsUnicodeAndSpecialCharacters) {
     EXPECT_EQ(row.get<std::int32_t>("chars"), code_points(value)) << value;
     EXPECT_EQ(row.get<std::int32_t>("bytes"), static_cast<std::int32_t>(value.size())) << value;
     EXPECT_FALSE(row.get<bool>("is_null")) << value;
+  }
+}
+
+// Stored content hashes are computed in the client; rows written when the statement
+// computed them (sha256() in SQL) must keep comparing equal.
+TEST(pg_pgtest, ClientSha256MatchesPostgres) {
+  auto pool = dt::make_pool();
+  for (const std::string& value :
+       {std::string(), std::string("{\"a\":1}"), std::string("h\u00e9llo \u4e16\u754c \U0001F680"),
+        std::string(5000, 'x'), std::string("back\\slash \"quote\" \ttab\nline")}) {
+    auto row =
+        pool->exec("SELECT encode(sha256(convert_to($1::text, 'UTF8')), 'hex')", value).one();
+    EXPECT_EQ(row.get<std::string>(0), delta::internal::sha256_hex(value)) << value;
   }
 }
 

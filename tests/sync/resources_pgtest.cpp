@@ -629,6 +629,71 @@ TEST_F(resources_pgtest, ConcurrentInformsEachGetTheirOwnResult) {
   EXPECT_EQ(count("generation = 1 AND state = 'scheduled'"), count());
 }
 
+// inform_many calls racing to create the same new ids (and touching ids that already
+// exist): a statement whose plain insert of a "new" id meets another caller's row runs
+// again as an upsert. Every call succeeds, every id is inserted exactly once, and no one
+// sees a change that was not made.
+TEST_F(resources_pgtest, ConcurrentInformManyOfTheSameNewIds) {
+  Client& client = reader();
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 6;
+  constexpr int kPerRound = 400;
+  // Ids "e<n>" exist before every round.
+  std::vector<Thing> existing;
+  for (int i = 0; i < 100; ++i)
+    existing.push_back({"e" + std::to_string(i), "sync", 1});
+  client.inform_many(existing);
+  std::map<std::string, int> inserted_by_id;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::vector<delta::InformManyResult>> results(kThreads);
+    std::vector<std::vector<Thing>> batches(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+      for (int i = 0; i < kPerRound; ++i) {
+        // The threads list the same ids in different orders, with existing ones mixed in.
+        const int n = t % 2 == 0 ? i : kPerRound - 1 - i;
+        batches[t].push_back({"r" + std::to_string(round) + "-" + std::to_string(n), "sync", 1});
+        if (i % 8 == 0) batches[t].push_back({"e" + std::to_string(i % 100), "sync", 1});
+      }
+    }
+    std::vector<std::thread> threads;
+    std::vector<std::string> errors(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        try {
+          results[t].push_back(client.inform_many(batches[t]));
+        } catch (const std::exception& e) {
+          errors[t] = e.what();
+        }
+      });
+    }
+    for (auto& thread : threads)
+      thread.join();
+    for (int t = 0; t < kThreads; ++t) {
+      ASSERT_EQ(errors[t], "") << "thread " << t;
+      ASSERT_EQ(results[t].size(), 1u);
+      const auto& result = results[t].front();
+      ASSERT_EQ(result.statuses.size(), batches[t].size());
+      EXPECT_EQ(result.changed, 0u) << "thread " << t;
+      for (std::size_t k = 0; k < batches[t].size(); ++k) {
+        const std::string& id = batches[t][k].key;
+        const InformStatus status = result.statuses[k];
+        if (id.front() == 'e') {
+          EXPECT_EQ(status, InformStatus::unchanged) << id;
+        } else {
+          EXPECT_TRUE(status == InformStatus::inserted || status == InformStatus::unchanged)
+              << id << ": " << delta::to_string(status);
+          if (status == InformStatus::inserted) ++inserted_by_id[id];
+        }
+      }
+    }
+  }
+  ASSERT_EQ(inserted_by_id.size(), static_cast<std::size_t>(kRounds * kPerRound));
+  for (const auto& [id, times] : inserted_by_id)
+    EXPECT_EQ(times, 1) << id << " inserted more than once";
+  EXPECT_EQ(count(), kRounds * kPerRound + 100);
+  EXPECT_EQ(count("generation = 1 AND state = 'scheduled'"), count());
+}
+
 TEST_F(resources_pgtest, InformManyTenThousandWithDuplicates) {
   Client& client = reader();
   // 9,000 ids; the first 1,000 appear twice, the later copy (version 2) wins.
