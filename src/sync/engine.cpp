@@ -69,8 +69,8 @@ std::vector<InformRow> SyncEngine::prepare(std::span<const detail::ObjectData> o
   rows.reserve(objects.size());
   for (std::size_t i = 0; i < objects.size(); ++i) {
     const detail::ObjectData& object = objects[i];
-    const std::string where = objects.size() == 1 ? "" : fmt::format("objects[{}].", i);
     auto fail = [&](std::string_view field, const std::string& problem) {
+      const std::string where = objects.size() == 1 ? "" : fmt::format("objects[{}].", i);
       throw ValidationError(where + std::string(field), problem);
     };
     if (auto problem = internal::check_name(object.kind); !problem.empty()) fail("kind", problem);
@@ -89,12 +89,12 @@ std::vector<InformRow> SyncEngine::prepare(std::span<const detail::ObjectData> o
       }
     }
     row.tags = opts.tags;
-    row.metadata = opts.metadata.value_or(nlohmann::json::object());
-    if (!row.metadata.is_object()) {
-      fail("metadata", fmt::format("must be a JSON object, not {}", row.metadata.type_name()));
-    }
-    std::string dumped;
-    if (auto problem = internal::dump_storable(row.metadata, dumped); !problem.empty()) {
+    if (!opts.metadata) {
+      row.metadata = "{}";
+    } else if (!opts.metadata->is_object()) {
+      fail("metadata", fmt::format("must be a JSON object, not {}", opts.metadata->type_name()));
+    } else if (auto problem = internal::dump_storable(*opts.metadata, row.metadata);
+               !problem.empty()) {
       fail("metadata", problem);
     }
     const int max_attempts = opts.max_attempts == 0 ? kDefaultMaxAttempts : opts.max_attempts;

@@ -507,7 +507,7 @@ InformOutcomes ResourceStore::inform(pg::Connection& conn, std::string_view kind
       .add_array(rows, [](const InformRow& r) -> const std::string& { return r.object_id; })
       .add_array(rows, [](const InformRow& r) -> const std::string& { return r.namespace_name; })
       .add_array(rows, [](const InformRow& r) -> const std::string& { return r.body; })
-      .add_array(rows, [](const InformRow& r) { return r.metadata.dump(); })
+      .add_array(rows, [](const InformRow& r) -> const std::string& { return r.metadata; })
       .add_array(rows, [](const InformRow& r) { return r.max_attempts; })
       .add_array(rows, [](const InformRow& r) { return internal::array_literal(r.tags); })
       .add_array(rows,

@@ -18,8 +18,8 @@ namespace delta::sync {
 struct InformRow {
   std::string object_id;
   std::string namespace_name;
-  std::string body;  // canonical JSON (sorted keys): hashed and stored
-  nlohmann::json metadata;
+  std::string body;      // canonical JSON (sorted keys): hashed and stored
+  std::string metadata;  // a JSON object, as text
   std::int16_t max_attempts = 10;
   std::vector<std::string> tags;
   std::optional<Timestamp> external_created_at;
