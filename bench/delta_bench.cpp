@@ -619,6 +619,36 @@ class Bench {
       }
       progress(f);
     }
+    // The same from two threads at once (disjoint ids): one caller's calls run one after
+    // another, each ending in a commit; two callers keep both cores busy.
+    if (wanted("inform_many") && !options_.quick) {
+      auto& f = figure(fmt::format("inform_many {} new objects (calls of 1,000), 2 threads", many),
+                       "objects/s", "pgbench insert 1000 rows via unnest, 1 client");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = fresh_schema();
+        auto config = base_config(schema);
+        config.controllers.add(std::make_shared<ItemController>());
+        delta::Client client(pool_, config);
+        std::vector<std::vector<Item>> batches;
+        for (std::int64_t done = 0; done < many; done += 1000) {
+          auto& batch = batches.emplace_back();
+          for (std::int64_t i = done; i < done + 1000; ++i)
+            batch.push_back(make_item(i));
+        }
+        f.runs.push_back(timed_rate(static_cast<double>(many), [&] {
+          std::vector<std::thread> callers;
+          for (std::size_t first : {0, 1}) {
+            callers.emplace_back([&, first] {
+              for (std::size_t b = first; b < batches.size(); b += 2)
+                client.inform_many(batches[b]);
+            });
+          }
+          for (auto& caller : callers)
+            caller.join();
+        }));
+      }
+      progress(f);
+    }
     if (wanted("informer")) {
       auto& f = figure(fmt::format("informer run writing {} objects", many), "objects/s",
                        "pgbench insert 1000 rows via unnest, 1 client");

@@ -17,10 +17,12 @@
 // `static T decode(std::string_view text)`.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -175,23 +177,40 @@ template <class Range, class Project>
 void encode_array(const Range& values, Project&& project, std::string& out) {
   out.push_back('{');
   std::string element;
-  bool first = true;
+  std::size_t index = 0;
+  // Text goes into the literal as it is escaped, without a copy of its own.
+  auto append = [&](const auto& item) {
+    using T = std::remove_cvref_t<decltype(item)>;
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>) {
+      detail::append_array_element(item, out);
+    } else {
+      element.clear();
+      Codec<T>::encode(item, element);
+      detail::append_array_element(element, out);
+    }
+  };
   for (const auto& value : values) {
-    if (!first) out.push_back(',');
-    first = false;
+    if (index != 0) out.push_back(',');
     decltype(auto) projected = project(value);
     using V = std::remove_cvref_t<decltype(projected)>;
-    element.clear();
     if constexpr (kIsOptional<V>) {
-      if (!projected) {
+      if (projected) {
+        append(*projected);
+      } else {
         out.append("NULL");
-        continue;
       }
-      Codec<typename V::value_type>::encode(*projected, element);
     } else {
-      Codec<V>::encode(projected, element);
+      append(projected);
     }
-    detail::append_array_element(element, out);
+    // Sized from the first element: a batch column of thousands of elements otherwise
+    // grows by doubling, copying itself (and touching fresh pages) a dozen times.
+    if (++index == 1) {
+      if constexpr (std::ranges::sized_range<Range>) {
+        const auto n = static_cast<std::size_t>(std::ranges::size(values));
+        const std::size_t estimate = (out.size() + 1) * (n + n / 4);
+        out.reserve(out.size() + std::min<std::size_t>(estimate, std::size_t{1} << 24));
+      }
+    }
   }
   out.push_back('}');
 }

@@ -213,6 +213,8 @@ std::vector<std::optional<std::string>> parse_array(std::string_view text) {
 }
 
 void append_array_element(std::string_view text, std::string& out) {
+  // Per character into a string reserved ahead (encode_array): faster here than counting
+  // first and writing into a resized string, or appending the runs between specials.
   out.push_back('"');
   for (char c : text) {
     if (c == '"' || c == '\\') out.push_back('\\');
