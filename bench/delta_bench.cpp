@@ -598,31 +598,12 @@ class Bench {
       }
       progress(f);
     }
-    if (wanted("inform_many")) {
-      auto& f = figure(fmt::format("inform_many {} new objects (calls of 1,000)", many),
-                       "objects/s", "pgbench insert 1000 rows via unnest, 1 client");
-      for (int run = 0; run < runs_; ++run) {
-        auto schema = fresh_schema();
-        auto config = base_config(schema);
-        config.controllers.add(std::make_shared<ItemController>());
-        delta::Client client(pool_, config);
-        std::vector<std::vector<Item>> batches;
-        for (std::int64_t done = 0; done < many; done += 1000) {
-          auto& batch = batches.emplace_back();
-          for (std::int64_t i = done; i < done + 1000; ++i)
-            batch.push_back(make_item(i));
-        }
-        f.runs.push_back(timed_rate(static_cast<double>(many), [&] {
-          for (const auto& batch : batches)
-            client.inform_many(batch);
-        }));
-      }
-      progress(f);
-    }
-    // The same from two threads at once (disjoint ids): one caller's calls run one after
+    // One caller, then two at once (disjoint ids): one caller's calls run one after
     // another, each ending in a commit; two callers keep both cores busy.
-    if (wanted("inform_many") && !options_.quick) {
-      auto& f = figure(fmt::format("inform_many {} new objects (calls of 1,000), 2 threads", many),
+    for (const std::size_t callers : {std::size_t{1}, std::size_t{2}}) {
+      if (!wanted("inform_many") || (callers == 2 && options_.quick)) continue;
+      auto& f = figure(fmt::format("inform_many {} new objects (calls of 1,000){}", many,
+                                   callers == 1 ? "" : ", 2 threads"),
                        "objects/s", "pgbench insert 1000 rows via unnest, 1 client");
       for (int run = 0; run < runs_; ++run) {
         auto schema = fresh_schema();
@@ -636,15 +617,15 @@ class Bench {
             batch.push_back(make_item(i));
         }
         f.runs.push_back(timed_rate(static_cast<double>(many), [&] {
-          std::vector<std::thread> callers;
-          for (std::size_t first : {0, 1}) {
-            callers.emplace_back([&, first] {
-              for (std::size_t b = first; b < batches.size(); b += 2)
+          std::vector<std::thread> threads;
+          for (std::size_t first = 0; first < callers; ++first) {
+            threads.emplace_back([&, first] {
+              for (std::size_t b = first; b < batches.size(); b += callers)
                 client.inform_many(batches[b]);
             });
           }
-          for (auto& caller : callers)
-            caller.join();
+          for (auto& thread : threads)
+            thread.join();
         }));
       }
       progress(f);

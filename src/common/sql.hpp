@@ -51,6 +51,9 @@ inline std::string channel_name(const std::string& schema, std::string_view suff
 // before preparing it again (see pg::Statement::max_plan_age): these tables grow from
 // empty to millions of rows faster than autovacuum re-analyzes them.
 inline constexpr std::chrono::milliseconds kMaxPlanAge{1000};
+// ...once it also ran this many times on that connection since (at most a minute apart):
+// statements at idle rates are not prepared again on the path from an inform to its work.
+inline constexpr int kPlanMinRuns = 100;
 
 // Runs a prepared statement with its generic plan (pg::Statement::local_settings). At
 // idle rates PostgreSQL plans some of delta's statements anew at every execution: each
@@ -76,9 +79,9 @@ struct BatchStatement {
   BatchStatement() = default;
   // `generic_single`: a batch of one row runs the generic plan (see kGenericPlan).
   BatchStatement(const std::string& name, const std::string& sql, bool generic_single = false)
-      : single{name + "_1", sql, kMaxPlanAge},
-        small{name, sql, kMaxPlanAge},
-        large{name + "_large", sql, {}, true} {
+      : single{name + "_1", sql, kMaxPlanAge, kPlanMinRuns},
+        small{name, sql, kMaxPlanAge, kPlanMinRuns},
+        large{name + "_large", sql, {}, 0, true} {
     if (generic_single) single.local_settings.push_back(kGenericPlan);
   }
   const pg::Statement& operator()(std::size_t rows) const {

@@ -172,7 +172,10 @@ Result Connection::exec_prepared(const Statement& statement, const Params& param
   auto it = prepared_.find(statement.name);
   // A statement in a failed transaction block fails anyway; it is not prepared again there.
   if (it != prepared_.end() && statement.max_plan_age.count() > 0 &&
-      now - it->second > statement.max_plan_age && PQtransactionStatus(conn_) != PQTRANS_INERROR) {
+      now - it->second.at > statement.max_plan_age &&
+      (it->second.runs >= statement.plan_min_runs ||
+       now - it->second.at > Statement::kPlanAgeLimit * statement.max_plan_age) &&
+      PQtransactionStatus(conn_) != PQTRANS_INERROR) {
     check(PQexec(conn_, ("DEALLOCATE " + quote_identifier(statement.name)).c_str()), "DEALLOCATE");
     prepared_.erase(it);
     it = prepared_.end();
@@ -181,8 +184,9 @@ Result Connection::exec_prepared(const Statement& statement, const Params& param
     check(PQprepare(conn_, statement.name.c_str(), statement.sql.c_str(), static_cast<int>(n),
                     params.types().data()),
           statement.sql);
-    prepared_.emplace(statement.name, now);
+    it = prepared_.emplace(statement.name, Prepared{now, 0}).first;
   }
+  ++it->second.runs;
   if (!statement.local_settings.empty() && PQtransactionStatus(conn_) == PQTRANS_IDLE)
     return exec_with_settings(statement, params);
   const WireParams wire(params);

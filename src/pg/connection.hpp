@@ -28,6 +28,13 @@ struct Statement {
   // stale plan can live while keeping the per-execution cost of a prepared statement
   // (planning every execution instead halved single-object inform throughput).
   std::chrono::milliseconds max_plan_age{0};
+  // ...and only once it has run at least this many times since it was prepared (or its
+  // plan is older than kPlanAgeLimit x max_plan_age). A stale plan costs in proportion to
+  // how often it runs, and preparing again costs the next execution a parse and a plan:
+  // at idle rates, every second was every fifth inform or claim, on the path from an
+  // inform to its work.
+  int plan_min_runs = 0;
+  static constexpr int kPlanAgeLimit = 60;
   // Plan it at every execution, with its parameter values, instead of preparing it: for
   // statements whose best plan depends on the size of their array parameters (a generic
   // plan is made without knowing how many elements they hold).
@@ -98,8 +105,12 @@ class Connection {
   // Set by the notice receiver when the server reports a FATAL or PANIC error outside a
   // query (e.g. the backend was terminated while the connection sat idle).
   bool fatal_ = false;
-  // Prepared statements by name, with when they were prepared.
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> prepared_;
+  // Prepared statements by name: when they were prepared, and how often they ran since.
+  struct Prepared {
+    std::chrono::steady_clock::time_point at;
+    std::int64_t runs = 0;
+  };
+  std::unordered_map<std::string, Prepared> prepared_;
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
 };
 

@@ -1096,6 +1096,14 @@ TEST(pg_pgtest, PreparedStatementRuntimeErrorKeepsStatement) {
   EXPECT_EQ(conn->exec_prepared(divide, Params(std::int32_t{5})).one().get<std::int32_t>(0), 2);
 }
 
+// When the connection prepared the statement `name` (pg_prepared_statements).
+std::string prepare_time(delta::pg::PooledConnection& conn, const std::string& name) {
+  return conn
+      ->exec("SELECT prepare_time::text FROM pg_prepared_statements WHERE name = $1", Params(name))
+      .one()
+      .get<std::string>(0);
+}
+
 // A cached generic plan made while a table was empty keeps its estimates however much the
 // table grows (until ANALYZE); it is replaced once older than the statement's max_plan_age.
 TEST(pg_pgtest, PreparedStatementIsPreparedAgainAfterMaxPlanAge) {
@@ -1112,13 +1120,7 @@ TEST(pg_pgtest, PreparedStatementIsPreparedAgainAfterMaxPlanAge) {
       text += row.get<std::string>(0) + "\n";
     return text;
   };
-  auto prepared_at = [&] {
-    return conn
-        ->exec("SELECT prepare_time::text FROM pg_prepared_statements WHERE name = $1",
-               Params(find.name))
-        .one()
-        .get<std::string>(0);
-  };
+  auto prepared_at = [&] { return prepare_time(conn, find.name); };
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(conn->exec_prepared(find, Params(std::int32_t{7})).one().get<std::int64_t>(0), 0);
   const auto first_prepared = prepared_at();
@@ -1144,10 +1146,44 @@ TEST(pg_pgtest, PreparedStatementIsPreparedAgainAfterMaxPlanAge) {
   EXPECT_EQ(conn->exec_prepared(find, Params(std::int32_t{7})).one().get<std::int64_t>(0), 1);
 }
 
+// With plan_min_runs an aged plan is replaced only once it ran that many times since it
+// was prepared, or once it is kPlanAgeLimit times older than max_plan_age.
+TEST(pg_pgtest, AgedPlanIsKeptUntilItRanPlanMinRunsTimes) {
+  auto pool = dt::make_pool({.max_connections = 1});
+  auto conn = pool->acquire();
+  Statement twice{"pgtest_min_runs", "SELECT $1::int + 1", 20ms, 3};
+  auto prepared_at = [&] { return prepare_time(conn, twice.name); };
+  auto run = [&] {
+    EXPECT_EQ(conn->exec_prepared(twice, Params(std::int32_t{1})).one().get<std::int32_t>(0), 2);
+  };
+  run();  // prepared; 1 run
+  const auto first = prepared_at();
+  std::this_thread::sleep_for(50ms);  // older than max_plan_age from here on
+  run();                              // 2 runs
+  run();                              // 3 runs
+  EXPECT_EQ(prepared_at(), first) << "aged, but not yet run plan_min_runs times";
+  run();  // 3 runs since preparation: prepared again
+  const auto second = prepared_at();
+  EXPECT_NE(second, first);
+
+  // A statement that rarely runs is still prepared again after kPlanAgeLimit x its age.
+  Statement rare{"pgtest_rare", "SELECT $1::int + 2", 20ms, 1000000};
+  auto rare_prepared_at = [&] { return prepare_time(conn, rare.name); };
+  const auto start = std::chrono::steady_clock::now();
+  conn->exec_prepared(rare, Params(std::int32_t{1}));
+  const auto rare_first = rare_prepared_at();
+  std::this_thread::sleep_for(100ms);
+  conn->exec_prepared(rare, Params(std::int32_t{1}));
+  EXPECT_EQ(rare_prepared_at(), rare_first);
+  std::this_thread::sleep_until(start + Statement::kPlanAgeLimit * 20ms + 100ms);
+  conn->exec_prepared(rare, Params(std::int32_t{1}));
+  EXPECT_NE(rare_prepared_at(), rare_first);
+}
+
 TEST(pg_pgtest, ReplannedStatementIsNeverPrepared) {
   auto pool = dt::make_pool({.max_connections = 1});
   auto conn = pool->acquire();
-  Statement add{"pgtest_replanned", "SELECT $1::bigint + 2", {}, true};
+  Statement add{"pgtest_replanned", "SELECT $1::bigint + 2", {}, 0, true};
   EXPECT_EQ(conn->exec_prepared(add, Params(std::int64_t{1})).one().get<std::int64_t>(0), 3);
   EXPECT_EQ(conn->exec_prepared(add, Params(std::int64_t{2})).one().get<std::int64_t>(0), 4);
   EXPECT_EQ(
