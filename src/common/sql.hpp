@@ -55,10 +55,16 @@ inline constexpr std::chrono::milliseconds kMaxPlanAge{1000};
 // statements at idle rates are not prepared again on the path from an inform to its work.
 inline constexpr int kPlanMinRuns = 100;
 
+// One of delta's prepared statements over its queue and resource tables: prepared again
+// per kMaxPlanAge and kPlanMinRuns.
+inline pg::Statement cached_statement(std::string name, std::string sql) {
+  return pg::Statement{std::move(name), std::move(sql), kMaxPlanAge, kPlanMinRuns};
+}
+
 // Runs a prepared statement with its generic plan (pg::Statement::local_settings). At
-// idle rates PostgreSQL plans some of delta's statements anew at every execution: each
-// connection prepares them again every second, the first five executions after that
-// are planned for their parameters, and for a batch of one row the custom plan's
+// idle rates PostgreSQL plans some of delta's statements anew at every execution: after
+// each preparation the first five executions are planned for their parameters, and for
+// a batch of one row the custom plan's
 // estimate stays below the generic one's (made for arrays of unknown size), so it keeps
 // being chosen. Planning the claim or a one-object inform takes longer than running it
 // (~0.4-0.6 ms against ~0.2-0.3 ms); both are on the path from an inform to its work.
@@ -79,8 +85,8 @@ struct BatchStatement {
   BatchStatement() = default;
   // `generic_single`: a batch of one row runs the generic plan (see kGenericPlan).
   BatchStatement(const std::string& name, const std::string& sql, bool generic_single = false)
-      : single{name + "_1", sql, kMaxPlanAge, kPlanMinRuns},
-        small{name, sql, kMaxPlanAge, kPlanMinRuns},
+      : single{cached_statement(name + "_1", sql)},
+        small{cached_statement(name, sql)},
         large{name + "_large", sql, {}, 0, true} {
     if (generic_single) single.local_settings.push_back(kGenericPlan);
   }

@@ -91,8 +91,7 @@ JobStore::JobStore(const std::string& schema)
       control_channel_(channel_name(schema, "control")) {
   const std::string prefix = internal::statement_prefix("dj", schema);
   auto make = [&](const char* name, const std::string& sql) {
-    return pg::Statement{prefix + name, schema::render(sql, schema), internal::kMaxPlanAge,
-                         internal::kPlanMinRuns};
+    return internal::cached_statement(prefix + name, schema::render(sql, schema));
   };
   const std::string returning_j = internal::qualify_columns(kColumns, "j");
 

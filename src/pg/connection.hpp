@@ -24,9 +24,10 @@ struct Statement {
   // each connection and keeps it until the table's statistics change: a plan made while
   // a table was empty (a sequential scan) would still be used when the table holds
   // millions of rows, long before autovacuum analyzes it. delta's statements over its
-  // queue and resource tables are prepared again every second, which bounds how long a
-  // stale plan can live while keeping the per-execution cost of a prepared statement
-  // (planning every execution instead halved single-object inform throughput).
+  // queue and resource tables are prepared again every second (see plan_min_runs), which
+  // bounds how long a stale plan can live while keeping the per-execution cost of a
+  // prepared statement (planning every execution instead halved single-object inform
+  // throughput).
   std::chrono::milliseconds max_plan_age{0};
   // ...and only once it has run at least this many times since it was prepared (or its
   // plan is older than kPlanAgeLimit x max_plan_age). A stale plan costs in proportion to

@@ -49,8 +49,7 @@ ResourceStore::ResourceStore(const std::string& schema)
     : channel_(internal::channel_name(schema, "resources")) {
   const std::string prefix = internal::statement_prefix("dr", schema);
   auto make = [&](const char* name, const std::string& sql) {
-    return pg::Statement{prefix + name, schema::render(sql, schema), internal::kMaxPlanAge,
-                         internal::kPlanMinRuns};
+    return internal::cached_statement(prefix + name, schema::render(sql, schema));
   };
   const std::string cols_r = internal::qualify_columns(kColumns, "r");
   const std::string cols_up = internal::qualify_columns(kColumns, "up");
@@ -348,8 +347,7 @@ WHERE k.inform_interval IS DISTINCT FROM EXCLUDED.inform_interval)");
 void ResourceStore::prepare_maintenance(const std::string& schema) {
   const std::string prefix = internal::statement_prefix("dr", schema);
   auto make = [&](const char* name, const std::string& sql) {
-    return pg::Statement{prefix + name, schema::render(sql, schema), internal::kMaxPlanAge,
-                         internal::kPlanMinRuns};
+    return internal::cached_statement(prefix + name, schema::render(sql, schema));
   };
   begin_inform_ = make("begin_inform", fmt::format(R"(
 UPDATE {{{{schema}}}}.delta_controller SET last_inform_started_at = {now}
