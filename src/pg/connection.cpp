@@ -162,6 +162,8 @@ Result Connection::exec(std::string_view sql, const Params& params) {
 Result Connection::exec_prepared(const Statement& statement, const Params& params) {
   const auto n = params.size();
   if (statement.replan) {
+    if (!statement.local_settings.empty() && PQtransactionStatus(conn_) == PQTRANS_IDLE)
+      return exec_with_settings(statement, params);
     const WireParams wire(params);
     return check(
         PQexecParams(conn_, statement.sql.c_str(), static_cast<int>(n), params.types().data(),
@@ -209,7 +211,11 @@ Result Connection::exec_with_settings(const Statement& statement, const Params& 
   // ends (rolls back) the implicit transaction.
   Pipeline pipeline(*this);
   pipeline.send(settings, setting_params);
-  pipeline.send_prepared(statement.name, params);
+  if (statement.replan) {
+    pipeline.send(statement.sql, params);
+  } else {
+    pipeline.send_prepared(statement.name, params);
+  }
   pipeline.receive();
   Result rows = pipeline.receive();
   pipeline.sync();

@@ -44,8 +44,7 @@ struct Statement {
   // block: set_config(name, value, true) goes ahead of it in the same round trip (libpq
   // pipeline mode: both, then the commit, are one implicit transaction), and the
   // connection's own settings stay untouched. Inside a transaction block they are not
-  // applied -- they would last until that transaction's end. Only for prepared
-  // statements (not replan).
+  // applied -- they would last until that transaction's end.
   std::vector<std::pair<std::string, std::string>> local_settings{};
 };
 
@@ -98,8 +97,9 @@ class Connection {
   friend class Pipeline;
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   Result check(void* pg_result, std::string_view sql);
-  // Runs the prepared `statement` after its local_settings in one implicit transaction
-  // (a Pipeline), returning its rows once the commit is confirmed.
+  // Runs `statement` (prepared, or planned with its parameters if replan) after its
+  // local_settings in one implicit transaction (a Pipeline), returning its rows once the
+  // commit is confirmed.
   Result exec_with_settings(const Statement& statement, const Params& params);
 
   pg_conn* conn_;

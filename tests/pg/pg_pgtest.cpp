@@ -1194,37 +1194,48 @@ TEST(pg_pgtest, ReplannedStatementIsNeverPrepared) {
 }
 
 // local_settings hold for the statement's own transaction only; the connection's
-// settings are the same before and after.
+// settings are the same before and after. The same for a statement planned at every
+// execution (replan), which is never prepared.
 TEST(pg_pgtest, LocalSettingsApplyToTheStatementOnly) {
-  auto conn = delta::pg::Connection::open({.url = dt::database_url()});
-  Statement show{
-      "pgtest_local_settings",
-      "SELECT current_setting('plan_cache_mode'), current_setting('synchronous_commit'), "
-      "$1::int + 1"};
-  show.local_settings = {{"plan_cache_mode", "force_generic_plan"}, {"synchronous_commit", "off"}};
-  const auto session = [&] {
-    auto row = conn->exec(
-                       "SELECT current_setting('plan_cache_mode'), "
-                       "current_setting('synchronous_commit')")
-                   .one();
-    return row.get<std::string>(0) + "/" + row.get<std::string>(1);
-  };
-  EXPECT_EQ(session(), "auto/on");
-  for (std::int32_t n : {1, 2}) {
-    auto row = conn->exec_prepared(show, Params(n)).one();
-    EXPECT_EQ(row.get<std::string>(0), "force_generic_plan");
-    EXPECT_EQ(row.get<std::string>(1), "off");
-    EXPECT_EQ(row.get<std::int32_t>(2), n + 1);
-    EXPECT_FALSE(conn->in_transaction());
+  for (bool replan : {false, true}) {
+    SCOPED_TRACE(replan ? "replan" : "prepared");
+    auto conn = delta::pg::Connection::open({.url = dt::database_url()});
+    Statement show{
+        "pgtest_local_settings",
+        "SELECT current_setting('plan_cache_mode'), current_setting('synchronous_commit'), "
+        "$1::int + 1"};
+    show.replan = replan;
+    show.local_settings = {{"plan_cache_mode", "force_generic_plan"},
+                           {"synchronous_commit", "off"}};
+    const auto session = [&] {
+      auto row = conn->exec(
+                         "SELECT current_setting('plan_cache_mode'), "
+                         "current_setting('synchronous_commit')")
+                     .one();
+      return row.get<std::string>(0) + "/" + row.get<std::string>(1);
+    };
     EXPECT_EQ(session(), "auto/on");
+    for (std::int32_t n : {1, 2}) {
+      auto row = conn->exec_prepared(show, Params(n)).one();
+      EXPECT_EQ(row.get<std::string>(0), "force_generic_plan");
+      EXPECT_EQ(row.get<std::string>(1), "off");
+      EXPECT_EQ(row.get<std::int32_t>(2), n + 1);
+      EXPECT_FALSE(conn->in_transaction());
+      EXPECT_EQ(session(), "auto/on");
+    }
+    EXPECT_EQ(
+        conn->exec("SELECT count(*) FROM pg_prepared_statements WHERE name = $1", Params(show.name))
+            .one()
+            .get<std::int64_t>(0),
+        replan ? 0 : 1);
+    // Inside a transaction block they would outlive the statement: not applied.
+    conn->exec("BEGIN");
+    auto row = conn->exec_prepared(show, Params(std::int32_t{5})).one();
+    EXPECT_EQ(row.get<std::string>(0), "auto");
+    EXPECT_EQ(row.get<std::string>(1), "on");
+    EXPECT_EQ(session(), "auto/on");
+    conn->exec("COMMIT");
   }
-  // Inside a transaction block they would outlive the statement: not applied.
-  conn->exec("BEGIN");
-  auto row = conn->exec_prepared(show, Params(std::int32_t{5})).one();
-  EXPECT_EQ(row.get<std::string>(0), "auto");
-  EXPECT_EQ(row.get<std::string>(1), "on");
-  EXPECT_EQ(session(), "auto/on");
-  conn->exec("COMMIT");
 }
 
 // A statement with local_settings commits before its rows are returned, and an error
