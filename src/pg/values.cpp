@@ -3,6 +3,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -234,6 +237,54 @@ void Codec<double>::encode(double value, std::string& out) {
     char buffer[32];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
     out.append(buffer, end);
+  }
+}
+
+namespace detail {
+namespace {
+// Buffers smaller than kMinKept are cheap to allocate; larger than kMaxKept are rare and
+// would pin too much memory. At most kKept are kept: a few statements in flight at once.
+constexpr std::size_t kMinKept = std::size_t{64} << 10;
+constexpr std::size_t kMaxKept = std::size_t{16} << 20;
+constexpr std::size_t kKept = 16;
+
+struct BufferPool {
+  std::mutex mutex;
+  std::vector<std::string> free;
+};
+
+BufferPool& buffer_pool() {
+  // Never destroyed: Params may be destroyed by threads still running at exit.
+  static auto* pool = new BufferPool;
+  return *pool;
+}
+}  // namespace
+
+std::string take_buffer() {
+  auto& pool = buffer_pool();
+  std::lock_guard lock(pool.mutex);
+  if (pool.free.empty()) return {};
+  std::string buffer = std::move(pool.free.back());
+  pool.free.pop_back();
+  return buffer;
+}
+
+void give_buffer(std::string&& buffer) noexcept {
+  if (buffer.capacity() < kMinKept || buffer.capacity() > kMaxKept) return;
+  auto& pool = buffer_pool();
+  std::lock_guard lock(pool.mutex);
+  if (pool.free.size() >= kKept) return;
+  buffer.clear();
+  try {
+    pool.free.push_back(std::move(buffer));
+  } catch (...) {  // the buffer is freed instead
+  }
+}
+}  // namespace detail
+
+Params::~Params() {
+  for (auto& value : values_) {
+    if (value) detail::give_buffer(std::move(*value));
   }
 }
 

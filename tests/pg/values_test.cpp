@@ -473,6 +473,47 @@ TEST(values_test, ParamsAddChains) {
 
 // ---- errors ------------------------------------------------------------------------
 
+// A large array parameter's buffer is given back when its Params goes and handed out
+// again, capacity kept; small ones and more than a few are not kept. (The pool is shared
+// by the process: drained first, so that only this test's buffers are in it.)
+TEST(values_test, LargeParameterBuffersAreReused) {
+  // Kept buffers are at least 64 KiB; an empty pool hands out a new, small string.
+  const auto pooled = [] { return delta::pg::detail::take_buffer().capacity() >= 1024; };
+  while (pooled()) {
+  }
+  std::vector<std::string> large(20000, "some text of a typical length");
+  std::size_t capacity = 0;
+  {
+    delta::pg::Params params;
+    params.add_array(large, [](const std::string& s) -> const std::string& { return s; });
+    capacity = params.values()[0]->capacity();
+    ASSERT_GT(capacity, std::size_t{64} << 10);
+    params.add(std::string("small"));
+  }
+  std::string reused = delta::pg::detail::take_buffer();
+  EXPECT_EQ(reused.capacity(), capacity);
+  EXPECT_TRUE(reused.empty());
+  EXPECT_FALSE(pooled()) << "the small value was not kept";
+  // Encoding into a reused buffer gives the same literal as into a fresh one.
+  delta::pg::Params again;
+  again.add_array(large, [](const std::string& s) -> const std::string& { return s; });
+  std::string fresh;
+  delta::pg::encode_array(
+      large, [](const std::string& s) -> const std::string& { return s; }, fresh);
+  EXPECT_EQ(*again.values()[0], fresh);
+  // Bounded: of many given back at once only a few are kept.
+  for (int i = 0; i < 100; ++i) {
+    std::string buffer;
+    buffer.reserve(std::size_t{128} << 10);
+    delta::pg::detail::give_buffer(std::move(buffer));
+  }
+  int kept = 0;
+  while (pooled())
+    ++kept;
+  EXPECT_GT(kept, 0);
+  EXPECT_LE(kept, 16);
+}
+
 TEST(values_test, SqlstateClassification) {
   using Kind = DatabaseErrorKind;
   EXPECT_EQ(DatabaseError::classify("08006"), Kind::connection);
