@@ -243,14 +243,18 @@ void Codec<double>::encode(double value, std::string& out) {
 namespace detail {
 namespace {
 // Buffers smaller than kMinKept are cheap to allocate; larger than kMaxKept are rare and
-// would pin too much memory. At most kKept are kept: a few statements in flight at once.
+// would pin too much memory. At most kKept buffers and kKeptBytes in all are kept: the
+// large columns of a few statements in flight at once (an informer's 2,500-object batch
+// has two such columns of ~150 kB each).
 constexpr std::size_t kMinKept = std::size_t{64} << 10;
-constexpr std::size_t kMaxKept = std::size_t{16} << 20;
+constexpr std::size_t kMaxKept = std::size_t{4} << 20;
 constexpr std::size_t kKept = 16;
+constexpr std::size_t kKeptBytes = std::size_t{16} << 20;
 
 struct BufferPool {
   std::mutex mutex;
   std::vector<std::string> free;
+  std::size_t bytes = 0;  // capacity of the buffers in `free`
 };
 
 BufferPool& buffer_pool() {
@@ -266,6 +270,7 @@ std::string take_buffer() {
   if (pool.free.empty()) return {};
   std::string buffer = std::move(pool.free.back());
   pool.free.pop_back();
+  pool.bytes -= buffer.capacity();
   return buffer;
 }
 
@@ -273,10 +278,12 @@ void give_buffer(std::string&& buffer) noexcept {
   if (buffer.capacity() < kMinKept || buffer.capacity() > kMaxKept) return;
   auto& pool = buffer_pool();
   std::lock_guard lock(pool.mutex);
-  if (pool.free.size() >= kKept) return;
+  if (pool.free.size() >= kKept || pool.bytes + buffer.capacity() > kKeptBytes) return;
   buffer.clear();
   try {
+    const std::size_t capacity = buffer.capacity();
     pool.free.push_back(std::move(buffer));
+    pool.bytes += capacity;
   } catch (...) {  // the buffer is freed instead
   }
 }

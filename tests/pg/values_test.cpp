@@ -512,6 +512,24 @@ TEST(values_test, LargeParameterBuffersAreReused) {
     ++kept;
   EXPECT_GT(kept, 0);
   EXPECT_LE(kept, 16);
+  // ...and never more than 16 MiB in all, nor one buffer larger than 4 MiB.
+  for (int i = 0; i < 16; ++i) {
+    std::string buffer;
+    buffer.reserve(std::size_t{3} << 20);
+    delta::pg::detail::give_buffer(std::move(buffer));
+  }
+  std::size_t bytes = 0;
+  for (;;) {
+    std::string b = delta::pg::detail::take_buffer();
+    if (b.capacity() < 1024) break;
+    bytes += b.capacity();
+  }
+  EXPECT_GT(bytes, 0u);
+  EXPECT_LE(bytes, std::size_t{16} << 20);
+  std::string huge;
+  huge.reserve(std::size_t{5} << 20);
+  delta::pg::detail::give_buffer(std::move(huge));
+  EXPECT_FALSE(pooled()) << "a buffer over 4 MiB is not kept";
 }
 
 TEST(values_test, SqlstateClassification) {
