@@ -180,6 +180,8 @@ namespace detail {
 // size) and frees the rest. Thread-safe.
 std::string take_buffer();
 void give_buffer(std::string&& buffer) noexcept;
+// Array parameters of at least this many elements take their buffer from the pool.
+inline constexpr std::size_t kPooledArray = 256;
 }  // namespace detail
 
 // Appends the array literal of project(v) for every v in `values`; an empty optional is a
@@ -311,7 +313,11 @@ class Params {
   Params& add_array(const Range& values, Project&& project) {
     using V = std::remove_cvref_t<decltype(project(*std::begin(values)))>;
     using Element = typename std::conditional_t<kIsOptional<V>, V, std::optional<V>>::value_type;
-    std::string encoded = detail::take_buffer();
+    std::string encoded;
+    // Only a batch column is worth a pooled buffer (and the pool's lock).
+    if constexpr (std::ranges::sized_range<Range>) {
+      if (std::ranges::size(values) >= detail::kPooledArray) encoded = detail::take_buffer();
+    }
     encode_array(values, project, encoded);
     add_encoded(std::move(encoded), Codec<Element>::array_oid, false);
     return *this;
