@@ -1,5 +1,7 @@
 #include "pg/connection.hpp"
 
+#include <stdexcept>
+
 #include <fmt/format.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -209,13 +211,16 @@ Result Connection::exec_with_settings(const Statement& statement, const Params& 
   }
   // An error in either statement throws from receive(); the pipeline's destructor then
   // ends (rolls back) the implicit transaction.
-  Pipeline pipeline(*this);
+  // One write and one round trip: the statements and the sync go out together, and the
+  // server commits without waiting for the client to read the rows.
+  Pipeline pipeline(*this, Pipeline::Flush::at_sync);
   pipeline.send(settings, setting_params);
   if (statement.replan) {
     pipeline.send(statement.sql, params);
   } else {
     pipeline.send_prepared(statement.name, params);
   }
+  pipeline.send_sync();
   pipeline.receive();
   Result rows = pipeline.receive();
   pipeline.sync();
@@ -265,7 +270,7 @@ int Connection::socket() const noexcept {
   return PQsocket(conn_);
 }
 
-Pipeline::Pipeline(Connection& conn) : conn_(conn) {
+Pipeline::Pipeline(Connection& conn, Flush flush) : conn_(conn), flush_(flush) {
   if (PQenterPipelineMode(conn_.conn_) != 1)
     conn_.throw_connection_error("cannot enter pipeline mode");
 }
@@ -274,7 +279,8 @@ Pipeline::~Pipeline() {
   PGconn* raw = conn_.conn_;
   // A sync ends the pipeline's (possibly aborted) run of statements; inside a transaction
   // block it commits nothing.
-  if (sent_ && PQstatus(raw) == CONNECTION_OK && PQpipelineSync(raw) == 1) {
+  if (sent_ && PQstatus(raw) == CONNECTION_OK && PQpipelineSync(raw) == 1) sync_sent_ = true;
+  if (sync_sent_ && PQstatus(raw) == CONNECTION_OK) {
     // Read up to the sync: the results left behind (aborted after the error) and NULLs.
     for (int nulls = 0; nulls < 2 * static_cast<int>(in_flight_) + 2;) {
       PGresult* result = PQgetResult(raw);
@@ -292,6 +298,7 @@ Pipeline::~Pipeline() {
 }
 
 void Pipeline::send(const std::string& sql, const Params& params) {
+  if (sync_sent_) throw std::logic_error("a statement sent after the pipeline's sync");
   const WireParams wire(params);
   sent(PQsendQueryParams(conn_.conn_, sql.c_str(), static_cast<int>(params.size()),
                          params.types().data(), wire.values.data(), wire.lengths.data(),
@@ -299,6 +306,7 @@ void Pipeline::send(const std::string& sql, const Params& params) {
 }
 
 void Pipeline::send_prepared(const std::string& name, const Params& params) {
+  if (sync_sent_) throw std::logic_error("a statement sent after the pipeline's sync");
   const WireParams wire(params);
   sent(PQsendQueryPrepared(conn_.conn_, name.c_str(), static_cast<int>(params.size()),
                            wire.values.data(), wire.lengths.data(), params.formats().data(), 0));
@@ -306,16 +314,26 @@ void Pipeline::send_prepared(const std::string& name, const Params& params) {
 
 void Pipeline::sent(int queued) {
   PGconn* raw = conn_.conn_;
-  if (queued != 1 || PQsendFlushRequest(raw) != 1 || PQflush(raw) != 0)
+  // libpq keeps a pipeline's statements in its buffer until a sync, a flush request or a
+  // full buffer.
+  if (queued != 1 || (flush_ == Flush::each && (PQsendFlushRequest(raw) != 1 || PQflush(raw) != 0)))
     conn_.throw_connection_error("sending a pipelined statement failed");
   ++in_flight_;
   sent_ = true;
 }
 
+void Pipeline::send_sync() {
+  if (sync_sent_) return;
+  if (PQpipelineSync(conn_.conn_) != 1)
+    conn_.throw_connection_error("sending a pipeline sync failed");
+  sent_ = false;
+  sync_sent_ = true;
+}
+
 void Pipeline::sync() {
   PGconn* raw = conn_.conn_;
-  if (PQpipelineSync(raw) != 1) conn_.throw_connection_error("sending a pipeline sync failed");
-  sent_ = false;  // the destructor has nothing left to end
+  send_sync();
+  sync_sent_ = false;  // the destructor has nothing left to end
   in_flight_ = 0;
   PGresult* failure = nullptr;
   for (;;) {

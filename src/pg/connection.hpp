@@ -123,7 +123,11 @@ class Connection {
 // is open; delta uses it inside one.
 class Pipeline {
  public:
-  explicit Pipeline(Connection& conn);  // throws DatabaseError if libpq refuses
+  // When statements reach the server: `each` is sent (and its results asked for) as it is
+  // queued; `at_sync` waits in the client's buffer and goes out with send_sync() -- one
+  // write and one round trip for a short run of statements that is read only as a whole.
+  enum class Flush { each, at_sync };
+  explicit Pipeline(Connection& conn, Flush flush = Flush::each);  // throws DatabaseError
   // Leaves pipeline mode; with results still unread (after an error), first reads and
   // discards them. A connection that breaks meanwhile is left for the pool to discard.
   ~Pipeline();
@@ -141,14 +145,20 @@ class Pipeline {
   // implicit transaction -- and waits for the server to confirm; throws DatabaseError
   // when that fails (e.g. a deferred constraint). Receive every result first.
   void sync();
+  // Sends that end now, without waiting: the server runs the statements and commits
+  // without a second round trip. Then receive() each result and sync() for the
+  // confirmation. No statement may be sent after it.
+  void send_sync();
 
  private:
   // After queueing a statement (`queued`: libpq's answer): asks for its results, flushes.
   void sent(int queued);
 
   Connection& conn_;
+  Flush flush_;
   std::size_t in_flight_ = 0;
-  bool sent_ = false;
+  bool sent_ = false;       // statements sent that no sync has ended yet
+  bool sync_sent_ = false;  // a sync sent whose confirmation is not read yet
 };
 
 }  // namespace delta::pg

@@ -1370,6 +1370,49 @@ TEST(pg_pgtest, PipelineErrorAbortsTheRestAndLeavesTheConnectionUsable) {
   EXPECT_EQ(conn->exec("SELECT 43").one().get<std::int32_t>(0), 43);
 }
 
+TEST(pg_pgtest, PipelineSentWithItsSyncIsOneTransaction) {
+  auto conn = delta::pg::Connection::open({.url = dt::database_url()});
+  conn->exec("DROP TABLE IF EXISTS pipe_sync");
+  conn->exec("CREATE TABLE pipe_sync (n int)");
+  const std::string insert = "INSERT INTO pipe_sync VALUES ($1) RETURNING n, txid_current()";
+  {
+    delta::pg::Pipeline pipeline(*conn, delta::pg::Pipeline::Flush::at_sync);
+    pipeline.send(insert, Params(std::int32_t{1}));
+    pipeline.send(insert, Params(std::int32_t{2}));
+    pipeline.send_sync();
+    EXPECT_THROW(pipeline.send("SELECT 1", Params()), std::logic_error);
+    auto first = pipeline.receive().one();
+    auto second = pipeline.receive().one();
+    EXPECT_EQ(first.get<std::int32_t>(0), 1);
+    EXPECT_EQ(second.get<std::int32_t>(0), 2);
+    // Both in the one implicit transaction, committed by the sync.
+    EXPECT_EQ(first.get<std::int64_t>(1), second.get<std::int64_t>(1));
+    pipeline.sync();
+  }
+  EXPECT_FALSE(conn->in_transaction());
+  auto other = delta::pg::Connection::open({.url = dt::database_url()});
+  EXPECT_EQ(other->exec("SELECT count(*) FROM pipe_sync").one().get<std::int64_t>(0), 2);
+  // An error rolls back what ran before it in that transaction, whether or not the caller
+  // reads as far as the sync's confirmation.
+  for (bool read_to_sync : {true, false}) {
+    {
+      delta::pg::Pipeline pipeline(*conn, delta::pg::Pipeline::Flush::at_sync);
+      pipeline.send(insert, Params(std::int32_t{3}));
+      pipeline.send("SELECT 1 / $1::int", Params(std::int32_t{0}));
+      pipeline.send_sync();
+      EXPECT_EQ(pipeline.receive().one().get<std::int32_t>(0), 3);
+      EXPECT_THROW(pipeline.receive(), DatabaseError);
+      if (read_to_sync) {
+        EXPECT_NO_THROW(pipeline.sync());  // the error came from receive()
+      }
+    }
+    EXPECT_FALSE(conn->in_transaction());
+    EXPECT_EQ(conn->exec("SELECT 44").one().get<std::int32_t>(0), 44);
+    EXPECT_EQ(other->exec("SELECT count(*) FROM pipe_sync").one().get<std::int64_t>(0), 2);
+  }
+  conn->exec("DROP TABLE pipe_sync");
+}
+
 // ---- Pool::create -----------------------------------------------------------------------
 
 TEST(pg_pgtest, CreateWithEmptyUrlUsesEnvironment) {
