@@ -9,11 +9,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <stop_token>
@@ -109,6 +111,36 @@ class Finisher {
   internal::BatchWriter<Item> writer_;
 };
 
+// Where each kind's next claim starts. A claim that scans a kind's runnable rows from the
+// beginning reads through the index entries of every row claimed since the last vacuum
+// (killed, but still on their pages); it starts instead after the last row a claim took
+// (ResourceStore::claim's `after`). Rows that land behind that cursor -- informed by a
+// transaction older than the claims that passed them, skipped while another claimer held
+// them, released -- are found by a claim from the beginning: the one right after a claim
+// from the cursor came back short, and at least every `rescan`. Not thread-safe.
+class ClaimCursors {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Claimed {
+    std::int32_t asked = 0;  // the kind's limit in the claim
+    std::int32_t got = 0;
+    std::optional<ClaimKey> last;  // the last row it got, in claim order
+  };
+  ClaimCursors(std::size_t kinds, std::chrono::milliseconds rescan);
+  // The cursors for a claim starting at `now` (none: from the beginning).
+  std::vector<std::optional<ClaimKey>> begin(Clock::time_point now);
+  // A claim that started from `after` got `claimed` (one entry per kind); `capped`: it
+  // got its limit in all, so a kind short of its own limit may have rows left. Returns
+  // true when a claim from the beginning should follow at once.
+  bool claimed(const std::vector<std::optional<ClaimKey>>& after,
+               const std::vector<Claimed>& claimed, bool capped);
+
+ private:
+  std::vector<std::optional<ClaimKey>> at_;
+  std::vector<Clock::time_point> rescanned_at_;
+  std::chrono::milliseconds rescan_;
+};
+
 // One namespace in this client: a claimer thread and max_workers worker threads.
 class NamespaceRunner {
  public:
@@ -167,6 +199,7 @@ class NamespaceRunner {
   bool claiming_ = true;       // guarded by mutex_
   bool workers_exit_ = false;  // guarded by mutex_
   internal::WakeChain wakes_;  // guarded by mutex_
+  ClaimCursors cursors_;       // guarded by mutex_
   std::atomic<std::int64_t> claims_{0};
   std::atomic<std::int64_t> claimed_{0};
   std::vector<std::jthread> claimers_;

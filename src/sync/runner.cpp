@@ -96,6 +96,45 @@ std::size_t KindSlots::index_of(std::string_view kind) const {
   return names_.size();
 }
 
+// ---- ClaimCursors -----------------------------------------------------------------------
+
+ClaimCursors::ClaimCursors(std::size_t kinds, std::chrono::milliseconds rescan)
+    : at_(kinds), rescanned_at_(kinds), rescan_(rescan) {}
+
+std::vector<std::optional<ClaimKey>> ClaimCursors::begin(Clock::time_point now) {
+  std::vector<std::optional<ClaimKey>> after(at_.size());
+  for (std::size_t i = 0; i < at_.size(); ++i) {
+    if (at_[i] && now - rescanned_at_[i] < rescan_) {
+      after[i] = at_[i];
+    } else {
+      rescanned_at_[i] = now;
+    }
+  }
+  return after;
+}
+
+bool ClaimCursors::claimed(const std::vector<std::optional<ClaimKey>>& after,
+                           const std::vector<Claimed>& claimed, bool capped) {
+  auto before = [](const ClaimKey& a, const ClaimKey& b) {
+    return a.run_at < b.run_at || (a.run_at == b.run_at && a.id < b.id);
+  };
+  bool rescan = false;
+  for (std::size_t i = 0; i < at_.size() && i < claimed.size(); ++i) {
+    const Claimed& kind = claimed[i];
+    if (kind.asked <= 0) continue;
+    if (kind.got < kind.asked && !capped) {
+      // Nothing runnable left after the cursor: start from the beginning again -- at once
+      // if this claim started from the cursor.
+      at_[i].reset();
+      rescan = rescan || (i < after.size() && after[i].has_value());
+      continue;
+    }
+    // A concurrent claim may have moved the cursor further already.
+    if (kind.last && (!at_[i] || before(*at_[i], *kind.last))) at_[i] = kind.last;
+  }
+  return rescan;
+}
+
 // ---- Finisher ---------------------------------------------------------------------------
 
 Finisher::Finisher(SyncContext& ctx)
@@ -163,7 +202,8 @@ NamespaceRunner::NamespaceRunner(SyncContext& ctx, KindSlots& slots, Finisher& f
       finisher_(finisher),
       watchdog_(watchdog),
       name_(std::move(name)),
-      max_workers_(max_workers) {
+      max_workers_(max_workers),
+      cursors_(ctx.kinds.size(), ctx.config().poll_interval) {
   for (const auto& info : ctx_.kinds) {
     kinds_.push_back(info.kind);
     lease_ms_.push_back(info.lease_ms);
@@ -275,6 +315,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
   internal::LoopBackoff backoff;
   while (!stop.stop_requested()) {
     int free_slots = 0;
+    std::vector<std::optional<ClaimKey>> after;
     {
       std::lock_guard lock(mutex_);
       if (!claiming_) break;
@@ -284,6 +325,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       free_slots = std::max(free_slots, 0);
       claiming_now_ += free_slots;
       wake_ = false;
+      if (free_slots > 0) after = cursors_.begin(std::chrono::steady_clock::now());
     }
     std::chrono::milliseconds wait = ctx_.config().poll_interval;
     bool claimed_any_kind = false;
@@ -293,14 +335,17 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       for (auto limit : limits)
         reserved += limit;
       std::vector<ResourceRow> rows;
+      bool claimed_ok = false;
+      const int limit = std::min(free_slots, reserved);
       if (reserved > 0) {
         claimed_any_kind = true;
         try {
           auto conn = ctx_.base.pool->acquire();
-          rows = ctx_.store.claim(*conn, name_, kinds_, limits, lease_ms_,
-                                  std::min(free_slots, reserved), ctx_.config().id, ctx_.now());
+          rows = ctx_.store.claim(*conn, name_, kinds_, limits, lease_ms_, limit, ctx_.config().id,
+                                  ctx_.now(), after);
           conn.release();
           backoff.succeeded();
+          claimed_ok = true;
           ++claims_;
           claimed_ += static_cast<std::int64_t>(rows.size());
         } catch (const std::exception& e) {
@@ -310,12 +355,20 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
         }
       }
       // Give back the reservations the claim did not use.
-      std::vector<int> used(kinds_.size(), 0);
-      for (const auto& row : rows)
-        ++used[slots_.index_of(row.kind)];
-      for (std::size_t i = 0; i < kinds_.size(); ++i)
-        slots_.give_back(i, limits[i] - used[i], false);
+      std::vector<ClaimCursors::Claimed> per_kind(kinds_.size());
+      for (const auto& row : rows) {
+        auto& kind = per_kind[slots_.index_of(row.kind)];
+        ++kind.got;
+        kind.last = ClaimKey{row.run_at, row.id};  // rows come in claim order
+      }
+      for (std::size_t i = 0; i < kinds_.size(); ++i) {
+        per_kind[i].asked = limits[i];
+        slots_.give_back(i, limits[i] - per_kind[i].got, false);
+      }
       std::lock_guard lock(mutex_);
+      if (claimed_ok && cursors_.claimed(after, per_kind, static_cast<int>(rows.size()) >= limit)) {
+        wake_ = true;  // look behind the cursor right away
+      }
       claiming_now_ -= free_slots;
       if (reserved > 0) more_ = static_cast<int>(rows.size()) == std::min(free_slots, reserved);
       in_flight_ += static_cast<int>(rows.size());

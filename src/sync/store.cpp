@@ -191,14 +191,21 @@ FOR UPDATE)");
   // the row. (A row FOR UPDATE found updated after the snapshot is locked in its newest
   // version, which the update's snapshot does not see: that row is skipped this time and
   // stays runnable -- the same as a row another claimer holds.)
+  // A kind's scan starts after its cursor ($8, $9: run_at and id; NULL: from the start),
+  // an index condition: the btree is entered past the index entries of rows claimed since
+  // the last vacuum, which a scan from the start reads through (killed, but still on their
+  // pages: ~600 pages per 100,000 claimed rows). ClaimCursors says when a claim starts
+  // from the beginning.
   claim_ = make("claim", fmt::format(R"(
 WITH picked AS (
   SELECT p.ctid AS tid
-  FROM unnest($1::text[], $2::integer[]) AS k(kind, lim)
+  FROM unnest($1::text[], $2::integer[], $8::timestamptz[], $9::bigint[])
+         AS k(kind, lim, after_run_at, after_id)
   CROSS JOIN LATERAL (
     SELECT r.ctid FROM {{{{schema}}}}.delta_resource r
     WHERE r.kind = k.kind AND r.state IN ('scheduled', 'failed', 'expired')
       AND r.run_at <= {now} AND r.namespace = $3
+      AND (r.run_at, r.id) > (coalesce(k.after_run_at, '-infinity'), coalesce(k.after_id, 0))
     ORDER BY r.run_at, r.id
     LIMIT k.lim
     FOR UPDATE OF r SKIP LOCKED
@@ -574,9 +581,18 @@ std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::s
                                               const std::vector<std::int32_t>& limits,
                                               const std::vector<std::int64_t>& lease_ms, int limit,
                                               const std::string& client_id,
-                                              std::optional<Timestamp> now) {
-  pg::Result result = conn.exec_prepared(
-      claim_, pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms, client_id, now));
+                                              std::optional<Timestamp> now,
+                                              const std::vector<std::optional<ClaimKey>>& after) {
+  std::vector<std::optional<Timestamp>> after_run_at(kinds.size());
+  std::vector<std::optional<std::int64_t>> after_id(kinds.size());
+  for (std::size_t i = 0; i < after.size() && i < kinds.size(); ++i) {
+    if (!after[i]) continue;
+    after_run_at[i] = after[i]->run_at;
+    after_id[i] = after[i]->id;
+  }
+  pg::Result result =
+      conn.exec_prepared(claim_, pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms,
+                                            client_id, now, after_run_at, after_id));
   std::vector<ResourceRow> rows;
   rows.reserve(result.size());
   for (auto row : result)

@@ -35,6 +35,12 @@ struct InformOutcomes {
   std::vector<std::optional<ResourceRow>> rows;
 };
 
+// A runnable resource's place in claim order: (run_at, id).
+struct ClaimKey {
+  Timestamp run_at;
+  std::int64_t id = 0;
+};
+
 // How a claimed resource's work ended, to be written by the finisher.
 enum class Finish { synced, failed, deleted, requeue, release };
 
@@ -79,11 +85,14 @@ class ResourceStore {
 
   // Claims runnable resources of namespace `ns`: at most limits[i] of kinds[i] and at most
   // `limit` in all, oldest run_at first. Each gets a lease of lease_ms[i] (< 0: none).
+  // after[i]: only rows of kinds[i] after that key in claim order (none: from the start).
+  // Rows are returned in claim order.
   std::vector<ResourceRow> claim(pg::Connection& conn, const std::string& ns,
                                  const std::vector<std::string>& kinds,
                                  const std::vector<std::int32_t>& limits,
                                  const std::vector<std::int64_t>& lease_ms, int limit,
-                                 const std::string& client_id, std::optional<Timestamp> now);
+                                 const std::string& client_id, std::optional<Timestamp> now,
+                                 const std::vector<std::optional<ClaimKey>>& after = {});
   // Renews the leases of claimed resources (ids[i] claimed at attempted_at[i]) to
   // lease_ms[i] from now (< 0: no expiry); returns the ids whose lease this client still
   // held.

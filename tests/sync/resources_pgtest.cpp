@@ -581,6 +581,32 @@ TEST_F(resources_pgtest, InformTxCommittedIsStoredAndWorkedAtOnce) {
   EXPECT_EQ(recorder_->runs("a"), 1);
 }
 
+// Claims continue after the last row a claim took (ClaimCursors). A resource that becomes
+// runnable behind that point -- informed in a transaction that began before the rows the
+// claims passed -- is still claimed as soon as the rows after it run out, not only at the
+// next poll.
+TEST_F(resources_pgtest, ARowCommittedBehindTheClaimCursorIsStillClaimed) {
+  Config cfg = worker_config(1);
+  cfg.poll_interval = 30s;    // the periodic claim from the beginning cannot be what finds it
+  cfg.resource_prefetch = 4;  // claims of at most 5: the first one does not take all 30
+  Client& worker = start(std::move(cfg));
+  auto tx = pool().begin();
+  worker.inform_tx(tx, Thing{"early", "sync", 1});  // run_at: the transaction's start
+  std::vector<Thing> backlog;
+  for (int i = 0; i < 30; ++i)
+    backlog.push_back({fmt::format("n{:02}", i), i == 0 ? "block" : "sync", 1});
+  worker.inform_many(backlog);
+  // The first claim took a full buffer (the worker holds n00): the cursor is past "early".
+  ASSERT_TRUE(eventually([&] { return recorder_->runs("n00") == 1; }, 5s));
+  ASSERT_TRUE(eventually([&] { return count("state = 'pending'") == 5; }, 5s));
+  tx.commit();
+  EXPECT_LT(row("early").run_at, row("n00").run_at);
+  gate_->open();
+  EXPECT_TRUE(eventually(in_state("early", ResourceState::synced), 10s));
+  EXPECT_TRUE(eventually([&] { return count("state = 'synced'") == 31; }, 10s));
+  EXPECT_EQ(recorder_->runs("early"), 1);
+}
+
 // Concurrent inform() calls of a kind are written together (one statement per batch of
 // waiting calls): every caller still gets its own result, and two callers informing the
 // same id both succeed, one inserting and one seeing it.
