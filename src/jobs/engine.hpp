@@ -29,6 +29,7 @@
 #include "common/backoff.hpp"
 #include "common/batch_writer.hpp"
 #include "common/event_hub.hpp"
+#include "common/scan_cursors.hpp"
 #include "common/wake_chain.hpp"
 #include "jobs/store.hpp"
 #include "pg/listener.hpp"
@@ -161,6 +162,9 @@ class QueueRunner {
   bool fetching_ = true;              // guarded by mutex_
   bool workers_exit_ = false;         // guarded by mutex_
   internal::WakeChain wakes_;         // guarded by mutex_
+  // Where the next fetch starts (guarded by mutex_); a wake-up (a job inserted, maybe of
+  // a higher priority) starts it from the beginning.
+  internal::ScanCursors<FetchKey> cursor_;
   std::atomic<std::int64_t> fetches_{0};
   std::atomic<std::int64_t> fetched_{0};
   std::jthread producer_;

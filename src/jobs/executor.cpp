@@ -126,7 +126,8 @@ QueueRunner::QueueRunner(EngineContext& ctx, Completer& completer, Watchdog& wat
       completer_(completer),
       watchdog_(watchdog),
       queue_(std::move(queue)),
-      max_workers_(max_workers) {
+      max_workers_(max_workers),
+      cursor_(1, ctx.config.poll_interval) {
   for (const auto& kind : ctx_.config.workers.kinds()) {
     const auto& worker = *ctx_.config.workers.find(kind);
     auto timeout = worker->timeout();
@@ -146,6 +147,7 @@ void QueueRunner::wake() {
   {
     std::lock_guard lock(mutex_);
     wake_ = true;
+    cursor_.reset();
   }
   producer_cv_.notify_all();
 }
@@ -164,24 +166,34 @@ void QueueRunner::produce(std::stop_token stop) {
   LoopBackoff backoff;
   while (!stop.stop_requested()) {
     int free_slots = 0;
+    std::vector<std::optional<FetchKey>> after;
     {
       std::lock_guard lock(mutex_);
       if (!fetching_) break;
       free_slots = max_workers_ - in_flight_;
       wake_ = false;
+      if (free_slots > 0) after = cursor_.begin(std::chrono::steady_clock::now());
     }
     std::chrono::milliseconds wait = ctx_.config.poll_interval;
     if (free_slots > 0 && !kinds_.empty()) {
       try {
         auto conn = ctx_.pool->acquire();
         auto jobs = ctx_.store.fetch(*conn, queue_, kinds_, timeouts_ms_, free_slots,
-                                     ctx_.config.id, ctx_.now());
+                                     ctx_.config.id, ctx_.now(), after.front());
         conn.release();
         backoff.succeeded();
         ++fetches_;
         fetched_ += static_cast<std::int64_t>(jobs.size());
         std::lock_guard lock(mutex_);
         more_ = static_cast<int>(jobs.size()) == free_slots;
+        decltype(cursor_)::Claimed fetched;
+        fetched.asked = free_slots;
+        fetched.got = static_cast<std::int32_t>(jobs.size());
+        if (!jobs.empty()) {
+          const JobRow& last = jobs.back();  // jobs come in fetch order
+          fetched.last = FetchKey{last.priority, last.scheduled_at, last.id};
+        }
+        if (cursor_.claimed(after, {fetched}, false)) wake_ = true;  // look behind it now
         in_flight_ += static_cast<int>(jobs.size());
         for (auto& job : jobs)
           ready_.push_back(std::move(job));

@@ -187,10 +187,15 @@ WHERE unique_key = ANY(ARRAY(SELECT decode(k, 'hex') FROM unnest($1::text[]) k))
   AND unique_states IS NOT NULL AND {{{{schema}}}}.job_state_in_bitmask(unique_states, state))",
                                                      fmt::arg("cols", kColumns)));
 
+  // The scan starts after the cursor ($7-$9: priority, scheduled_at, id; NULL: from the
+  // beginning), an index condition: see internal::ScanCursors.
   fetch_ = make("fetch", fmt::format(R"(
 WITH picked AS (
   SELECT id FROM {{{{schema}}}}.delta_job
   WHERE state = 'available' AND queue = $1 AND kind = ANY($2::text[])
+    AND (priority, scheduled_at, id) > (coalesce($7::smallint, 0),
+                                        coalesce($8::timestamptz, '-infinity'),
+                                        coalesce($9::bigint, 0))
     AND NOT EXISTS (SELECT 1 FROM {{{{schema}}}}.delta_queue q
                     WHERE q.name = $1 AND q.paused_at IS NOT NULL)
   ORDER BY priority, scheduled_at, id
@@ -548,9 +553,19 @@ std::vector<InsertResult> JobStore::insert_chunk(pg::Connection& conn,
 std::vector<JobRow> JobStore::fetch(pg::Connection& conn, const std::string& queue,
                                     const std::vector<std::string>& kinds,
                                     const std::vector<std::int64_t>& timeouts_ms, int limit,
-                                    const std::string& client_id, std::optional<Timestamp> now) {
+                                    const std::string& client_id, std::optional<Timestamp> now,
+                                    const std::optional<FetchKey>& after) {
+  std::optional<std::int16_t> after_priority;
+  std::optional<Timestamp> after_scheduled_at;
+  std::optional<std::int64_t> after_id;
+  if (after) {
+    after_priority = static_cast<std::int16_t>(after->priority);
+    after_scheduled_at = after->scheduled_at;
+    after_id = after->id;
+  }
   pg::Result result = conn.exec_prepared(
-      fetch_, pg::Params(queue, kinds, timeouts_ms, std::int32_t{limit}, client_id, now));
+      fetch_, pg::Params(queue, kinds, timeouts_ms, std::int32_t{limit}, client_id, now,
+                         after_priority, after_scheduled_at, after_id));
   std::vector<JobRow> jobs;
   jobs.reserve(result.size());
   for (auto row : result)

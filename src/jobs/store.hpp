@@ -15,6 +15,18 @@
 namespace delta::jobs {
 
 // An outcome to write for one running job.
+// An available job's place in fetch order: (priority, scheduled_at, id).
+struct FetchKey {
+  int priority = 0;
+  Timestamp scheduled_at;
+  std::int64_t id = 0;
+  bool operator<(const FetchKey& other) const {
+    if (priority != other.priority) return priority < other.priority;
+    if (scheduled_at != other.scheduled_at) return scheduled_at < other.scheduled_at;
+    return id < other.id;
+  }
+};
+
 struct Completion {
   std::int64_t id = 0;
   int attempt = 0;           // fence: the attempt that ran
@@ -61,11 +73,13 @@ class JobStore {
                                    std::optional<Timestamp> now, bool notify);
 
   // Moves up to `limit` available jobs of `queue` (kinds in `kinds`) to running for
-  // `client_id`. `timeouts_ms[i]` is the timeout of `kinds[i]` (< 0: none).
+  // `client_id`, in fetch order; only jobs after `after` in that order when given.
+  // `timeouts_ms[i]` is the timeout of `kinds[i]` (< 0: none).
   std::vector<JobRow> fetch(pg::Connection& conn, const std::string& queue,
                             const std::vector<std::string>& kinds,
                             const std::vector<std::int64_t>& timeouts_ms, int limit,
-                            const std::string& client_id, std::optional<Timestamp> now);
+                            const std::string& client_id, std::optional<Timestamp> now,
+                            const std::optional<FetchKey>& after = std::nullopt);
 
   // Writes outcomes; returns the jobs that still matched their fence, with the state
   // they ended in (others were rescued or released meanwhile and are left alone).

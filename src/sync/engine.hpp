@@ -27,6 +27,7 @@
 
 #include "common/batch_writer.hpp"
 #include "common/event_hub.hpp"
+#include "common/scan_cursors.hpp"
 #include "common/wake_chain.hpp"
 #include "jobs/engine.hpp"
 #include "sync/store.hpp"
@@ -111,35 +112,8 @@ class Finisher {
   internal::BatchWriter<Item> writer_;
 };
 
-// Where each kind's next claim starts. A claim that scans a kind's runnable rows from the
-// beginning reads through the index entries of every row claimed since the last vacuum
-// (killed, but still on their pages); it starts instead after the last row a claim took
-// (ResourceStore::claim's `after`). Rows that land behind that cursor -- informed by a
-// transaction older than the claims that passed them, skipped while another claimer held
-// them, released -- are found by a claim from the beginning: the one right after a claim
-// from the cursor came back short, and at least every `rescan`. Not thread-safe.
-class ClaimCursors {
- public:
-  using Clock = std::chrono::steady_clock;
-  struct Claimed {
-    std::int32_t asked = 0;  // the kind's limit in the claim
-    std::int32_t got = 0;
-    std::optional<ClaimKey> last;  // the last row it got, in claim order
-  };
-  ClaimCursors(std::size_t kinds, std::chrono::milliseconds rescan);
-  // The cursors for a claim starting at `now` (none: from the beginning).
-  std::vector<std::optional<ClaimKey>> begin(Clock::time_point now);
-  // A claim that started from `after` got `claimed` (one entry per kind); `capped`: it
-  // got its limit in all, so a kind short of its own limit may have rows left. Returns
-  // true when a claim from the beginning should follow at once.
-  bool claimed(const std::vector<std::optional<ClaimKey>>& after,
-               const std::vector<Claimed>& claimed, bool capped);
-
- private:
-  std::vector<std::optional<ClaimKey>> at_;
-  std::vector<Clock::time_point> rescanned_at_;
-  std::chrono::milliseconds rescan_;
-};
+// Where each kind's next claim starts (ResourceStore::claim's `after`).
+using ClaimCursors = internal::ScanCursors<ClaimKey>;
 
 // One namespace in this client: a claimer thread and max_workers worker threads.
 class NamespaceRunner {

@@ -96,45 +96,6 @@ std::size_t KindSlots::index_of(std::string_view kind) const {
   return names_.size();
 }
 
-// ---- ClaimCursors -----------------------------------------------------------------------
-
-ClaimCursors::ClaimCursors(std::size_t kinds, std::chrono::milliseconds rescan)
-    : at_(kinds), rescanned_at_(kinds), rescan_(rescan) {}
-
-std::vector<std::optional<ClaimKey>> ClaimCursors::begin(Clock::time_point now) {
-  std::vector<std::optional<ClaimKey>> after(at_.size());
-  for (std::size_t i = 0; i < at_.size(); ++i) {
-    if (at_[i] && now - rescanned_at_[i] < rescan_) {
-      after[i] = at_[i];
-    } else {
-      rescanned_at_[i] = now;
-    }
-  }
-  return after;
-}
-
-bool ClaimCursors::claimed(const std::vector<std::optional<ClaimKey>>& after,
-                           const std::vector<Claimed>& claimed, bool capped) {
-  auto before = [](const ClaimKey& a, const ClaimKey& b) {
-    return a.run_at < b.run_at || (a.run_at == b.run_at && a.id < b.id);
-  };
-  bool rescan = false;
-  for (std::size_t i = 0; i < at_.size() && i < claimed.size(); ++i) {
-    const Claimed& kind = claimed[i];
-    if (kind.asked <= 0) continue;
-    if (kind.got < kind.asked && !capped) {
-      // Nothing runnable left after the cursor: start from the beginning again -- at once
-      // if this claim started from the cursor.
-      at_[i].reset();
-      rescan = rescan || (i < after.size() && after[i].has_value());
-      continue;
-    }
-    // A concurrent claim may have moved the cursor further already.
-    if (kind.last && (!at_[i] || before(*at_[i], *kind.last))) at_[i] = kind.last;
-  }
-  return rescan;
-}
-
 // ---- Finisher ---------------------------------------------------------------------------
 
 Finisher::Finisher(SyncContext& ctx)

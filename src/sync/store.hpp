@@ -39,6 +39,9 @@ struct InformOutcomes {
 struct ClaimKey {
   Timestamp run_at;
   std::int64_t id = 0;
+  bool operator<(const ClaimKey& other) const {
+    return run_at < other.run_at || (run_at == other.run_at && id < other.id);
+  }
 };
 
 // How a claimed resource's work ended, to be written by the finisher.

@@ -938,6 +938,22 @@ TEST_F(jobs_pgtest, FetchOrderIsPriorityThenScheduledTimeThenId) {
   EXPECT_EQ(recorder_->order(), (std::vector<int>{3, 2, 1, 5, 4}));
 }
 
+// Fetches continue after the last job the previous one took (internal::ScanCursors); a
+// job inserted meanwhile ahead of it in fetch order -- a higher priority -- is still
+// fetched next: its notification sends the next fetch back to the beginning.
+TEST_F(jobs_pgtest, AHigherPriorityJobInsertedDuringABacklogRunsNext) {
+  Config cfg = base_config();
+  cfg.poll_interval = 30s;  // no periodic fetch from the beginning during the test
+  cfg.queues["default"] = {.max_workers = 1};
+  Client& client = start(cfg);
+  std::vector<JobInsert> backlog(4, delta::jobs::make_insert(Task{"sleep", 300}, {.priority = 4}));
+  client.jobs().insert_many(backlog);
+  ASSERT_TRUE(eventually([&] { return recorder_->order().size() == 1; }, 5s));
+  client.jobs().insert(Task{"complete", 1}, {.priority = 1});
+  ASSERT_TRUE(eventually([&] { return count_jobs("state = 'completed'") == 5; }, 10s));
+  EXPECT_EQ(recorder_->order(), (std::vector<int>{300, 1, 300, 300, 300}));
+}
+
 TEST_F(jobs_pgtest, StaleOutcomesAreFencedOut) {
   Client& client = start(base_config());
   const auto bumped = client.jobs().insert(Task{"sleep", 300}).job.id;

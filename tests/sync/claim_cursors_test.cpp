@@ -1,4 +1,5 @@
-// ClaimCursors: where each kind's next claim starts (no database).
+// ClaimCursors (internal::ScanCursors over resource claim keys): where each kind's next
+// claim starts (no database).
 #include <chrono>
 #include <optional>
 #include <vector>
@@ -97,6 +98,18 @@ TEST(claim_cursors_test, TheCursorNeverMovesBack) {
   // Equal run_at: the id decides; a later run_at beats any id.
   cursors.claimed(a, {got(5, 5, ClaimKey{at(4), 1})}, false);
   expect_key(cursors.begin(t0 + 2ms)[0], at(4), 1);
+}
+
+TEST(claim_cursors_test, ResetSendsTheNextClaimToTheBeginning) {
+  ClaimCursors cursors(2, 1000ms);
+  auto t0 = ClaimCursors::Clock::now();
+  cursors.claimed(cursors.begin(t0), {got(5, 5, ClaimKey{at(1), 1}), got(5, 5, ClaimKey{at(2), 2})},
+                  false);
+  ASSERT_TRUE(cursors.begin(t0 + 1ms)[1].has_value());
+  cursors.reset();
+  auto next = cursors.begin(t0 + 2ms);
+  EXPECT_FALSE(next[0].has_value());
+  EXPECT_FALSE(next[1].has_value());
 }
 
 }  // namespace
