@@ -4,8 +4,10 @@
 // the items in order; at shutdown it gives up after a few tries.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <stop_token>
@@ -62,6 +64,15 @@ class BatchWriter {
     return pending_.size();
   }
 
+  // Whether more items wait than the next two writes take (at least kBacklog): whoever
+  // produces them should pause. Nothing else bounds the queue -- a producer faster than
+  // the database would otherwise keep every unwritten item in memory.
+  bool backlogged() const {
+    std::lock_guard lock(mutex_);
+    return pending_.size() >= std::max(2 * batch_size_, kBacklog);
+  }
+  static constexpr std::size_t kBacklog = 256;
+
  private:
   void run(std::stop_token stop) {
     LoopBackoff backoff;
@@ -113,7 +124,7 @@ class BatchWriter {
   const GiveUp give_up_;
   mutable std::mutex mutex_;
   std::condition_variable_any ready_;
-  std::vector<Item> pending_;                            // guarded by mutex_
+  std::deque<Item> pending_;                             // guarded by mutex_
   std::chrono::steady_clock::time_point first_pending_;  // guarded by mutex_
   std::jthread thread_;
 };

@@ -98,6 +98,8 @@ class Completer {
   // Writes everything pending, then ends the thread.
   void stop();
   std::size_t pending() const { return writer_.pending(); }
+  // More outcomes wait than the next two statements write: fetchers pause.
+  bool backlogged() const { return writer_.backlogged(); }
 
  private:
   struct Item {

@@ -167,10 +167,13 @@ void QueueRunner::produce(std::stop_token stop) {
   while (!stop.stop_requested()) {
     int free_slots = 0;
     std::vector<std::optional<FetchKey>> after;
+    // Outcomes are written behind the work: while they pile up, fetch nothing more (a
+    // worker's slot comes free when its outcome is handed over, not when it is written).
+    const bool backlogged = completer_.backlogged();
     {
       std::lock_guard lock(mutex_);
       if (!fetching_) break;
-      free_slots = max_workers_ - in_flight_;
+      free_slots = backlogged ? 0 : max_workers_ - in_flight_;
       wake_ = false;
       if (free_slots > 0) after = cursor_.begin(std::chrono::steady_clock::now());
     }
@@ -207,6 +210,7 @@ void QueueRunner::produce(std::stop_token stop) {
     // A refill once half the slots are free, or after a short cooldown if fewer are.
     std::unique_lock lock(mutex_);
     if (more_ && in_flight_ < max_workers_) wait = std::min(wait, kFetchCooldown);
+    if (backlogged) wait = std::min(wait, kFetchCooldown);
     producer_cv_.wait_for(lock, stop, wait, [&] { return !fetching_ || wake_ || refill_due(); });
   }
 }

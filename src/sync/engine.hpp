@@ -102,6 +102,8 @@ class Finisher {
   explicit Finisher(SyncContext& ctx);
   void start() { writer_.start(); }
   void submit(Item item) { writer_.submit(std::move(item)); }
+  // More outcomes wait than the next two statements write: claimers pause.
+  bool backlogged() const { return writer_.backlogged(); }
   void stop();
 
  private:

@@ -277,10 +277,13 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
   while (!stop.stop_requested()) {
     int free_slots = 0;
     std::vector<std::optional<ClaimKey>> after;
+    // Outcomes are written behind the work: while they pile up, claim nothing more (a
+    // worker's slot comes free when its outcome is handed over, not when it is written).
+    const bool backlogged = finisher_.backlogged();
     {
       std::lock_guard lock(mutex_);
       if (!claiming_) break;
-      free_slots = claimable();
+      free_slots = backlogged ? 0 : claimable();
       // While another claimer's statement is in flight, claim only a refill-sized batch.
       if (claiming_now_ > 0 && free_slots < refill_size()) free_slots = 0;
       free_slots = std::max(free_slots, 0);
@@ -344,6 +347,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       wait = std::min(wait, renew_after_ / 2 + std::chrono::milliseconds(1));
     }
     if (more_ && claimable() > 0 && claimed_any_kind) wait = std::min(wait, kClaimCooldown);
+    if (backlogged) wait = std::min(wait, kClaimCooldown);
     claimer_cv_.wait_for(lock, stop, wait, [&] { return !claiming_ || wake_ || refill_due(); });
   }
 }
