@@ -14,7 +14,6 @@
 
 namespace delta::jobs {
 
-// An outcome to write for one running job.
 // An available job's place in fetch order: (priority, scheduled_at, id).
 struct FetchKey {
   int priority = 0;
@@ -27,6 +26,7 @@ struct FetchKey {
   }
 };
 
+// An outcome to write for one running job.
 struct Completion {
   std::int64_t id = 0;
   int attempt = 0;           // fence: the attempt that ran

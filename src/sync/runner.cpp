@@ -334,7 +334,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
         wake_ = true;  // look behind the cursor right away
       }
       claiming_now_ -= free_slots;
-      if (reserved > 0) more_ = static_cast<int>(rows.size()) == std::min(free_slots, reserved);
+      if (reserved > 0) more_ = static_cast<int>(rows.size()) == limit;
       in_flight_ += static_cast<int>(rows.size());
       const auto claimed_at = std::chrono::steady_clock::now();
       for (auto& row : rows)

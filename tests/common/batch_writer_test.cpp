@@ -46,15 +46,20 @@ struct Sink {
   }
 };
 
+// Starts `writer` and submits item 0, which the writer takes and blocks on in the sink's
+// write: whatever is submitted next waits.
+void start_blocked(BatchWriter<int>& writer) {
+  writer.start();
+  writer.submit(0);
+  while (writer.pending() != 0)
+    std::this_thread::yield();
+}
+
 TEST(batch_writer_test, BacklogIsSignalledOnceMoreThanTwoBatchesWait) {
   Sink sink;
   BatchWriter<int> writer(
       200, 1ms, [&](std::vector<int>& batch) { return sink.write(batch); }, nullptr);
-  writer.start();
-  // The first batch is taken and blocks in the write; the rest waits.
-  writer.submit(0);
-  while (writer.pending() != 0)
-    std::this_thread::yield();
+  start_blocked(writer);
   for (int i = 1; i < 400; ++i)
     writer.submit(i);
   EXPECT_EQ(writer.pending(), 399U);
@@ -78,10 +83,7 @@ TEST(batch_writer_test, SmallBatchesStillAllowAMinimumBacklog) {
   Sink sink;
   BatchWriter<int> writer(
       1, 1ms, [&](std::vector<int>& batch) { return sink.write(batch); }, nullptr);
-  writer.start();
-  writer.submit(0);
-  while (writer.pending() != 0)
-    std::this_thread::yield();
+  start_blocked(writer);
   const int threshold = static_cast<int>(BatchWriter<int>::kBacklog);
   for (int i = 1; i < threshold; ++i)
     writer.submit(i);
