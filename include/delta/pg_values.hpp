@@ -15,12 +15,20 @@
 // Extend by specialising delta::pg::Codec<T> with `static constexpr unsigned oid`,
 // `static void encode(const T&, std::string& out)` and, for results,
 // `static T decode(std::string_view text)`.
+//
+// Array parameters go in PostgreSQL's binary array format when their element codec has
+// `send` (its binary form, as the type's receive function reads it) and `element_oid`:
+// the server then reads each element by its length instead of parsing a quoted literal
+// (for a batch of JSON bodies, every quote escaped by the client and unescaped by the
+// server). Other element types go as text literals.
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <ranges>
 #include <string>
@@ -82,20 +90,37 @@ std::vector<std::optional<std::string>> parse_array(std::string_view text);
 // Appends `text` as a quoted array element.
 void append_array_element(std::string_view text, std::string& out);
 [[noreturn]] void throw_decode_error(std::string_view type, std::string_view text);
+// Appends `value` in network byte order (PostgreSQL's binary formats).
+inline void append_be(std::uint64_t value, int bytes, std::string& out) {
+  char buffer[8];
+  for (int i = 0; i < bytes; ++i) {
+    buffer[i] = static_cast<char>(value >> (8 * (bytes - 1 - i)));
+  }
+  out.append(buffer, static_cast<std::size_t>(bytes));
+}
+// Overwrites the four bytes at `at` with `value` in network byte order.
+inline void put_be32(std::uint32_t value, std::size_t at, std::string& out) {
+  for (int i = 0; i < 4; ++i)
+    out[at + i] = static_cast<char>(value >> (8 * (3 - i)));
+}
 }  // namespace detail
 
 template <>
 struct Codec<std::string> {
   static constexpr unsigned oid = oid::kUnknown;
   static constexpr unsigned array_oid = oid::kTextArray;
+  static constexpr unsigned element_oid = oid::kText;
   static void encode(std::string_view value, std::string& out) { out.append(value); }
+  static void send(std::string_view value, std::string& out) { out.append(value); }
   static std::string decode(std::string_view text) { return std::string(text); }
 };
 template <>
 struct Codec<std::string_view> {
   static constexpr unsigned oid = oid::kUnknown;
   static constexpr unsigned array_oid = oid::kTextArray;
+  static constexpr unsigned element_oid = oid::kText;
   static void encode(std::string_view value, std::string& out) { out.append(value); }
+  static void send(std::string_view value, std::string& out) { out.append(value); }
 };
 template <>
 struct Codec<const char*> {
@@ -106,7 +131,9 @@ template <>
 struct Codec<bool> {
   static constexpr unsigned oid = oid::kBool;
   static constexpr unsigned array_oid = oid::kBoolArray;
+  static constexpr unsigned element_oid = oid::kBool;
   static void encode(bool value, std::string& out) { out.append(value ? "t" : "f"); }
+  static void send(bool value, std::string& out) { out.push_back(value ? '\1' : '\0'); }
   static bool decode(std::string_view text) { return detail::parse_bool(text); }
 };
 
@@ -114,7 +141,11 @@ template <class Int, unsigned Oid, unsigned ArrayOid>
 struct IntCodec {
   static constexpr unsigned oid = Oid;
   static constexpr unsigned array_oid = ArrayOid;
+  static constexpr unsigned element_oid = Oid;
   static void encode(Int value, std::string& out) { out.append(std::to_string(value)); }
+  static void send(Int value, std::string& out) {
+    detail::append_be(static_cast<std::uint64_t>(value), sizeof(Int), out);
+  }
   static Int decode(std::string_view text) {
     return static_cast<Int>(
         detail::parse_int(text, std::numeric_limits<Int>::min(), std::numeric_limits<Int>::max()));
@@ -131,7 +162,11 @@ template <>
 struct Codec<double> {
   static constexpr unsigned oid = oid::kFloat8;
   static constexpr unsigned array_oid = oid::kFloat8Array;
+  static constexpr unsigned element_oid = oid::kFloat8;
   static void encode(double value, std::string& out);
+  static void send(double value, std::string& out) {
+    detail::append_be(std::bit_cast<std::uint64_t>(value), 8, out);
+  }
   static double decode(std::string_view text) { return detail::parse_double(text); }
 };
 
@@ -139,7 +174,20 @@ template <>
 struct Codec<Timestamp> {
   static constexpr unsigned oid = oid::kTimestamptz;
   static constexpr unsigned array_oid = oid::kTimestamptzArray;
+  static constexpr unsigned element_oid = oid::kTimestamptz;
   static void encode(Timestamp value, std::string& out) { detail::format_timestamp(value, out); }
+  // Microseconds since 2000-01-01 UTC; Timestamp::max()/min() are infinity/-infinity, as
+  // in the text form.
+  static void send(Timestamp value, std::string& out) {
+    std::int64_t micros = std::numeric_limits<std::int64_t>::max();
+    if (value == Timestamp::min()) {
+      micros = std::numeric_limits<std::int64_t>::min();
+    } else if (value != Timestamp::max()) {
+      micros = value.time_since_epoch().count() - kPostgresEpochMicros;
+    }
+    detail::append_be(static_cast<std::uint64_t>(micros), 8, out);
+  }
+  static constexpr std::int64_t kPostgresEpochMicros = 946'684'800'000'000;
   static Timestamp decode(std::string_view text) { return detail::parse_timestamp(text); }
 };
 
@@ -228,6 +276,65 @@ void encode_array(const Range& values, Project&& project, std::string& out) {
   out.push_back('}');
 }
 
+// An element type that goes in the binary array format (see the top of this file).
+template <class T>
+concept BinaryElement = requires(const T& value, std::string& out) {
+  Codec<T>::element_oid;
+  Codec<T>::send(value, out);
+};
+
+// Appends the binary array of project(v) for every v in `values` (one dimension, lower
+// bound 1; an empty optional is a NULL element): what array_recv reads.
+template <class Element, class Range, class Project>
+void send_array(const Range& values, Project&& project, std::string& out) {
+  const std::size_t start = out.size();
+  // ndim, has-nulls flag, element type; then the dimension's length and lower bound,
+  // written once the elements are counted.
+  detail::append_be(1, 4, out);
+  detail::append_be(0, 4, out);
+  detail::append_be(Codec<Element>::element_oid, 4, out);
+  detail::append_be(0, 4, out);
+  detail::append_be(1, 4, out);
+  std::uint32_t count = 0;
+  bool has_null = false;
+  for (const auto& value : values) {
+    decltype(auto) projected = project(value);
+    using V = std::remove_cvref_t<decltype(projected)>;
+    const Element* element = nullptr;
+    if constexpr (kIsOptional<V>) {
+      if (projected) element = &*projected;
+    } else {
+      element = &projected;
+    }
+    if (element == nullptr) {
+      has_null = true;
+      detail::append_be(0xFFFFFFFFu, 4, out);  // length -1: NULL
+    } else {
+      const std::size_t length_at = out.size();
+      detail::append_be(0, 4, out);
+      Codec<Element>::send(*element, out);
+      detail::put_be32(static_cast<std::uint32_t>(out.size() - length_at - 4), length_at, out);
+    }
+    // Sized from the first element, as encode_array.
+    if (++count == 1) {
+      if constexpr (std::ranges::sized_range<Range>) {
+        const auto n = static_cast<std::size_t>(std::ranges::size(values));
+        const std::size_t estimate = (out.size() - start) * (n + n / 4);
+        out.reserve(out.size() + std::min<std::size_t>(estimate, std::size_t{1} << 24));
+      }
+    }
+  }
+  if (count == 0) {
+    out.resize(start);  // no dimensions
+    detail::append_be(0, 4, out);
+    detail::append_be(0, 4, out);
+    detail::append_be(Codec<Element>::element_oid, 4, out);
+    return;
+  }
+  detail::put_be32(has_null ? 1 : 0, start + 4, out);
+  detail::put_be32(count, start + 12, out);
+}
+
 inline constexpr auto kIdentity = [](const auto& value) -> const auto& {
   return value;
 };
@@ -268,6 +375,13 @@ struct Codec<std::vector<std::optional<T>>> {
   }
 };
 
+template <class T>
+inline constexpr bool kIsBinaryVector = false;
+template <class T>
+inline constexpr bool kIsBinaryVector<std::vector<T>> = BinaryElement<T>;
+template <class T>
+inline constexpr bool kIsBinaryVector<std::vector<std::optional<T>>> = BinaryElement<T>;
+
 // A list of encoded query parameters. Usually built implicitly by exec(sql, args...).
 class Params {
  public:
@@ -296,6 +410,8 @@ class Params {
       } else {
         add_null(codec_for<typename Decayed::value_type>::oid);
       }
+    } else if constexpr (kIsBinaryVector<Decayed>) {
+      add_array(value, kIdentity);
     } else {
       using C = codec_for<Decayed>;
       std::string encoded;
@@ -318,8 +434,13 @@ class Params {
     if constexpr (std::ranges::sized_range<Range>) {
       if (std::ranges::size(values) >= detail::kPooledArray) encoded = detail::take_buffer();
     }
-    encode_array(values, project, encoded);
-    add_encoded(std::move(encoded), Codec<Element>::array_oid, false);
+    if constexpr (BinaryElement<Element>) {
+      send_array<Element>(values, project, encoded);
+      add_encoded(std::move(encoded), Codec<Element>::array_oid, true);
+    } else {
+      encode_array(values, project, encoded);
+      add_encoded(std::move(encoded), Codec<Element>::array_oid, false);
+    }
     return *this;
   }
 

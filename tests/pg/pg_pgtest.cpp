@@ -422,6 +422,47 @@ TEST(pg_pgtest, ScalarArraysRoundTrip) {
   EXPECT_EQ(row.get<std::string>(9), "x\"y");
 }
 
+// Array parameters go in the binary array format: the edges of each element type, as
+// the server reads them (compared in SQL with the same values written as literals).
+TEST(pg_pgtest, BinaryArrayParametersKeepTheirEdges) {
+  auto pool = dt::make_pool();
+  using namespace std::chrono;
+  const Timestamp before_2000 = sys_days{year{1969} / 7 / 20} + 20h + 17min + 40s + 500ms;
+  std::vector<Timestamp> stamps = {Timestamp::min(), before_2000, kInstant, Timestamp::max()};
+  std::vector<std::int16_t> smallints = {std::numeric_limits<std::int16_t>::min(), -1,
+                                         std::numeric_limits<std::int16_t>::max()};
+  std::vector<double> doubles = {-0.0, std::numeric_limits<double>::quiet_NaN(),
+                                 -std::numeric_limits<double>::infinity(), 1e-300};
+  std::vector<std::optional<std::int64_t>> with_nulls = {std::nullopt, 42, std::nullopt};
+  auto row_result = pool->exec(
+      "SELECT $1::timestamptz[] = ARRAY['-infinity', '1969-07-20 20:17:40.5+00', "
+      "'2026-11-28 00:27:28.123456+00', 'infinity']::timestamptz[], "
+      "$2::smallint[] = '{-32768,-1,32767}'::smallint[], ($3::float8[])::text, "
+      "($4::bigint[])::text, array_position($4, 42), pg_typeof($1)::text",
+      stamps, smallints, doubles, with_nulls);
+  auto row = row_result.one();
+  EXPECT_TRUE(row.get<bool>(0));
+  EXPECT_TRUE(row.get<bool>(1));
+  EXPECT_EQ(row.get<std::string>(2), "{-0,NaN,-Infinity,1e-300}");
+  EXPECT_EQ(row.get<std::string>(3), "{NULL,42,NULL}");
+  EXPECT_EQ(row.get<std::int32_t>(4), 2);
+  EXPECT_EQ(row.get<std::string>(5), "timestamp with time zone[]");
+}
+
+// A text element that is not UTF-8 is refused by the server with a specific error, as in
+// a text literal; nothing is cut at a NUL byte either.
+TEST(pg_pgtest, BinaryTextArrayElementsAreCheckedByTheServer) {
+  auto pool = dt::make_pool();
+  auto bad_utf8 = expect_database_error([&] {
+    pool->exec("SELECT cardinality($1::text[])", std::vector<std::string>{"ok", "\xff\xfe"});
+  });
+  EXPECT_EQ(bad_utf8.sqlstate(), "22021") << bad_utf8.what();
+  auto nul = expect_database_error([&] {
+    pool->exec("SELECT cardinality($1::text[])", std::vector<std::string>{std::string("a\0b", 3)});
+  });
+  EXPECT_EQ(nul.sqlstate(), "22021") << nul.what();
+}
+
 TEST(pg_pgtest, EmptyArraysRoundTrip) {
   auto pool = dt::make_pool();
   auto row_result = pool->exec("SELECT $1, cardinality($1), $2, cardinality($2), '{}'::text[]",

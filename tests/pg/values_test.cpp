@@ -1,5 +1,5 @@
-// Codec, detail helpers and Params: conversions to and from PostgreSQL's text format.
-// No database needed.
+// Codec, detail helpers and Params: conversions to and from PostgreSQL's text format,
+// and array parameters in its binary array format. No database needed.
 //
 // Suites are named after the executable so `ctest -R values` selects them.
 #include <chrono>
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,47 @@ void expect_bad_input(Fn decode, std::string_view what) {
   } catch (const std::exception& e) {
     ADD_FAILURE() << "wrong exception type decoding " << what << ": " << e.what();
   }
+}
+
+// A binary array parameter taken apart (PostgreSQL's array_send layout).
+struct BinaryArray {
+  std::uint32_t ndim = 0;
+  std::uint32_t has_null = 0;
+  std::uint32_t element_oid = 0;
+  std::uint32_t lower_bound = 0;
+  OptionalStrings elements;  // each element's bytes; NULL elements empty
+};
+
+BinaryArray parse_binary_array(const std::string& data) {
+  std::size_t pos = 0;
+  auto u32 = [&] {
+    if (pos + 4 > data.size()) throw std::runtime_error("binary array cut short");
+    std::uint32_t value = 0;
+    for (int i = 0; i < 4; ++i)
+      value = (value << 8) | static_cast<unsigned char>(data[pos++]);
+    return value;
+  };
+  BinaryArray array;
+  array.ndim = u32();
+  array.has_null = u32();
+  array.element_oid = u32();
+  std::uint32_t count = 0;
+  if (array.ndim == 1) {
+    count = u32();
+    array.lower_bound = u32();
+  }
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::uint32_t length = u32();
+    if (length == 0xFFFFFFFFu) {
+      array.elements.emplace_back(std::nullopt);
+      continue;
+    }
+    if (pos + length > data.size()) throw std::runtime_error("binary array element cut short");
+    array.elements.emplace_back(data.substr(pos, length));
+    pos += length;
+  }
+  if (pos != data.size()) throw std::runtime_error("bytes after the binary array");
+  return array;
 }
 
 Bytes bytes(std::initializer_list<int> values) {
@@ -414,7 +456,16 @@ TEST(values_test, ParamsOids) {
       oid::kInt4,      oid::kInt8,      oid::kFloat8,  oid::kTimestamptz, oid::kJsonb,
       oid::kTextArray, oid::kInt8Array, oid::kInterval};
   EXPECT_EQ(params.types(), expected);
-  EXPECT_EQ(params.formats(), std::vector<int>(expected.size(), 0));
+  // Arrays of scalar elements go binary; everything else as text.
+  std::vector<int> formats(expected.size(), 0);
+  formats[10] = formats[11] = 1;
+  EXPECT_EQ(params.formats(), formats);
+  const BinaryArray texts = parse_binary_array(*params.values()[10]);
+  EXPECT_EQ(texts.element_oid, oid::kText);
+  EXPECT_EQ(texts.elements, (OptionalStrings{"x"}));
+  const BinaryArray bigints = parse_binary_array(*params.values()[11]);
+  EXPECT_EQ(bigints.element_oid, oid::kInt8);
+  EXPECT_EQ(bigints.elements, (OptionalStrings{std::string("\0\0\0\0\0\0\0\1", 8)}));
   EXPECT_EQ(params.values()[0], std::optional<std::string>("s"));
   EXPECT_EQ(params.values()[1], std::optional<std::string>("v"));
   EXPECT_EQ(params.values()[2], std::optional<std::string>("literal"));
@@ -442,11 +493,27 @@ TEST(values_test, ParamsAddArrayProjectsEachElement) {
   ASSERT_EQ(params.size(), 4U);
   EXPECT_EQ(params.types(), (std::vector<unsigned>{oid::kTextArray, oid::kInt2Array,
                                                    oid::kTextArray, oid::kInt2Array}));
-  EXPECT_EQ(params.values()[0], std::optional<std::string>(R"({"plain","back\\slash"})"));
-  EXPECT_EQ(params.values()[1], std::optional<std::string>(R"({"1","-2"})"));
-  EXPECT_EQ(params.values()[2], std::optional<std::string>(R"({"a \"quoted\" note",NULL})"));
-  EXPECT_EQ(params.values()[3], std::optional<std::string>("{}"));
-  // The same literal as encoding a vector of the projected values.
+  EXPECT_EQ(params.formats(), (std::vector<int>{1, 1, 1, 1}));
+  // Text as it is (nothing escaped), integers in network byte order, NULL as length -1.
+  const BinaryArray names = parse_binary_array(*params.values()[0]);
+  EXPECT_EQ(names.ndim, 1U);
+  EXPECT_EQ(names.has_null, 0U);
+  EXPECT_EQ(names.element_oid, oid::kText);
+  EXPECT_EQ(names.lower_bound, 1U);
+  EXPECT_EQ(names.elements, (OptionalStrings{"plain", "back\\slash"}));
+  const BinaryArray numbers = parse_binary_array(*params.values()[1]);
+  EXPECT_EQ(numbers.element_oid, oid::kInt2);
+  EXPECT_EQ(numbers.elements,
+            (OptionalStrings{std::string("\0\1", 2), std::string("\xff\xfe", 2)}));
+  const BinaryArray notes = parse_binary_array(*params.values()[2]);
+  EXPECT_EQ(notes.has_null, 1U);
+  EXPECT_EQ(notes.elements, (OptionalStrings{"a \"quoted\" note", std::nullopt}));
+  // No rows: no dimensions.
+  const BinaryArray empty = parse_binary_array(*params.values()[3]);
+  EXPECT_EQ(empty.ndim, 0U);
+  EXPECT_EQ(empty.element_oid, oid::kInt2);
+  EXPECT_TRUE(empty.elements.empty());
+  // The same bytes as a vector of the projected values.
   Params copied(std::vector<std::string>{"plain", "back\\slash"});
   EXPECT_EQ(copied.values()[0], params.values()[0]);
 }
@@ -494,11 +561,11 @@ TEST(values_test, LargeParameterBuffersAreReused) {
   EXPECT_EQ(reused.capacity(), capacity);
   EXPECT_TRUE(reused.empty());
   EXPECT_FALSE(pooled()) << "the small value was not kept";
-  // Encoding into a reused buffer gives the same literal as into a fresh one.
+  // Encoding into a reused buffer gives the same bytes as into a fresh one.
   delta::pg::Params again;
   again.add_array(large, [](const std::string& s) -> const std::string& { return s; });
   std::string fresh;
-  delta::pg::encode_array(
+  delta::pg::send_array<std::string>(
       large, [](const std::string& s) -> const std::string& { return s; }, fresh);
   EXPECT_EQ(*again.values()[0], fresh);
   // Bounded: of many given back at once only a few are kept.
