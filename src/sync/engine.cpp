@@ -20,6 +20,12 @@ constexpr int kRescueBatch = 1000;
 // Combined inform() statements of one kind in flight at once. One is best: callers that
 // arrive meanwhile make the next batch bigger (two measured slower in bench/run).
 constexpr int kInformInFlight = 1;
+// After a statement that answered several callers (or left some waiting), the next one
+// waits for them to call again, up to this long after the answer: callers informing in a
+// loop then share every statement instead of splitting into two groups that take turns
+// (16 threads: 16 objects a statement instead of 16 and 1 in turn, +20-25% objects/s).
+// A lone caller, and one that comes later than this, never waits.
+constexpr auto kInformGather = std::chrono::microseconds(300);
 
 std::optional<std::int64_t> millis(std::optional<std::chrono::milliseconds> value) {
   if (!value || value->count() <= 0) return std::nullopt;
@@ -154,7 +160,7 @@ auto with_connection(pg::Pool& pool, pg::Transaction* tx, bool transactional, F&
 }  // namespace
 
 InformResult SyncEngine::inform(pg::Transaction* tx, detail::ObjectData object) {
-  InformCall call{&object, {}, {}, {}, false};
+  InformCall call{&object, {}, {}, {}, false, {}};
   call.row = std::move(prepare(std::span<const detail::ObjectData>(&object, 1)).front());
   check_kind_known(object.kind);
   const std::string kind(object.kind);
@@ -163,16 +169,27 @@ InformResult SyncEngine::inform(pg::Transaction* tx, detail::ObjectData object) 
     write_calls(tx, kind, calls);
   } else {
     std::unique_lock lock(combine_mutex_);
-    auto& queue = combine_queue_[kind];
+    Combiner& combiner = combiners_[kind];
+    auto& queue = combiner.queue;
     queue.push_back(&call);
+    if (combiner.gatherer != nullptr && queue.size() >= combiner.gather_to) {
+      combiner.gatherer->turn.notify_one();
+    }
     while (!call.done) {
-      int& busy = combine_busy_[kind];
-      if (busy >= kInformInFlight) {
-        combine_cv_.wait(lock);
+      if (combiner.busy >= kInformInFlight) {
+        call.turn.wait(lock);
         continue;
       }
+      ++combiner.busy;
+      if (combiner.gather_to != 0) {
+        combiner.gatherer = &call;
+        while (queue.size() < combiner.gather_to &&
+               call.turn.wait_until(lock, combiner.gather_until) == std::cv_status::no_timeout) {
+        }
+        combiner.gatherer = nullptr;
+        combiner.gather_to = 0;
+      }
       // Write what waits, each id once (a repeated id waits for the next statement).
-      ++busy;
       std::vector<InformCall*> batch;
       std::unordered_set<std::string_view> ids;
       for (auto it = queue.begin(); it != queue.end() && batch.size() < kInformChunk;) {
@@ -186,10 +203,19 @@ InformResult SyncEngine::inform(pg::Transaction* tx, detail::ObjectData object) 
       lock.unlock();
       write_calls(nullptr, kind, batch);
       lock.lock();
-      for (InformCall* written : batch)
+      // Notified under the lock: a woken caller returns (destroying its call) only after
+      // this thread lets go of it. The first caller still waiting writes the next
+      // statement; the others sleep on.
+      for (InformCall* written : batch) {
         written->done = true;
-      --combine_busy_[kind];
-      combine_cv_.notify_all();
+        if (written != &call) written->turn.notify_one();
+      }
+      --combiner.busy;
+      if (batch.size() > 1 || !queue.empty()) {
+        combiner.gather_to = std::min(queue.size() + batch.size(), kInformChunk);
+        combiner.gather_until = std::chrono::steady_clock::now() + kInformGather;
+      }
+      if (!queue.empty()) queue.front()->turn.notify_one();
     }
   }
   if (call.error) std::rethrow_exception(call.error);

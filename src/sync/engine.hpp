@@ -258,6 +258,9 @@ class SyncEngine {
     InformResult result;
     std::exception_ptr error;
     bool done = false;  // guarded by combine_mutex_
+    // Its caller waits here (with combine_mutex_) until its call is written or it is its
+    // turn to write the next statement: only those are woken, not every waiting caller.
+    std::condition_variable turn;
   };
   // Writes `calls` (distinct ids of `kind`) in one statement on `tx`, or autocommitted;
   // stores each call's result or error, never throws. A failed batch of several is
@@ -281,9 +284,18 @@ class SyncEngine {
   std::map<std::string, InformRun, std::less<>> runs_;  // guarded by runs_mutex_
 
   std::mutex combine_mutex_;
-  std::condition_variable combine_cv_;
-  std::map<std::string, std::deque<InformCall*>, std::less<>> combine_queue_;  // guarded
-  std::map<std::string, int, std::less<>> combine_busy_;  // statements in flight; guarded
+  // inform() calls of one kind waiting to be written together; guarded by combine_mutex_.
+  struct Combiner {
+    std::deque<InformCall*> queue;
+    int busy = 0;  // statements in flight
+    // After a statement with several callers: the next statement waits until this many
+    // calls are queued (the callers just answered usually call again), at most until
+    // gather_until. See kInformGather.
+    std::size_t gather_to = 0;
+    std::chrono::steady_clock::time_point gather_until;
+    InformCall* gatherer = nullptr;  // the call whose thread waits for them
+  };
+  std::map<std::string, Combiner, std::less<>> combiners_;
 
   std::mutex known_mutex_;
   std::set<std::string, std::less<>> known_kinds_;  // guarded by known_mutex_

@@ -655,6 +655,43 @@ TEST_F(resources_pgtest, ConcurrentInformsEachGetTheirOwnResult) {
   EXPECT_EQ(count("generation = 1 AND state = 'scheduled'"), count());
 }
 
+// Callers that come back at uneven times: some within the window in which the next
+// statement waits for the callers just answered, some after it, some not at all (each
+// round's threads make one to three calls and end). Every call is answered -- none is
+// left waiting for a statement that no one writes (the round's join would hang) -- and
+// each with its own row.
+TEST_F(resources_pgtest, InformCallersComingAndGoingAreAllAnswered) {
+  Client& client = reader();
+  constexpr int kRounds = 30;
+  constexpr int kThreads = 8;
+  std::atomic<int> answered{0};
+  int expected = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      const int calls = 1 + (round + t) % 3;
+      expected += calls;
+      threads.emplace_back([&, round, t, calls] {
+        for (int i = 0; i < calls; ++i) {
+          const std::string id =
+              "r" + std::to_string(round) + "-" + std::to_string(t) + "-" + std::to_string(i);
+          auto result = client.inform(Thing{id, "sync", i});
+          if (result.resource.object_id == id && result.status == InformStatus::inserted) {
+            ++answered;
+          }
+          // 0, 0.2 or 0.6 ms before the next call: before and after the others' window.
+          constexpr int kPauseMicros[] = {0, 200, 600};
+          std::this_thread::sleep_for(std::chrono::microseconds(kPauseMicros[(i + t) % 3]));
+        }
+      });
+    }
+    for (auto& thread : threads)
+      thread.join();
+  }
+  EXPECT_EQ(answered.load(), expected);
+  EXPECT_EQ(count(), expected);
+}
+
 // inform_many calls racing to create the same new ids (and touching ids that already
 // exist): a statement whose plain insert of a "new" id meets another caller's row runs
 // again as an upsert. Every call succeeds, every id is inserted exactly once, and no one
