@@ -179,11 +179,16 @@ struct Codec<Timestamp> {
   // Microseconds since 2000-01-01 UTC; Timestamp::max()/min() are infinity/-infinity, as
   // in the text form.
   static void send(Timestamp value, std::string& out) {
-    std::int64_t micros = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    std::int64_t micros = kMax;
     if (value == Timestamp::min()) {
-      micros = std::numeric_limits<std::int64_t>::min();
+      micros = kMin;
     } else if (value != Timestamp::max()) {
-      micros = value.time_since_epoch().count() - kPostgresEpochMicros;
+      const std::int64_t count = value.time_since_epoch().count();
+      // Far beyond PostgreSQL's range (which starts in 4713 BC) either way: sent as a
+      // value the server refuses as out of range, not wrapped around.
+      micros = count < kMin + kPostgresEpochMicros + 1 ? kMin + 1 : count - kPostgresEpochMicros;
     }
     detail::append_be(static_cast<std::uint64_t>(micros), 8, out);
   }

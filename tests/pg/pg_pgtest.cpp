@@ -449,6 +449,16 @@ TEST(pg_pgtest, BinaryArrayParametersKeepTheirEdges) {
   EXPECT_EQ(row.get<std::string>(5), "timestamp with time zone[]");
 }
 
+// A time far before PostgreSQL's range (but not -infinity) is refused as out of range,
+// not wrapped around into some other time.
+TEST(pg_pgtest, BinaryTimestampBeyondTheRangeIsRefused) {
+  auto pool = dt::make_pool();
+  const std::vector<Timestamp> stamps = {Timestamp::min() + std::chrono::microseconds(1)};
+  auto error =
+      expect_database_error([&] { pool->exec("SELECT cardinality($1::timestamptz[])", stamps); });
+  EXPECT_EQ(error.sqlstate(), "22008") << error.what();
+}
+
 // A text element that is not UTF-8 is refused by the server with a specific error, as in
 // a text literal; nothing is cut at a NUL byte either.
 TEST(pg_pgtest, BinaryTextArrayElementsAreCheckedByTheServer) {
