@@ -693,7 +693,7 @@ class Bench {
   // Before each idle-latency run, delta's and pgbench's alike: a CHECKPOINT writes back
   // what the scenarios before it left dirty, so that the run measures commits on an idle
   // cluster rather than against the write-back of the last bulk load (in a full run the
-  // latency scenario follows 2.8 million resource writes; inform calls there reached
+  // latency scenario follows ~3 million row writes of the sync scenarios; inform calls reached
   // 30-209 ms at p99 while the same commit's p50 was 1.4 ms). Needs superuser or the
   // pg_checkpoint role; without them the runs go ahead as they are.
   void settle() {
