@@ -237,10 +237,26 @@ void give_buffer(std::string&& buffer) noexcept;
 inline constexpr std::size_t kPooledArray = 256;
 }  // namespace detail
 
+namespace detail {
+// Called once the first element of `values` is in `out` (`first` bytes with what precedes
+// it): reserves room for the rest at that size, plus a quarter. A batch column of
+// thousands of elements otherwise grows by doubling, copying itself (and touching fresh
+// pages) a dozen times.
+template <class Range>
+void reserve_for_rest(const Range& values, std::size_t first, std::string& out) {
+  if constexpr (std::ranges::sized_range<Range>) {
+    const auto n = static_cast<std::size_t>(std::ranges::size(values));
+    const std::size_t estimate = (first + 1) * (n + n / 4);
+    out.reserve(out.size() + std::min<std::size_t>(estimate, std::size_t{1} << 24));
+  }
+}
+}  // namespace detail
+
 // Appends the array literal of project(v) for every v in `values`; an empty optional is a
 // NULL element. Encodes a column of a batch without copying it out first.
 template <class Range, class Project>
 void encode_array(const Range& values, Project&& project, std::string& out) {
+  const std::size_t start = out.size();
   out.push_back('{');
   std::string element;
   std::size_t index = 0;
@@ -268,15 +284,7 @@ void encode_array(const Range& values, Project&& project, std::string& out) {
     } else {
       append(projected);
     }
-    // Sized from the first element: a batch column of thousands of elements otherwise
-    // grows by doubling, copying itself (and touching fresh pages) a dozen times.
-    if (++index == 1) {
-      if constexpr (std::ranges::sized_range<Range>) {
-        const auto n = static_cast<std::size_t>(std::ranges::size(values));
-        const std::size_t estimate = (out.size() + 1) * (n + n / 4);
-        out.reserve(out.size() + std::min<std::size_t>(estimate, std::size_t{1} << 24));
-      }
-    }
+    if (++index == 1) detail::reserve_for_rest(values, out.size() - start, out);
   }
   out.push_back('}');
 }
@@ -320,14 +328,7 @@ void send_array(const Range& values, Project&& project, std::string& out) {
       Codec<Element>::send(*element, out);
       detail::put_be32(static_cast<std::uint32_t>(out.size() - length_at - 4), length_at, out);
     }
-    // Sized from the first element, as encode_array.
-    if (++count == 1) {
-      if constexpr (std::ranges::sized_range<Range>) {
-        const auto n = static_cast<std::size_t>(std::ranges::size(values));
-        const std::size_t estimate = (out.size() - start) * (n + n / 4);
-        out.reserve(out.size() + std::min<std::size_t>(estimate, std::size_t{1} << 24));
-      }
-    }
+    if (++count == 1) detail::reserve_for_rest(values, out.size() - start, out);
   }
   if (count == 0) {
     out.resize(start);  // no dimensions

@@ -1,6 +1,7 @@
 // Every SQL statement of the job queue, one function each.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -19,11 +20,7 @@ struct FetchKey {
   int priority = 0;
   Timestamp scheduled_at;
   std::int64_t id = 0;
-  bool operator<(const FetchKey& other) const {
-    if (priority != other.priority) return priority < other.priority;
-    if (scheduled_at != other.scheduled_at) return scheduled_at < other.scheduled_at;
-    return id < other.id;
-  }
+  auto operator<=>(const FetchKey&) const = default;
 };
 
 // An outcome to write for one running job.

@@ -1,6 +1,7 @@
 // Every SQL statement of the resource engine, one function each.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -39,9 +40,7 @@ struct InformOutcomes {
 struct ClaimKey {
   Timestamp run_at;
   std::int64_t id = 0;
-  bool operator<(const ClaimKey& other) const {
-    return run_at < other.run_at || (run_at == other.run_at && id < other.id);
-  }
+  auto operator<=>(const ClaimKey&) const = default;
 };
 
 // How a claimed resource's work ended, to be written by the finisher.
