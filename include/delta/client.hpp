@@ -29,6 +29,7 @@
 #include <delta/events.hpp>
 #include <delta/jobs.hpp>
 #include <delta/log.hpp>
+#include <delta/namespace.hpp>
 #include <delta/object.hpp>
 #include <delta/pg.hpp>
 #include <delta/resource.hpp>
@@ -37,45 +38,6 @@
 namespace delta {
 
 using std::chrono::milliseconds;
-
-namespace sync {
-class SyncEngine;  // internal
-}
-
-// One namespace this client works. Unset retention/expiry fields take Config's defaults.
-struct NamespaceConfig {
-  // Resources of this namespace worked at the same time by this client (1 .. 10,000;
-  // default 10); each kind's parallelism caps it further.
-  int max_workers = 10;
-  // Synced resources older than this become expired and are worked again; unset:
-  // Config::resource_expiry (default: never). Cannot be combined with synced_retention.
-  std::optional<milliseconds> resource_expiry{};
-  // How long synced, deleted and degraded resources are kept before the cleaner removes
-  // them; unset: Config's retention defaults.
-  std::optional<milliseconds> synced_retention{};
-  std::optional<milliseconds> deleted_retention{};
-  std::optional<milliseconds> degraded_retention{};
-};
-
-// A hand-triggered informer run (Client::schedule_inform).
-struct ScheduleInformOpts {
-  std::string kind{};
-  // Work every listed object again, even unchanged ones (and list from the beginning,
-  // ignoring the cursor).
-  bool process_existing = false;
-  // labels / limit / order_by passed to the informer (`after` is set by delta).
-  InformOptions options{};
-};
-
-// The job queue on which informer runs are jobs (reserved; created for clients with
-// controllers, with one worker per controller).
-inline constexpr std::string_view kInformQueue = "delta_informers";
-
-// Delay before attempt `attempt + 1` after attempt `attempt` failed.
-using ResourceBackoff = std::function<milliseconds(int attempt)>;
-// The default resource backoff: attempt^4 seconds, ±10% jitter, at most `max_delay`.
-ResourceBackoff polynomial_backoff(milliseconds max_delay = std::chrono::hours(24),
-                                   std::function<double()> jitter = {});
 
 struct Config {
   // ---- general ----

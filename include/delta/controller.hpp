@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include <delta/attempt.hpp>
 #include <delta/errors.hpp>
 #include <delta/log.hpp>
 #include <delta/object.hpp>
@@ -71,32 +72,6 @@ WorkResult retry(std::string message);
 WorkResult remove(std::string reason = {});
 // Work the resource again after `delay`; not a failure (the attempt is given back).
 WorkResult requeue_after(std::chrono::milliseconds delay);
-
-namespace detail {
-// What work() and inform() get to see of the running client.
-class RunContext {
- public:
-  RunContext(std::stop_token stop, std::chrono::steady_clock::time_point deadline,
-             const Logger& logger, Client* client)
-      : stop_(std::move(stop)), deadline_(deadline), logger_(logger), client_(client) {}
-  // Set when the deadline passed or the client is stopping: return soon.
-  std::stop_token stop_token() const noexcept { return stop_; }
-  bool stop_requested() const noexcept { return stop_.stop_requested(); }
-  // When the timeout ends (time_point::max() without a timeout).
-  std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
-  void log(LogLevel level, std::string_view message) const {
-    if (logger_) logger_(level, message);
-  }
-  // The client running this work (to inform other objects, insert jobs, ...).
-  Client& client() const;
-
- private:
-  std::stop_token stop_;
-  std::chrono::steady_clock::time_point deadline_;
-  const Logger& logger_;
-  Client* client_;
-};
-}  // namespace detail
 
 // Given to Controller::work.
 class WorkContext : public detail::RunContext {
@@ -255,5 +230,19 @@ class Controllers {
  private:
   std::vector<std::shared_ptr<ControllerBase>> controllers_;
 };
+
+// A hand-triggered informer run (Client::schedule_inform).
+struct ScheduleInformOpts {
+  std::string kind{};
+  // Work every listed object again, even unchanged ones (and list from the beginning,
+  // ignoring the cursor).
+  bool process_existing = false;
+  // labels / limit / order_by passed to the informer (`after` is set by delta).
+  InformOptions options{};
+};
+
+// The job queue on which informer runs are jobs (reserved; created for clients with
+// controllers, with one worker per controller).
+inline constexpr std::string_view kInformQueue = "delta_informers";
 
 }  // namespace delta

@@ -39,6 +39,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <delta/attempt.hpp>
 #include <delta/errors.hpp>
 #include <delta/events.hpp>
 #include <delta/log.hpp>
@@ -71,12 +72,7 @@ std::string_view to_string(JobState state) noexcept;
 JobState job_state_from_string(std::string_view name);
 
 // One failed attempt, as stored on the job (the last 20 are kept).
-struct AttemptError {
-  int attempt = 0;
-  Timestamp at;
-  std::string error;  // the message
-  std::string type;   // exception type, or "retry" / "rescue" / "timeout"
-};
+using AttemptError = delta::AttemptError;
 
 // A job as stored.
 struct JobRow {
@@ -179,28 +175,12 @@ JobResult cancel(std::string reason);
 // Run again after `duration` without using up an attempt.
 JobResult snooze(std::chrono::milliseconds duration);
 
-// Handed to a worker for one attempt.
-class JobContext {
+// Handed to a worker for one attempt: its stop token (set when the job's timeout passes,
+// an operator cancels it, or the client stops: return promptly), its deadline, a logger
+// and the client.
+class JobContext : public delta::detail::RunContext {
  public:
-  JobContext(std::stop_token stop, std::chrono::steady_clock::time_point deadline,
-             const Logger& logger, Client* client)
-      : stop_(std::move(stop)), deadline_(deadline), logger_(logger), client_(client) {}
-  // Set when the job's timeout passes or the client stops; return promptly.
-  std::stop_token stop_token() const noexcept { return stop_; }
-  bool stop_requested() const noexcept { return stop_.stop_requested(); }
-  // When the job times out (time_point::max() when it has no timeout).
-  std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
-  void log(LogLevel level, std::string_view message) const {
-    if (logger_) logger_(level, message);
-  }
-  // The client running the job (to insert follow-up jobs, inform resources, ...).
-  Client& client() const;
-
- private:
-  std::stop_token stop_;
-  std::chrono::steady_clock::time_point deadline_;
-  const Logger& logger_;
-  Client* client_;
+  using RunContext::RunContext;
 };
 
 // Use the client's job_timeout.

@@ -10,7 +10,9 @@
 //   synced -> expired (namespace TTL or invalidate) -> pending ...
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,7 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <delta/jobs.hpp>
+#include <delta/attempt.hpp>
 #include <delta/object.hpp>
 #include <delta/time.hpp>
 
@@ -37,9 +39,6 @@ enum class ResourceState {
 std::string_view to_string(ResourceState state) noexcept;
 // Throws ValidationError for a name that is not a state.
 ResourceState resource_state_from_string(std::string_view name);
-
-// One failed attempt, as kept in a resource's (or job's) errors: the last 20.
-using AttemptError = jobs::AttemptError;
 
 // A resource row as stored.
 struct ResourceRow {
@@ -114,5 +113,11 @@ struct Event {
   ResourceRow resource;  // the row as it was claimed (state pending), with this attempt
   std::string error;     // failed / degraded: the attempt's error; deleted: the reason
 };
+
+// Delay before attempt `attempt + 1` after attempt `attempt` failed.
+using ResourceBackoff = std::function<std::chrono::milliseconds(int attempt)>;
+// The default resource backoff: attempt^4 seconds, ±10% jitter, at most `max_delay`.
+ResourceBackoff polynomial_backoff(std::chrono::milliseconds max_delay = std::chrono::hours(24),
+                                   std::function<double()> jitter = {});
 
 }  // namespace delta

@@ -88,4 +88,10 @@ std::string dump_storable(const nlohmann::json& value, std::string& out) {
   return {};
 }
 
+void check_positive(std::vector<std::string>& problems, std::string_view name,
+                    std::chrono::milliseconds value) {
+  if (value.count() <= 0)
+    problems.push_back(fmt::format("{} must be > 0 (got {} ms)", name, value.count()));
+}
+
 }  // namespace delta::internal

@@ -3,8 +3,10 @@
 // collect it into a ConfigError).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,5 +22,9 @@ std::string check_object_id(std::string_view value);
 // Serialises `value` into `out` (sorted keys, no spaces: the canonical form). Returns a
 // problem when jsonb could not store it (invalid UTF-8, a NUL character).
 std::string dump_storable(const nlohmann::json& value, std::string& out);
+
+// Appends "<name> must be > 0 (got <n> ms)" to `problems` unless `value` is positive.
+void check_positive(std::vector<std::string>& problems, std::string_view name,
+                    std::chrono::milliseconds value);
 
 }  // namespace delta::internal

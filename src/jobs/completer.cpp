@@ -1,18 +1,18 @@
 // Batched, fenced outcome writes.
+#include "jobs/completer.hpp"
+
 #include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
-#include "jobs/engine.hpp"
-
 namespace delta::jobs {
 
-Completer::Completer(EngineContext& ctx)
+Completer::Completer(JobsContext& ctx)
     : ctx_(ctx),
       writer_(
-          static_cast<std::size_t>(ctx.config.completer_batch_size),
-          ctx.config.completer_flush_interval,
+          static_cast<std::size_t>(ctx.options.completer_batch_size),
+          ctx.options.completer_flush_interval,
           [this](std::vector<Item>& batch) { return write(batch); },
           [this](std::size_t dropped) {
             ctx_.log(LogLevel::error,
@@ -36,7 +36,7 @@ void Completer::apply(std::vector<Item>& batch) {
   outcomes.reserve(batch.size());
   for (const auto& item : batch)
     outcomes.push_back(item.completion);
-  auto conn = ctx_.pool->acquire();
+  auto conn = ctx_.pool().acquire();
   auto applied = ctx_.store.complete(*conn, outcomes, ctx_.now());
   conn.release();
   ++batches_;
@@ -68,7 +68,7 @@ bool Completer::write(std::vector<Item>& batch) {
   return internal::write_splitting(
       batch, [this](std::vector<Item>& items) { apply(items); },
       [](Item& item) { item.completion.error.reset(); },
-      [](const Item& item) { return item.completion.id; }, "job", ctx_.config.logger);
+      [](const Item& item) { return item.completion.id; }, "job", ctx_.runtime.options.logger);
 }
 
 }  // namespace delta::jobs

@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "common/sql.hpp"
 #include "schema/migrations.hpp"
+#include "schema/sql.hpp"
 
 namespace delta::jobs {
 

@@ -10,8 +10,8 @@
 
 #include <delta/jobs.hpp>
 
-#include "common/sql.hpp"
 #include "pg/connection.hpp"
+#include "schema/sql.hpp"
 
 namespace delta::jobs {
 

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include <delta/client.hpp>
 #include <delta/jobs.hpp>
 
 #include "common/validate.hpp"
@@ -55,11 +54,6 @@ JobResult cancel(std::string reason) {
 }
 JobResult snooze(std::chrono::milliseconds duration) {
   return {JobResult::Outcome::snooze, {}, duration};
-}
-
-Client& JobContext::client() const {
-  if (client_ == nullptr) throw Error("this job context has no client");
-  return *client_;
 }
 
 Workers& Workers::add(std::shared_ptr<WorkerBase> worker) {

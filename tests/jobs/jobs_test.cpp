@@ -24,8 +24,8 @@
 #include <delta/time.hpp>
 
 #include "common/wake_chain.hpp"
-#include "jobs/engine.hpp"
 #include "jobs/store.hpp"
+#include "jobs/validate_insert.hpp"
 
 namespace {
 

@@ -6,13 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "sync/engine.hpp"
+#include "resources/namespace_runner.hpp"
 
 namespace {
 
 using delta::Timestamp;
-using delta::sync::ClaimCursors;
-using delta::sync::ClaimKey;
+using delta::resources::ClaimCursors;
+using delta::resources::ClaimKey;
 using namespace std::chrono_literals;
 
 Timestamp at(int seconds) {

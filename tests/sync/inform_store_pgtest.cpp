@@ -14,14 +14,14 @@
 #include <delta/pg.hpp>
 #include <delta/resource.hpp>
 
+#include "resources/store.hpp"
 #include "support/pg_test.hpp"
-#include "sync/store.hpp"
 
 namespace {
 
 using delta::InformStatus;
-using delta::sync::InformRow;
-using delta::sync::ResourceStore;
+using delta::resources::InformRow;
+using delta::resources::ResourceStore;
 
 InformRow row(std::string id, int version) {
   InformRow r;
@@ -60,7 +60,7 @@ class inform_store_pgtest : public ::testing::TestWithParam<bool> {
     return out.status;
   }
 
-  static void check_rows(const delta::sync::InformOutcomes& out, std::size_t n, bool full) {
+  static void check_rows(const delta::resources::InformOutcomes& out, std::size_t n, bool full) {
     ASSERT_EQ(out.status.size(), n);
     ASSERT_EQ(out.rows.size(), full ? n : 0u);
   }

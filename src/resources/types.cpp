@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
-#include <delta/client.hpp>
 #include <delta/controller.hpp>
+#include <delta/jobs.hpp>
 #include <delta/resource.hpp>
 
 #include "common/validate.hpp"
@@ -71,11 +71,6 @@ WorkResult requeue_after(std::chrono::milliseconds delay) {
   return WorkResult(WorkResult::Outcome::requeue, {}, delay);
 }
 
-Client& detail::RunContext::client() const {
-  if (client_ == nullptr) throw Error("this context has no client");
-  return *client_;
-}
-
 Controllers& Controllers::add(std::shared_ptr<ControllerBase> controller) {
   if (!controller) throw ConfigError("controllers.add: the controller is null");
   const std::string kind(controller->kind());
@@ -104,7 +99,8 @@ std::vector<std::string> Controllers::kinds() const {
   return kinds;
 }
 
-ResourceBackoff polynomial_backoff(milliseconds max_delay, std::function<double()> jitter) {
+ResourceBackoff polynomial_backoff(std::chrono::milliseconds max_delay,
+                                   std::function<double()> jitter) {
   // The same curve as the job queue's default: attempt^4 s, ±10%.
   auto policy = jobs::exponential_backoff(max_delay, std::move(jitter));
   return [policy](int attempt) {

@@ -1,5 +1,4 @@
-// SyncEngine: inform, resource operations, start/stop and resource maintenance.
-#include "sync/engine.hpp"
+#include "resources/inform_writer.hpp"
 
 #include <algorithm>
 #include <unordered_map>
@@ -9,14 +8,13 @@
 
 #include "common/validate.hpp"
 
-namespace delta::sync {
+namespace delta::resources {
 
 namespace {
 constexpr std::string_view kDefaultNamespace = "default";
 constexpr int kDefaultMaxAttempts = 10;
 // Objects per statement in inform_many (all in one transaction).
 constexpr std::size_t kInformChunk = 5000;
-constexpr int kRescueBatch = 1000;
 // Combined inform() statements of one kind in flight at once. One is best: callers that
 // arrive meanwhile make the next batch bigger (two measured slower in bench/run).
 constexpr int kInformInFlight = 1;
@@ -27,50 +25,13 @@ constexpr int kInformInFlight = 1;
 // A lone caller, and one that comes later than this, never waits.
 constexpr auto kInformGather = std::chrono::microseconds(300);
 
-std::optional<std::int64_t> millis(std::optional<std::chrono::milliseconds> value) {
-  if (!value || value->count() <= 0) return std::nullopt;
-  return value->count();
-}
 }  // namespace
 
-const KindInfo* SyncContext::kind(std::string_view name) const {
-  for (const auto& info : kinds) {
-    if (info.kind == name) return &info;
-  }
-  return nullptr;
-}
+InformWriter::InformWriter(ResourcesContext& ctx, runtime::NotifyLimiter& limiter,
+                           std::function<void(std::string_view kind)> wake)
+    : ctx_(ctx), limiter_(limiter), wake_(std::move(wake)) {}
 
-SyncEngine::SyncEngine(jobs::EngineContext& base, jobs::JobsEngine& jobs)
-    : ctx_{base, ResourceStore(base.config.schema), {}, {}}, jobs_(jobs), finisher_(ctx_) {
-  const Config& config = base.config;
-  for (const auto& name : config.controllers.kinds()) {
-    KindInfo info;
-    info.kind = name;
-    info.controller = config.controllers.find(name);
-    info.parallelism = info.controller->settings().parallelism;
-    info.timeout = config.work_timeout;
-    info.lease_ms = info.timeout.count() < 0 ? -1 : (info.timeout + config.stuck_threshold).count();
-    ctx_.kinds.push_back(std::move(info));
-  }
-  slots_ = std::make_unique<KindSlots>(ctx_.kinds, config.resource_prefetch);
-  jobs_.add_channel(
-      ctx_.store.channel(), [this](const std::string& kind) { wake_kind(kind); },
-      [this] {
-        for (auto& runner : runners_)
-          runner->wake();
-      });
-}
-
-SyncEngine::~SyncEngine() {
-  try {
-    stop(std::chrono::seconds(0));
-  } catch (...) {
-  }
-}
-
-// ---- inform -----------------------------------------------------------------------------
-
-std::vector<InformRow> SyncEngine::prepare(std::span<const detail::ObjectData> objects) {
+std::vector<InformRow> InformWriter::prepare(std::span<const detail::ObjectData> objects) {
   std::vector<InformRow> rows;
   rows.reserve(objects.size());
   for (std::size_t i = 0; i < objects.size(); ++i) {
@@ -118,13 +79,13 @@ std::vector<InformRow> SyncEngine::prepare(std::span<const detail::ObjectData> o
   return rows;
 }
 
-void SyncEngine::check_kind_known(std::string_view kind) {
+void InformWriter::check_kind_known(std::string_view kind) {
   if (ctx_.kind(kind) != nullptr) return;
   {
     std::lock_guard lock(known_mutex_);
     if (known_kinds_.contains(kind)) return;
   }
-  auto conn = ctx_.base.pool->acquire();
+  auto conn = ctx_.pool().acquire();
   auto kinds = ctx_.store.known_kinds(*conn);
   conn.release();
   std::lock_guard lock(known_mutex_);
@@ -134,12 +95,6 @@ void SyncEngine::check_kind_known(std::string_view kind) {
                                             "in this client or, by another client, in the "
                                             "database",
                                             kind));
-}
-
-void SyncEngine::wake_kind(std::string_view kind) {
-  for (auto& runner : runners_) {
-    if (runner->works(kind)) runner->wake();
-  }
 }
 
 namespace {
@@ -159,7 +114,7 @@ auto with_connection(pg::Pool& pool, pg::Transaction* tx, bool transactional, F&
 }
 }  // namespace
 
-InformResult SyncEngine::inform(pg::Transaction* tx, detail::ObjectData object) {
+InformResult InformWriter::write_one(pg::Transaction* tx, detail::ObjectData object) {
   InformCall call{&object, {}, {}, {}, false, {}};
   call.row = std::move(prepare(std::span<const detail::ObjectData>(&object, 1)).front());
   check_kind_known(object.kind);
@@ -222,14 +177,14 @@ InformResult SyncEngine::inform(pg::Transaction* tx, detail::ObjectData object) 
   return std::move(call.result);
 }
 
-void SyncEngine::write_calls(pg::Transaction* tx, const std::string& kind,
-                             std::span<InformCall*> calls) {
+void InformWriter::write_calls(pg::Transaction* tx, const std::string& kind,
+                               std::span<InformCall*> calls) {
   const bool compare = std::any_of(calls.begin(), calls.end(),
                                    [](const InformCall* call) { return call->object->compare; });
-  const bool notify = tx != nullptr || jobs_.should_notify(ctx_.store.channel(), {kind});
+  const bool notify = tx != nullptr || limiter_.should_notify(ctx_.store.channel(), {kind});
   bool changed = false;
   try {
-    with_connection(*ctx_.base.pool, tx, compare, [&](pg::Connection& conn) {
+    with_connection(ctx_.pool(), tx, compare, [&](pg::Connection& conn) {
       std::vector<InformCall*> writing;
       writing.reserve(calls.size());
       std::unordered_map<std::string, nlohmann::json> stored;
@@ -297,11 +252,12 @@ void SyncEngine::write_calls(pg::Transaction* tx, const std::string& kind,
       write_calls(nullptr, kind, std::span<InformCall*>(&call, 1));
     return;
   }
-  if (tx == nullptr && changed) wake_kind(kind);
+  if (tx == nullptr && changed) wake_(kind);
 }
 
-InformManyResult SyncEngine::inform_many(pg::Transaction* tx,
-                                         std::vector<detail::ObjectData>& objects, bool resurrect) {
+InformManyResult InformWriter::write_many(pg::Transaction* tx,
+                                          std::vector<detail::ObjectData>& objects,
+                                          bool resurrect) {
   if (objects.empty()) return {};
   auto rows = prepare(objects);
   const std::string kind(objects.front().kind);
@@ -313,12 +269,12 @@ InformManyResult SyncEngine::inform_many(pg::Transaction* tx,
     }
   }
   check_kind_known(kind);
-  return write_many(tx, kind, objects, rows, resurrect);
+  return write_prepared(tx, kind, objects, rows, resurrect);
 }
 
-InformManyResult SyncEngine::write_many(pg::Transaction* tx, const std::string& kind,
-                                        std::span<const detail::ObjectData> objects,
-                                        std::vector<InformRow>& rows, bool resurrect) {
+InformManyResult InformWriter::write_prepared(pg::Transaction* tx, const std::string& kind,
+                                              std::span<const detail::ObjectData> objects,
+                                              std::vector<InformRow>& rows, bool resurrect) {
   InformManyResult result;
   if (objects.empty()) return result;
   // The same id twice in one statement is not allowed by ON CONFLICT: the later wins.
@@ -332,11 +288,11 @@ InformManyResult SyncEngine::write_many(pg::Transaction* tx, const std::string& 
     if (last[objects[i].id] == i) unique.push_back(i);
   }
   const bool compare = static_cast<bool>(objects.front().compare);
-  const bool notify = tx != nullptr || jobs_.should_notify(ctx_.store.channel(), {kind});
+  const bool notify = tx != nullptr || limiter_.should_notify(ctx_.store.channel(), {kind});
   std::vector<InformStatus> status_of(objects.size(), InformStatus::unchanged);
 
   with_connection(
-      *ctx_.base.pool, tx, compare || unique.size() > kInformChunk, [&](pg::Connection& conn) {
+      ctx_.pool(), tx, compare || unique.size() > kInformChunk, [&](pg::Connection& conn) {
         for (std::size_t begin = 0; begin < unique.size(); begin += kInformChunk) {
           const std::size_t end = std::min(unique.size(), begin + kInformChunk);
           if (!compare && unique.size() == objects.size()) {
@@ -415,196 +371,8 @@ InformManyResult SyncEngine::write_many(pg::Transaction* tx, const std::string& 
         break;
     }
   }
-  if (tx == nullptr && result.inserted + result.changed > 0) wake_kind(kind);
+  if (tx == nullptr && result.inserted + result.changed > 0) wake_(kind);
   return result;
 }
 
-// ---- resource operations ----------------------------------------------------------------
-
-namespace {
-void check_key(std::string_view kind, std::string_view id) {
-  if (auto problem = internal::check_name(kind); !problem.empty()) {
-    throw ValidationError("kind", problem);
-  }
-  if (auto problem = internal::check_object_id(id); !problem.empty()) {
-    throw ValidationError("id", problem);
-  }
-}
-}  // namespace
-
-ResourceRow SyncEngine::get(std::string_view kind, std::string_view id) {
-  check_key(kind, id);
-  auto conn = ctx_.base.pool->acquire();
-  auto row = ctx_.store.get(*conn, kind, id);
-  if (!row) throw NotFound(fmt::format("resource {}/{} does not exist", kind, id));
-  return *row;
-}
-
-ResourceRow SyncEngine::invalidate(std::string_view kind, std::string_view id) {
-  check_key(kind, id);
-  auto conn = ctx_.base.pool->acquire();
-  auto row = ctx_.store.invalidate(*conn, kind, id, ctx_.now());
-  if (!row) {
-    auto current = ctx_.store.get(*conn, kind, id);
-    if (!current) throw NotFound(fmt::format("resource {}/{} does not exist", kind, id));
-    throw ValidationError("state", fmt::format("resource {}/{} is {}; only a synced resource can "
-                                               "be invalidated",
-                                               kind, id, to_string(current->state)));
-  }
-  ctx_.base.store.notify(*conn, ctx_.store.channel(), std::string(kind));
-  conn.release();
-  wake_kind(kind);
-  return *row;
-}
-
-ResourceRow SyncEngine::retry(std::string_view kind, std::string_view id) {
-  check_key(kind, id);
-  auto conn = ctx_.base.pool->acquire();
-  auto row = ctx_.store.retry(*conn, kind, id, ctx_.now());
-  if (!row) {
-    auto current = ctx_.store.get(*conn, kind, id);
-    if (!current) throw NotFound(fmt::format("resource {}/{} does not exist", kind, id));
-    throw ValidationError("state", fmt::format("resource {}/{} is {}; only a failed or degraded "
-                                               "resource can be retried",
-                                               kind, id, to_string(current->state)));
-  }
-  ctx_.base.store.notify(*conn, ctx_.store.channel(), std::string(kind));
-  conn.release();
-  wake_kind(kind);
-  return *row;
-}
-
-Subscription<Event> SyncEngine::subscribe(std::vector<EventCategory> categories,
-                                          std::size_t capacity) {
-  return ctx_.events.subscribe(std::move(categories), capacity);
-}
-
-// ---- start / stop -----------------------------------------------------------------------
-
-void SyncEngine::start() {
-  if (started_) throw Error("the resource engine was already started");
-  const Config& config = ctx_.config();
-  {
-    auto conn = ctx_.base.pool->acquire();
-    for (const auto& [name, ns] : config.namespaces) {
-      auto expiry = millis(ns.resource_expiry.value_or(config.resource_expiry));
-      ctx_.store.upsert_namespace(
-          *conn, name, expiry,
-          expiry ? std::nullopt : millis(ns.synced_retention.value_or(config.synced_retention)),
-          millis(ns.deleted_retention.value_or(config.deleted_retention)),
-          millis(ns.degraded_retention.value_or(config.degraded_retention)));
-    }
-    for (const auto& info : ctx_.kinds) {
-      auto interval = info.controller->settings().inform_interval.value_or(config.inform_interval);
-      ctx_.store.upsert_controller(*conn, info.kind, millis(interval));
-    }
-  }
-  started_ = true;
-  watchdog_.start();
-  finisher_.start();
-  if (!ctx_.kinds.empty()) {
-    for (const auto& [name, ns] : config.namespaces) {
-      runners_.push_back(std::make_unique<NamespaceRunner>(ctx_, *slots_, finisher_, watchdog_,
-                                                           name, ns.max_workers));
-    }
-  }
-  slots_->on_freed([this](const KindSlots::Freed& freed) {
-    for (auto& runner : runners_)
-      runner->slots_freed(freed);
-  });
-  for (auto& runner : runners_)
-    runner->start();
-  maintenance_ = std::jthread([this](std::stop_token stop) { maintenance_loop(stop); });
-}
-
-void SyncEngine::stop(std::chrono::milliseconds grace) {
-  if (!started_ || stopped_.exchange(true)) return;
-  using Clock = std::chrono::steady_clock;
-  for (auto& runner : runners_)
-    runner->stop_claiming();
-  auto busy = [&] {
-    for (auto& runner : runners_) {
-      if (runner->in_flight() > 0) return true;
-    }
-    return false;
-  };
-  const auto grace_end = Clock::now() + grace;
-  while (busy() && Clock::now() < grace_end)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  if (busy()) {
-    ctx_.log(LogLevel::info, "stop: grace period over; cancelling running work");
-    watchdog_.shutdown_all();
-    const auto cancel_end = Clock::now() + std::min(grace, std::chrono::milliseconds(1000));
-    while (busy() && Clock::now() < cancel_end)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::vector<FinishRow> release;
-    for (auto& runner : runners_) {
-      for (auto [id, attempted_at] : runner->running()) {
-        FinishRow row;
-        row.id = id;
-        row.attempted_at = attempted_at;
-        row.outcome = Finish::release;
-        release.push_back(row);
-      }
-    }
-    if (!release.empty()) {
-      try {
-        auto conn = ctx_.base.pool->acquire();
-        auto released = ctx_.store.finish(*conn, release, ctx_.config().id, ctx_.now());
-        ctx_.log(LogLevel::warn, fmt::format("stop: released {} resources still being worked; "
-                                             "waiting for their threads to return",
-                                             released.size()));
-      } catch (const std::exception& e) {
-        ctx_.log(LogLevel::warn,
-                 fmt::format("stop: could not release resources still being worked (the "
-                             "rescuer will): {}",
-                             e.what()));
-      }
-    }
-  }
-  for (auto& runner : runners_)
-    runner->join();
-  finisher_.stop();
-  if (maintenance_.joinable()) {
-    maintenance_.request_stop();
-    maintenance_.join();
-  }
-  watchdog_.stop();
-  ctx_.events.close_all();
-}
-
-// ---- maintenance ------------------------------------------------------------------------
-
-std::int64_t SyncEngine::run_rescuer() {
-  std::int64_t total = 0;
-  for (;;) {
-    auto conn = ctx_.base.pool->acquire();
-    auto rescued =
-        ctx_.store.rescue(*conn, ctx_.config().client_ttl.count(), kRescueBatch, ctx_.now());
-    conn.release();
-    total += static_cast<std::int64_t>(rescued.size());
-    std::vector<Event> events;
-    for (auto& [row, reason] : rescued) {
-      ctx_.log(LogLevel::warn,
-               fmt::format("resource {}/{} rescued: {}", row.kind, row.object_id, reason));
-      if (!ctx_.events.empty()) {
-        Event event;
-        event.category =
-            row.state == ResourceState::degraded ? EventCategory::degraded : EventCategory::failed;
-        event.error = "rescued: " + reason;
-        event.resource = std::move(row);
-        events.push_back(std::move(event));
-      }
-    }
-    ctx_.events.publish_many(events);
-    if (static_cast<int>(rescued.size()) < kRescueBatch) break;
-  }
-  if (total > 0) {
-    // Rescued resources are runnable at once.
-    for (auto& runner : runners_)
-      runner->wake();
-  }
-  return total;
-}
-
-}  // namespace delta::sync
+}  // namespace delta::resources

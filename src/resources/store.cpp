@@ -1,14 +1,14 @@
-#include "sync/store.hpp"
+#include "resources/store.hpp"
 
 #include <fmt/format.h>
 
 #include <delta/errors.hpp>
 
 #include "common/digest.hpp"
-#include "common/sql.hpp"
 #include "schema/migrations.hpp"
+#include "schema/sql.hpp"
 
-namespace delta::sync {
+namespace delta::resources {
 
 using internal::now_param;
 
@@ -700,4 +700,4 @@ void ResourceStore::upsert_controller(pg::Connection& conn, const std::string& k
   conn.exec_prepared(upsert_controller_, pg::Params(kind, inform_interval_ms));
 }
 
-}  // namespace delta::sync
+}  // namespace delta::resources

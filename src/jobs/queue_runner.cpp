@@ -1,137 +1,27 @@
-// Fetching and running jobs: QueueRunner and Watchdog.
-#include <typeinfo>
+#include "jobs/queue_runner.hpp"
 
-#include <cxxabi.h>
 #include <fmt/format.h>
 
-#include "jobs/engine.hpp"
+#include "runtime/failure.hpp"
 
 namespace delta::jobs {
 
-// ---- Watchdog ---------------------------------------------------------------------------
-
-void Watchdog::start() {
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
-}
-
-void Watchdog::stop() {
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    changed_.notify_all();
-    thread_.join();
-  }
-}
-
-std::stop_token Watchdog::add(std::int64_t id, std::chrono::steady_clock::time_point deadline) {
-  std::lock_guard lock(mutex_);
-  auto& entry = running_[id];
-  entry = Entry{deadline, std::stop_source(), {}};
-  if (deadline < next_check_) {
-    next_check_ = deadline;
-    ++generation_;
-    changed_.notify_all();
-  }
-  return entry.source.get_token();
-}
-
-Watchdog::Flags Watchdog::remove(std::int64_t id) {
-  std::lock_guard lock(mutex_);
-  auto it = running_.find(id);
-  if (it == running_.end()) return {};
-  Flags flags = it->second.flags;
-  running_.erase(it);
-  return flags;
-}
-
-void Watchdog::cancel(std::int64_t id) {
-  std::lock_guard lock(mutex_);
-  auto it = running_.find(id);
-  if (it == running_.end()) return;
-  it->second.flags.cancelled = true;
-  it->second.source.request_stop();
-}
-
-void Watchdog::shutdown_all() {
-  std::lock_guard lock(mutex_);
-  for (auto& [id, entry] : running_) {
-    entry.flags.shutdown = true;
-    entry.source.request_stop();
-  }
-}
-
-void Watchdog::run(std::stop_token stop) {
-  std::unique_lock lock(mutex_);
-  while (!stop.stop_requested()) {
-    auto now = std::chrono::steady_clock::now();
-    auto next = now + std::chrono::seconds(1);
-    for (auto& [id, entry] : running_) {
-      if (entry.flags.timed_out) continue;
-      if (entry.deadline <= now) {
-        entry.flags.timed_out = true;
-        entry.source.request_stop();
-      } else {
-        next = std::min(next, entry.deadline);
-      }
-    }
-    next_check_ = next;
-    const auto seen = generation_;
-    changed_.wait_until(lock, stop, next, [&] { return generation_ != seen; });
-  }
-}
-
-// ---- QueueRunner ------------------------------------------------------------------------
-
 namespace {
-
 constexpr std::chrono::milliseconds kFetchCooldown{2};
-
-std::string exception_type(const std::exception& e) {
-  int status = 0;
-  const char* mangled = typeid(e).name();
-  char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-  std::string name = (status == 0 && demangled != nullptr) ? demangled : mangled;
-  std::free(demangled);
-  return name;
-}
-
 }  // namespace
 
-std::string storable_text(std::string_view text) {
-  // jsonb needs valid UTF-8 without NUL: replace bad bytes with U+FFFD and drop NULs.
-  std::string clean;
-  clean.reserve(text.size());
-  for (char c : text) {
-    if (c != '\0') clean.push_back(c);
-  }
-  auto dumped =
-      nlohmann::json(clean).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return nlohmann::json::parse(dumped).get<std::string>();
-}
-
-nlohmann::json error_entry(int attempt, std::optional<Timestamp> now, std::string_view message,
-                           std::string_view type) {
-  std::string at;
-  pg::detail::format_timestamp(now.value_or(delta::now()), at);
-  return {{"attempt", attempt},
-          {"at", at},
-          {"error", storable_text(message)},
-          {"type", storable_text(type)}};
-}
-
-namespace {}  // namespace
-
-QueueRunner::QueueRunner(EngineContext& ctx, Completer& completer, Watchdog& watchdog,
+QueueRunner::QueueRunner(JobsContext& ctx, Completer& completer, runtime::Watchdog& watchdog,
                          std::string queue, int max_workers)
     : ctx_(ctx),
       completer_(completer),
       watchdog_(watchdog),
       queue_(std::move(queue)),
       max_workers_(max_workers),
-      cursor_(1, ctx.config.poll_interval) {
-  for (const auto& kind : ctx_.config.workers.kinds()) {
-    const auto& worker = *ctx_.config.workers.find(kind);
+      cursor_(1, ctx.options.poll_interval) {
+  for (const auto& kind : ctx_.options.workers.kinds()) {
+    const auto& worker = *ctx_.options.workers.find(kind);
     auto timeout = worker->timeout();
-    if (timeout == kDefaultTimeout) timeout = ctx_.config.job_timeout;
+    if (timeout == kDefaultTimeout) timeout = ctx_.options.job_timeout;
     kinds_.push_back(kind);
     timeouts_ms_.push_back(timeout.count() < 0 ? -1 : timeout.count());
   }
@@ -140,7 +30,7 @@ QueueRunner::QueueRunner(EngineContext& ctx, Completer& completer, Watchdog& wat
 void QueueRunner::start() {
   for (int i = 0; i < max_workers_; ++i)
     workers_.emplace_back([this] { work(); });
-  producer_ = std::jthread([this](std::stop_token stop) { produce(stop); });
+  fetcher_ = std::jthread([this](std::stop_token stop) { fetch_loop(stop); });
 }
 
 void QueueRunner::wake() {
@@ -149,7 +39,7 @@ void QueueRunner::wake() {
     wake_ = true;
     cursor_.reset();
   }
-  producer_cv_.notify_all();
+  fetcher_cv_.notify_all();
 }
 
 int QueueRunner::in_flight() const {
@@ -162,8 +52,8 @@ std::vector<std::int64_t> QueueRunner::running_ids() const {
   return {executing_.begin(), executing_.end()};
 }
 
-void QueueRunner::produce(std::stop_token stop) {
-  LoopBackoff backoff;
+void QueueRunner::fetch_loop(std::stop_token stop) {
+  internal::LoopBackoff backoff;
   while (!stop.stop_requested()) {
     int free_slots = 0;
     std::vector<std::optional<FetchKey>> after;
@@ -177,12 +67,12 @@ void QueueRunner::produce(std::stop_token stop) {
       wake_ = false;
       if (free_slots > 0) after = cursor_.begin(std::chrono::steady_clock::now());
     }
-    std::chrono::milliseconds wait = ctx_.config.poll_interval;
+    std::chrono::milliseconds wait = ctx_.options.poll_interval;
     if (free_slots > 0 && !kinds_.empty()) {
       try {
-        auto conn = ctx_.pool->acquire();
-        auto jobs = ctx_.store.fetch(*conn, queue_, kinds_, timeouts_ms_, free_slots,
-                                     ctx_.config.id, ctx_.now(), after.front());
+        auto conn = ctx_.pool().acquire();
+        auto jobs = ctx_.store.fetch(*conn, queue_, kinds_, timeouts_ms_, free_slots, ctx_.id(),
+                                     ctx_.now(), after.front());
         conn.release();
         backoff.succeeded();
         ++fetches_;
@@ -211,7 +101,7 @@ void QueueRunner::produce(std::stop_token stop) {
     std::unique_lock lock(mutex_);
     if (more_ && in_flight_ < max_workers_) wait = std::min(wait, kFetchCooldown);
     if (backlogged) wait = std::min(wait, kFetchCooldown);
-    producer_cv_.wait_for(lock, stop, wait, [&] { return !fetching_ || wake_ || refill_due(); });
+    fetcher_cv_.wait_for(lock, stop, wait, [&] { return !fetching_ || wake_ || refill_due(); });
   }
 }
 
@@ -234,11 +124,11 @@ void QueueRunner::work() {
     lock.lock();
     executing_.erase(job.id);
     --in_flight_;
-    // The producer waits for a refill or for a NOTIFY / poll; a freed slot matters to it
+    // The fetcher waits for a refill or for a NOTIFY / poll; a freed slot matters to it
     // only in the first case.
     if (refill_due()) {
       lock.unlock();
-      producer_cv_.notify_all();
+      fetcher_cv_.notify_all();
       lock.lock();
     }
   }
@@ -248,7 +138,7 @@ void QueueRunner::execute(const JobRow& job) {
   Completion completion;
   completion.id = job.id;
   completion.attempt = job.attempt;
-  completion.attempted_by = ctx_.config.id;
+  completion.attempted_by = ctx_.id();
   const auto now = ctx_.now();
   // Events copy the job; nobody listening, nothing to build.
   auto event = [&](JobEventKind kind, std::string error) -> std::optional<JobEvent> {
@@ -256,7 +146,7 @@ void QueueRunner::execute(const JobRow& job) {
     return JobEvent{kind, job, std::move(error)};
   };
 
-  const auto* worker = ctx_.config.workers.find(job.kind);
+  const auto* worker = ctx_.options.workers.find(job.kind);
   if (worker == nullptr) {  // cannot happen: fetch filters by kind
     completion.state = JobState::available;
     completion.give_back_attempt = true;
@@ -266,31 +156,24 @@ void QueueRunner::execute(const JobRow& job) {
   if (job.attempt > job.max_attempts) {
     // Rescued by a leader that did not know this kind, after the last attempt.
     completion.state = JobState::discarded;
-    completion.error = error_entry(job.attempt, now, "no attempts left", "exhausted");
+    completion.error = runtime::error_entry(job.attempt, now, "no attempts left", "exhausted");
     completer_.submit(std::move(completion), event(JobEventKind::discarded, "no attempts left"));
     return;
   }
 
   auto timeout = (*worker)->timeout();
-  if (timeout == kDefaultTimeout) timeout = ctx_.config.job_timeout;
+  if (timeout == kDefaultTimeout) timeout = ctx_.options.job_timeout;
   const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
                                             : std::chrono::steady_clock::now() + timeout;
   std::stop_token token = watchdog_.add(job.id, deadline);
-  JobContext context(token, deadline, ctx_.config.logger, ctx_.client);
+  JobContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client);
 
-  std::optional<JobResult> result;
-  std::string error_message;
-  std::string error_type;
-  try {
-    result = (*worker)->run(context, job);
-  } catch (const std::exception& e) {
-    error_message = e.what();
-    error_type = exception_type(e);
-  } catch (...) {
-    error_message = "unknown exception";
-    error_type = "unknown";
-  }
-  const Watchdog::Flags flags = watchdog_.remove(job.id);
+  runtime::Failure failure;
+  std::optional<JobResult> result =
+      runtime::run_catching([&] { return (*worker)->run(context, job); }, failure);
+  std::string& error_message = failure.message;
+  std::string& error_type = failure.type;
+  const runtime::Watchdog::Flags flags = watchdog_.remove(job.id);
 
   if (result && result->outcome() == JobResult::Outcome::complete) {
     completion.state = JobState::completed;
@@ -307,14 +190,14 @@ void QueueRunner::execute(const JobRow& job) {
   }
   if (result && result->outcome() == JobResult::Outcome::cancel) {
     completion.state = JobState::cancelled;
-    completion.error = error_entry(job.attempt, now, result->message(), "cancel");
+    completion.error = runtime::error_entry(job.attempt, now, result->message(), "cancel");
     completer_.submit(std::move(completion), event(JobEventKind::cancelled, result->message()));
     return;
   }
   if (flags.cancelled) {
     // An operator cancelled the job while it ran (Jobs::cancel).
     completion.state = JobState::cancelled;
-    completion.error = error_entry(job.attempt, now, "cancelled while running", "cancel");
+    completion.error = runtime::error_entry(job.attempt, now, "cancelled while running", "cancel");
     completer_.submit(std::move(completion),
                       event(JobEventKind::cancelled, "cancelled while running"));
     return;
@@ -336,7 +219,7 @@ void QueueRunner::execute(const JobRow& job) {
                                 error_message.empty() ? "" : ": ", error_message);
     error_type = "timeout";
   }
-  completion.error = error_entry(job.attempt, now, error_message, error_type);
+  completion.error = runtime::error_entry(job.attempt, now, error_message, error_type);
   if (job.attempt >= job.max_attempts) {
     completion.state = JobState::discarded;
     completer_.submit(std::move(completion), event(JobEventKind::discarded, error_message));
@@ -345,7 +228,7 @@ void QueueRunner::execute(const JobRow& job) {
   std::chrono::milliseconds delay{0};
   try {
     auto custom = (*worker)->next_retry(job);
-    delay = custom ? *custom : ctx_.config.retry_policy->next_retry(job);
+    delay = custom ? *custom : ctx_.options.retry_policy->next_retry(job);
   } catch (const std::exception& e) {
     ctx_.log(LogLevel::warn, fmt::format("job {}: retry policy failed: {}", job.id, e.what()));
     delay = std::chrono::seconds(1);
@@ -360,10 +243,10 @@ void QueueRunner::stop_fetching() {
     std::lock_guard lock(mutex_);
     fetching_ = false;
   }
-  producer_cv_.notify_all();
-  if (producer_.joinable()) {
-    producer_.request_stop();
-    producer_.join();
+  fetcher_cv_.notify_all();
+  if (fetcher_.joinable()) {
+    fetcher_.request_stop();
+    fetcher_.join();
   }
   release_buffered();
 }
@@ -379,8 +262,8 @@ void QueueRunner::release_buffered() {
   }
   if (ids.empty()) return;
   try {
-    auto conn = ctx_.pool->acquire();
-    ctx_.store.release(*conn, ids, ctx_.config.id, ctx_.now());
+    auto conn = ctx_.pool().acquire();
+    ctx_.store.release(*conn, ids, ctx_.id(), ctx_.now());
   } catch (const std::exception& e) {
     ctx_.log(LogLevel::warn,
              fmt::format("queue {}: could not release {} unstarted jobs (the rescuer will): {}",

@@ -10,10 +10,10 @@
 
 #include <delta/resource.hpp>
 
-#include "common/sql.hpp"
 #include "pg/connection.hpp"
+#include "schema/sql.hpp"
 
-namespace delta::sync {
+namespace delta::resources {
 
 // One object to write, validated and serialised.
 struct InformRow {
@@ -170,4 +170,4 @@ class ResourceStore {
       disable_informs_, due_informs_, expire_, clean_;
 };
 
-}  // namespace delta::sync
+}  // namespace delta::resources

@@ -1,175 +1,29 @@
-// Claiming and working resources: KindSlots, NamespaceRunner and the Finisher.
-#include <typeinfo>
-#include <unordered_map>
+#include "resources/namespace_runner.hpp"
 
-#include <cxxabi.h>
 #include <fmt/format.h>
 
-#include "sync/engine.hpp"
+#include "runtime/failure.hpp"
 
-namespace delta::sync {
+namespace delta::resources {
 
 namespace {
-
 constexpr std::chrono::milliseconds kClaimCooldown{2};
-
-std::string exception_type(const std::exception& e) {
-  int status = 0;
-  const char* mangled = typeid(e).name();
-  char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-  std::string name = (status == 0 && demangled != nullptr) ? demangled : mangled;
-  std::free(demangled);
-  return name;
-}
-
-std::optional<EventCategory> category_of(ResourceState state) {
-  switch (state) {
-    case ResourceState::synced:
-      return EventCategory::synced;
-    case ResourceState::failed:
-      return EventCategory::failed;
-    case ResourceState::degraded:
-      return EventCategory::degraded;
-    case ResourceState::deleted:
-      return EventCategory::deleted;
-    default:
-      return std::nullopt;
-  }
-}
-
 }  // namespace
 
-// ---- KindSlots --------------------------------------------------------------------------
-
-KindSlots::KindSlots(const std::vector<KindInfo>& kinds, int prefetch) {
-  for (const auto& info : kinds) {
-    names_.push_back(info.kind);
-    claim_free_.push_back(info.parallelism + prefetch);
-    run_free_.push_back(info.parallelism);
-  }
-}
-
-std::vector<std::int32_t> KindSlots::reserve(int want) {
-  std::lock_guard lock(mutex_);
-  std::vector<std::int32_t> got(claim_free_.size(), 0);
-  for (std::size_t i = 0; i < claim_free_.size(); ++i) {
-    got[i] = std::min(claim_free_[i], want);
-    claim_free_[i] -= got[i];
-  }
-  return got;
-}
-
-void KindSlots::give_back(std::size_t kind_index, int count, bool announce) {
-  if (count <= 0) return;
-  bool freed = false;
-  {
-    std::lock_guard lock(mutex_);
-    freed = claim_free_[kind_index] == 0;
-    claim_free_[kind_index] += count;
-  }
-  if (announce && freed && on_freed_) on_freed_(Freed{.claim = true});
-}
-
-bool KindSlots::try_start(std::size_t kind_index) {
-  std::lock_guard lock(mutex_);
-  if (run_free_[kind_index] == 0) return false;
-  --run_free_[kind_index];
-  return true;
-}
-
-void KindSlots::finish(std::size_t kind_index, const void* by) {
-  Freed freed{.by = by};
-  {
-    std::lock_guard lock(mutex_);
-    freed.claim = claim_free_[kind_index] == 0;
-    freed.run = run_free_[kind_index] == 0;
-    ++claim_free_[kind_index];
-    ++run_free_[kind_index];
-  }
-  if ((freed.claim || freed.run) && on_freed_) on_freed_(freed);
-}
-
-std::size_t KindSlots::index_of(std::string_view kind) const {
-  for (std::size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == kind) return i;
-  }
-  return names_.size();
-}
-
-// ---- Finisher ---------------------------------------------------------------------------
-
-Finisher::Finisher(SyncContext& ctx)
-    : ctx_(ctx),
-      writer_(
-          static_cast<std::size_t>(ctx.config().completer_batch_size),
-          ctx.config().completer_flush_interval,
-          [this](std::vector<Item>& batch) {
-            return internal::write_splitting(
-                batch, [this](std::vector<Item>& items) { apply(items); },
-                [](Item& item) { item.row.error.reset(); },
-                [](const Item& item) { return item.row.id; }, "resource", ctx_.config().logger);
-          },
-          [this](std::size_t dropped) {
-            ctx_.log(LogLevel::error,
-                     fmt::format("giving up on {} resource outcomes at shutdown; their leases "
-                                 "will be rescued",
-                                 dropped));
-          }) {}
-
-void Finisher::stop() {
-  writer_.stop();
-  ctx_.log(LogLevel::debug, fmt::format("finisher: {} statements wrote {} outcomes",
-                                        batches_.load(), written_.load()));
-}
-
-void Finisher::apply(std::vector<Item>& batch) {
-  std::vector<FinishRow> rows;
-  rows.reserve(batch.size());
-  for (const auto& item : batch)
-    rows.push_back(item.row);
-  auto conn = ctx_.base.pool->acquire();
-  auto finished = ctx_.store.finish(*conn, rows, ctx_.config().id, ctx_.now());
-  conn.release();
-  ++batches_;
-  written_ += static_cast<std::int64_t>(batch.size());
-  if (finished.size() != batch.size()) {
-    ctx_.log(LogLevel::info,
-             fmt::format("{} resource outcomes were not applied: their leases were rescued or "
-                         "released while they were worked",
-                         batch.size() - finished.size()));
-  }
-  if (ctx_.events.empty()) return;
-  std::unordered_map<std::int64_t, ResourceState> ended;
-  for (const auto& done : finished)
-    ended.emplace(done.id, done.state);
-  std::vector<Event> events;
-  for (auto& item : batch) {
-    auto it = ended.find(item.row.id);
-    if (!item.event || it == ended.end()) continue;
-    auto category = category_of(it->second);
-    if (!category) continue;  // scheduled again: the content changed while it was worked
-    item.event->category = *category;
-    events.push_back(std::move(*item.event));
-  }
-  ctx_.events.publish_many(events);
-}
-
-// ---- NamespaceRunner --------------------------------------------------------------------
-
-NamespaceRunner::NamespaceRunner(SyncContext& ctx, KindSlots& slots, Finisher& finisher,
-                                 jobs::Watchdog& watchdog, std::string name, int max_workers)
+NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Completer& completer,
+                                 runtime::Watchdog& watchdog, std::string name, int max_workers)
     : ctx_(ctx),
       slots_(slots),
-      finisher_(finisher),
+      completer_(completer),
       watchdog_(watchdog),
       name_(std::move(name)),
       max_workers_(max_workers),
-      cursors_(ctx.kinds.size(), ctx.config().poll_interval) {
+      cursors_(ctx.kinds.size(), ctx.options.poll_interval) {
   for (const auto& info : ctx_.kinds) {
     kinds_.push_back(info.kind);
     lease_ms_.push_back(info.lease_ms);
   }
-  capacity_ = max_workers_ + ctx_.config().resource_prefetch;
+  capacity_ = max_workers_ + ctx_.options.resource_prefetch;
   for (auto lease : lease_ms_) {
     if (lease >= 0) renew_after_ = std::min(renew_after_, std::chrono::milliseconds(lease / 3));
   }
@@ -192,8 +46,8 @@ void NamespaceRunner::renew_buffered() {
   if (ids.empty()) return;
   std::vector<std::int64_t> held;
   try {
-    auto conn = ctx_.base.pool->acquire();
-    held = ctx_.store.renew_leases(*conn, ids, attempted, leases, ctx_.config().id, ctx_.now());
+    auto conn = ctx_.pool().acquire();
+    held = ctx_.store.renew_leases(*conn, ids, attempted, leases, ctx_.id(), ctx_.now());
   } catch (const std::exception& e) {
     ctx_.log(LogLevel::warn, fmt::format("namespace {}: renewing the leases of {} waiting "
                                          "resources failed: {}",
@@ -237,7 +91,7 @@ void NamespaceRunner::start() {
   const int threads = std::min(max_workers_, parallelism);
   for (int i = 0; i < threads; ++i)
     workers_.emplace_back([this] { work(); });
-  for (int i = 0; i < std::max(1, ctx_.config().resource_claimers); ++i)
+  for (int i = 0; i < std::max(1, ctx_.options.resource_claimers); ++i)
     claimers_.emplace_back([this, i](std::stop_token stop) { claim_loop(stop, i); });
 }
 
@@ -279,7 +133,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
     std::vector<std::optional<ClaimKey>> after;
     // Outcomes are written behind the work: while they pile up, claim nothing more (a
     // worker's slot comes free when its outcome is handed over, not when it is written).
-    const bool backlogged = finisher_.backlogged();
+    const bool backlogged = completer_.backlogged();
     {
       std::lock_guard lock(mutex_);
       if (!claiming_) break;
@@ -291,7 +145,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       wake_ = false;
       if (free_slots > 0) after = cursors_.begin(std::chrono::steady_clock::now());
     }
-    std::chrono::milliseconds wait = ctx_.config().poll_interval;
+    std::chrono::milliseconds wait = ctx_.options.poll_interval;
     bool claimed_any_kind = false;
     if (free_slots > 0) {
       auto limits = slots_.reserve(free_slots);
@@ -304,8 +158,8 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       if (reserved > 0) {
         claimed_any_kind = true;
         try {
-          auto conn = ctx_.base.pool->acquire();
-          rows = ctx_.store.claim(*conn, name_, kinds_, limits, lease_ms_, limit, ctx_.config().id,
+          auto conn = ctx_.pool().acquire();
+          rows = ctx_.store.claim(*conn, name_, kinds_, limits, lease_ms_, limit, ctx_.id(),
                                   ctx_.now(), after);
           conn.release();
           backoff.succeeded();
@@ -407,7 +261,7 @@ void NamespaceRunner::execute(ResourceRow claimed,
   const auto now = ctx_.now();
   const KindInfo* info = ctx_.kind(claimed.kind);
   const bool want_event = !ctx_.events.empty();
-  Finisher::Item item;
+  Completer::Item item;
   item.row.id = claimed.id;
   item.row.attempted_at = claimed.attempted_at.value_or(Timestamp{});
   item.row.generation = claimed.generation;
@@ -415,16 +269,16 @@ void NamespaceRunner::execute(ResourceRow claimed,
 
   auto fail = [&](const ResourceRow& row, const std::string& message, std::string_view type) {
     item.row.outcome = Finish::failed;
-    item.row.error = jobs::error_entry(attempt, now, message, type);
+    item.row.error = runtime::error_entry(attempt, now, message, type);
     std::chrono::milliseconds delay{1000};
     try {
-      delay = ctx_.config().resource_backoff(attempt);
+      delay = ctx_.options.resource_backoff(attempt);
     } catch (const std::exception& e) {
       ctx_.log(LogLevel::warn, fmt::format("resource backoff failed: {}", e.what()));
     }
     item.row.delay_ms = std::max<std::int64_t>(0, delay.count());
     if (want_event) item.event = Event{EventCategory::failed, row, message};
-    finisher_.submit(std::move(item));
+    completer_.submit(std::move(item));
   };
 
   std::unique_ptr<ControllerBase::Prepared> prepared;
@@ -453,15 +307,15 @@ void NamespaceRunner::execute(ResourceRow claimed,
   // that may run longer than its kind's timeout, gets a fresh lease before it is worked;
   // if its lease is gone meanwhile (rescued), it is not worked here.
   const bool waited =
-      std::chrono::steady_clock::now() - claimed_at > ctx_.config().stuck_threshold / 2;
+      std::chrono::steady_clock::now() - claimed_at > ctx_.options.stuck_threshold / 2;
   if (waited || timeout != info->timeout) {
     const std::int64_t lease =
-        timeout.count() < 0 ? -1 : (timeout + ctx_.config().stuck_threshold).count();
+        timeout.count() < 0 ? -1 : (timeout + ctx_.options.stuck_threshold).count();
     bool held = true;
     try {
-      auto conn = ctx_.base.pool->acquire();
+      auto conn = ctx_.pool().acquire();
       held = !ctx_.store
-                  .renew_leases(*conn, {row.id}, {item.row.attempted_at}, {lease}, ctx_.config().id,
+                  .renew_leases(*conn, {row.id}, {item.row.attempted_at}, {lease}, ctx_.id(),
                                 ctx_.now())
                   .empty();
     } catch (const std::exception& e) {
@@ -480,45 +334,38 @@ void NamespaceRunner::execute(ResourceRow claimed,
   const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
                                             : std::chrono::steady_clock::now() + timeout;
   std::stop_token token = watchdog_.add(row.id, deadline);
-  WorkContext context(token, deadline, ctx_.config().logger, ctx_.base.client);
+  WorkContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client);
 
-  std::optional<WorkResult> result;
-  std::string error_message;
-  std::string error_type;
-  try {
-    result = prepared->work(context);
-  } catch (const std::exception& e) {
-    error_message = e.what();
-    error_type = exception_type(e);
-  } catch (...) {
-    error_message = "unknown exception";
-    error_type = "unknown";
-  }
-  const jobs::Watchdog::Flags flags = watchdog_.remove(row.id);
+  runtime::Failure failure;
+  std::optional<WorkResult> result =
+      runtime::run_catching([&] { return prepared->work(context); }, failure);
+  std::string& error_message = failure.message;
+  std::string& error_type = failure.type;
+  const runtime::Watchdog::Flags flags = watchdog_.remove(row.id);
 
   using Outcome = WorkResult::Outcome;
   if (result && result->outcome() == Outcome::synced) {
     item.row.outcome = Finish::synced;
     if (want_event) item.event = Event{EventCategory::synced, row, {}};
-    finisher_.submit(std::move(item));
+    completer_.submit(std::move(item));
     return;
   }
   if (result && result->outcome() == Outcome::remove) {
     item.row.outcome = Finish::deleted;
     if (want_event) item.event = Event{EventCategory::deleted, row, result->message()};
-    finisher_.submit(std::move(item));
+    completer_.submit(std::move(item));
     return;
   }
   if (result && result->outcome() == Outcome::requeue) {
     item.row.outcome = Finish::requeue;
     item.row.delay_ms = std::max<std::int64_t>(0, result->delay().count());
-    finisher_.submit(std::move(item));
+    completer_.submit(std::move(item));
     return;
   }
   if (flags.shutdown && !flags.timed_out) {
     // Interrupted by this client's stop: back to scheduled without using an attempt.
     item.row.outcome = Finish::release;
-    finisher_.submit(std::move(item));
+    completer_.submit(std::move(item));
     return;
   }
   if (result) {  // retry(message)
@@ -567,8 +414,8 @@ void NamespaceRunner::release_buffered() {
     slots_.give_back(kind_index, 1);
   if (release.empty()) return;
   try {
-    auto conn = ctx_.base.pool->acquire();
-    ctx_.store.finish(*conn, release, ctx_.config().id, ctx_.now());
+    auto conn = ctx_.pool().acquire();
+    ctx_.store.finish(*conn, release, ctx_.id(), ctx_.now());
   } catch (const std::exception& e) {
     ctx_.log(LogLevel::warn,
              fmt::format("namespace {}: could not release {} unstarted resources (the rescuer "
@@ -591,4 +438,4 @@ void NamespaceRunner::join() {
                                         claims_.load(), claimed_.load()));
 }
 
-}  // namespace delta::sync
+}  // namespace delta::resources

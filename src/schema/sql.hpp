@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <delta/jobs.hpp>
+#include <delta/attempt.hpp>
 #include <delta/pg_values.hpp>
 
 #include "pg/connection.hpp"
@@ -133,12 +133,11 @@ inline std::string qualify_columns(std::string_view columns, std::string_view al
 }
 
 // The errors array of a job or resource row.
-inline std::vector<jobs::AttemptError> parse_attempt_errors(
-    const std::vector<nlohmann::json>& entries) {
-  std::vector<jobs::AttemptError> errors;
+inline std::vector<AttemptError> parse_attempt_errors(const std::vector<nlohmann::json>& entries) {
+  std::vector<AttemptError> errors;
   errors.reserve(entries.size());
   for (const auto& e : entries) {
-    jobs::AttemptError error;
+    AttemptError error;
     error.attempt = e.value("attempt", 0);
     error.error = e.value("error", "");
     error.type = e.value("type", "");

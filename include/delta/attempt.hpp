@@ -1,0 +1,53 @@
+// What every kind of work shares: the context a running attempt sees, and how a failed
+// attempt is kept. Resources' work, informer runs and jobs all use these.
+#pragma once
+
+#include <chrono>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include <delta/log.hpp>
+#include <delta/time.hpp>
+
+namespace delta {
+
+class Client;
+
+// One failed attempt, as kept in a resource's or job's errors (the last 20).
+struct AttemptError {
+  int attempt = 0;
+  Timestamp at;
+  std::string error;  // the message
+  std::string type;   // exception type, or "retry" / "rescue" / "timeout" / "parse" ...
+};
+
+namespace detail {
+// What a running attempt gets to see of the client running it.
+class RunContext {
+ public:
+  RunContext(std::stop_token stop, std::chrono::steady_clock::time_point deadline,
+             const Logger& logger, Client* client)
+      : stop_(std::move(stop)), deadline_(deadline), logger_(logger), client_(client) {}
+  // Set when the deadline passed, an operator cancelled the work, or the client is
+  // stopping: return soon.
+  std::stop_token stop_token() const noexcept { return stop_; }
+  bool stop_requested() const noexcept { return stop_.stop_requested(); }
+  // When the timeout ends (time_point::max() without a timeout).
+  std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
+  void log(LogLevel level, std::string_view message) const {
+    if (logger_) logger_(level, message);
+  }
+  // The client running this work (to inform other objects, insert jobs, ...). Throws
+  // delta::Error when there is none (a context built by hand in a test).
+  Client& client() const;
+
+ private:
+  std::stop_token stop_;
+  std::chrono::steady_clock::time_point deadline_;
+  const Logger& logger_;
+  Client* client_;
+};
+}  // namespace detail
+
+}  // namespace delta

@@ -1,0 +1,24 @@
+// Namespaces: groups of resources worked, expired and cleaned under one policy.
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+namespace delta {
+
+// One namespace this client works. Unset retention/expiry fields take Config's defaults.
+struct NamespaceConfig {
+  // Resources of this namespace worked at the same time by this client (1 .. 10,000;
+  // default 10); each kind's parallelism caps it further.
+  int max_workers = 10;
+  // Synced resources older than this become expired and are worked again; unset:
+  // Config::resource_expiry (default: never). Cannot be combined with synced_retention.
+  std::optional<std::chrono::milliseconds> resource_expiry{};
+  // How long synced, deleted and degraded resources are kept before the cleaner removes
+  // them; unset: Config's retention defaults.
+  std::optional<std::chrono::milliseconds> synced_retention{};
+  std::optional<std::chrono::milliseconds> deleted_retention{};
+  std::optional<std::chrono::milliseconds> degraded_retention{};
+};
+
+}  // namespace delta

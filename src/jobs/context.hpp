@@ -1,0 +1,30 @@
+// What every part of the job queue in one client shares.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <delta/jobs.hpp>
+
+#include "common/event_hub.hpp"
+#include "jobs/options.hpp"
+#include "jobs/store.hpp"
+#include "runtime/context.hpp"
+
+namespace delta::jobs {
+
+using EventHub = internal::EventHub<JobEvent, JobEventKind, &JobEvent::kind>;
+
+struct JobsContext {
+  runtime::Context& runtime;  // pool, process id, clock, logger, client
+  Options options;            // validated, defaults filled in
+  JobStore store;
+  EventHub events;
+
+  pg::Pool& pool() const { return *runtime.pool; }
+  const std::string& id() const noexcept { return runtime.id(); }
+  std::optional<Timestamp> now() const { return runtime.now(); }
+  void log(LogLevel level, const std::string& message) const { runtime.log(level, message); }
+};
+
+}  // namespace delta::jobs

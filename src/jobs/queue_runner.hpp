@@ -1,0 +1,80 @@
+// One queue in this client: a fetcher thread taking available jobs into a buffer in
+// batches, and max_workers worker threads running them.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/scan_cursors.hpp"
+#include "common/wake_chain.hpp"
+#include "jobs/completer.hpp"
+#include "jobs/context.hpp"
+#include "runtime/watchdog.hpp"
+
+namespace delta::jobs {
+
+class QueueRunner {
+ public:
+  QueueRunner(JobsContext& ctx, Completer& completer, runtime::Watchdog& watchdog,
+              std::string queue, int max_workers);
+  void start();
+  // Fetches now (a job was inserted, or wake-ups may have been missed).
+  void wake();
+  // Stops fetching; jobs fetched but not started are released at once.
+  void stop_fetching();
+  // Jobs running or buffered.
+  int in_flight() const;
+  std::vector<std::int64_t> running_ids() const;
+  // Ends the worker threads once their current jobs return.
+  void join();
+  const std::string& queue() const noexcept { return queue_; }
+
+ private:
+  // With a backlog (the last fetch came back full), the fetcher refills once half the
+  // slots are free: fetching for every freed slot would spend a round trip per job
+  // (mutex_ held).
+  bool refill_due() const {
+    return more_ && max_workers_ - in_flight_ >= std::max(1, max_workers_ / 2);
+  }
+  void fetch_loop(std::stop_token stop);
+  void work();
+  void execute(const JobRow& job);
+  void release_buffered();
+
+  JobsContext& ctx_;
+  Completer& completer_;
+  runtime::Watchdog& watchdog_;
+  const std::string queue_;
+  const int max_workers_;
+  std::vector<std::string> kinds_;
+  std::vector<std::int64_t> timeouts_ms_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable_any fetcher_cv_;
+  std::condition_variable worker_cv_;
+  std::deque<JobRow> ready_;          // guarded by mutex_
+  std::set<std::int64_t> executing_;  // guarded by mutex_
+  int in_flight_ = 0;                 // guarded by mutex_: ready_ + executing
+  bool wake_ = false;                 // guarded by mutex_
+  bool more_ = false;                 // guarded by mutex_: the last fetch came back full
+  bool fetching_ = true;              // guarded by mutex_
+  bool workers_exit_ = false;         // guarded by mutex_
+  internal::WakeChain wakes_;         // guarded by mutex_
+  // Where the next fetch starts (guarded by mutex_); a wake-up (a job inserted, maybe of
+  // a higher priority) starts it from the beginning.
+  internal::ScanCursors<FetchKey> cursor_;
+  std::atomic<std::int64_t> fetches_{0};
+  std::atomic<std::int64_t> fetched_{0};
+  std::jthread fetcher_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace delta::jobs

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/scan_cursors.hpp"
+#include "common/wake_chain.hpp"
+#include "resources/completer.hpp"
+#include "resources/context.hpp"
+#include "resources/kind_slots.hpp"
+#include "runtime/watchdog.hpp"
+
+namespace delta::resources {
+
+// Where each kind's next claim starts (ResourceStore::claim's `after`).
+using ClaimCursors = internal::ScanCursors<ClaimKey>;
+
+// One namespace in this client: claimer threads (resource_claimers) taking runnable
+// resources into a buffer in batches, and up to max_workers worker threads working them.
+class NamespaceRunner {
+ public:
+  NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Completer& completer,
+                  runtime::Watchdog& watchdog, std::string name, int max_workers);
+  void start();
+  void wake();
+  // A kind's work or claim slot came free.
+  void slots_freed(const KindSlots::Freed& freed);
+  // Stops claiming; resources claimed but not started are released at once.
+  void stop_claiming();
+  int in_flight() const;
+  std::vector<std::pair<std::int64_t, Timestamp>> running() const;
+  void join();
+  const std::string& name() const noexcept { return name_; }
+  bool works(std::string_view kind) const;
+
+ private:
+  void claim_loop(std::stop_token stop, int index);
+  // Slots neither in flight nor being claimed (mutex_ held).
+  int claimable() const { return capacity_ - in_flight_ - claiming_now_; }
+  // With a backlog (the last claim came back full), claims refill in batches of half the
+  // slots (mutex_ held).
+  int refill_size() const { return std::max(1, capacity_ / 2); }
+  bool refill_due() const { return more_ && claimable() >= refill_size(); }
+  void work();
+  void execute(ResourceRow row, std::chrono::steady_clock::time_point claimed_at);
+  void release_buffered();
+  // Renews the leases of resources waiting in the buffer for a third of their lease.
+  void renew_buffered();
+
+  ResourcesContext& ctx_;
+  KindSlots& slots_;
+  Completer& completer_;
+  runtime::Watchdog& watchdog_;
+  const std::string name_;
+  const int max_workers_;
+  std::vector<std::string> kinds_;
+  std::vector<std::int64_t> lease_ms_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable_any claimer_cv_;
+  std::condition_variable worker_cv_;
+  struct Claimed {
+    ResourceRow row;
+    std::chrono::steady_clock::time_point at;  // when the claim returned it
+  };
+  std::deque<Claimed> ready_;  // guarded by mutex_
+  int capacity_ = 0;           // max claimed in flight: max_workers + prefetch
+  std::chrono::milliseconds renew_after_{std::chrono::hours(24)};
+  std::map<std::int64_t, Timestamp> executing_;  // guarded by mutex_: id -> claim time
+  int in_flight_ = 0;                            // guarded by mutex_
+  bool wake_ = false;                            // guarded by mutex_
+  int claiming_now_ = 0;       // guarded by mutex_: slots claims in flight ask for
+  bool more_ = false;          // guarded by mutex_
+  bool claiming_ = true;       // guarded by mutex_
+  bool workers_exit_ = false;  // guarded by mutex_
+  internal::WakeChain wakes_;  // guarded by mutex_
+  ClaimCursors cursors_;       // guarded by mutex_
+  std::atomic<std::int64_t> claims_{0};
+  std::atomic<std::int64_t> claimed_{0};
+  std::vector<std::jthread> claimers_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace delta::resources

@@ -1,0 +1,37 @@
+#include "runtime/runtime.hpp"
+
+namespace delta::runtime {
+
+Runtime::Runtime(std::shared_ptr<pg::Pool> pool, const Options& options, Client* client)
+    : ctx_{std::move(pool), options.with_defaults(), client},
+      store_(ctx_.options.schema),
+      elector_(ctx_, store_),
+      notifier_(ctx_),
+      limiter_(ctx_, store_),
+      leader_tasks_(ctx_, elector_) {
+  notifier_.add_channel(store_.control_channel(), [this](const std::string& payload) {
+    if (payload == "leader_resigned") elector_.wake_election();
+  });
+}
+
+void Runtime::start() {
+  elector_.start();
+  started_ = true;
+  notifier_.listen();
+}
+
+void Runtime::run() {
+  notifier_.start();
+  leader_tasks_.start();
+}
+
+void Runtime::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  leader_tasks_.stop();
+  notifier_.stop();
+  limiter_.stop();
+  elector_.stop();
+}
+
+}  // namespace delta::runtime
