@@ -17,7 +17,21 @@ QueueRunner::QueueRunner(JobsContext& ctx, Completer& completer, runtime::Watchd
       watchdog_(watchdog),
       queue_(std::move(queue)),
       max_workers_(max_workers),
-      cursor_(1, ctx.options.poll_interval) {
+      cursor_(1, ctx.options.poll_interval),
+      pool_(mutex_, {.pick = {},
+                     .running_of = [](const JobRow& job) { return job.id; },
+                     .run = [this](JobRow& job) { execute(job); },
+                     .finished =
+                         [this](const std::int64_t&, std::unique_lock<std::mutex>& lock) {
+                           --in_flight_;
+                           // The fetcher waits for a refill or for a NOTIFY / poll; a freed
+                           // slot matters to it only in the first case.
+                           if (refill_due()) {
+                             lock.unlock();
+                             fetcher_cv_.notify_all();
+                             lock.lock();
+                           }
+                         }}) {
   for (const auto& kind : ctx_.options.workers.kinds()) {
     const auto& worker = *ctx_.options.workers.find(kind);
     auto timeout = worker->timeout();
@@ -28,8 +42,7 @@ QueueRunner::QueueRunner(JobsContext& ctx, Completer& completer, runtime::Watchd
 }
 
 void QueueRunner::start() {
-  for (int i = 0; i < max_workers_; ++i)
-    workers_.emplace_back([this] { work(); });
+  pool_.start(max_workers_);
   fetcher_ = std::jthread([this](std::stop_token stop) { fetch_loop(stop); });
 }
 
@@ -49,7 +62,7 @@ int QueueRunner::in_flight() const {
 
 std::vector<std::int64_t> QueueRunner::running_ids() const {
   std::lock_guard lock(mutex_);
-  return {executing_.begin(), executing_.end()};
+  return pool_.running();
 }
 
 void QueueRunner::fetch_loop(std::stop_token stop) {
@@ -89,8 +102,8 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
         if (cursor_.claimed(after, {fetched}, false)) wake_ = true;  // look behind it now
         in_flight_ += static_cast<int>(jobs.size());
         for (auto& job : jobs)
-          ready_.push_back(std::move(job));
-        if (!ready_.empty() && wakes_.should_wake()) worker_cv_.notify_one();
+          pool_.ready().push_back(std::move(job));
+        pool_.wake_one();
       } catch (const std::exception& e) {
         wait = backoff.failed();
         ctx_.log(LogLevel::warn, fmt::format("queue {}: fetch failed (retrying in {} ms): {}",
@@ -102,35 +115,6 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
     if (more_ && in_flight_ < max_workers_) wait = std::min(wait, kFetchCooldown);
     if (backlogged) wait = std::min(wait, kFetchCooldown);
     fetcher_cv_.wait_for(lock, stop, wait, [&] { return !fetching_ || wake_ || refill_due(); });
-  }
-}
-
-void QueueRunner::work() {
-  // One lock acquisition per job: finishing a job and taking the next share it, and a
-  // worker with jobs ready never sleeps between them.
-  // Sleepers are woken one at a time (internal::WakeChain).
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    while (ready_.empty() && !workers_exit_)
-      wakes_.wait(worker_cv_, lock);
-    if (ready_.empty()) return;
-    JobRow job = std::move(ready_.front());
-    ready_.pop_front();
-    executing_.insert(job.id);
-    const bool wake_next = !ready_.empty() && wakes_.should_wake();
-    lock.unlock();
-    if (wake_next) worker_cv_.notify_one();
-    execute(job);
-    lock.lock();
-    executing_.erase(job.id);
-    --in_flight_;
-    // The fetcher waits for a refill or for a NOTIFY / poll; a freed slot matters to it
-    // only in the first case.
-    if (refill_due()) {
-      lock.unlock();
-      fetcher_cv_.notify_all();
-      lock.lock();
-    }
   }
 }
 
@@ -255,10 +239,9 @@ void QueueRunner::release_buffered() {
   std::vector<std::int64_t> ids;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& job : ready_)
+    for (const auto& job : pool_.take_ready())
       ids.push_back(job.id);
-    in_flight_ -= static_cast<int>(ready_.size());
-    ready_.clear();
+    in_flight_ -= static_cast<int>(ids.size());
   }
   if (ids.empty()) return;
   try {
@@ -272,15 +255,7 @@ void QueueRunner::release_buffered() {
 }
 
 void QueueRunner::join() {
-  {
-    std::lock_guard lock(mutex_);
-    workers_exit_ = true;
-  }
-  worker_cv_.notify_all();
-  for (auto& thread : workers_) {
-    if (thread.joinable()) thread.join();
-  }
-  workers_.clear();
+  pool_.join();
   ctx_.log(LogLevel::debug, fmt::format("queue {}: {} fetches brought {} jobs", queue_,
                                         fetches_.load(), fetched_.load()));
 }

@@ -7,17 +7,16 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <set>
 #include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/scan_cursors.hpp"
-#include "common/wake_chain.hpp"
 #include "jobs/completer.hpp"
 #include "jobs/context.hpp"
 #include "runtime/watchdog.hpp"
+#include "runtime/worker_pool.hpp"
 
 namespace delta::jobs {
 
@@ -45,7 +44,6 @@ class QueueRunner {
     return more_ && max_workers_ - in_flight_ >= std::max(1, max_workers_ / 2);
   }
   void fetch_loop(std::stop_token stop);
-  void work();
   void execute(const JobRow& job);
   void release_buffered();
 
@@ -59,22 +57,18 @@ class QueueRunner {
 
   mutable std::mutex mutex_;
   std::condition_variable_any fetcher_cv_;
-  std::condition_variable worker_cv_;
-  std::deque<JobRow> ready_;          // guarded by mutex_
-  std::set<std::int64_t> executing_;  // guarded by mutex_
-  int in_flight_ = 0;                 // guarded by mutex_: ready_ + executing
-  bool wake_ = false;                 // guarded by mutex_
-  bool more_ = false;                 // guarded by mutex_: the last fetch came back full
-  bool fetching_ = true;              // guarded by mutex_
-  bool workers_exit_ = false;         // guarded by mutex_
-  internal::WakeChain wakes_;         // guarded by mutex_
+  int in_flight_ = 0;     // guarded by mutex_: buffered + running
+  bool wake_ = false;     // guarded by mutex_
+  bool more_ = false;     // guarded by mutex_: the last fetch came back full
+  bool fetching_ = true;  // guarded by mutex_
   // Where the next fetch starts (guarded by mutex_); a wake-up (a job inserted, maybe of
   // a higher priority) starts it from the beginning.
   internal::ScanCursors<FetchKey> cursor_;
   std::atomic<std::int64_t> fetches_{0};
   std::atomic<std::int64_t> fetched_{0};
+  // The fetched jobs and the threads running them; a running job is known by its id.
+  runtime::WorkerPool<JobRow, std::int64_t> pool_;  // guarded by mutex_
   std::jthread fetcher_;
-  std::vector<std::thread> workers_;
 };
 
 }  // namespace delta::jobs

@@ -18,7 +18,33 @@ NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Comple
       watchdog_(watchdog),
       name_(std::move(name)),
       max_workers_(max_workers),
-      cursors_(ctx.kinds.size(), ctx.options.poll_interval) {
+      cursors_(ctx.kinds.size(), ctx.options.poll_interval),
+      pool_(mutex_,
+            {.pick =
+                 [this](std::deque<Claimed>& ready) {
+                   // The oldest buffered resource whose kind has a free work slot.
+                   return std::find_if(ready.begin(), ready.end(), [&](const Claimed& claimed) {
+                     return slots_.try_start(slots_.index_of(claimed.row.kind));
+                   });
+                 },
+             .running_of =
+                 [this](const Claimed& claimed) {
+                   return Working{claimed.row.id, claimed.row.attempted_at.value_or(Timestamp{}),
+                                  slots_.index_of(claimed.row.kind)};
+                 },
+             .run = [this](Claimed& claimed) { execute(claimed); },
+             .finished =
+                 [this](const Working& done, std::unique_lock<std::mutex>& lock) {
+                   --in_flight_;
+                   // The claimer waits for a refill, a NOTIFY, a poll or a kind's claim
+                   // slot coming back (slots_freed); a freed slot matters to it only in
+                   // the first case, so most finishes wake nobody.
+                   const bool wake_claimer = refill_due();
+                   lock.unlock();
+                   slots_.finish(done.kind_index, this);
+                   if (wake_claimer) claimer_cv_.notify_all();
+                   lock.lock();
+                 }}) {
   for (const auto& info : ctx_.kinds) {
     kinds_.push_back(info.kind);
     lease_ms_.push_back(info.lease_ms);
@@ -35,7 +61,7 @@ void NamespaceRunner::renew_buffered() {
   std::vector<Timestamp> attempted;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& claimed : ready_) {
+    for (const auto& claimed : pool_.ready()) {
       const auto kind_index = slots_.index_of(claimed.row.kind);
       if (lease_ms_[kind_index] < 0 || now - claimed.at < renew_after_) continue;
       ids.push_back(claimed.row.id);
@@ -59,7 +85,8 @@ void NamespaceRunner::renew_buffered() {
   std::vector<std::size_t> lost;
   {
     std::lock_guard lock(mutex_);
-    for (auto it = ready_.begin(); it != ready_.end();) {
+    auto& ready = pool_.ready();
+    for (auto it = ready.begin(); it != ready.end();) {
       if (!std::binary_search(ids.begin(), ids.end(), it->row.id)) {
         ++it;
       } else if (std::binary_search(held.begin(), held.end(), it->row.id)) {
@@ -67,7 +94,7 @@ void NamespaceRunner::renew_buffered() {
         ++it;
       } else {
         lost.push_back(slots_.index_of(it->row.kind));
-        it = ready_.erase(it);
+        it = ready.erase(it);
         --in_flight_;
       }
     }
@@ -89,8 +116,7 @@ void NamespaceRunner::start() {
   for (const auto& info : ctx_.kinds)
     parallelism += info.parallelism;
   const int threads = std::min(max_workers_, parallelism);
-  for (int i = 0; i < threads; ++i)
-    workers_.emplace_back([this] { work(); });
+  pool_.start(threads);
   for (int i = 0; i < std::max(1, ctx_.options.resource_claimers); ++i)
     claimers_.emplace_back([this, i](std::stop_token stop) { claim_loop(stop, i); });
 }
@@ -104,16 +130,14 @@ void NamespaceRunner::wake() {
 }
 
 void NamespaceRunner::slots_freed(const KindSlots::Freed& freed) {
-  bool wake_worker = false;
   {
     std::lock_guard lock(mutex_);
     if (freed.claim) wake_ = true;
     // A buffered resource of that kind may run now. The runner whose worker finished
     // needs no wake-up: that worker looks at the buffer next.
-    wake_worker = freed.run && freed.by != this && !ready_.empty() && wakes_.should_wake();
+    if (freed.run && freed.by != this) pool_.wake_one();
   }
   if (freed.claim) claimer_cv_.notify_all();
-  if (wake_worker) worker_cv_.notify_one();
 }
 
 int NamespaceRunner::in_flight() const {
@@ -123,7 +147,10 @@ int NamespaceRunner::in_flight() const {
 
 std::vector<std::pair<std::int64_t, Timestamp>> NamespaceRunner::running() const {
   std::lock_guard lock(mutex_);
-  return {executing_.begin(), executing_.end()};
+  std::vector<std::pair<std::int64_t, Timestamp>> running;
+  for (const auto& working : pool_.running())
+    running.emplace_back(working.id, working.attempted_at);
+  return running;
 }
 
 void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
@@ -192,12 +219,12 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       in_flight_ += static_cast<int>(rows.size());
       const auto claimed_at = std::chrono::steady_clock::now();
       for (auto& row : rows)
-        ready_.push_back({std::move(row), claimed_at});
-      if (!ready_.empty() && wakes_.should_wake()) worker_cv_.notify_one();
+        pool_.ready().push_back({std::move(row), claimed_at});
+      pool_.wake_one();
     }
     if (index == 0) renew_buffered();
     std::unique_lock lock(mutex_);
-    if (index == 0 && !ready_.empty()) {
+    if (index == 0 && !pool_.ready().empty()) {
       wait = std::min(wait, renew_after_ / 2 + std::chrono::milliseconds(1));
     }
     if (more_ && claimable() > 0 && claimed_any_kind) wait = std::min(wait, kClaimCooldown);
@@ -206,58 +233,9 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
   }
 }
 
-void NamespaceRunner::work() {
-  for (;;) {
-    ResourceRow row;
-    std::chrono::steady_clock::time_point claimed_at;
-    std::size_t kind_index = 0;
-    bool wake_next = false;
-    {
-      std::unique_lock lock(mutex_);
-      // The oldest buffered resource whose kind has a free work slot.
-      auto pick = [&] {
-        for (auto it = ready_.begin(); it != ready_.end(); ++it) {
-          const auto index = slots_.index_of(it->row.kind);
-          if (slots_.try_start(index)) {
-            row = std::move(it->row);
-            claimed_at = it->at;
-            ready_.erase(it);
-            kind_index = index;
-            return true;
-          }
-        }
-        return false;
-      };
-      // Sleepers are woken one at a time (internal::WakeChain).
-      bool picked = pick();
-      while (!picked && !workers_exit_) {
-        wakes_.wait(worker_cv_, lock);
-        picked = pick();
-      }
-      if (!picked) return;
-      executing_.emplace(row.id, row.attempted_at.value_or(Timestamp{}));
-      wake_next = !ready_.empty() && wakes_.should_wake();
-    }
-    if (wake_next) worker_cv_.notify_one();
-    const std::int64_t id = row.id;
-    execute(std::move(row), claimed_at);
-    bool wake_claimer = false;
-    {
-      std::lock_guard lock(mutex_);
-      executing_.erase(id);
-      --in_flight_;
-      // The claimer waits for a refill, a NOTIFY, a poll or a kind's claim slot coming
-      // back (slots_freed); a freed slot matters to it only in the first case, so most
-      // finishes wake nobody.
-      wake_claimer = refill_due();
-    }
-    slots_.finish(kind_index, this);
-    if (wake_claimer) claimer_cv_.notify_all();
-  }
-}
-
-void NamespaceRunner::execute(ResourceRow claimed,
-                              std::chrono::steady_clock::time_point claimed_at) {
+void NamespaceRunner::execute(Claimed& taken) {
+  ResourceRow& claimed = taken.row;
+  const auto claimed_at = taken.at;
   const auto now = ctx_.now();
   const KindInfo* info = ctx_.kind(claimed.kind);
   const bool want_event = !ctx_.events.empty();
@@ -399,7 +377,7 @@ void NamespaceRunner::release_buffered() {
   std::vector<std::size_t> kinds;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [row, at] : ready_) {
+    for (const auto& [row, at] : pool_.take_ready()) {
       FinishRow finish;
       finish.id = row.id;
       finish.attempted_at = row.attempted_at.value_or(Timestamp{});
@@ -407,8 +385,7 @@ void NamespaceRunner::release_buffered() {
       release.push_back(finish);
       kinds.push_back(slots_.index_of(row.kind));
     }
-    in_flight_ -= static_cast<int>(ready_.size());
-    ready_.clear();
+    in_flight_ -= static_cast<int>(release.size());
   }
   for (auto kind_index : kinds)
     slots_.give_back(kind_index, 1);
@@ -425,15 +402,7 @@ void NamespaceRunner::release_buffered() {
 }
 
 void NamespaceRunner::join() {
-  {
-    std::lock_guard lock(mutex_);
-    workers_exit_ = true;
-  }
-  worker_cv_.notify_all();
-  for (auto& thread : workers_) {
-    if (thread.joinable()) thread.join();
-  }
-  workers_.clear();
+  pool_.join();
   ctx_.log(LogLevel::debug, fmt::format("namespace {}: {} claims brought {} resources", name_,
                                         claims_.load(), claimed_.load()));
 }

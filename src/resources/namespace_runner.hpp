@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "common/scan_cursors.hpp"
-#include "common/wake_chain.hpp"
 #include "resources/completer.hpp"
 #include "resources/context.hpp"
 #include "resources/kind_slots.hpp"
 #include "runtime/watchdog.hpp"
+#include "runtime/worker_pool.hpp"
 
 namespace delta::resources {
 
@@ -52,8 +52,17 @@ class NamespaceRunner {
   // slots (mutex_ held).
   int refill_size() const { return std::max(1, capacity_ / 2); }
   bool refill_due() const { return more_ && claimable() >= refill_size(); }
-  void work();
-  void execute(ResourceRow row, std::chrono::steady_clock::time_point claimed_at);
+  struct Claimed {
+    ResourceRow row;
+    std::chrono::steady_clock::time_point at;  // when the claim returned it
+  };
+  // What the runner keeps of a resource being worked.
+  struct Working {
+    std::int64_t id = 0;
+    Timestamp attempted_at;  // its claim
+    std::size_t kind_index = 0;
+  };
+  void execute(Claimed& claimed);
   void release_buffered();
   // Renews the leases of resources waiting in the buffer for a third of their lease.
   void renew_buffered();
@@ -69,27 +78,18 @@ class NamespaceRunner {
 
   mutable std::mutex mutex_;
   std::condition_variable_any claimer_cv_;
-  std::condition_variable worker_cv_;
-  struct Claimed {
-    ResourceRow row;
-    std::chrono::steady_clock::time_point at;  // when the claim returned it
-  };
-  std::deque<Claimed> ready_;  // guarded by mutex_
-  int capacity_ = 0;           // max claimed in flight: max_workers + prefetch
+  int capacity_ = 0;  // max claimed in flight: max_workers + prefetch
   std::chrono::milliseconds renew_after_{std::chrono::hours(24)};
-  std::map<std::int64_t, Timestamp> executing_;  // guarded by mutex_: id -> claim time
-  int in_flight_ = 0;                            // guarded by mutex_
-  bool wake_ = false;                            // guarded by mutex_
-  int claiming_now_ = 0;       // guarded by mutex_: slots claims in flight ask for
-  bool more_ = false;          // guarded by mutex_
-  bool claiming_ = true;       // guarded by mutex_
-  bool workers_exit_ = false;  // guarded by mutex_
-  internal::WakeChain wakes_;  // guarded by mutex_
-  ClaimCursors cursors_;       // guarded by mutex_
+  int in_flight_ = 0;     // guarded by mutex_
+  bool wake_ = false;     // guarded by mutex_
+  int claiming_now_ = 0;  // guarded by mutex_: slots claims in flight ask for
+  bool more_ = false;     // guarded by mutex_
+  bool claiming_ = true;  // guarded by mutex_
+  ClaimCursors cursors_;  // guarded by mutex_
   std::atomic<std::int64_t> claims_{0};
   std::atomic<std::int64_t> claimed_{0};
+  runtime::WorkerPool<Claimed, Working> pool_;  // guarded by mutex_
   std::vector<std::jthread> claimers_;
-  std::vector<std::thread> workers_;
 };
 
 }  // namespace delta::resources
