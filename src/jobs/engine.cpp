@@ -132,6 +132,7 @@ void JobsEngine::start() {
   }
   for (auto& runner : runners_)
     runner->start();
+  runtime_.leader_tasks().start(std::string(Maintenance::kLane));
 }
 
 void JobsEngine::stop(std::chrono::milliseconds grace) {

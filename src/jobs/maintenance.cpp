@@ -14,7 +14,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kBatch = 1000;
 constexpr auto kCleanerBudget = std::chrono::seconds(5);
 constexpr auto kPruneClientsAfter = std::chrono::hours(24);
-constexpr std::string_view kLane = "jobs";
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 
 #include "jobs/context.hpp"
 #include "runtime/elector.hpp"
@@ -15,6 +16,9 @@ namespace delta::jobs {
 
 class Maintenance {
  public:
+  // The lane of the leader's loop the job tasks run in.
+  static constexpr std::string_view kLane = "jobs";
+
   explicit Maintenance(JobsContext& ctx) : ctx_(ctx) {}
   // Adds the tasks to the leader's loop (lane "jobs"); periodic schedules are recorded
   // again after each election.

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/invariant.hpp"
+#include "jobs/outcome.hpp"
 #include "runtime/failure.hpp"
 
 namespace delta::jobs {
@@ -131,7 +133,12 @@ void QueueRunner::execute(const JobRow& job) {
   };
 
   const auto* worker = ctx_.options.workers.find(job.kind);
-  if (worker == nullptr) {  // cannot happen: fetch filters by kind
+  if (worker == nullptr) {
+    // The fetch asks only for kinds this client has workers for.
+    ctx_.log(LogLevel::error,
+             internal::invariant_message(fmt::format("fetched job {} of kind {}, which has no "
+                                                     "worker here; giving it back",
+                                                     job.id, job.kind)));
     completion.state = JobState::available;
     completion.give_back_attempt = true;
     completer_.submit(std::move(completion), std::nullopt);
@@ -152,74 +159,22 @@ void QueueRunner::execute(const JobRow& job) {
   std::stop_token token = watchdog_.add(job.id, deadline);
   JobContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client);
 
-  runtime::Failure failure;
-  std::optional<JobResult> result =
-      runtime::run_catching([&] { return (*worker)->run(context, job); }, failure);
-  std::string& error_message = failure.message;
-  std::string& error_type = failure.type;
-  const runtime::Watchdog::Flags flags = watchdog_.remove(job.id);
-
-  if (result && result->outcome() == JobResult::Outcome::complete) {
-    completion.state = JobState::completed;
-    completer_.submit(std::move(completion), event(JobEventKind::completed, {}));
-    return;
-  }
-  if (result && result->outcome() == JobResult::Outcome::snooze) {
-    auto delay = result->snooze_for();
-    completion.state = delay.count() > 0 ? JobState::scheduled : JobState::available;
-    completion.delay_ms = std::max<std::int64_t>(0, delay.count());
-    completion.give_back_attempt = true;
-    completer_.submit(std::move(completion), event(JobEventKind::snoozed, {}));
-    return;
-  }
-  if (result && result->outcome() == JobResult::Outcome::cancel) {
-    completion.state = JobState::cancelled;
-    completion.error = runtime::error_entry(job.attempt, now, result->message(), "cancel");
-    completer_.submit(std::move(completion), event(JobEventKind::cancelled, result->message()));
-    return;
-  }
-  if (flags.cancelled) {
-    // An operator cancelled the job while it ran (Jobs::cancel).
-    completion.state = JobState::cancelled;
-    completion.error = runtime::error_entry(job.attempt, now, "cancelled while running", "cancel");
-    completer_.submit(std::move(completion),
-                      event(JobEventKind::cancelled, "cancelled while running"));
-    return;
-  }
-  if (flags.shutdown && !flags.timed_out) {
-    // Interrupted by this client's stop: back to available without using an attempt.
-    completion.state = JobState::available;
-    completion.delay_ms = 0;
-    completion.give_back_attempt = true;
-    completer_.submit(std::move(completion), std::nullopt);
-    return;
-  }
-  if (result) {  // retry(message)
-    error_message = result->message();
-    error_type = "retry";
-  }
-  if (flags.timed_out) {
-    error_message = fmt::format("timed out after {} ms{}{}", timeout.count(),
-                                error_message.empty() ? "" : ": ", error_message);
-    error_type = "timeout";
-  }
-  completion.error = runtime::error_entry(job.attempt, now, error_message, error_type);
-  if (job.attempt >= job.max_attempts) {
-    completion.state = JobState::discarded;
-    completer_.submit(std::move(completion), event(JobEventKind::discarded, error_message));
-    return;
-  }
-  std::chrono::milliseconds delay{0};
-  try {
-    auto custom = (*worker)->next_retry(job);
-    delay = custom ? *custom : ctx_.options.retry_policy->next_retry(job);
-  } catch (const std::exception& e) {
-    ctx_.log(LogLevel::warn, fmt::format("job {}: retry policy failed: {}", job.id, e.what()));
-    delay = std::chrono::seconds(1);
-  }
-  completion.state = JobState::retryable;
-  completion.delay_ms = std::max<std::int64_t>(0, delay.count());
-  completer_.submit(std::move(completion), event(JobEventKind::failed, error_message));
+  AttemptEnd end;
+  end.result = runtime::run_catching([&] { return (*worker)->run(context, job); }, end.failure);
+  end.flags = watchdog_.remove(job.id);
+  end.timeout = timeout;
+  auto outcome = attempt_outcome(
+      job, ctx_.id(), now, std::move(end),
+      [&] {
+        auto custom = (*worker)->next_retry(job);
+        return custom ? *custom : ctx_.options.retry_policy->next_retry(job);
+      },
+      [&](const std::string& message) {
+        ctx_.log(LogLevel::warn, fmt::format("job {}: retry policy failed: {}", job.id, message));
+      });
+  std::optional<JobEvent> published;
+  if (outcome.event) published = event(*outcome.event, std::move(outcome.event_error));
+  completer_.submit(std::move(outcome.completion), std::move(published));
 }
 
 void QueueRunner::stop_fetching() {

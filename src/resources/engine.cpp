@@ -157,6 +157,7 @@ void ResourceEngine::start() {
   });
   for (auto& runner : runners_)
     runner->start();
+  runtime_.leader_tasks().start(std::string(Maintenance::kLane));
 }
 
 void ResourceEngine::stop(std::chrono::milliseconds grace) {

@@ -13,7 +13,6 @@ namespace {
 constexpr int kRescueBatch = 1000;
 constexpr int kExpireBatch = 5000;
 constexpr int kCleanBatch = 10000;
-constexpr std::string_view kLane = "resources";
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string_view>
 
 #include "jobs/engine.hpp"
 #include "resources/context.hpp"
@@ -16,6 +17,9 @@ namespace delta::resources {
 
 class Maintenance {
  public:
+  // The lane of the leader's loop the resource tasks run in.
+  static constexpr std::string_view kLane = "resources";
+
   // `wake_all()`: resources became runnable (wake every runner of this process).
   Maintenance(ResourcesContext& ctx, jobs::JobsEngine& jobs, std::function<void()> wake_all)
       : ctx_(ctx), jobs_(jobs), wake_all_(std::move(wake_all)) {}

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/invariant.hpp"
+#include "resources/outcome.hpp"
 #include "runtime/failure.hpp"
 
 namespace delta::resources {
@@ -239,36 +241,36 @@ void NamespaceRunner::execute(Claimed& taken) {
   const auto now = ctx_.now();
   const KindInfo* info = ctx_.kind(claimed.kind);
   const bool want_event = !ctx_.events.empty();
-  Completer::Item item;
-  item.row.id = claimed.id;
-  item.row.attempted_at = claimed.attempted_at.value_or(Timestamp{});
-  item.row.generation = claimed.generation;
+  FinishRow claim;
+  claim.id = claimed.id;
+  claim.attempted_at = claimed.attempted_at.value_or(Timestamp{});
+  claim.generation = claimed.generation;
   const int attempt = claimed.attempt;
-
-  auto fail = [&](const ResourceRow& row, const std::string& message, std::string_view type) {
-    item.row.outcome = Finish::failed;
-    item.row.error = runtime::error_entry(attempt, now, message, type);
-    std::chrono::milliseconds delay{1000};
-    try {
-      delay = ctx_.options.resource_backoff(attempt);
-    } catch (const std::exception& e) {
-      ctx_.log(LogLevel::warn, fmt::format("resource backoff failed: {}", e.what()));
+  const Backoff backoff{ctx_.options.resource_backoff, [this](const std::string& message) {
+                          ctx_.log(LogLevel::warn,
+                                   fmt::format("resource backoff failed: {}", message));
+                        }};
+  // Hands `outcome` to the completer, with its event when someone listens.
+  auto submit = [&](WorkOutcome outcome, const ResourceRow& row) {
+    Completer::Item item{std::move(outcome.row), std::nullopt};
+    if (want_event && outcome.event) {
+      item.event = Event{*outcome.event, row, std::move(outcome.event_error)};
     }
-    item.row.delay_ms = std::max<std::int64_t>(0, delay.count());
-    if (want_event) item.event = Event{EventCategory::failed, row, message};
     completer_.submit(std::move(item));
   };
 
   std::unique_ptr<ControllerBase::Prepared> prepared;
   const std::string kind = claimed.kind;
   try {
-    if (info == nullptr) throw Error("no controller for this kind");  // claim filters by kind
+    // The claim asks only for kinds this client has controllers for.
+    internal::check_invariant(info != nullptr, "claimed a resource of a kind with no controller");
     // Without subscribers the row is not needed again: move it into the resource.
     prepared = want_event ? info->controller->prepare(claimed)
                           : info->controller->prepare(std::move(claimed));
   } catch (const std::exception& e) {
-    fail(claimed, fmt::format("the stored object does not parse as {}: {}", kind, e.what()),
-         "parse");
+    const runtime::Failure failure{
+        fmt::format("the stored object does not parse as {}: {}", kind, e.what()), "parse"};
+    submit(failed_outcome(std::move(claim), attempt, now, failure, backoff), claimed);
     return;
   }
   const ResourceRow& row = prepared->row();
@@ -292,10 +294,10 @@ void NamespaceRunner::execute(Claimed& taken) {
     bool held = true;
     try {
       auto conn = ctx_.pool().acquire();
-      held = !ctx_.store
-                  .renew_leases(*conn, {row.id}, {item.row.attempted_at}, {lease}, ctx_.id(),
-                                ctx_.now())
-                  .empty();
+      held =
+          !ctx_.store
+               .renew_leases(*conn, {row.id}, {claim.attempted_at}, {lease}, ctx_.id(), ctx_.now())
+               .empty();
     } catch (const std::exception& e) {
       held = !waited;  // a fresh claim's lease still covers the kind's timeout
       ctx_.log(LogLevel::warn,
@@ -314,48 +316,11 @@ void NamespaceRunner::execute(Claimed& taken) {
   std::stop_token token = watchdog_.add(row.id, deadline);
   WorkContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client);
 
-  runtime::Failure failure;
-  std::optional<WorkResult> result =
-      runtime::run_catching([&] { return prepared->work(context); }, failure);
-  std::string& error_message = failure.message;
-  std::string& error_type = failure.type;
-  const runtime::Watchdog::Flags flags = watchdog_.remove(row.id);
-
-  using Outcome = WorkResult::Outcome;
-  if (result && result->outcome() == Outcome::synced) {
-    item.row.outcome = Finish::synced;
-    if (want_event) item.event = Event{EventCategory::synced, row, {}};
-    completer_.submit(std::move(item));
-    return;
-  }
-  if (result && result->outcome() == Outcome::remove) {
-    item.row.outcome = Finish::deleted;
-    if (want_event) item.event = Event{EventCategory::deleted, row, result->message()};
-    completer_.submit(std::move(item));
-    return;
-  }
-  if (result && result->outcome() == Outcome::requeue) {
-    item.row.outcome = Finish::requeue;
-    item.row.delay_ms = std::max<std::int64_t>(0, result->delay().count());
-    completer_.submit(std::move(item));
-    return;
-  }
-  if (flags.shutdown && !flags.timed_out) {
-    // Interrupted by this client's stop: back to scheduled without using an attempt.
-    item.row.outcome = Finish::release;
-    completer_.submit(std::move(item));
-    return;
-  }
-  if (result) {  // retry(message)
-    error_message = result->message();
-    error_type = "retry";
-  }
-  if (flags.timed_out) {
-    error_message = fmt::format("timed out after {} ms{}{}", timeout.count(),
-                                error_message.empty() ? "" : ": ", error_message);
-    error_type = "timeout";
-  }
-  fail(row, error_message, error_type);
+  WorkEnd end;
+  end.result = runtime::run_catching([&] { return prepared->work(context); }, end.failure);
+  end.flags = watchdog_.remove(row.id);
+  end.timeout = timeout;
+  submit(work_outcome(std::move(claim), attempt, now, std::move(end), backoff), row);
 }
 
 void NamespaceRunner::stop_claiming() {

@@ -4,6 +4,7 @@
 #include <typeinfo>
 
 #include <cxxabi.h>
+#include <fmt/format.h>
 
 #include <delta/pg_values.hpp>
 
@@ -38,6 +39,18 @@ nlohmann::json error_entry(int attempt, std::optional<Timestamp> now, std::strin
           {"at", at},
           {"error", storable_text(message)},
           {"type", storable_text(type)}};
+}
+
+Failure attempt_failure(Failure thrown, const std::string* retried, bool timed_out,
+                        std::chrono::milliseconds timeout) {
+  Failure failure = std::move(thrown);
+  if (retried != nullptr) failure = {*retried, "retry"};
+  if (timed_out) {
+    failure.message = fmt::format("timed out after {} ms{}{}", timeout.count(),
+                                  failure.message.empty() ? "" : ": ", failure.message);
+    failure.type = "timeout";
+  }
+  return failure;
 }
 
 }  // namespace delta::runtime

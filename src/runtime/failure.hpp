@@ -2,6 +2,7 @@
 // apart and recorded.
 #pragma once
 
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <string>
@@ -29,6 +30,12 @@ struct Failure {
   std::string message;
   std::string type;  // exception_type(), or "unknown" for what is not a std::exception
 };
+
+// What a failed attempt records: what it threw, or the message it gave with retry()
+// (`retried`, type "retry"), prefixed "timed out after N ms" (type "timeout") when its
+// deadline passed.
+Failure attempt_failure(Failure thrown, const std::string* retried, bool timed_out,
+                        std::chrono::milliseconds timeout);
 
 // Runs `body`; returns its result, or nullopt with `failure` filled in when it threw.
 template <class F>

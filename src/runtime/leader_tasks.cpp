@@ -6,9 +6,8 @@
 
 namespace delta::runtime {
 
-LeaderTasks::LeaderTasks(Context& ctx, Elector& elector) : ctx_(ctx), elector_(elector) {
-  elector_.on_elected([this] { wake(); });
-}
+LeaderTasks::LeaderTasks(Context& ctx, std::function<bool()> is_leader)
+    : ctx_(ctx), is_leader_(std::move(is_leader)) {}
 
 void LeaderTasks::add(const std::string& lane, std::string name, std::chrono::milliseconds interval,
                       std::function<void()> run) {
@@ -23,10 +22,11 @@ void LeaderTasks::add(const std::string& lane, std::string name, std::chrono::mi
   (*it)->tasks.add(std::move(name), interval, std::move(run));
 }
 
-void LeaderTasks::start() {
-  for (auto& lane : lanes_) {
-    Lane* raw = lane.get();
-    lane->thread = std::jthread([this, raw](std::stop_token stop) { loop(*raw, stop); });
+void LeaderTasks::start(const std::string& lane) {
+  for (auto& candidate : lanes_) {
+    if (candidate->name != lane || candidate->thread.joinable()) continue;
+    Lane* raw = candidate.get();
+    candidate->thread = std::jthread([this, raw](std::stop_token stop) { loop(*raw, stop); });
   }
 }
 
@@ -56,7 +56,7 @@ void LeaderTasks::loop(Lane& lane, std::stop_token stop) {
       std::lock_guard lock(mutex_);
       seen = elections_;
     }
-    const bool leader = elector_.is_leader();
+    const bool leader = is_leader_();
     if (leader && !was_leader) lane.tasks.make_all_due();  // a new leader catches up at once
     was_leader = leader;
     if (leader) lane.tasks.run_due(stop, ctx_);

@@ -21,23 +21,29 @@
 #include <vector>
 
 #include "runtime/context.hpp"
-#include "runtime/elector.hpp"
 #include "runtime/task_list.hpp"
 
 namespace delta::runtime {
 
 class LeaderTasks {
  public:
-  LeaderTasks(Context& ctx, Elector& elector);
+  // `is_leader()` says whether this process holds the leadership now (Elector::is_leader).
+  LeaderTasks(Context& ctx, std::function<bool()> is_leader);
   ~LeaderTasks() { stop(); }
   LeaderTasks(const LeaderTasks&) = delete;
   LeaderTasks& operator=(const LeaderTasks&) = delete;
 
-  // Before start(): adds `run` to lane `lane` (created on first use), every `interval`.
+  // Before the lane starts: adds `run` to lane `lane` (created on first use), every
+  // `interval`.
   void add(const std::string& lane, std::string name, std::chrono::milliseconds interval,
            std::function<void()> run);
-  void start();
+  // Starts lane `lane` (its engine calls this once what the tasks touch is running). A
+  // lane that has no tasks does nothing.
+  void start(const std::string& lane);
+  // Ends every lane's thread (a task running now finishes first).
   void stop();
+  // This process was just elected: every lane looks at once (and runs all its tasks).
+  void wake();
 
  private:
   struct Lane {
@@ -46,10 +52,9 @@ class LeaderTasks {
     std::jthread thread;
   };
   void loop(Lane& lane, std::stop_token stop);
-  void wake();
 
   Context& ctx_;
-  Elector& elector_;
+  std::function<bool()> is_leader_;
   std::vector<std::unique_ptr<Lane>> lanes_;  // set before start
   std::mutex mutex_;
   std::condition_variable_any changed_;

@@ -67,9 +67,7 @@ void NotifyLimiter::trailer_loop(std::stop_token stop) {
     if (!owed.empty()) {
       lock.unlock();
       try {
-        auto conn = ctx_.pool->acquire();
-        for (const auto& [channel, payload] : owed)
-          store_.notify(*conn, channel, payload);
+        send_(owed);
       } catch (const std::exception& e) {
         ctx_.log(LogLevel::warn, fmt::format("could not send a wake-up: {}", e.what()));
       }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -19,13 +20,16 @@
 #include <vector>
 
 #include "runtime/context.hpp"
-#include "runtime/process_store.hpp"
 
 namespace delta::runtime {
 
 class NotifyLimiter {
  public:
-  NotifyLimiter(Context& ctx, ProcessStore& store) : ctx_(ctx), store_(store) {}
+  using Key = std::pair<std::string, std::string>;  // channel, payload
+  // Sends owed wake-ups (on the trailer thread); may throw (logged, not retried: polling
+  // finds the work).
+  using Sender = std::function<void(const std::vector<Key>& owed)>;
+  NotifyLimiter(Context& ctx, Sender send) : ctx_(ctx), send_(std::move(send)) {}
   ~NotifyLimiter() { stop(); }
   NotifyLimiter(const NotifyLimiter&) = delete;
   NotifyLimiter& operator=(const NotifyLimiter&) = delete;
@@ -37,11 +41,10 @@ class NotifyLimiter {
   void stop();
 
  private:
-  using Key = std::pair<std::string, std::string>;  // channel, payload
   void trailer_loop(std::stop_token stop);
 
   Context& ctx_;
-  ProcessStore& store_;
+  Sender send_;
   std::mutex mutex_;
   std::condition_variable_any owed_;
   bool stopped_ = false;                                            // guarded by mutex_

@@ -7,8 +7,14 @@ Runtime::Runtime(std::shared_ptr<pg::Pool> pool, const Options& options, Client*
       store_(ctx_.options.schema),
       elector_(ctx_, store_),
       notifier_(ctx_),
-      limiter_(ctx_, store_),
-      leader_tasks_(ctx_, elector_) {
+      limiter_(ctx_,
+               [this](const std::vector<NotifyLimiter::Key>& owed) {
+                 auto conn = ctx_.pool->acquire();
+                 for (const auto& [channel, payload] : owed)
+                   store_.notify(*conn, channel, payload);
+               }),
+      leader_tasks_(ctx_, [this] { return elector_.is_leader(); }) {
+  elector_.on_elected([this] { leader_tasks_.wake(); });
   notifier_.add_channel(store_.control_channel(), [this](const std::string& payload) {
     if (payload == "leader_resigned") elector_.wake_election();
   });
@@ -22,7 +28,6 @@ void Runtime::start() {
 
 void Runtime::run() {
   notifier_.start();
-  leader_tasks_.start();
 }
 
 void Runtime::stop() {

@@ -3,9 +3,10 @@
 // it and register their channels and leader tasks before start().
 //
 // Start order: start() registers the process (heartbeat), starts the election and
-// LISTENs; then the engines start; then run() starts delivering notifications and the
-// leader's tasks. Stop order: the engines stop; then stop() ends the leader's tasks, the
-// notifier and the limiter, resigns the leadership and marks the process stopped.
+// LISTENs; then the engines start, each starting its lane of leader tasks once what they
+// touch runs; then run() starts delivering notifications. Stop order: the engines stop; then stop()
+// ends the leader's tasks, the notifier and the limiter, resigns the leadership and marks the
+// process stopped.
 #pragma once
 
 #include <memory>
