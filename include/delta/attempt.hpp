@@ -23,6 +23,28 @@ struct AttemptError {
 };
 
 namespace detail {
+// What a piece of user code decided about its attempt: an outcome, a message (an error,
+// a reason) and a duration whose meaning depends on the outcome. WorkResult and
+// jobs::JobResult are made only by their factory functions (synced(), jobs::complete(),
+// ...).
+template <class OutcomeEnum>
+class Decision {
+ public:
+  using Outcome = OutcomeEnum;
+  Outcome outcome() const noexcept { return outcome_; }
+  const std::string& message() const noexcept { return message_; }
+
+ protected:
+  Decision(Outcome outcome, std::string message, std::chrono::milliseconds duration)
+      : outcome_(outcome), message_(std::move(message)), duration_(duration) {}
+  std::chrono::milliseconds duration() const noexcept { return duration_; }
+
+ private:
+  Outcome outcome_;
+  std::string message_;
+  std::chrono::milliseconds duration_{0};
+};
+
 // What a running attempt gets to see of the client running it.
 class RunContext {
  public:

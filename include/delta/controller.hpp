@@ -40,25 +40,22 @@ namespace delta {
 class Client;
 
 // What work() decided. Make one with synced(), retry(), remove() or requeue_after().
-class WorkResult {
+namespace detail {
+enum class WorkOutcome { synced, retry, remove, requeue };
+}
+
+class WorkResult : public detail::Decision<detail::WorkOutcome> {
  public:
-  enum class Outcome { synced, retry, remove, requeue };
-  Outcome outcome() const noexcept { return outcome_; }
-  // retry: the error recorded; remove: the reason.
-  const std::string& message() const noexcept { return message_; }
+  // outcome(); message(): retry: the error recorded; remove: the reason.
   // requeue: how long until the resource is worked again.
-  std::chrono::milliseconds delay() const noexcept { return delay_; }
+  std::chrono::milliseconds delay() const noexcept { return duration(); }
 
  private:
   friend WorkResult synced();
   friend WorkResult retry(std::string message);
   friend WorkResult remove(std::string reason);
   friend WorkResult requeue_after(std::chrono::milliseconds delay);
-  WorkResult(Outcome outcome, std::string message, std::chrono::milliseconds delay)
-      : outcome_(outcome), message_(std::move(message)), delay_(delay) {}
-  Outcome outcome_;
-  std::string message_;
-  std::chrono::milliseconds delay_{0};
+  using Decision::Decision;
 };
 
 // The resource is in step: it becomes synced (or is worked again at once if its content

@@ -146,23 +146,22 @@ struct InsertResult {
 };
 
 // What a worker decided.
-class JobResult {
+namespace detail {
+enum class JobOutcome { complete, retry, cancel, snooze };
+}
+
+class JobResult : public delta::detail::Decision<detail::JobOutcome> {
  public:
-  enum class Outcome { complete, retry, cancel, snooze };
-  Outcome outcome() const noexcept { return outcome_; }
-  const std::string& message() const noexcept { return message_; }
-  std::chrono::milliseconds snooze_for() const noexcept { return snooze_; }
+  // outcome(); message(): retry: the error recorded; cancel: the reason.
+  // snooze: how long until the job runs again.
+  std::chrono::milliseconds snooze_for() const noexcept { return duration(); }
 
  private:
   friend JobResult complete();
   friend JobResult retry(std::string message);
   friend JobResult cancel(std::string reason);
   friend JobResult snooze(std::chrono::milliseconds duration);
-  JobResult(Outcome outcome, std::string message, std::chrono::milliseconds snooze)
-      : outcome_(outcome), message_(std::move(message)), snooze_(snooze) {}
-  Outcome outcome_;
-  std::string message_;
-  std::chrono::milliseconds snooze_{0};
+  using Decision::Decision;
 };
 
 // The job is done.
