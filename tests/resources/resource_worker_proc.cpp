@@ -1,4 +1,4 @@
-// resource_worker_proc: one resource-engine worker process for sync_process_pgtest (not a
+// resource_worker_proc: one resource-engine worker process for resources_process_pgtest (not a
 // test).
 //
 // It starts a delta::Client with short intervals on the schema it is given, with a
@@ -53,7 +53,7 @@ using std::chrono::milliseconds;
 // line before the client is built).
 int g_parallelism = 4;
 
-// The objects the test informs: same kinds and JSON form as in sync_process_pgtest.cpp.
+// The objects the test informs: same kinds and JSON form as in resources_process_pgtest.cpp.
 template <class Tag>
 struct Obj {
   std::string key;
@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
 
   Settings settings;
   pid_t parent_pid = 0;
-  CLI::App app("A delta resource worker process for sync_process_pgtest.");
+  CLI::App app("A delta resource worker process for resources_process_pgtest.");
   app.add_option("--schema", settings.schema, "delta schema (migrated)")->required();
   app.add_option("--client-id", settings.client_id, "delta client id")->required();
   app.add_option("--kinds", settings.kinds, "kinds to run controllers for (item,alpha,beta,gamma)")

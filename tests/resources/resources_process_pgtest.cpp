@@ -6,7 +6,7 @@
 // work (claimed ahead or not) so that nothing is rescued from a live process. Each worker
 // process logs every work() call it finished (CLOCK_REALTIME intervals) to a file of its
 // own; the tests compare those logs with the rows. Each test uses its own schema; the suite
-// is named after the executable so `ctest -R sync_process` selects it.
+// is named after the executable so `ctest -R resources_process` selects it.
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -295,14 +295,14 @@ class WorkerProcess {
   int status_ = 0;
 };
 
-class sync_process_pgtest : public ::testing::Test {
+class resources_process_pgtest : public ::testing::Test {
  protected:
   void SetUp() override {
     pool_ = delta::testing::make_pool({.max_connections = 4});
     schema_ = delta::testing::unique_schema("sp");
     delta::migrate(*pool_, {.schema = schema_});
     std::string dir_template =
-        (std::filesystem::temp_directory_path() / "sync_process_XXXXXX").string();
+        (std::filesystem::temp_directory_path() / "resources_process_XXXXXX").string();
     if (::mkdtemp(dir_template.data()) == nullptr) {
       throw std::system_error(errno, std::generic_category(), "mkdtemp");
     }
@@ -408,7 +408,7 @@ class sync_process_pgtest : public ::testing::Test {
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
 };
 
-TEST_F(sync_process_pgtest, TwoProcessesWorkTwentyThousandResourcesExactlyOnce) {
+TEST_F(resources_process_pgtest, TwoProcessesWorkTwentyThousandResourcesExactlyOnce) {
   constexpr int kResources = 20000;
   const std::vector<std::string> args{"--kinds",       "item", "--parallelism", "32",
                                       "--max-workers", "32",   "--work-ms",     "0"};
@@ -488,7 +488,7 @@ FROM {s}.delta_resource)"))) {
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_client WHERE stopped_at IS NOT NULL"), 2);
 }
 
-TEST_F(sync_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByTheSurvivor) {
+TEST_F(resources_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByTheSurvivor) {
   // Enough resources that both processes keep a backlog claimed (a process may claim
   // more than it works at once) until the kill.
   constexpr int kResources = 120;
@@ -627,7 +627,7 @@ TEST_F(sync_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByThe
   EXPECT_EQ(survivor.terminate(kStopTimeout), 0);
 }
 
-TEST_F(sync_process_pgtest, ProcessesClaimOnlyTheirKindsAndNamespaces) {
+TEST_F(resources_process_pgtest, ProcessesClaimOnlyTheirKindsAndNamespaces) {
   // a runs alpha and gamma in east and shared; b runs beta and gamma in west and shared.
   // gamma/east is a's and gamma/west b's by namespace alone, alpha/shared a's and
   // beta/shared b's by kind alone; gamma/shared is either's; alpha/west and beta/east are
@@ -719,7 +719,7 @@ TEST_F(sync_process_pgtest, ProcessesClaimOnlyTheirKindsAndNamespaces) {
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
 }
 
-TEST_F(sync_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrently) {
+TEST_F(resources_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrently) {
   // Objects change twice while two processes work them: a resource being worked when it
   // changes is worked again once that work has ended, never at the same time.
   constexpr int kResources = 400;
@@ -808,7 +808,7 @@ TEST_F(sync_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrently) {
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
 }
 
-TEST_F(sync_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTimeout) {
+TEST_F(resources_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTimeout) {
   // Every work() takes 200 ms of a 1 s work timeout, and a claim's lease is that timeout
   // plus a 200 ms stuck threshold; both processes stay alive. No lease may run out, so
   // nothing is rescued and nothing is worked twice, however many resources a process

@@ -28,7 +28,7 @@ class ItemController : public delta::Controller<Item> {
   std::atomic<int> worked{0};
 };
 
-TEST(sync_smoke_pgtest, InformThenSynced) {
+TEST(resources_smoke_pgtest, InformThenSynced) {
   delta::testing::ScratchSchema schema("smoke");
   auto pool = delta::testing::make_pool();
   delta::migrate(*pool, {.schema = schema.name()});
@@ -97,7 +97,7 @@ class Event2Controller : public delta::Controller<Event2> {
   std::atomic<int> total{3000};
 };
 
-TEST(sync_smoke_pgtest, ScheduledInformerWritesAndAdvancesCursor) {
+TEST(resources_smoke_pgtest, ScheduledInformerWritesAndAdvancesCursor) {
   delta::testing::ScratchSchema schema("smoke");
   auto pool = delta::testing::make_pool();
   delta::migrate(*pool, {.schema = schema.name()});
