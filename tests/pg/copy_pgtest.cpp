@@ -21,6 +21,7 @@
 
 #include "pg/connection.hpp"
 #include "pg/copy.hpp"
+#include "support/instant.hpp"
 #include "support/pg_test.hpp"
 
 namespace {
@@ -32,13 +33,10 @@ using delta::Timestamp;
 using delta::pg::Bytes;
 using delta::pg::CopyWriter;
 using delta::pg::Pool;
+using delta::testing::kInstant;
 using namespace std::chrono_literals;
 
 constexpr std::int64_t kRows = 100000;
-
-// 2026-11-28 00:27:28.123456 UTC.
-constexpr Timestamp kInstant = std::chrono::sys_days{std::chrono::year{2026} / 11 / 28} + 27min +
-                               28s + std::chrono::microseconds{123456};
 
 // Texts that COPY's text format must escape (or must not mistake for markers).
 const std::vector<std::string>& tricky_texts() {

@@ -25,6 +25,7 @@ using delta::pg::Listener;
 using delta::pg::ListenerOptions;
 using delta::pg::Notification;
 using delta::pg::Pool;
+using delta::testing::terminate_backend;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -40,16 +41,6 @@ ListenerOptions listener_options() {
 
 void notify(Pool& pool, const std::string& channel, const std::string& payload) {
   pool.exec("SELECT pg_notify($1, $2)", channel, payload);
-}
-
-// Terminates backend `pid` and waits until the server has removed it.
-void terminate_backend(Pool& pool, int pid) {
-  ASSERT_TRUE(pool.exec("SELECT pg_terminate_backend($1)", std::int32_t{pid}).one().get<bool>(0));
-  ASSERT_TRUE(dt::eventually([&] {
-    return pool.exec("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", std::int32_t{pid})
-               .one()
-               .get<std::int64_t>(0) == 0;
-  }));
 }
 
 TEST(listener_pgtest, ReceivesNotificationWithPayload) {

@@ -26,6 +26,7 @@
 
 #include "common/digest.hpp"
 #include "pg/connection.hpp"
+#include "support/instant.hpp"
 #include "support/pg_test.hpp"
 
 namespace {
@@ -40,12 +41,10 @@ using delta::pg::Pool;
 using delta::pg::PoolOptions;
 using delta::pg::Statement;
 using delta::pg::Transaction;
+using delta::testing::kInstant;
+using delta::testing::terminate_backend;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// 2026-11-28 00:27:28.123456 UTC.
-constexpr Timestamp kInstant = std::chrono::sys_days{std::chrono::year{2026} / 11 / 28} + 27min +
-                               28s + std::chrono::microseconds{123456};
 
 // A schema of its own for one test, dropped (with everything in it) at the end.
 class Scratch : public dt::ScratchSchema {
@@ -79,16 +78,6 @@ std::int64_t code_points(std::string_view text) {
 
 std::int32_t backend_pid_of(delta::pg::Connection& conn) {
   return conn.exec("SELECT pg_backend_pid()").one().get<std::int32_t>(0);
-}
-
-// Terminates backend `pid` from `killer` and waits until the server has removed it.
-void terminate_backend(Pool& killer, std::int32_t pid) {
-  ASSERT_TRUE(killer.exec("SELECT pg_terminate_backend($1)", pid).one().get<bool>(0));
-  ASSERT_TRUE(dt::eventually([&] {
-    return killer.exec("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
-               .one()
-               .get<std::int64_t>(0) == 0;
-  }));
 }
 
 // ---- parameter and row round trips --------------------------------------------------
