@@ -59,11 +59,7 @@ CREATE TABLE {s}.proc_execution (
   started_at timestamptz NOT NULL,
   finished_at timestamptz NOT NULL
 ))"));
-    // Inserts and reads jobs; never started, so it neither works jobs nor leads.
-    delta::Config config;
-    config.schema = schema_name();
-    config.logger = delta::stderr_logger(delta::LogLevel::warn);
-    inserter_ = std::make_unique<delta::Client>(shared_pool(), config);
+    inserter_ = idle_client();  // inserts and reads jobs
   }
 
   void TearDown() override {

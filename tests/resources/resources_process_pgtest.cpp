@@ -71,11 +71,7 @@ class resources_process_pgtest : public delta::testing::ProcessTest {
       throw std::system_error(errno, std::generic_category(), "mkdtemp");
     }
     log_dir_ = dir_template;
-    // Informs and reads resources; never started, so it works nothing and never leads.
-    delta::Config config;
-    config.schema = schema_name();
-    config.logger = delta::stderr_logger(delta::LogLevel::warn);
-    informer_ = std::make_unique<delta::Client>(shared_pool(), config);
+    informer_ = idle_client();  // informs and reads resources
   }
 
   void TearDown() override {

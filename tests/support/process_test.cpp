@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <delta/log.hpp>
+
 namespace delta::testing {
 
 ProcessTest::ProcessTest(std::string program, std::string schema_prefix)
@@ -18,6 +20,13 @@ void ProcessTest::SetUp() {
 void ProcessTest::TearDown() {
   workers_.clear();  // kills whatever still runs before its schema goes
   schema_.reset();
+}
+
+std::unique_ptr<Client> ProcessTest::idle_client() const {
+  Config config;
+  config.schema = schema_name();
+  config.logger = stderr_logger(LogLevel::warn);
+  return std::make_unique<Client>(shared_pool(), config);
 }
 
 std::string ProcessTest::state_counts(std::string_view table, std::string_view none) const {

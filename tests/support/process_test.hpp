@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <delta/client.hpp>
 #include <delta/pg.hpp>
 
 #include "support/pg_test.hpp"
@@ -44,6 +45,9 @@ class ProcessTest : public ::testing::Test {
   std::int64_t scalar(std::string_view text, const Args&... args) const {
     return schema_->scalar(text, args...);
   }
+  // A client on this schema (logging warnings to stderr) that is never started: it
+  // inserts, informs and reads, works nothing and never leads.
+  std::unique_ptr<Client> idle_client() const;
   // eventually(), checking `condition` every `interval` (for conditions that cost a
   // query).
   static bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
