@@ -30,9 +30,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-using delta::testing::elapsed_ms;
-using delta::testing::ProcJob;
-using delta::testing::WorkerProcess;
+using namespace delta::testing;
 using Clock = std::chrono::steady_clock;
 
 // The timing job_worker_proc runs with.

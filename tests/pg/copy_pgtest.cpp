@@ -32,7 +32,6 @@ using delta::DatabaseErrorKind;
 using delta::Timestamp;
 using delta::pg::Bytes;
 using delta::pg::CopyWriter;
-using delta::pg::Pool;
 using delta::testing::kInstant;
 using namespace std::chrono_literals;
 

@@ -38,7 +38,6 @@ using delta::Timestamp;
 using delta::pg::Bytes;
 using delta::pg::Params;
 using delta::pg::Pool;
-using delta::pg::PoolOptions;
 using delta::pg::Statement;
 using delta::pg::Transaction;
 using delta::testing::kInstant;

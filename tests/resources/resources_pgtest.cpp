@@ -45,12 +45,7 @@ using delta::InformStatus;
 using delta::ResourceRow;
 using delta::ResourceState;
 using delta::Timestamp;
-using delta::testing::consistently;
-using delta::testing::contains;
-using delta::testing::eventually;
-using delta::testing::ms_from_now;
-using delta::testing::Thing;
-using delta::testing::Versioned;
+using namespace delta::testing;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 

@@ -45,18 +45,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-using delta::testing::Alpha;
-using delta::testing::Beta;
-using delta::testing::by_resource;
-using delta::testing::describe;
-using delta::testing::elapsed_ms;
-using delta::testing::Gamma;
-using delta::testing::Item;
-using delta::testing::overlapping_work;
-using delta::testing::read_work_log;
-using delta::testing::realtime_ns;
-using delta::testing::WorkerProcess;
-using delta::testing::WorkRecord;
+using namespace delta::testing;
 using Clock = std::chrono::steady_clock;
 
 class resources_process_pgtest : public delta::testing::ProcessTest {

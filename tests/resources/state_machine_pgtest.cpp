@@ -35,12 +35,7 @@ using delta::Config;
 using delta::InformStatus;
 using delta::ResourceRow;
 using delta::ResourceState;
-using delta::testing::consistently;
-using delta::testing::contains;
-using delta::testing::eventually;
-using delta::testing::ms_from_now;
-using delta::testing::Thing;
-using delta::testing::Versioned;
+using namespace delta::testing;
 using namespace std::chrono_literals;
 
 // ---- the table --------------------------------------------------------------------------
@@ -81,6 +76,15 @@ const char* const kDegraded = "state = 'degraded', attempt = 10, attempted_at = 
 const char* const kExpired = "state = 'expired', attempt = 1, synced_at = now(), run_at = now()";
 const char* const kDeleted = "state = 'deleted', attempt = 1, deleted_at = now()";
 
+// Setup: informs `object` with the reader and puts its row in the state a transition
+// starts from with `setup` (SQL assignments; empty: as informed); returns the row then.
+template <class T>
+ResourceRow informed_as(StateMachine& t, const T& object, const char* setup) {
+  t.reader().inform(object);
+  if (*setup != '\0') t.set(object.key, setup, T::kind);
+  return t.row(object.key, T::kind);
+}
+
 // ---- inform -----------------------------------------------------------------------------
 
 void inform_new_object(StateMachine& t) {
@@ -97,11 +101,9 @@ void inform_new_object(StateMachine& t) {
 
 // Informs a changed object over a row put in `from` by `setup`.
 void inform_changed_from(StateMachine& t, const char* setup, ResourceState from) {
-  Client& client = t.reader();
-  client.inform(Thing{"a", "sync", 1});
-  t.set("a", setup);
-  const ResourceRow before = t.row("a");
+  const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, setup);
   ASSERT_EQ(before.state, from);
+  Client& client = t.reader();
 
   auto result = client.inform(Thing{"a", "sync", 2});
   EXPECT_EQ(result.status, InformStatus::changed);
@@ -123,10 +125,8 @@ void inform_changed_from(StateMachine& t, const char* setup, ResourceState from)
 }
 
 void inform_unchanged_synced_writes_nothing(StateMachine& t) {
+  const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, kSynced);
   Client& client = t.reader();
-  client.inform(Thing{"a", "sync", 1});
-  t.set("a", kSynced);
-  const ResourceRow before = t.row("a");
   std::this_thread::sleep_for(5ms);  // so that a write would move updated_at
 
   auto result = client.inform(Thing{"a", "sync", 1});
@@ -142,10 +142,8 @@ void inform_unchanged_synced_writes_nothing(StateMachine& t) {
 }
 
 void inform_unchanged_forced(StateMachine& t) {
+  const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, kSynced);
   Client& client = t.reader();
-  client.inform(Thing{"a", "sync", 1});
-  t.set("a", kSynced);
-  const ResourceRow before = t.row("a");
 
   auto result = client.inform(Thing{"a", "sync", 1}, {.force = true});
   EXPECT_EQ(result.status, InformStatus::changed);
@@ -157,11 +155,9 @@ void inform_unchanged_forced(StateMachine& t) {
 }
 
 void inform_compare_newer_same_content(StateMachine& t) {
-  Client& client = t.reader();
-  client.inform(Versioned{"a", "sync", 1});
-  t.set("a", kSynced, Versioned::kind);
   // compare() > 0 is a change even when the canonical JSON (and so the hash) is the same.
-  auto stored = t.row("a", Versioned::kind);
+  const ResourceRow stored = informed_as(t, Versioned{"a", "sync", 1}, kSynced);
+  Client& client = t.reader();
   auto result = client.inform(Versioned{"a", "sync", 1});
   EXPECT_EQ(result.status, InformStatus::unchanged) << "compare() == 0, same hash";
   t.set("a", "object = jsonb_set(object, '{version}', '0')", Versioned::kind);
@@ -177,11 +173,9 @@ void inform_compare_newer_same_content(StateMachine& t) {
 
 // Informs an older version (compare() < 0) over a row put in `from` by `setup`.
 void inform_stale_from(StateMachine& t, const char* setup, ResourceState from) {
-  Client& client = t.reader();
-  client.inform(Versioned{"a", "sync", 5});
-  t.set("a", setup, Versioned::kind);
-  const ResourceRow before = t.row("a", Versioned::kind);
+  const ResourceRow before = informed_as(t, Versioned{"a", "sync", 5}, setup);
   ASSERT_EQ(before.state, from);
+  Client& client = t.reader();
 
   auto result = client.inform(Versioned{"a", "retry", 3});
   EXPECT_EQ(result.status, InformStatus::stale);
@@ -198,11 +192,9 @@ void inform_stale_from(StateMachine& t, const char* setup, ResourceState from) {
 }
 
 void inform_explicit_resurrects_deleted(StateMachine& t) {
-  Client& client = t.reader();
-  client.inform(Thing{"a", "sync", 1});
-  t.set("a", kDeleted);
-  const ResourceRow before = t.row("a");
+  const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, kDeleted);
   ASSERT_EQ(before.state, ResourceState::deleted);
+  Client& client = t.reader();
 
   auto result = client.inform(Thing{"a", "sync", 1});  // the same content
   EXPECT_EQ(result.status, InformStatus::changed);
@@ -218,9 +210,7 @@ void inform_explicit_resurrects_deleted(StateMachine& t) {
 
 // The claim of a runnable row put in `from` by `setup` (empty: just informed).
 void claim_from(StateMachine& t, const char* setup, ResourceState from) {
-  t.reader().inform(Thing{"a", "block", 1});
-  if (*setup != '\0') t.set("a", setup);
-  const ResourceRow before = t.row("a");
+  const ResourceRow before = informed_as(t, Thing{"a", "block", 1}, setup);
   ASSERT_EQ(before.state, from);
 
   Config cfg = t.worker_config();
