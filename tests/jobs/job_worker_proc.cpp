@@ -155,8 +155,7 @@ int run(const Settings& settings) {
         milliseconds(settings.periodic_ms), [] { return Tick{}; }, periodic));
   }
 
-  delta::Client client(pool, config);
-  return delta::testing::serve(client, settings);
+  return delta::testing::serve(pool, config, settings);
 }
 
 }  // namespace

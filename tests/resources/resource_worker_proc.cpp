@@ -122,8 +122,7 @@ int run(const Settings& settings) {
   for (const auto& name : settings.namespaces)
     config.namespaces[name] = {.max_workers = settings.max_workers};
 
-  delta::Client client(pool, config);
-  return delta::testing::serve(client, settings);
+  return delta::testing::serve(pool, config, settings);
 }
 
 }  // namespace

@@ -75,7 +75,8 @@ Config worker_config(const WorkerOptions& options) {
   return config;
 }
 
-int serve(Client& client, const WorkerOptions& options) {
+int serve(std::shared_ptr<pg::Pool> pool, const Config& config, const WorkerOptions& options) {
+  Client client(std::move(pool), config);
   client.start();
   print_line("ready");
   const sigset_t signals = stop_signals();

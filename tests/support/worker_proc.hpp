@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -17,6 +18,7 @@
 
 #include <delta/client.hpp>
 #include <delta/log.hpp>
+#include <delta/pg.hpp>
 
 namespace delta::testing {
 
@@ -42,9 +44,10 @@ int worker_main(int argc, char** argv, std::string_view program, CLI::App& app,
 // with every line prefixed by "[<client id> pid <pid>] ".
 Config worker_config(const WorkerOptions& options);
 
-// Starts `client`, prints "ready", waits for SIGTERM or SIGINT (blocked by worker_main),
-// stops the client with options.stop_grace_ms of grace and prints "stopped"; returns 0.
-int serve(Client& client, const WorkerOptions& options);
+// Starts a client on `pool` with `config`, prints "ready", waits for SIGTERM or SIGINT
+// (blocked by worker_main), stops the client with options.stop_grace_ms of grace and
+// prints "stopped"; returns 0. Throws what the client's constructor and start() throw.
+int serve(std::shared_ptr<pg::Pool> pool, const Config& config, const WorkerOptions& options);
 
 // Writes `line` and a newline to stdout, flushed at once.
 void print_line(const std::string& line);
