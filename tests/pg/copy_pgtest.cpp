@@ -32,7 +32,6 @@ using delta::DatabaseErrorKind;
 using delta::Timestamp;
 using delta::pg::Bytes;
 using delta::pg::CopyWriter;
-using delta::testing::kInstant;
 using namespace std::chrono_literals;
 
 constexpr std::int64_t kRows = 100000;
@@ -112,7 +111,7 @@ GeneratedRow make_row(std::int64_t id) {
     }
   }
   if (id % 11 != 0) {
-    row.at = kInstant + std::chrono::microseconds{id * 1000003 - 50000000000};
+    row.at = dt::kInstant + std::chrono::microseconds{id * 1000003 - 50000000000};
   }
   return row;
 }

@@ -25,7 +25,6 @@ using delta::pg::Listener;
 using delta::pg::ListenerOptions;
 using delta::pg::Notification;
 using delta::pg::Pool;
-using delta::testing::terminate_backend;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -199,7 +198,7 @@ TEST(listener_pgtest, ReconnectsAfterBackendTerminated) {
   int old_pid = listener.backend_pid();
   ASSERT_GT(old_pid, 0);
 
-  terminate_backend(*pool, old_pid);
+  dt::terminate_backend(*pool, old_pid);
   EXPECT_TRUE(dt::eventually(
       [&] {
         EXPECT_NO_THROW(listener.wait(50ms));
@@ -229,7 +228,7 @@ TEST(listener_pgtest, ListenWhileConnectionIsDownIsRemembered) {
   listener.listen(first);
   int old_pid = listener.backend_pid();
   ASSERT_GT(old_pid, 0);
-  terminate_backend(*pool, old_pid);
+  dt::terminate_backend(*pool, old_pid);
 
   EXPECT_NO_THROW(listener.listen(second));
   EXPECT_TRUE(dt::eventually(

@@ -40,8 +40,6 @@ using delta::pg::Params;
 using delta::pg::Pool;
 using delta::pg::Statement;
 using delta::pg::Transaction;
-using delta::testing::kInstant;
-using delta::testing::terminate_backend;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -205,16 +203,16 @@ TEST(pg_pgtest, TimestampKeepsMicroseconds) {
   auto row_result = pool->exec(
       "SELECT $1, $1 = '2026-11-28 00:27:28.123456+00'::timestamptz, "
       "pg_typeof($1)::text",
-      kInstant);
+      dt::kInstant);
   auto row = row_result.one();
-  EXPECT_EQ(row.get<Timestamp>(0), kInstant);
+  EXPECT_EQ(row.get<Timestamp>(0), dt::kInstant);
   EXPECT_TRUE(row.get<bool>(1));
   EXPECT_EQ(row.get<std::string>(2), "timestamp with time zone");
 
   auto literal_result = pool->exec("SELECT '2026-11-28 00:27:28.000001+00'::timestamptz");
   auto literal = literal_result.one();
   EXPECT_EQ(literal.get<Timestamp>(0),
-            kInstant - std::chrono::microseconds{123456} + std::chrono::microseconds{1});
+            dt::kInstant - std::chrono::microseconds{123456} + std::chrono::microseconds{1});
 }
 
 TEST(pg_pgtest, TimestampBeforeEpoch) {
@@ -246,9 +244,9 @@ TEST(pg_pgtest, TimestampInSessionTimeZones) {
                            "Pacific/Chatham", "America/St_Johns"}) {
     auto tx = pool->begin();
     tx.exec("SET LOCAL TimeZone = '" + zone + "'");
-    auto row_result = tx.exec("SELECT $1::timestamptz, $1::timestamptz::text", kInstant);
+    auto row_result = tx.exec("SELECT $1::timestamptz, $1::timestamptz::text", dt::kInstant);
     auto row = row_result.one();
-    EXPECT_EQ(row.get<Timestamp>(0), kInstant) << zone << ": " << row.get<std::string>(1);
+    EXPECT_EQ(row.get<Timestamp>(0), dt::kInstant) << zone << ": " << row.get<std::string>(1);
     auto literal_result = tx.exec("SELECT '2026-07-01 12:00:00.5+00'::timestamptz");
     auto literal = literal_result.one();
     EXPECT_EQ(literal.get<Timestamp>(0),
@@ -391,7 +389,7 @@ TEST(pg_pgtest, ScalarArraysRoundTrip) {
   std::vector<std::int32_t> ints = {std::numeric_limits<std::int32_t>::min(), 7};
   std::vector<bool> bools = {true, false, true};
   std::vector<double> doubles = {0.1, -2.5, std::numeric_limits<double>::infinity()};
-  std::vector<Timestamp> stamps = {kInstant, Timestamp{}};
+  std::vector<Timestamp> stamps = {dt::kInstant, Timestamp{}};
   std::vector<nlohmann::json> docs = {{{"a", "b,c"}}, {1, "x\"y"}, nlohmann::json("{}")};
   auto row_result = pool->exec(
       "SELECT $1, $2, $3, $4, $5, $6, pg_typeof($1)::text, ($1)[4], "
@@ -416,7 +414,7 @@ TEST(pg_pgtest, BinaryArrayParametersKeepTheirEdges) {
   auto pool = dt::make_pool();
   using namespace std::chrono;
   const Timestamp before_2000 = sys_days{year{1969} / 7 / 20} + 20h + 17min + 40s + 500ms;
-  std::vector<Timestamp> stamps = {Timestamp::min(), before_2000, kInstant, Timestamp::max()};
+  std::vector<Timestamp> stamps = {Timestamp::min(), before_2000, dt::kInstant, Timestamp::max()};
   std::vector<std::int16_t> smallints = {std::numeric_limits<std::int16_t>::min(), -1,
                                          std::numeric_limits<std::int16_t>::max()};
   std::vector<double> doubles = {-0.0, std::numeric_limits<double>::quiet_NaN(),
@@ -931,7 +929,7 @@ TEST(pg_pgtest, KilledIdleConnectionIsReplaced) {
   auto killer = dt::make_pool();
   auto old_pid = pool->exec("SELECT pg_backend_pid()").one().get<std::int32_t>(0);
   auto before = pool->stats();
-  terminate_backend(*killer, old_pid);
+  dt::terminate_backend(*killer, old_pid);
 
   auto new_pid = pool->exec("SELECT pg_backend_pid()").one().get<std::int32_t>(0);
   EXPECT_NE(new_pid, old_pid);
@@ -949,7 +947,7 @@ TEST(pg_pgtest, KilledConnectionInUseFailsThenPoolRecovers) {
     auto conn = pool->acquire();
     int pid = conn->backend_pid();
     EXPECT_EQ(backend_pid_of(*conn), pid);
-    terminate_backend(*killer, pid);
+    dt::terminate_backend(*killer, pid);
     auto error = expect_database_error([&] { conn->exec("SELECT 1"); });
     EXPECT_EQ(error.kind(), DatabaseErrorKind::connection)
         << error.sqlstate() << " " << error.what();
@@ -968,7 +966,7 @@ TEST(pg_pgtest, KilledConnectionInTransactionFails) {
   {
     auto tx = pool->begin();
     auto pid = tx.exec("SELECT pg_backend_pid()").one().get<std::int32_t>(0);
-    terminate_backend(*killer, pid);
+    dt::terminate_backend(*killer, pid);
     auto error = expect_database_error([&] { tx.exec("SELECT 1"); });
     EXPECT_EQ(error.kind(), DatabaseErrorKind::connection);
   }  // rollback on a dead connection must not throw
@@ -1349,7 +1347,7 @@ TEST(pg_pgtest, CheckAliveDetectsTerminatedBackend) {
   auto killer = dt::make_pool();
   auto conn = delta::pg::Connection::open({.url = dt::database_url()});
   ASSERT_TRUE(conn->check_alive());
-  terminate_backend(*killer, conn->backend_pid());
+  dt::terminate_backend(*killer, conn->backend_pid());
   EXPECT_TRUE(dt::eventually([&] { return !conn->check_alive(); }, 5s));
 }
 

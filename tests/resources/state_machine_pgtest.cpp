@@ -103,9 +103,8 @@ void inform_new_object(StateMachine& t) {
 void inform_changed_from(StateMachine& t, const char* setup, ResourceState from) {
   const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, setup);
   ASSERT_EQ(before.state, from);
-  Client& client = t.reader();
 
-  auto result = client.inform(Thing{"a", "sync", 2});
+  auto result = t.reader().inform(Thing{"a", "sync", 2});
   EXPECT_EQ(result.status, InformStatus::changed);
   EXPECT_TRUE(result.changed);
   EXPECT_TRUE(result.already_exists);
@@ -126,10 +125,9 @@ void inform_changed_from(StateMachine& t, const char* setup, ResourceState from)
 
 void inform_unchanged_synced_writes_nothing(StateMachine& t) {
   const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, kSynced);
-  Client& client = t.reader();
   std::this_thread::sleep_for(5ms);  // so that a write would move updated_at
 
-  auto result = client.inform(Thing{"a", "sync", 1});
+  auto result = t.reader().inform(Thing{"a", "sync", 1});
   EXPECT_EQ(result.status, InformStatus::unchanged);
   EXPECT_FALSE(result.changed);
   EXPECT_TRUE(result.already_exists);
@@ -143,9 +141,8 @@ void inform_unchanged_synced_writes_nothing(StateMachine& t) {
 
 void inform_unchanged_forced(StateMachine& t) {
   const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, kSynced);
-  Client& client = t.reader();
 
-  auto result = client.inform(Thing{"a", "sync", 1}, {.force = true});
+  auto result = t.reader().inform(Thing{"a", "sync", 1}, {.force = true});
   EXPECT_EQ(result.status, InformStatus::changed);
   EXPECT_TRUE(result.changed);
   const ResourceRow after = t.row("a");
@@ -157,13 +154,12 @@ void inform_unchanged_forced(StateMachine& t) {
 void inform_compare_newer_same_content(StateMachine& t) {
   // compare() > 0 is a change even when the canonical JSON (and so the hash) is the same.
   const ResourceRow stored = informed_as(t, Versioned{"a", "sync", 1}, kSynced);
-  Client& client = t.reader();
-  auto result = client.inform(Versioned{"a", "sync", 1});
+  auto result = t.reader().inform(Versioned{"a", "sync", 1});
   EXPECT_EQ(result.status, InformStatus::unchanged) << "compare() == 0, same hash";
   t.set("a", "object = jsonb_set(object, '{version}', '0')", Versioned::kind);
   // The stored object is now older by compare(); the informed one has the content the
   // hash was computed over.
-  result = client.inform(Versioned{"a", "sync", 1});
+  result = t.reader().inform(Versioned{"a", "sync", 1});
   EXPECT_EQ(result.status, InformStatus::changed);
   const ResourceRow after = t.row("a", Versioned::kind);
   EXPECT_EQ(after.state, ResourceState::scheduled);
@@ -175,9 +171,8 @@ void inform_compare_newer_same_content(StateMachine& t) {
 void inform_stale_from(StateMachine& t, const char* setup, ResourceState from) {
   const ResourceRow before = informed_as(t, Versioned{"a", "sync", 5}, setup);
   ASSERT_EQ(before.state, from);
-  Client& client = t.reader();
 
-  auto result = client.inform(Versioned{"a", "retry", 3});
+  auto result = t.reader().inform(Versioned{"a", "retry", 3});
   EXPECT_EQ(result.status, InformStatus::stale);
   EXPECT_FALSE(result.changed);
   EXPECT_TRUE(result.already_exists);
@@ -194,9 +189,8 @@ void inform_stale_from(StateMachine& t, const char* setup, ResourceState from) {
 void inform_explicit_resurrects_deleted(StateMachine& t) {
   const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, kDeleted);
   ASSERT_EQ(before.state, ResourceState::deleted);
-  Client& client = t.reader();
 
-  auto result = client.inform(Thing{"a", "sync", 1});  // the same content
+  auto result = t.reader().inform(Thing{"a", "sync", 1});  // the same content
   EXPECT_EQ(result.status, InformStatus::changed);
   EXPECT_TRUE(result.changed);
   const ResourceRow after = t.row("a");

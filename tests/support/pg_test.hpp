@@ -33,7 +33,7 @@ enum class SchemaStart {
 
 // A schema of its own for one test (unique_schema(prefix)), with a pool of its own (made
 // with `options`); on destruction the schema is dropped with everything in it (a failure
-// to drop it fails the test). Not thread-safe to construct; the accessors are.
+// to drop it fails the test).
 class ScratchSchema {
  public:
   explicit ScratchSchema(const std::string& prefix = "t", SchemaStart start = SchemaStart::empty,
