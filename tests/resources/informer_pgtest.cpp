@@ -20,6 +20,7 @@
 
 #include <delta/delta.hpp>
 
+#include "support/keyed_objects.hpp"
 #include "support/maintenance_config.hpp"
 #include "support/pg_test.hpp"
 
@@ -408,16 +409,7 @@ TEST(informer_pgtest, TimedOutRunKeepsWrittenObjectsAndCursor) {
 
 // ---- objects without created_at --------------------------------------------------------
 
-struct Plain {
-  std::string key;
-  int value = 0;
-  static constexpr std::string_view kind = "plain";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 4, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Plain, key, value)
+DELTA_KEYED_VALUE_OBJECT(Plain, "plain", 4)
 
 // Lists `count` fixed objects (no created_at), whatever `after` says.
 class PlainController : public delta::Controller<Plain> {
@@ -501,15 +493,7 @@ struct Tick {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Tick, key)
 
-struct Bystander {
-  std::string key;
-  static constexpr std::string_view kind = "bystander";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Bystander, key)
+DELTA_KEYED_OBJECT(Bystander, "bystander", 1)
 
 template <class T>
 class CountingController : public delta::Controller<T> {
@@ -704,16 +688,8 @@ struct On {
   }
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(On, key)
-struct Off {
-  std::string key;
-  static constexpr std::string_view kind = "off";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Off, key)
-struct Default {  // no settings: Config::inform_interval, negative here
+DELTA_KEYED_OBJECT(Off, "off", 1)  // inform_interval -1 ms: never periodically
+struct Default {                   // no settings: Config::inform_interval, negative here
   std::string key;
   static constexpr std::string_view kind = "dflt";
   std::string id() const { return key; }
@@ -813,16 +789,7 @@ TEST(informer_pgtest, ScheduleInformRunsAtOnceAndProcessExistingReworks) {
 
 // ---- deleted resources -----------------------------------------------------------------
 
-struct Gone {
-  std::string key;
-  int value = 0;
-  static constexpr std::string_view kind = "gone";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 2, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Gone, key, value)
+DELTA_KEYED_VALUE_OBJECT(Gone, "gone", 2)
 
 // Work removes value 1; the informer lists `listed`.
 class GoneController : public delta::Controller<Gone> {
@@ -889,15 +856,7 @@ TEST(informer_pgtest, InformersDoNotResurrectDeletedResources) {
 
 // ---- bad input ---------------------------------------------------------------------------
 
-struct Boom {
-  std::string key;
-  static constexpr std::string_view kind = "boom";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Boom, key)
+DELTA_KEYED_OBJECT(Boom, "boom", 1)
 
 class BoomController : public delta::Controller<Boom> {
  public:

@@ -18,6 +18,7 @@
 
 #include <delta/delta.hpp>
 
+#include "support/keyed_objects.hpp"
 #include "support/maintenance_config.hpp"
 #include "support/pg_test.hpp"
 
@@ -27,16 +28,7 @@ using namespace std::chrono_literals;
 using delta::testing::eventually;
 using delta::testing::ScratchSchema;
 
-struct Exp {
-  std::string key;
-  int value = 0;
-  static constexpr std::string_view kind = "exp";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 8, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Exp, key, value)
+DELTA_KEYED_VALUE_OBJECT(Exp, "exp", 8)
 
 class ExpController : public delta::Controller<Exp> {
  public:
@@ -119,15 +111,7 @@ TEST(maintenance_pgtest, ExpiredResourcesAreWorkedAgain) {
   client.stop();
 }
 
-struct Row {
-  std::string key;
-  static constexpr std::string_view kind = "row";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Row, key)
+DELTA_KEYED_OBJECT(Row, "row", 1)
 
 class RowController : public delta::Controller<Row> {
  public:
