@@ -17,6 +17,7 @@
 #include <delta/resource.hpp>
 
 #include "support/gate.hpp"
+#include "support/keyed_objects.hpp"
 #include "support/recorder.hpp"
 
 namespace delta::testing {
@@ -27,20 +28,15 @@ struct Broken : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Defines object type `Type` of kind `Kind` for TestController: a `key` (its id), the
-// `action` its work() takes and a `version`; `Parallelism` worked at a time per process;
-// no periodic informer runs.
-#define DELTA_TEST_OBJECT(Type, Kind, Parallelism)                                           \
-  struct Type {                                                                              \
-    std::string key;                                                                         \
-    std::string action = "sync";                                                             \
-    int version = 0;                                                                         \
-    static constexpr std::string_view kind = Kind;                                           \
-    std::string id() const { return key; }                                                   \
-    static delta::ObjectSettings settings() {                                                \
-      return {.parallelism = Parallelism, .inform_interval = std::chrono::milliseconds(-1)}; \
-    }                                                                                        \
-  };                                                                                         \
+// Defines object type `Type` for TestController: a `key`, the `action` its work() takes
+// and a `version` (DELTA_KEYED_MEMBERS).
+#define DELTA_TEST_OBJECT(Type, Kind, Parallelism) \
+  struct Type {                                    \
+    std::string key;                               \
+    std::string action = "sync";                   \
+    int version = 0;                               \
+    DELTA_KEYED_MEMBERS(Kind, Parallelism)         \
+  };                                               \
   NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Type, key, action, version)
 
 DELTA_TEST_OBJECT(Thing, "thing", 4)
@@ -50,12 +46,8 @@ struct Versioned {
   std::string key;
   std::string action = "sync";
   int version = 0;
-  static constexpr std::string_view kind = "versioned";
-  std::string id() const { return key; }
+  DELTA_KEYED_MEMBERS("versioned", 4)
   int compare(const Versioned& stored) const { return version - stored.version; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 4, .inform_interval = std::chrono::milliseconds(-1)};
-  }
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Versioned, key, action, version)
 
