@@ -32,6 +32,8 @@ JobsEngine::JobsEngine(runtime::Runtime& runtime, const Options& options)
     }
   });
   maintenance_.register_tasks(runtime_.leader_tasks(), runtime_.elector());
+  // The job tasks touch only the database.
+  runtime_.leader_tasks().start_with_runtime(std::string(Maintenance::kLane));
 }
 
 JobsEngine::~JobsEngine() {
@@ -132,7 +134,6 @@ void JobsEngine::start() {
   }
   for (auto& runner : runners_)
     runner->start();
-  runtime_.leader_tasks().start(std::string(Maintenance::kLane));
 }
 
 void JobsEngine::stop(std::chrono::milliseconds grace) {

@@ -9,25 +9,41 @@ namespace delta::runtime {
 LeaderTasks::LeaderTasks(Context& ctx, std::function<bool()> is_leader)
     : ctx_(ctx), is_leader_(std::move(is_leader)) {}
 
-void LeaderTasks::add(const std::string& lane, std::string name, std::chrono::milliseconds interval,
-                      std::function<void()> run) {
+LeaderTasks::Lane& LeaderTasks::lane(const std::string& name) {
   auto it = std::find_if(lanes_.begin(), lanes_.end(),
-                         [&](const auto& existing) { return existing->name == lane; });
-  if (it == lanes_.end()) {
-    lanes_.push_back(std::make_unique<Lane>());
-    lanes_.back()->name = lane;
-    it = lanes_.end() - 1;
-  }
-  if ((*it)->thread.joinable()) throw Error("LeaderTasks::add after start()");
-  (*it)->tasks.add(std::move(name), interval, std::move(run));
+                         [&](const auto& existing) { return existing->name == name; });
+  if (it != lanes_.end()) return **it;
+  lanes_.push_back(std::make_unique<Lane>());
+  lanes_.back()->name = name;
+  return *lanes_.back();
 }
 
-void LeaderTasks::start(const std::string& lane) {
+void LeaderTasks::add(const std::string& lane_name, std::string name,
+                      std::chrono::milliseconds interval, std::function<void()> run) {
+  Lane& target = lane(lane_name);
+  if (target.thread.joinable()) throw Error("LeaderTasks::add after the lane started");
+  target.tasks.add(std::move(name), interval, std::move(run));
+}
+
+void LeaderTasks::start_with_runtime(const std::string& lane_name) {
+  lane(lane_name).early = true;
+}
+
+void LeaderTasks::start_early() {
   for (auto& candidate : lanes_) {
-    if (candidate->name != lane || candidate->thread.joinable()) continue;
-    Lane* raw = candidate.get();
-    candidate->thread = std::jthread([this, raw](std::stop_token stop) { loop(*raw, stop); });
+    if (candidate->early) launch(*candidate);
   }
+}
+
+void LeaderTasks::start(const std::string& lane_name) {
+  for (auto& candidate : lanes_) {
+    if (candidate->name == lane_name) launch(*candidate);
+  }
+}
+
+void LeaderTasks::launch(Lane& target) {
+  if (target.thread.joinable() || target.tasks.empty()) return;
+  target.thread = std::jthread([this, &target](std::stop_token stop) { loop(target, stop); });
 }
 
 void LeaderTasks::stop() {

@@ -37,8 +37,15 @@ class LeaderTasks {
   // `interval`.
   void add(const std::string& lane, std::string name, std::chrono::milliseconds interval,
            std::function<void()> run);
-  // Starts lane `lane` (its engine calls this once what the tasks touch is running). A
-  // lane that has no tasks does nothing.
+  // Before the runtime starts: lane `lane` starts with the runtime (start_early), before
+  // any engine starts, because its tasks touch nothing of their engine but the database.
+  // A new leader then catches up while the client is still starting.
+  void start_with_runtime(const std::string& lane);
+  // Starts the lanes marked start_with_runtime (the runtime calls this once elected or
+  // electing).
+  void start_early();
+  // Starts lane `lane` (its engine calls this once what the tasks touch is running); a
+  // lane already started or without tasks is left as it is.
   void start(const std::string& lane);
   // Ends every lane's thread (a task running now finishes first).
   void stop();
@@ -48,9 +55,12 @@ class LeaderTasks {
  private:
   struct Lane {
     std::string name;
+    bool early = false;
     TaskList tasks;
     std::jthread thread;
   };
+  Lane& lane(const std::string& name);
+  void launch(Lane& lane);
   void loop(Lane& lane, std::stop_token stop);
 
   Context& ctx_;

@@ -23,6 +23,7 @@ Runtime::Runtime(std::shared_ptr<pg::Pool> pool, const Options& options, Client*
 void Runtime::start() {
   elector_.start();
   started_ = true;
+  leader_tasks_.start_early();
   notifier_.listen();
 }
 

@@ -7,15 +7,11 @@
 //
 //   job_worker_proc --schema t_1_1 --client-id a --max-workers 10 --hang-job-id 42
 //
-// Lines it prints on stdout (each flushed at once):
-//   ready                 the client has started
+// Lines it prints on stdout (each flushed at once), besides those of support/worker_proc:
 //   hanging <job id>      the job named by --hang-job-id is running and will not return
-//   stopped               client.stop() has returned (graceful exit follows)
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,28 +19,22 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <delta/client.hpp>
 #include <delta/errors.hpp>
 #include <delta/jobs.hpp>
-#include <delta/log.hpp>
 #include <delta/pg.hpp>
 
 #include "support/pg_test.hpp"
+#include "support/worker_kinds.hpp"
+#include "support/worker_proc.hpp"
 
 namespace {
 
+using delta::testing::print_line;
+using delta::testing::ProcJob;
 using std::chrono::milliseconds;
-
-// The jobs the test inserts.
-struct ProcJob {
-  std::int64_t n = 0;
-  static constexpr std::string_view kind = "proc_job";
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcJob, n)
 
 // The periodic job.
 struct Tick {
@@ -55,9 +45,8 @@ void to_json(nlohmann::json& json, const Tick& /*tick*/) {
 }
 void from_json(const nlohmann::json& /*json*/, Tick& /*tick*/) {}
 
-struct Settings {
-  std::string schema;
-  std::string client_id;
+struct Settings : delta::testing::WorkerOptions {
+  Settings() { log_level = "info"; }
   int max_workers = 10;
   int sleep_ms = 0;
   std::int64_t hang_job_id = 0;
@@ -66,24 +55,7 @@ struct Settings {
   int job_timeout_ms = 60000;
   int rescue_margin_ms = 60000;
   int client_ttl_ms = 1500;
-  int stop_grace_ms = 5000;
-  std::string log_level = "info";
 };
-
-void print_line(const std::string& line) {
-  std::fputs((line + "\n").c_str(), stdout);
-  std::fflush(stdout);
-}
-
-// Sleeps up to `duration`; returns early (false) when `ctx` is asked to stop.
-bool sleep_unless_stopped(const delta::jobs::JobContext& ctx, milliseconds duration) {
-  const auto until = std::chrono::steady_clock::now() + duration;
-  while (std::chrono::steady_clock::now() < until) {
-    if (ctx.stop_requested()) return false;
-    std::this_thread::sleep_for(std::min(milliseconds(5), duration));
-  }
-  return true;
-}
 
 // Runs a job and records the execution. The record carries a token unique to this
 // execution, so retrying the INSERT after a lost connection (its commit may or may not
@@ -103,7 +75,8 @@ class RecordingWorker {
       }
       return delta::jobs::retry("interrupted while hanging");
     }
-    if (settings_.sleep_ms > 0 && !sleep_unless_stopped(ctx, milliseconds(settings_.sleep_ms))) {
+    if (settings_.sleep_ms > 0 &&
+        !delta::testing::sleep_unless_stopped(ctx, milliseconds(settings_.sleep_ms))) {
       return delta::jobs::retry("interrupted while sleeping");
     }
     record(row, started_at);
@@ -154,22 +127,7 @@ class RecordedWorker : public delta::jobs::Worker<T> {
   std::shared_ptr<RecordingWorker> recorder_;
 };
 
-delta::LogLevel parse_level(const std::string& name) {
-  if (name == "debug") return delta::LogLevel::debug;
-  if (name == "warn") return delta::LogLevel::warn;
-  if (name == "error") return delta::LogLevel::error;
-  return delta::LogLevel::info;
-}
-
 int run(const Settings& settings) {
-  // SIGTERM and SIGINT are taken by sigwait below; block them before any thread starts
-  // so every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   delta::pg::PoolOptions pool_options;
   pool_options.max_connections = static_cast<std::size_t>(settings.max_workers) + 8;
   // The test finds this process's connections (pg_terminate_backend) by this name.
@@ -177,14 +135,7 @@ int run(const Settings& settings) {
   auto pool = delta::testing::make_pool(pool_options);
 
   auto recorder = std::make_shared<RecordingWorker>(pool, settings);
-  delta::Config config;
-  config.schema = settings.schema;
-  config.id = settings.client_id;
-  const std::string prefix = fmt::format("[{} pid {}] ", settings.client_id, ::getpid());
-  config.logger = [prefix, inner = delta::stderr_logger(parse_level(settings.log_level))](
-                      delta::LogLevel level, std::string_view message) {
-    inner(level, prefix + std::string(message));
-  };
+  delta::Config config = delta::testing::worker_config(settings);
   config.poll_interval = milliseconds(100);
   config.heartbeat_interval = milliseconds(200);
   config.client_ttl = milliseconds(settings.client_ttl_ms);
@@ -204,29 +155,14 @@ int run(const Settings& settings) {
         milliseconds(settings.periodic_ms), [] { return Tick{}; }, periodic));
   }
 
-  delta::Client client(pool, config);
-  client.start();
-  print_line("ready");
-
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  client.stop(milliseconds(settings.stop_grace_ms));
-  print_line("stopped");
-  return 0;
+  return delta::testing::serve(pool, config, settings);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Die with the test that spawned us, even if it crashes before its teardown.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-
   Settings settings;
-  pid_t parent_pid = 0;
   CLI::App app("A delta job-queue worker process for jobs_process_pgtest.");
-  app.add_option("--schema", settings.schema, "delta schema (migrated, with proc_execution)")
-      ->required();
-  app.add_option("--client-id", settings.client_id, "delta client id")->required();
   app.add_option("--max-workers", settings.max_workers, "workers of the default queue");
   app.add_option("--sleep-ms", settings.sleep_ms, "time each job takes");
   app.add_option("--hang-job-id", settings.hang_job_id, "a job this process never finishes");
@@ -235,16 +171,6 @@ int main(int argc, char** argv) {
   app.add_option("--job-timeout-ms", settings.job_timeout_ms, "Config::job_timeout");
   app.add_option("--rescue-margin-ms", settings.rescue_margin_ms, "Config::rescue_margin");
   app.add_option("--client-ttl-ms", settings.client_ttl_ms, "Config::client_ttl");
-  app.add_option("--stop-grace-ms", settings.stop_grace_ms, "grace given to client.stop()");
-  app.add_option("--log-level", settings.log_level, "debug, info, warn or error");
-  app.add_option("--parent-pid", parent_pid, "exit at once if this is not our parent");
-  CLI11_PARSE(app, argc, argv);
-  if (parent_pid != 0 && ::getppid() != parent_pid) return 3;  // the parent died already
-
-  try {
-    return run(settings);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "job_worker_proc (%s): %s\n", settings.client_id.c_str(), e.what());
-    return 2;
-  }
+  return delta::testing::worker_main(argc, argv, "job_worker_proc", app, settings,
+                                     [&] { return run(settings); });
 }

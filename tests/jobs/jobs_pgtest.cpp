@@ -44,16 +44,7 @@
 
 #include "jobs/store.hpp"
 #include "support/pg_test.hpp"
-
-// Readable names in gtest failure messages.
-namespace delta::jobs {
-void PrintTo(JobState state, std::ostream* out) {
-  *out << to_string(state);
-}
-void PrintTo(JobEventKind kind, std::ostream* out) {
-  *out << to_string(kind);
-}
-}  // namespace delta::jobs
+#include "support/printers.hpp"
 
 // Named (not anonymous) so the recorded, demangled type name is predictable.
 namespace jobs_pgtest_errors {
@@ -76,6 +67,8 @@ using delta::jobs::JobInsert;
 using delta::jobs::JobResult;
 using delta::jobs::JobRow;
 using delta::jobs::JobState;
+using delta::testing::consistently;
+using delta::testing::contains;
 using delta::testing::eventually;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -290,28 +283,16 @@ class FakeClock {
   std::shared_ptr<std::atomic<std::int64_t>> micros_;
 };
 
-// True if `condition` holds at every check for `window` (for things that must not happen).
-bool consistently(const std::function<bool()>& condition, std::chrono::milliseconds window) {
-  const auto deadline = Clock::now() + window;
-  while (Clock::now() < deadline) {
-    if (!condition()) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
-
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
-
 // ---- fixture ----------------------------------------------------------------------------
 
 class JobsPgTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = delta::testing::make_pool({.max_connections = 20});
-    schema_ = delta::testing::unique_schema("jobs");
-    delta::migrate(*pool_, {.schema = schema_});
+    scratch_ = std::make_unique<delta::testing::ScratchSchema>(
+        "jobs", delta::testing::SchemaStart::migrated,
+        delta::pg::PoolOptions{.max_connections = 20});
+    pool_ = scratch_->shared_pool();
+    schema_ = scratch_->name();
     recorder_ = std::make_shared<Recorder>();
   }
 
@@ -319,7 +300,8 @@ class JobsPgTest : public ::testing::Test {
     for (auto& client : clients_)
       client->stop(200ms);
     clients_.clear();
-    if (pool_) delta::testing::drop_schema(*pool_, schema_);
+    pool_.reset();
+    scratch_.reset();
   }
 
   // Short intervals; the rescuer and cleaner run once at start and then only in the tests
@@ -369,9 +351,7 @@ class JobsPgTest : public ::testing::Test {
     return [this, id, wanted] { return state(id) == wanted; };
   }
 
-  std::string table(std::string_view name = "delta_job") const {
-    return fmt::format("\"{}\".{}", schema_, name);
-  }
+  std::string table(std::string_view name = "delta_job") const { return scratch_->table(name); }
   // Starts a client with `max_workers` on the default queue and waits until `count`
   // jobs sleeping `sleep_ms` each, inserted in one batch, have completed.
   void run_sleeping_batch(int max_workers, int count, int sleep_ms) {
@@ -384,12 +364,17 @@ class JobsPgTest : public ::testing::Test {
     ASSERT_TRUE(eventually([&] { return count_jobs("state = 'completed'") == count; }));
   }
 
+  // Runs a job of `action` (its error message is one jsonb cannot store as it is), then a
+  // plain job: the plain one completes, and the first is retryable with one error of
+  // `type` whose message contains `part`.
+  void expect_unstorable_error_does_not_stall(const std::string& action, const std::string& type,
+                                              const std::string& part);
+
   std::int64_t count_jobs(const std::string& where = "true") {
-    return pool_->exec(fmt::format("SELECT count(*) FROM {} WHERE {}", table(), where))
-        .one()
-        .get<std::int64_t>(0);
+    return scratch_->count(fmt::format("delta_job WHERE {}", where));
   }
 
+  std::unique_ptr<delta::testing::ScratchSchema> scratch_;
   std::shared_ptr<delta::pg::Pool> pool_;
   std::string schema_;
   std::shared_ptr<Recorder> recorder_;
@@ -1404,9 +1389,11 @@ TEST_F(jobs_pgtest, UnparseableArgsAreAFailedAttempt) {
 
 // Exception messages are arbitrary bytes. Recording one that jsonb cannot store must not
 // block the outcomes of every other job.
-TEST_F(jobs_pgtest, ErrorMessageThatIsNotUtf8DoesNotStallOutcomes) {
+void JobsPgTest::expect_unstorable_error_does_not_stall(const std::string& action,
+                                                        const std::string& type,
+                                                        const std::string& part) {
   Client& client = start(base_config());
-  const auto bad = client.jobs().insert(Task{"throw_latin1"}).job.id;
+  const auto bad = client.jobs().insert(Task{action}).job.id;
   ASSERT_TRUE(eventually([&] { return recorder_->runs(bad) == 1; }));
   const auto good = client.jobs().insert(Task{"complete"}).job.id;
   ASSERT_TRUE(eventually(in_state(good, JobState::completed), 3s))
@@ -1414,22 +1401,16 @@ TEST_F(jobs_pgtest, ErrorMessageThatIsNotUtf8DoesNotStallOutcomes) {
   ASSERT_TRUE(eventually(in_state(bad, JobState::retryable), 3s));
   const JobRow row = get(bad);
   ASSERT_EQ(row.errors.size(), 1u);
-  EXPECT_EQ(row.errors[0].type, "std::runtime_error");
-  EXPECT_TRUE(contains(row.errors[0].error, "au lait")) << row.errors[0].error;
+  EXPECT_EQ(row.errors[0].type, type);
+  EXPECT_TRUE(contains(row.errors[0].error, part)) << row.errors[0].error;
+}
+
+TEST_F(jobs_pgtest, ErrorMessageThatIsNotUtf8DoesNotStallOutcomes) {
+  expect_unstorable_error_does_not_stall("throw_latin1", "std::runtime_error", "au lait");
 }
 
 TEST_F(jobs_pgtest, ErrorMessageWithANulByteDoesNotStallOutcomes) {
-  Client& client = start(base_config());
-  const auto bad = client.jobs().insert(Task{"retry_nul"}).job.id;
-  ASSERT_TRUE(eventually([&] { return recorder_->runs(bad) == 1; }));
-  const auto good = client.jobs().insert(Task{"complete"}).job.id;
-  ASSERT_TRUE(eventually(in_state(good, JobState::completed), 3s))
-      << "a plain job's outcome was not written; it is " << delta::jobs::to_string(state(good));
-  ASSERT_TRUE(eventually(in_state(bad, JobState::retryable), 3s));
-  const JobRow row = get(bad);
-  ASSERT_EQ(row.errors.size(), 1u);
-  EXPECT_EQ(row.errors[0].type, "retry");
-  EXPECT_TRUE(contains(row.errors[0].error, "nul")) << row.errors[0].error;
+  expect_unstorable_error_does_not_stall("retry_nul", "retry", "nul");
 }
 
 TEST_F(jobs_pgtest, JobsOfUnknownKindsAreNeverTouched) {

@@ -4,193 +4,48 @@
 // pg_terminate_backend. Each test uses its own schema; the suite is named after the
 // executable so `ctest -R jobs_process` selects it.
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <functional>
-#include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <thread>
 #include <vector>
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <delta/client.hpp>
 #include <delta/jobs.hpp>
-#include <delta/migrate.hpp>
 #include <delta/pg.hpp>
 
 #include "support/pg_test.hpp"
+#include "support/process_test.hpp"
+#include "support/processes.hpp"
+#include "support/worker_kinds.hpp"
 
 #ifndef DELTA_JOB_WORKER_PROC
 #error "DELTA_JOB_WORKER_PROC must name the job_worker_proc binary (see tests/CMakeLists.txt)"
 #endif
 
-extern char** environ;
-
 namespace {
 
 using namespace std::chrono_literals;
-using std::chrono::milliseconds;
+using namespace delta::testing;
 using Clock = std::chrono::steady_clock;
 
 // The timing job_worker_proc runs with.
-constexpr milliseconds kClientTtl = 1500ms;
-constexpr milliseconds kLeaderTtl = 1500ms;
-constexpr milliseconds kReadyTimeout = 15s;
-constexpr milliseconds kStopTimeout = 20s;
+constexpr std::chrono::milliseconds kClientTtl = 1500ms;
+constexpr std::chrono::milliseconds kLeaderTtl = 1500ms;
 
-// The job job_worker_proc works (same kind and args as there).
-struct ProcJob {
-  std::int64_t n = 0;
-  static constexpr std::string_view kind = "proc_job";
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcJob, n)
-
-std::int64_t elapsed_ms(Clock::time_point since) {
-  return std::chrono::duration_cast<milliseconds>(Clock::now() - since).count();
-}
-
-// delta::testing::eventually, checking `condition` every `interval` (for conditions that
-// cost a query).
-bool poll_until(const std::function<bool()>& condition, milliseconds timeout,
-                milliseconds interval = 50ms) {
-  return delta::testing::eventually(
-      [&] {
-        if (condition()) return true;
-        std::this_thread::sleep_for(interval);
-        return false;
-      },
-      timeout);
-}
-
-// One job_worker_proc. The destructor SIGKILLs and reaps it if it still runs, so no test
-// leaves a process behind, whatever assertion failed.
-class WorkerProcess {
- public:
-  WorkerProcess(std::string client_id, const std::vector<std::string>& args)
-      : client_id_(std::move(client_id)) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-      throw std::system_error(errno, std::generic_category(), "pipe2");
-    }
-    std::vector<std::string> arg_strings{DELTA_JOB_WORKER_PROC, "--client-id", client_id_,
-                                         "--parent-pid", std::to_string(::getpid())};
-    arg_strings.insert(arg_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : arg_strings)
-      argv.push_back(arg.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    const int rc =
-        ::posix_spawn(&pid_, DELTA_JOB_WORKER_PROC, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      throw std::system_error(rc, std::generic_category(), "posix_spawn " DELTA_JOB_WORKER_PROC);
-    }
-    stdout_fd_ = fds[0];
-  }
-  ~WorkerProcess() {
-    kill_hard();
-    if (stdout_fd_ >= 0) ::close(stdout_fd_);
-  }
-  WorkerProcess(const WorkerProcess&) = delete;
-  WorkerProcess& operator=(const WorkerProcess&) = delete;
-
-  const std::string& client_id() const noexcept { return client_id_; }
-
-  // Whether the process has printed the line `line` (now or earlier), waiting up to
-  // `timeout` for it.
-  bool wait_for_line(const std::string& line, milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      if (std::find(lines_.begin(), lines_.end(), line) != lines_.end()) return true;
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0 || stdout_fd_ < 0) return false;
-      pollfd pfd{stdout_fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buffer[4096];
-      const ssize_t n = ::read(stdout_fd_, buffer, sizeof buffer);
-      if (n <= 0) {  // end of file: the process has exited
-        if (n < 0 && errno == EINTR) continue;
-        ::close(stdout_fd_);
-        stdout_fd_ = -1;
-        continue;
-      }
-      pending_.append(buffer, static_cast<std::size_t>(n));
-      for (auto newline = pending_.find('\n'); newline != std::string::npos;
-           newline = pending_.find('\n')) {
-        lines_.push_back(pending_.substr(0, newline));
-        pending_.erase(0, newline + 1);
-      }
-    }
-  }
-
-  // The crash case: SIGKILL, then reap.
-  void kill_hard() {
-    if (reaped_ || pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status_, 0);
-    reaped_ = true;
-  }
-
-  // SIGTERM (a graceful client.stop()); returns the exit code once the process has
-  // exited, or -1 if it did not exit normally within `timeout` (it is then killed).
-  int terminate(milliseconds timeout) {
-    if (reaped_) return exit_code();
-    ::kill(pid_, SIGTERM);
-    const bool exited = delta::testing::eventually(
-        [&] {
-          if (::waitpid(pid_, &status_, WNOHANG) != pid_) return false;
-          reaped_ = true;
-          return true;
-        },
-        timeout);
-    if (!exited) {
-      kill_hard();
-      return -1;
-    }
-    return exit_code();
-  }
-
- private:
-  int exit_code() const { return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
-
-  std::string client_id_;
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  std::string pending_;             // output after the last newline
-  std::vector<std::string> lines_;  // every complete line printed so far
-  bool reaped_ = false;
-  int status_ = 0;
-};
-
-class jobs_process_pgtest : public ::testing::Test {
+class jobs_process_pgtest : public delta::testing::ProcessTest {
  protected:
+  jobs_process_pgtest() : ProcessTest(DELTA_JOB_WORKER_PROC, "jp") {}
+
   void SetUp() override {
-    pool_ = delta::testing::make_pool({.max_connections = 4});
-    schema_ = delta::testing::unique_schema("jp");
-    delta::migrate(*pool_, {.schema = schema_});
+    ProcessTest::SetUp();
     // One row per execution of a job, written by job_worker_proc's worker after the
     // job's work; `token` identifies the execution (see job_worker_proc.cpp).
-    pool_->exec(sql(R"(
+    pool().exec(sql(R"(
 CREATE TABLE {s}.proc_execution (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   token text NOT NULL UNIQUE,
@@ -202,27 +57,12 @@ CREATE TABLE {s}.proc_execution (
   started_at timestamptz NOT NULL,
   finished_at timestamptz NOT NULL
 ))"));
-    // Inserts and reads jobs; never started, so it neither works jobs nor leads.
-    delta::Config config;
-    config.schema = schema_;
-    config.logger = delta::stderr_logger(delta::LogLevel::warn);
-    inserter_ = std::make_unique<delta::Client>(pool_, config);
+    inserter_ = idle_client();  // inserts and reads jobs
   }
 
   void TearDown() override {
-    workers_.clear();  // kills whatever still runs before its schema goes
     inserter_.reset();
-    if (pool_) delta::testing::drop_schema(*pool_, schema_);
-  }
-
-  // `text` with {s} replaced by the quoted test schema.
-  std::string sql(std::string_view text) const {
-    return fmt::format(fmt::runtime(text), fmt::arg("s", "\"" + schema_ + "\""));
-  }
-
-  template <class... Args>
-  std::int64_t scalar(std::string_view text, const Args&... args) {
-    return pool_->exec(sql(text), args...).one().template get<std::int64_t>(0);
+    ProcessTest::TearDown();
   }
 
   std::int64_t completed_jobs() {
@@ -230,20 +70,13 @@ CREATE TABLE {s}.proc_execution (
   }
 
   // "state=count ..." of every job, for failure messages.
-  std::string job_states() {
-    std::string summary;
-    for (auto row : pool_->exec(
-             sql("SELECT state::text, count(*) FROM {s}.delta_job GROUP BY 1 ORDER BY 1"))) {
-      summary += fmt::format("{}={} ", row.get<std::string>(0), row.get<std::int64_t>(1));
-    }
-    return summary.empty() ? "no jobs" : summary;
-  }
+  std::string job_states() { return state_counts("delta_job", "no jobs"); }
 
   // Jobs executed more than once: who ran which attempt, and the errors the job
   // recorded (e.g. why it was rescued), for failure messages.
   std::string duplicate_executions() {
     std::string summary;
-    for (auto row : pool_->exec(sql(R"(
+    for (auto row : pool().exec(sql(R"(
 SELECT e.job_id, string_agg(e.client_id || ' attempt ' || e.attempt, ', ' ORDER BY e.id),
        coalesce(array_to_string(j.errors, '; '), '')
 FROM {s}.proc_execution e LEFT JOIN {s}.delta_job j ON j.id = e.job_id
@@ -256,19 +89,13 @@ GROUP BY e.job_id, j.errors HAVING count(*) > 1 ORDER BY e.job_id LIMIT 5)"))) {
 
   // The client holding the leader lease row, or "".
   std::string current_leader() {
-    auto result = pool_->exec(sql("SELECT leader_id FROM {s}.delta_leader WHERE name = 'default'"));
+    auto result = pool().exec(sql("SELECT leader_id FROM {s}.delta_leader WHERE name = 'default'"));
     return result.empty() ? std::string() : result[0].get<std::string>(0);
   }
 
   // Spawns a job_worker_proc on this test's schema and waits until it has started.
   WorkerProcess& start_worker(const std::string& client_id, std::vector<std::string> args = {}) {
-    args.insert(args.begin(), {"--schema", schema_});
-    workers_.push_back(std::make_unique<WorkerProcess>(client_id, args));
-    WorkerProcess& worker = *workers_.back();
-    if (!worker.wait_for_line("ready", kReadyTimeout)) {
-      throw std::runtime_error("job_worker_proc " + client_id + " did not print \"ready\"");
-    }
-    return worker;
+    return ProcessTest::start_worker(client_id, std::move(args));
   }
 
   // Inserts `count` proc_job jobs with insert_many, in batches.
@@ -283,10 +110,7 @@ GROUP BY e.job_id, j.errors HAVING count(*) > 1 ORDER BY e.job_id LIMIT 5)"))) {
     }
   }
 
-  std::shared_ptr<delta::pg::Pool> pool_;
-  std::string schema_;
   std::unique_ptr<delta::Client> inserter_;
-  std::vector<std::unique_ptr<WorkerProcess>> workers_;
 };
 
 TEST_F(jobs_process_pgtest, TwoProcessesDrainTwentyThousandJobsExactlyOnce) {
@@ -431,7 +255,7 @@ TEST_F(jobs_process_pgtest, PeriodicJobIsInsertedOncePerPeriodAcrossProcessesAnd
 
   // Over the window from the first insert until now (N ms): floor(N / interval) <= count
   // <= N / interval + 1.
-  auto window = pool_->exec(sql(R"(
+  auto window = pool().exec(sql(R"(
 SELECT count(*), (extract(epoch FROM now() - min(created_at)) * 1000)::bigint
 FROM {s}.delta_job WHERE kind = 'tick')"));
   const auto count = window.one().get<std::int64_t>(0);
@@ -477,7 +301,7 @@ TEST_F(jobs_process_pgtest, TerminatedConnectionsLoseNoJobAndRunNoneTwice) {
   const auto started = Clock::now();
   ASSERT_NO_FATAL_FAILURE(insert_proc_jobs(kJobs));
 
-  const std::string application_name = "djw_" + schema_;
+  const std::string application_name = "djw_" + schema_name();
   int rounds = 0;
   std::int64_t terminated = 0;
   while (rounds < kRounds && completed_jobs() < kJobs) {

@@ -32,7 +32,6 @@ namespace {
 using delta::ConfigError;
 using delta::Timestamp;
 using delta::ValidationError;
-using delta::jobs::InsertOpts;
 using delta::jobs::JobInsert;
 using delta::jobs::JobResult;
 using delta::jobs::JobRow;

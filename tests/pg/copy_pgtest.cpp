@@ -21,6 +21,7 @@
 
 #include "pg/connection.hpp"
 #include "pg/copy.hpp"
+#include "support/instant.hpp"
 #include "support/pg_test.hpp"
 
 namespace {
@@ -31,14 +32,9 @@ using delta::DatabaseErrorKind;
 using delta::Timestamp;
 using delta::pg::Bytes;
 using delta::pg::CopyWriter;
-using delta::pg::Pool;
 using namespace std::chrono_literals;
 
 constexpr std::int64_t kRows = 100000;
-
-// 2026-11-28 00:27:28.123456 UTC.
-constexpr Timestamp kInstant = std::chrono::sys_days{std::chrono::year{2026} / 11 / 28} + 27min +
-                               28s + std::chrono::microseconds{123456};
 
 // Texts that COPY's text format must escape (or must not mistake for markers).
 const std::vector<std::string>& tricky_texts() {
@@ -115,13 +111,19 @@ GeneratedRow make_row(std::int64_t id) {
     }
   }
   if (id % 11 != 0) {
-    row.at = kInstant + std::chrono::microseconds{id * 1000003 - 50000000000};
+    row.at = dt::kInstant + std::chrono::microseconds{id * 1000003 - 50000000000};
   }
   return row;
 }
 
 void write_row(CopyWriter& copy, const GeneratedRow& row) {
   copy.row(row.id, row.name, row.note, row.doc, row.data, row.at);
+}
+
+// Writes the generated rows 1..`last`.
+void write_rows(CopyWriter& copy, std::int64_t last) {
+  for (std::int64_t id = 1; id <= last; ++id)
+    write_row(copy, make_row(id));
 }
 
 TEST(copy_pgtest, LoadsManyRowsWithTrickyValues) {
@@ -234,9 +236,7 @@ TEST(copy_pgtest, DestroyedUnfinishedWriterWritesNothing) {
   {
     CopyWriter copy(*conn, scratch.copy_sql("items"));
     // Enough rows that some chunks have already been sent to the server.
-    for (std::int64_t id = 1; id <= 20000; ++id) {
-      write_row(copy, make_row(id));
-    }
+    write_rows(copy, 20000);
   }
   // The connection is out of COPY mode and usable.
   EXPECT_FALSE(conn->in_transaction());
@@ -252,18 +252,14 @@ TEST(copy_pgtest, AbortWritesNothingAndConnectionStaysUsable) {
   auto conn = scratch.pool().acquire();
   {
     CopyWriter copy(*conn, scratch.copy_sql("items"));
-    for (std::int64_t id = 1; id <= 100; ++id) {
-      write_row(copy, make_row(id));
-    }
+    write_rows(copy, 100);
     copy.abort("test abort");
   }
   EXPECT_EQ(conn->exec("SELECT count(*) FROM " + scratch.table("items")).one().get<std::int64_t>(0),
             0);
   // A new COPY on the same connection works.
   CopyWriter again(*conn, scratch.copy_sql("items"));
-  for (std::int64_t id = 1; id <= 10; ++id) {
-    write_row(again, make_row(id));
-  }
+  write_rows(again, 10);
   EXPECT_EQ(again.finish(), 10);
   EXPECT_EQ(scratch.count("items"), 10);
 }
@@ -274,9 +270,7 @@ TEST(copy_pgtest, UnfinishedWriterInTransactionWritesNothing) {
   {
     auto tx = scratch.pool().begin();
     CopyWriter copy(tx.connection(), scratch.copy_sql("items"));
-    for (std::int64_t id = 1; id <= 100; ++id) {
-      write_row(copy, make_row(id));
-    }
+    write_rows(copy, 100);
   }
   EXPECT_EQ(scratch.count("items"), 0);
   EXPECT_EQ(scratch.pool().stats().in_use, 0U);
@@ -288,9 +282,7 @@ TEST(copy_pgtest, RolledBackTransactionDiscardsCopiedRows) {
   {
     auto tx = scratch.pool().begin();
     CopyWriter copy(tx.connection(), scratch.copy_sql("items"));
-    for (std::int64_t id = 1; id <= 100; ++id) {
-      write_row(copy, make_row(id));
-    }
+    write_rows(copy, 100);
     EXPECT_EQ(copy.finish(), 100);
     EXPECT_EQ(tx.exec("SELECT count(*) FROM " + scratch.table("items")).one().get<std::int64_t>(0),
               100);
@@ -330,9 +322,7 @@ TEST(copy_pgtest, TypeErrorEarlyInLargeCopy) {
     CopyWriter copy(*conn, scratch.copy_sql("items"));
     copy.row(std::string("x"), std::string("bad"), std::nullopt, nlohmann::json::object(), Bytes{},
              std::nullopt);
-    for (std::int64_t id = 1; id <= 30000; ++id) {
-      write_row(copy, make_row(id));
-    }
+    write_rows(copy, 30000);
     copy.finish();
   } catch (const DatabaseError& e) {
     failed = true;

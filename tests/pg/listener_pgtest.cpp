@@ -42,16 +42,6 @@ void notify(Pool& pool, const std::string& channel, const std::string& payload) 
   pool.exec("SELECT pg_notify($1, $2)", channel, payload);
 }
 
-// Terminates backend `pid` and waits until the server has removed it.
-void terminate_backend(Pool& pool, int pid) {
-  ASSERT_TRUE(pool.exec("SELECT pg_terminate_backend($1)", std::int32_t{pid}).one().get<bool>(0));
-  ASSERT_TRUE(dt::eventually([&] {
-    return pool.exec("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", std::int32_t{pid})
-               .one()
-               .get<std::int64_t>(0) == 0;
-  }));
-}
-
 TEST(listener_pgtest, ReceivesNotificationWithPayload) {
   auto pool = dt::make_pool();
   Listener listener(listener_options());
@@ -208,7 +198,7 @@ TEST(listener_pgtest, ReconnectsAfterBackendTerminated) {
   int old_pid = listener.backend_pid();
   ASSERT_GT(old_pid, 0);
 
-  terminate_backend(*pool, old_pid);
+  dt::terminate_backend(*pool, old_pid);
   EXPECT_TRUE(dt::eventually(
       [&] {
         EXPECT_NO_THROW(listener.wait(50ms));
@@ -238,7 +228,7 @@ TEST(listener_pgtest, ListenWhileConnectionIsDownIsRemembered) {
   listener.listen(first);
   int old_pid = listener.backend_pid();
   ASSERT_GT(old_pid, 0);
-  terminate_backend(*pool, old_pid);
+  dt::terminate_backend(*pool, old_pid);
 
   EXPECT_NO_THROW(listener.listen(second));
   EXPECT_TRUE(dt::eventually(

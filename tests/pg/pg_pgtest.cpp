@@ -26,6 +26,7 @@
 
 #include "common/digest.hpp"
 #include "pg/connection.hpp"
+#include "support/instant.hpp"
 #include "support/pg_test.hpp"
 
 namespace {
@@ -37,15 +38,10 @@ using delta::Timestamp;
 using delta::pg::Bytes;
 using delta::pg::Params;
 using delta::pg::Pool;
-using delta::pg::PoolOptions;
 using delta::pg::Statement;
 using delta::pg::Transaction;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// 2026-11-28 00:27:28.123456 UTC.
-constexpr Timestamp kInstant = std::chrono::sys_days{std::chrono::year{2026} / 11 / 28} + 27min +
-                               28s + std::chrono::microseconds{123456};
 
 // A schema of its own for one test, dropped (with everything in it) at the end.
 class Scratch : public dt::ScratchSchema {
@@ -79,16 +75,6 @@ std::int64_t code_points(std::string_view text) {
 
 std::int32_t backend_pid_of(delta::pg::Connection& conn) {
   return conn.exec("SELECT pg_backend_pid()").one().get<std::int32_t>(0);
-}
-
-// Terminates backend `pid` from `killer` and waits until the server has removed it.
-void terminate_backend(Pool& killer, std::int32_t pid) {
-  ASSERT_TRUE(killer.exec("SELECT pg_terminate_backend($1)", pid).one().get<bool>(0));
-  ASSERT_TRUE(dt::eventually([&] {
-    return killer.exec("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
-               .one()
-               .get<std::int64_t>(0) == 0;
-  }));
 }
 
 // ---- parameter and row round trips --------------------------------------------------
@@ -217,16 +203,16 @@ TEST(pg_pgtest, TimestampKeepsMicroseconds) {
   auto row_result = pool->exec(
       "SELECT $1, $1 = '2026-11-28 00:27:28.123456+00'::timestamptz, "
       "pg_typeof($1)::text",
-      kInstant);
+      dt::kInstant);
   auto row = row_result.one();
-  EXPECT_EQ(row.get<Timestamp>(0), kInstant);
+  EXPECT_EQ(row.get<Timestamp>(0), dt::kInstant);
   EXPECT_TRUE(row.get<bool>(1));
   EXPECT_EQ(row.get<std::string>(2), "timestamp with time zone");
 
   auto literal_result = pool->exec("SELECT '2026-11-28 00:27:28.000001+00'::timestamptz");
   auto literal = literal_result.one();
   EXPECT_EQ(literal.get<Timestamp>(0),
-            kInstant - std::chrono::microseconds{123456} + std::chrono::microseconds{1});
+            dt::kInstant - std::chrono::microseconds{123456} + std::chrono::microseconds{1});
 }
 
 TEST(pg_pgtest, TimestampBeforeEpoch) {
@@ -258,9 +244,9 @@ TEST(pg_pgtest, TimestampInSessionTimeZones) {
                            "Pacific/Chatham", "America/St_Johns"}) {
     auto tx = pool->begin();
     tx.exec("SET LOCAL TimeZone = '" + zone + "'");
-    auto row_result = tx.exec("SELECT $1::timestamptz, $1::timestamptz::text", kInstant);
+    auto row_result = tx.exec("SELECT $1::timestamptz, $1::timestamptz::text", dt::kInstant);
     auto row = row_result.one();
-    EXPECT_EQ(row.get<Timestamp>(0), kInstant) << zone << ": " << row.get<std::string>(1);
+    EXPECT_EQ(row.get<Timestamp>(0), dt::kInstant) << zone << ": " << row.get<std::string>(1);
     auto literal_result = tx.exec("SELECT '2026-07-01 12:00:00.5+00'::timestamptz");
     auto literal = literal_result.one();
     EXPECT_EQ(literal.get<Timestamp>(0),
@@ -403,7 +389,7 @@ TEST(pg_pgtest, ScalarArraysRoundTrip) {
   std::vector<std::int32_t> ints = {std::numeric_limits<std::int32_t>::min(), 7};
   std::vector<bool> bools = {true, false, true};
   std::vector<double> doubles = {0.1, -2.5, std::numeric_limits<double>::infinity()};
-  std::vector<Timestamp> stamps = {kInstant, Timestamp{}};
+  std::vector<Timestamp> stamps = {dt::kInstant, Timestamp{}};
   std::vector<nlohmann::json> docs = {{{"a", "b,c"}}, {1, "x\"y"}, nlohmann::json("{}")};
   auto row_result = pool->exec(
       "SELECT $1, $2, $3, $4, $5, $6, pg_typeof($1)::text, ($1)[4], "
@@ -428,7 +414,7 @@ TEST(pg_pgtest, BinaryArrayParametersKeepTheirEdges) {
   auto pool = dt::make_pool();
   using namespace std::chrono;
   const Timestamp before_2000 = sys_days{year{1969} / 7 / 20} + 20h + 17min + 40s + 500ms;
-  std::vector<Timestamp> stamps = {Timestamp::min(), before_2000, kInstant, Timestamp::max()};
+  std::vector<Timestamp> stamps = {Timestamp::min(), before_2000, dt::kInstant, Timestamp::max()};
   std::vector<std::int16_t> smallints = {std::numeric_limits<std::int16_t>::min(), -1,
                                          std::numeric_limits<std::int16_t>::max()};
   std::vector<double> doubles = {-0.0, std::numeric_limits<double>::quiet_NaN(),
@@ -943,7 +929,7 @@ TEST(pg_pgtest, KilledIdleConnectionIsReplaced) {
   auto killer = dt::make_pool();
   auto old_pid = pool->exec("SELECT pg_backend_pid()").one().get<std::int32_t>(0);
   auto before = pool->stats();
-  terminate_backend(*killer, old_pid);
+  dt::terminate_backend(*killer, old_pid);
 
   auto new_pid = pool->exec("SELECT pg_backend_pid()").one().get<std::int32_t>(0);
   EXPECT_NE(new_pid, old_pid);
@@ -961,7 +947,7 @@ TEST(pg_pgtest, KilledConnectionInUseFailsThenPoolRecovers) {
     auto conn = pool->acquire();
     int pid = conn->backend_pid();
     EXPECT_EQ(backend_pid_of(*conn), pid);
-    terminate_backend(*killer, pid);
+    dt::terminate_backend(*killer, pid);
     auto error = expect_database_error([&] { conn->exec("SELECT 1"); });
     EXPECT_EQ(error.kind(), DatabaseErrorKind::connection)
         << error.sqlstate() << " " << error.what();
@@ -980,7 +966,7 @@ TEST(pg_pgtest, KilledConnectionInTransactionFails) {
   {
     auto tx = pool->begin();
     auto pid = tx.exec("SELECT pg_backend_pid()").one().get<std::int32_t>(0);
-    terminate_backend(*killer, pid);
+    dt::terminate_backend(*killer, pid);
     auto error = expect_database_error([&] { tx.exec("SELECT 1"); });
     EXPECT_EQ(error.kind(), DatabaseErrorKind::connection);
   }  // rollback on a dead connection must not throw
@@ -1361,7 +1347,7 @@ TEST(pg_pgtest, CheckAliveDetectsTerminatedBackend) {
   auto killer = dt::make_pool();
   auto conn = delta::pg::Connection::open({.url = dt::database_url()});
   ASSERT_TRUE(conn->check_alive());
-  terminate_backend(*killer, conn->backend_pid());
+  dt::terminate_backend(*killer, conn->backend_pid());
   EXPECT_TRUE(dt::eventually([&] { return !conn->check_alive(); }, 5s));
 }
 

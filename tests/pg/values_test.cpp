@@ -20,6 +20,8 @@
 #include <delta/pg_values.hpp>
 #include <delta/time.hpp>
 
+#include "support/instant.hpp"
+
 namespace {
 
 using delta::DatabaseError;
@@ -30,13 +32,10 @@ using delta::pg::Codec;
 using delta::pg::Params;
 namespace detail = delta::pg::detail;
 namespace oid = delta::pg::oid;
+using delta::testing::kInstant;
 using namespace std::chrono_literals;
 
 using OptionalStrings = std::vector<std::optional<std::string>>;
-
-// 2026-11-28 00:27:28.123456 UTC.
-constexpr Timestamp kInstant = std::chrono::sys_days{std::chrono::year{2026} / 11 / 28} + 27min +
-                               28s + std::chrono::microseconds{123456};
 
 template <class T>
 std::string encode(const T& value) {

@@ -60,28 +60,22 @@ CliRun run_delta(const std::vector<std::string>& args, const std::string& env = 
   return run;
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using delta::testing::contains;
 
+// Each test has a schema name of its own that the command creates (and that is dropped
+// at the end).
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    pool_ = delta::testing::make_pool({.max_connections = 2});
-    schema_ = delta::testing::unique_schema("cli");
-  }
-  void TearDown() override {
-    if (pool_) delta::testing::drop_schema(*pool_, schema_);
-  }
-
   CliRun run_in_schema(std::vector<std::string> args) {
     args.push_back("--schema");
     args.push_back(schema_);
     return run_delta(args);
   }
 
-  std::shared_ptr<delta::pg::Pool> pool_;
-  std::string schema_;
+  const delta::testing::ScratchSchema scratch_{
+      "cli", delta::testing::SchemaStart::absent, {.max_connections = 2}};
+  const std::shared_ptr<delta::pg::Pool> pool_ = scratch_.shared_pool();
+  const std::string schema_ = scratch_.name();
 };
 
 // The suite is named after the executable, so `ctest -R cli` finds it.

@@ -53,16 +53,10 @@ std::vector<int> versions_up_to(int latest) {
   return versions;
 }
 
+// Each test has a schema name of its own that the migrator creates (and that is dropped
+// at the end).
 class MigrateTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    pool_ = delta::testing::make_pool({.max_connections = 4});
-    schema_ = delta::testing::unique_schema("migrate");
-  }
-  void TearDown() override {
-    if (pool_) delta::testing::drop_schema(*pool_, schema_);
-  }
-
   delta::MigrateResult up(std::optional<int> steps = std::nullopt) {
     return delta::migrate(*pool_, {.schema = schema_, .steps = steps});
   }
@@ -92,8 +86,10 @@ class MigrateTest : public ::testing::Test {
     EXPECT_EQ(type_exists("job_state"), exist);
   }
 
-  std::shared_ptr<delta::pg::Pool> pool_;
-  std::string schema_;
+  const delta::testing::ScratchSchema scratch_{
+      "migrate", delta::testing::SchemaStart::absent, {.max_connections = 4}};
+  const std::shared_ptr<delta::pg::Pool> pool_ = scratch_.shared_pool();
+  const std::string schema_ = scratch_.name();
 };
 
 // The suite is named after the executable, so `ctest -R migrate` finds it.

@@ -4,8 +4,11 @@
 #include <cstdlib>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <delta/migrate.hpp>
 
 namespace delta::testing {
 
@@ -28,9 +31,18 @@ void drop_schema(pg::Pool& pool, const std::string& schema) {
   pool.exec("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
 }
 
-ScratchSchema::ScratchSchema(const std::string& prefix)
-    : pool_(make_pool()), schema_(unique_schema(prefix)) {
-  pool_->exec("CREATE SCHEMA \"" + schema_ + "\"");
+ScratchSchema::ScratchSchema(const std::string& prefix, SchemaStart start, pg::PoolOptions options)
+    : pool_(make_pool(std::move(options))), schema_(unique_schema(prefix)) {
+  switch (start) {
+    case SchemaStart::empty:
+      pool_->exec("CREATE SCHEMA \"" + schema_ + "\"");
+      break;
+    case SchemaStart::migrated:
+      delta::migrate(*pool_, {.schema = schema_});
+      break;
+    case SchemaStart::absent:
+      break;
+  }
 }
 
 ScratchSchema::~ScratchSchema() {
@@ -49,13 +61,46 @@ std::int64_t ScratchSchema::count(std::string_view name) const {
   return pool_->exec("SELECT count(*) FROM " + table(name)).one().get<std::int64_t>(0);
 }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+std::string ScratchSchema::sql(std::string_view text) const {
+  return fmt::format(fmt::runtime(text), fmt::arg("s", "\"" + schema_ + "\""));
+}
+
+void terminate_backend(pg::Pool& pool, std::int32_t pid) {
+  ASSERT_TRUE(pool.exec("SELECT pg_terminate_backend($1)", pid).one().get<bool>(0));
+  ASSERT_TRUE(eventually([&] {
+    return pool.exec("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+               .one()
+               .get<std::int64_t>(0) == 0;
+  }));
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds interval) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(interval);
   }
   return condition();
+}
+
+bool consistently(const std::function<bool()>& condition, std::chrono::milliseconds window) {
+  const auto deadline = std::chrono::steady_clock::now() + window;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!condition()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               since)
+      .count();
+}
+
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
 }
 
 }  // namespace delta::testing

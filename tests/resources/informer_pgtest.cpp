@@ -20,6 +20,8 @@
 
 #include <delta/delta.hpp>
 
+#include "support/keyed_objects.hpp"
+#include "support/maintenance_config.hpp"
 #include "support/pg_test.hpp"
 
 namespace {
@@ -45,25 +47,9 @@ class HourRetry final : public delta::jobs::RetryPolicy {
   std::chrono::milliseconds next_retry(const delta::jobs::JobRow&) override { return 1h; }
 };
 
+// maintenance_config with failed inform jobs waiting an hour (HourRetry).
 delta::Config test_config(const std::string& schema) {
-  delta::Config config;
-  config.schema = schema;
-  config.logger = delta::stderr_logger(delta::LogLevel::warn);
-  config.poll_interval = 50ms;
-  config.inform_interval = -1ms;  // no periodic runs unless a test wants them
-  config.inform_jitter = 0ms;
-  config.maintenance_interval = 100ms;
-  config.cleaner_interval = 200ms;
-  config.completer_flush_interval = 1ms;
-  // The heartbeat and election statements run with a statement_timeout of twice the
-  // heartbeat interval; 500 ms (not 200 ms) keeps Client::start() from failing on a busy
-  // machine.
-  config.heartbeat_interval = 500ms;
-  config.client_ttl = 2s;
-  config.leader_ttl = 2s;
-  config.leader_renew_interval = 200ms;
-  config.scheduler_interval = 100ms;
-  config.rescuer_interval = 100ms;
+  delta::Config config = delta::testing::maintenance_config(schema);
   config.retry_policy = std::make_shared<HourRetry>();
   return config;
 }
@@ -231,14 +217,12 @@ class SequenceController : public delta::Controller<T> {
 // 1. 50,000 objects are written in batches (not one statement per object), and a second
 // run with `after` = the cursor gets only the newer objects.
 TEST(informer_pgtest, FiftyThousandObjectsInFewStatementsThenOnlyNewer) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<SequenceController<Bulk>>();
   controller->total = 50000;
   auto config = test_config(schema.name());
   config.controllers.add(controller);  // no namespaces: inform-only, nothing is worked
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   const auto begin = std::chrono::steady_clock::now();
@@ -287,16 +271,14 @@ TEST(informer_pgtest, FiftyThousandObjectsInFewStatementsThenOnlyNewer) {
 // 2a. A run that fails half way (objects in created_at order) keeps what it wrote, moves
 // the cursor to the newest written object and no further; the retry picks up the rest.
 TEST(informer_pgtest, FailedRunKeepsWrittenObjectsAndCursorThenRetryResumes) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<SequenceController<Cursored>>();
   controller->total = 13300;
   controller->fail_after = 6000;  // not a multiple of the 2500-object batch
   auto config = test_config(schema.name());
   config.controllers.add(controller);
   config.namespaces["default"] = {.max_workers = 8};
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   client.schedule_inform({.kind = "cursored"});
@@ -340,16 +322,14 @@ TEST(informer_pgtest, FailedRunKeepsWrittenObjectsAndCursorThenRetryResumes) {
 // 2b. A failed run whose objects were not in created_at order does not move the cursor
 // at all (an older object may not have been listed yet).
 TEST(informer_pgtest, FailedRunOutOfOrderLeavesCursor) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<SequenceController<Unordered>>();
   controller->total = 3000;
   controller->descending = true;  // newest first
   controller->fail_after = 1500;
   auto config = test_config(schema.name());
   config.controllers.add(controller);
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   client.schedule_inform({.kind = "unordered"});
@@ -388,15 +368,13 @@ class SlowController : public SequenceController<Slow> {
 };
 
 TEST(informer_pgtest, TimedOutRunKeepsWrittenObjectsAndCursor) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<SlowController>();
   controller->total = 4000;
   controller->hang_after = 1700;
   auto config = test_config(schema.name());
   config.controllers.add(controller);
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   client.schedule_inform({.kind = "slow"});
@@ -431,16 +409,7 @@ TEST(informer_pgtest, TimedOutRunKeepsWrittenObjectsAndCursor) {
 
 // ---- objects without created_at --------------------------------------------------------
 
-struct Plain {
-  std::string key;
-  int value = 0;
-  static constexpr std::string_view kind = "plain";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 4, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Plain, key, value)
+DELTA_KEYED_VALUE_OBJECT(Plain, "plain", 4)
 
 // Lists `count` fixed objects (no created_at), whatever `after` says.
 class PlainController : public delta::Controller<Plain> {
@@ -481,13 +450,11 @@ class PlainController : public delta::Controller<Plain> {
 
 // 2d. Objects without created_at: the cursor becomes (about) the run's start time.
 TEST(informer_pgtest, ObjectsWithoutCreatedAtMoveCursorToRunStart) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<PlainController>();
   auto config = test_config(schema.name());
   config.controllers.add(controller);
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   const auto before = schema.pool().exec("SELECT now()").one().get<delta::Timestamp>(0);
@@ -526,15 +493,7 @@ struct Tick {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Tick, key)
 
-struct Bystander {
-  std::string key;
-  static constexpr std::string_view kind = "bystander";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Bystander, key)
+DELTA_KEYED_OBJECT(Bystander, "bystander", 1)
 
 template <class T>
 class CountingController : public delta::Controller<T> {
@@ -568,8 +527,7 @@ class CountingController : public delta::Controller<T> {
 // of the machine: run k+1's job is inserted no earlier than run k started + interval, and
 // run k was fetched before it started.
 TEST(informer_pgtest, SchedulerRunsOncePerIntervalAcrossProcesses) {
-  ScratchSchema schema("inf");
-  delta::migrate(schema.pool(), {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   LogCapture log;  // outlives the clients that log into it
   std::vector<std::shared_ptr<CountingController<Tick>>> controllers;
   std::vector<std::unique_ptr<delta::Client>> clients;
@@ -684,9 +642,7 @@ void from_json(const nlohmann::json& json, Jit<N>& object) {
 
 // 3b. Jitter: scheduled runs are delayed by a random amount within inform_jitter.
 TEST(informer_pgtest, JitterSpreadsScheduledRuns) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto config = test_config(schema.name());
   config.inform_interval = 60s;  // each kind runs once during the test
   config.inform_jitter = 2000ms;
@@ -696,7 +652,7 @@ TEST(informer_pgtest, JitterSpreadsScheduledRuns) {
   auto c3 = std::make_shared<CountingController<Jit<3>>>();
   auto c4 = std::make_shared<CountingController<Jit<4>>>();
   config.controllers.add(c0).add(c1).add(c2).add(c3).add(c4);
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
   ASSERT_TRUE(eventually(
       [&] {
@@ -732,16 +688,8 @@ struct On {
   }
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(On, key)
-struct Off {
-  std::string key;
-  static constexpr std::string_view kind = "off";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Off, key)
-struct Default {  // no settings: Config::inform_interval, negative here
+DELTA_KEYED_OBJECT(Off, "off", 1)  // inform_interval -1 ms: never periodically
+struct Default {                   // no settings: Config::inform_interval, negative here
   std::string key;
   static constexpr std::string_view kind = "dflt";
   std::string id() const { return key; }
@@ -751,9 +699,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Default, key)
 // 3c. A negative interval (per kind, or Config's) never runs periodically, while another
 // kind keeps running; a hand-triggered run still works.
 TEST(informer_pgtest, DisabledIntervalNeverRuns) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto on = std::make_shared<CountingController<On>>();
   auto off = std::make_shared<CountingController<Off>>();
   auto dflt = std::make_shared<CountingController<Default>>();
@@ -762,7 +708,7 @@ TEST(informer_pgtest, DisabledIntervalNeverRuns) {
   config.controllers.add(on).add(off).add(dflt);
   LogCapture log;
   config.logger = log.logger("client");
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   const auto begin = std::chrono::steady_clock::now();
   client.start();
   ASSERT_TRUE(eventually([&] { return on->runs >= 3; }, 30s)) << log.dump();
@@ -790,16 +736,14 @@ TEST(informer_pgtest, DisabledIntervalNeverRuns) {
 // 3d. schedule_inform runs at once; without process_existing unchanged objects are not
 // worked again, with it they are (and the cursor is ignored).
 TEST(informer_pgtest, ScheduleInformRunsAtOnceAndProcessExistingReworks) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<PlainController>();
   controller->count = 20;
   auto config = test_config(schema.name());
   config.inform_jitter = 60s;  // a hand-triggered run must not wait for jitter
   config.controllers.add(controller);
   config.namespaces["default"] = {.max_workers = 4};
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   auto begin = std::chrono::steady_clock::now();
@@ -845,16 +789,7 @@ TEST(informer_pgtest, ScheduleInformRunsAtOnceAndProcessExistingReworks) {
 
 // ---- deleted resources -----------------------------------------------------------------
 
-struct Gone {
-  std::string key;
-  int value = 0;
-  static constexpr std::string_view kind = "gone";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 2, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Gone, key, value)
+DELTA_KEYED_VALUE_OBJECT(Gone, "gone", 2)
 
 // Work removes value 1; the informer lists `listed`.
 class GoneController : public delta::Controller<Gone> {
@@ -875,14 +810,12 @@ class GoneController : public delta::Controller<Gone> {
 // 4. An informer does not resurrect a deleted resource (even with new content); an
 // explicit inform does.
 TEST(informer_pgtest, InformersDoNotResurrectDeletedResources) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<GoneController>();
   auto config = test_config(schema.name());
   config.controllers.add(controller);
   config.namespaces["default"] = {.max_workers = 2};
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   client.schedule_inform({.kind = "gone"});
@@ -923,15 +856,7 @@ TEST(informer_pgtest, InformersDoNotResurrectDeletedResources) {
 
 // ---- bad input ---------------------------------------------------------------------------
 
-struct Boom {
-  std::string key;
-  static constexpr std::string_view kind = "boom";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Boom, key)
+DELTA_KEYED_OBJECT(Boom, "boom", 1)
 
 class BoomController : public delta::Controller<Boom> {
  public:
@@ -949,13 +874,11 @@ class BoomController : public delta::Controller<Boom> {
 // 8. schedule_inform of an unknown or invalid kind is refused before anything is written;
 // an informer that throws is recorded as failed with its message and retried.
 TEST(informer_pgtest, UnknownKindRefusedAndThrowingInformerRecorded) {
-  ScratchSchema schema("inf");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("inf", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<BoomController>();
   auto config = test_config(schema.name());
   config.controllers.add(controller);
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   EXPECT_THROW(client.schedule_inform({.kind = "nosuch"}), delta::ValidationError);

@@ -28,10 +28,8 @@ class ItemController : public delta::Controller<Item> {
   std::atomic<int> worked{0};
 };
 
-TEST(sync_smoke_pgtest, InformThenSynced) {
-  delta::testing::ScratchSchema schema("smoke");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+TEST(resources_smoke_pgtest, InformThenSynced) {
+  delta::testing::ScratchSchema schema("smoke", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<ItemController>();
   delta::Config config;
   config.schema = schema.name();
@@ -39,7 +37,7 @@ TEST(sync_smoke_pgtest, InformThenSynced) {
   config.namespaces["default"] = {.max_workers = 4};
   config.poll_interval = std::chrono::milliseconds(50);
   config.logger = delta::stderr_logger(delta::LogLevel::info);
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
   auto r = client.inform(Item{"a", 1});
   EXPECT_EQ(r.status, delta::InformStatus::inserted);
@@ -97,17 +95,15 @@ class Event2Controller : public delta::Controller<Event2> {
   std::atomic<int> total{3000};
 };
 
-TEST(sync_smoke_pgtest, ScheduledInformerWritesAndAdvancesCursor) {
-  delta::testing::ScratchSchema schema("smoke");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+TEST(resources_smoke_pgtest, ScheduledInformerWritesAndAdvancesCursor) {
+  delta::testing::ScratchSchema schema("smoke", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<Event2Controller>();
   delta::Config config;
   config.schema = schema.name();
   config.controllers.add(controller);
   config.namespaces["default"] = {.max_workers = 8};
   config.poll_interval = std::chrono::milliseconds(50);
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
   client.schedule_inform({.kind = "event2"});
   ASSERT_TRUE(delta::testing::eventually(

@@ -11,16 +11,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
-#include <ostream>
 #include <stdexcept>
-#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -33,33 +28,13 @@
 #include <delta/client.hpp>
 #include <delta/controller.hpp>
 #include <delta/errors.hpp>
-#include <delta/log.hpp>
-#include <delta/migrate.hpp>
 #include <delta/pg.hpp>
 #include <delta/resource.hpp>
 #include <delta/time.hpp>
 
 #include "support/pg_test.hpp"
-
-// Readable names in gtest failure messages.
-namespace delta {
-void PrintTo(ResourceState state, std::ostream* out) {
-  *out << to_string(state);
-}
-void PrintTo(InformStatus status, std::ostream* out) {
-  *out << to_string(status);
-}
-void PrintTo(EventCategory category, std::ostream* out) {
-  *out << to_string(category);
-}
-}  // namespace delta
-
-// Named (not anonymous) so the recorded, demangled type name is predictable.
-namespace resources_pgtest_errors {
-struct Broken : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-}  // namespace resources_pgtest_errors
+#include "support/resource_test.hpp"
+#include "support/test_controller.hpp"
 
 namespace {
 
@@ -70,46 +45,21 @@ using delta::InformStatus;
 using delta::ResourceRow;
 using delta::ResourceState;
 using delta::Timestamp;
-using delta::testing::eventually;
+using namespace delta::testing;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 // ---- objects ----------------------------------------------------------------------------
 
-// An object type whose work() is chosen by its `action` (TestController), worked by
-// `parallelism` at a time per process.
-#define RESOURCES_PGTEST_OBJECT(Type, Kind, Parallelism)                                     \
-  struct Type {                                                                              \
-    std::string key;                                                                         \
-    std::string action = "sync";                                                             \
-    int version = 0;                                                                         \
-    static constexpr std::string_view kind = Kind;                                           \
-    std::string id() const { return key; }                                                   \
-    static delta::ObjectSettings settings() {                                                \
-      return {.parallelism = Parallelism, .inform_interval = std::chrono::milliseconds(-1)}; \
-    }                                                                                        \
-  };                                                                                         \
-  NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Type, key, action, version)
-
-RESOURCES_PGTEST_OBJECT(Thing, "thing", 4)
-RESOURCES_PGTEST_OBJECT(Narrow, "narrow", 3)
-RESOURCES_PGTEST_OBJECT(Wide, "wide", 10)
-RESOURCES_PGTEST_OBJECT(Other, "other", 4)
-RESOURCES_PGTEST_OBJECT(Ghost, "ghost", 1)
-RESOURCES_PGTEST_OBJECT(ZeroParallel, "zeropar", 0)
-RESOURCES_PGTEST_OBJECT(HugeParallel, "hugepar", 10001)
-RESOURCES_PGTEST_OBJECT(BadKind, "Bad Kind", 1)
-
-// Ordered by `version` (compare hook).
-struct Versioned {
-  std::string key;
-  std::string action = "sync";
-  int version = 0;
-  static constexpr std::string_view kind = "versioned";
-  std::string id() const { return key; }
-  int compare(const Versioned& stored) const { return version - stored.version; }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Versioned, key, action, version)
+// Besides Thing (parallelism 4) and Versioned: object types whose work() is chosen by
+// their `action` (TestController), worked by `parallelism` at a time per process.
+DELTA_TEST_OBJECT(Narrow, "narrow", 3)
+DELTA_TEST_OBJECT(Wide, "wide", 10)
+DELTA_TEST_OBJECT(Other, "other", 4)
+DELTA_TEST_OBJECT(Ghost, "ghost", 1)
+DELTA_TEST_OBJECT(ZeroParallel, "zeropar", 0)
+DELTA_TEST_OBJECT(HugeParallel, "hugepar", 10001)
+DELTA_TEST_OBJECT(BadKind, "Bad Kind", 1)
 
 // With a created_at hook.
 struct Stamped {
@@ -136,286 +86,13 @@ struct Doc {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Doc, key, action, version, doc)
 
-// ---- the controller ---------------------------------------------------------------------
-
-// Blocks work() until the test opens it.
-class Gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    ready_.notify_all();
-  }
-  // Waits until the gate opens (or, with honour_stop, `stop` fires); at most 20 s so that a
-  // failing test cannot hang. True when the gate opened.
-  bool wait(std::stop_token stop, bool honour_stop) {
-    std::unique_lock lock(mutex_);
-    if (honour_stop) {
-      ready_.wait_for(lock, stop, 20s, [&] { return open_; });
-    } else {
-      ready_.wait_for(lock, 20s, [&] { return open_; });
-    }
-    return open_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable_any ready_;
-  bool open_ = false;  // guarded by mutex_
-};
-
-// One work() call as the controller saw it.
-struct Seen {
-  std::string key;
-  std::string action;
-  int version = 0;
-  std::int64_t generation = 0;
-  int attempt = 0;
-};
-
-class Recorder {
- public:
-  // Returns how many times `seen.key` has been worked, this call included.
-  int enter(const Seen& seen) {
-    int run = 0;
-    {
-      std::lock_guard lock(mutex_);
-      seen_.push_back(seen);
-      peak_ = std::max(peak_, ++running_);
-      ++started_;
-      run = ++runs_[seen.key];
-    }
-    changed_.notify_all();
-    return run;
-  }
-  void leave() {
-    std::lock_guard lock(mutex_);
-    --running_;
-  }
-  // "hold": waits until `target` works run at once, or every one of the test's `goal`
-  // works has started (at most 3 s), then holds the slot a little longer.
-  void hold(int target) {
-    {
-      std::unique_lock lock(mutex_);
-      changed_.wait_for(lock, 3s, [&] { return running_ >= target || started_ >= goal_; });
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  void set_goal(int goal) {
-    std::lock_guard lock(mutex_);
-    goal_ = goal;
-  }
-  int runs(const std::string& key) const {
-    std::lock_guard lock(mutex_);
-    auto found = runs_.find(key);
-    return found == runs_.end() ? 0 : found->second;
-  }
-  int total() const {
-    std::lock_guard lock(mutex_);
-    return started_;
-  }
-  int running() const {
-    std::lock_guard lock(mutex_);
-    return running_;
-  }
-  int peak() const {
-    std::lock_guard lock(mutex_);
-    return peak_;
-  }
-  std::vector<Seen> seen(const std::string& key) const {
-    std::lock_guard lock(mutex_);
-    std::vector<Seen> out;
-    for (const auto& s : seen_) {
-      if (s.key == key) out.push_back(s);
-    }
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::map<std::string, int> runs_;  // guarded by mutex_
-  std::vector<Seen> seen_;           // guarded by mutex_
-  int running_ = 0;                  // guarded by mutex_
-  int peak_ = 0;                     // guarded by mutex_
-  int started_ = 0;                  // guarded by mutex_
-  int goal_ = 1 << 30;               // guarded by mutex_
-};
-
-// Actions:
-//   sync            synced()
-//   retry           retry("boom <attempt>")
-//   throw           throws resources_pgtest_errors::Broken("disk full")
-//   throw_std       throws std::out_of_range("index 7")
-//   throw_int       throws 42
-//   remove          remove("gone")
-//   block           waits for the gate (ignoring the stop token), then synced()
-//   block_stop      waits for the gate or the stop token; retry("stopped") when stopped
-//   hold            see Recorder::hold (target = the object's version), then synced()
-template <class T>
-class TestController : public delta::Controller<T> {
- public:
-  TestController(std::shared_ptr<Recorder> recorder, std::shared_ptr<Gate> gate)
-      : recorder_(std::move(recorder)), gate_(std::move(gate)) {}
-
-  delta::WorkResult work(delta::WorkContext& ctx, const delta::Resource<T>& r) override {
-    const T& object = r.object;
-    recorder_->enter({object.key, object.action, object.version, r.row.generation, r.row.attempt});
-    struct Leave {
-      Recorder& recorder;
-      ~Leave() { recorder.leave(); }
-    } leave{*recorder_};
-    const std::string& action = object.action;
-    if (action == "sync") return delta::synced();
-    if (action == "retry") return delta::retry(fmt::format("boom {}", r.row.attempt));
-    if (action == "throw") throw resources_pgtest_errors::Broken("disk full");
-    if (action == "throw_std") throw std::out_of_range("index 7");
-    if (action == "throw_int") throw 42;
-    if (action == "remove") return delta::remove("gone");
-    if (action == "block") {
-      gate_->wait(ctx.stop_token(), false);
-      return delta::synced();
-    }
-    if (action == "block_stop") {
-      return gate_->wait(ctx.stop_token(), true) ? delta::synced() : delta::retry("stopped");
-    }
-    if (action == "hold") {
-      recorder_->hold(object.version);
-      return delta::synced();
-    }
-    throw std::logic_error("unknown test action " + action);
-  }
-
- private:
-  std::shared_ptr<Recorder> recorder_;
-  std::shared_ptr<Gate> gate_;
-};
-
-// True if `condition` holds at every check for `window` (for things that must not happen).
-bool consistently(const std::function<bool()>& condition, std::chrono::milliseconds window) {
-  const auto deadline = Clock::now() + window;
-  while (Clock::now() < deadline) {
-    if (!condition()) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
-
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
-
-// Milliseconds from now until `at` (negative: in the past).
-std::int64_t ms_from_now(Timestamp at) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(at - delta::now()).count();
-}
-
 // ---- fixture ----------------------------------------------------------------------------
 
-class ResourcesPgTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    schema_ = std::make_unique<delta::testing::ScratchSchema>("res");
-    delta::migrate(schema_->pool(), {.schema = schema_->name()});
-    recorder_ = std::make_shared<Recorder>();
-    gate_ = std::make_shared<Gate>();
-  }
-
-  void TearDown() override {
-    gate_->open();
-    for (auto& client : clients_)
-      client->stop(200ms);
-    clients_.clear();
-    reader_.reset();
-    schema_.reset();
-  }
-
-  template <class T>
-  void add_controller(Config& cfg) const {
-    cfg.controllers.add(std::make_shared<TestController<T>>(recorder_, gate_));
-  }
-
-  // An inform-only configuration (no namespaces) with short intervals and controllers for
-  // thing, versioned, stamped and doc; failed resources wait an hour unless a test
-  // shortens the backoff.
-  Config config() const {
-    Config cfg;
-    cfg.schema = schema_->name();
-    cfg.logger = delta::stderr_logger(delta::LogLevel::warn);
-    cfg.poll_interval = 50ms;
-    cfg.heartbeat_interval = 200ms;
-    cfg.client_ttl = 1s;
-    cfg.rescuer_interval = 100ms;
-    cfg.leader_ttl = 1s;
-    cfg.leader_renew_interval = 200ms;
-    cfg.completer_flush_interval = 1ms;
-    cfg.scheduler_interval = 50ms;
-    cfg.resource_backoff = [](int) { return std::chrono::milliseconds(1h); };
-    add_controller<Thing>(cfg);
-    add_controller<Versioned>(cfg);
-    add_controller<Stamped>(cfg);
-    add_controller<Doc>(cfg);
-    return cfg;
-  }
-  // The same, working the "default" namespace.
-  Config worker_config(int max_workers = 4) const {
-    Config cfg = config();
-    cfg.namespaces["default"] = {.max_workers = max_workers};
-    return cfg;
-  }
-
-  Client& add_client(Config cfg) {
-    clients_.push_back(std::make_unique<Client>(delta::testing::make_pool(), std::move(cfg)));
-    return *clients_.back();
-  }
-  Client& start(Config cfg) {
-    Client& client = add_client(std::move(cfg));
-    client.start();
-    return client;
-  }
-
-  // A client that is never started: it informs and reads, and takes no part in anything.
-  Client& reader() {
-    if (!reader_) reader_ = std::make_unique<Client>(delta::testing::make_pool(), config());
-    return *reader_;
-  }
-
-  ResourceRow row(const std::string& id, std::string_view kind = Thing::kind) {
-    return reader().get_resource(kind, id);
-  }
-  ResourceState state(const std::string& id, std::string_view kind = Thing::kind) {
-    return row(id, kind).state;
-  }
-  bool exists(const std::string& id, std::string_view kind = Thing::kind) {
-    try {
-      reader().get_resource(kind, id);
-      return true;
-    } catch (const delta::NotFound&) {
-      return false;
-    }
-  }
-  std::function<bool()> in_state(const std::string& id, ResourceState wanted,
-                                 std::string_view kind = Thing::kind) {
-    return [this, id, wanted, kind] { return state(id, kind) == wanted; };
-  }
-
-  std::string table(std::string_view name = "delta_resource") const { return schema_->table(name); }
-  std::int64_t count(const std::string& where = "true") const {
-    return schema_->pool()
-        .exec(fmt::format("SELECT count(*) FROM {} WHERE {}", table(), where))
-        .one()
-        .get<std::int64_t>(0);
-  }
-  // Setup only: `UPDATE delta_resource SET <assignments>` on one row.
-  void set(const std::string& id, const std::string& assignments,
-           std::string_view kind = Thing::kind) {
-    auto result = schema_->pool().exec(
-        fmt::format("UPDATE {} SET {} WHERE kind = $1 AND object_id = $2", table(), assignments),
-        std::string(kind), id);
-    ASSERT_EQ(result.affected_rows(), 1) << "setting " << id << ": " << assignments;
-  }
+// config() has controllers for thing, versioned, stamped and doc.
+class ResourcesPgTest
+    : public delta::testing::ResourceTest<::testing::Test, Thing, Versioned, Stamped, Doc> {
+ public:
+  ResourcesPgTest() : ResourceTest("res") {}
 
   // Starts a worker for Wide (parallelism 10) whose default namespace has `max_workers`,
   // informs `objects_n` objects whose work holds (version `version`) and waits until all
@@ -425,24 +102,13 @@ class ResourcesPgTest : public ::testing::Test {
     add_controller<Wide>(cfg);
     cfg.namespaces["default"] = {.max_workers = max_workers};
     Client& worker = start(std::move(cfg));
-    recorder_->set_goal(objects_n);
+    recorder().set_goal(objects_n);
     std::vector<Wide> objects;
     for (int i = 0; i < objects_n; ++i)
       objects.push_back({"w" + std::to_string(i), "hold", version});
     worker.inform_many(objects);
     ASSERT_TRUE(eventually([&] { return count("state = 'synced'") == objects_n; }, 20s));
   }
-
-  delta::pg::Pool& pool() const { return schema_->pool(); }
-  const std::string& schema_name() const { return schema_->name(); }
-
-  std::shared_ptr<Recorder> recorder_;
-  std::shared_ptr<Gate> gate_;
-
- private:
-  std::unique_ptr<delta::testing::ScratchSchema> schema_;
-  std::unique_ptr<Client> reader_;
-  std::vector<std::unique_ptr<Client>> clients_;
 };
 
 using resources_pgtest = ResourcesPgTest;
@@ -546,7 +212,7 @@ TEST_F(resources_pgtest, DeletedThenInformedIsResurrected) {
   EXPECT_EQ(again.resource.generation, 2);
   EXPECT_FALSE(again.resource.deleted_at.has_value());
   // Worked again (and removed again).
-  ASSERT_TRUE(eventually([&] { return recorder_->runs("a") == 2; }));
+  ASSERT_TRUE(eventually([&] { return recorder().runs("a") == 2; }));
   ASSERT_TRUE(eventually(in_state("a", ResourceState::deleted)));
   EXPECT_EQ(row("a").generation, 2);
 }
@@ -564,7 +230,7 @@ TEST_F(resources_pgtest, InformTxRolledBackStoresNothing) {
   EXPECT_EQ(count(), 0);
   worker.inform(Thing{"probe", "sync", 1});
   ASSERT_TRUE(eventually(in_state("probe", ResourceState::synced)));
-  EXPECT_TRUE(consistently([&] { return recorder_->runs("a") == 0 && !exists("a"); }, 200ms));
+  EXPECT_TRUE(consistently([&] { return recorder().runs("a") == 0 && !exists("a"); }, 200ms));
 }
 
 TEST_F(resources_pgtest, InformTxCommittedIsStoredAndWorkedAtOnce) {
@@ -578,7 +244,7 @@ TEST_F(resources_pgtest, InformTxCommittedIsStoredAndWorkedAtOnce) {
   tx.commit();
   ASSERT_TRUE(exists("a"));
   EXPECT_TRUE(eventually(in_state("a", ResourceState::synced), 5s));
-  EXPECT_EQ(recorder_->runs("a"), 1);
+  EXPECT_EQ(recorder().runs("a"), 1);
 }
 
 // Claims continue after the last row a claim took (ClaimCursors). A resource that becomes
@@ -597,14 +263,14 @@ TEST_F(resources_pgtest, ARowCommittedBehindTheClaimCursorIsStillClaimed) {
     backlog.push_back({fmt::format("n{:02}", i), i == 0 ? "block" : "sync", 1});
   worker.inform_many(backlog);
   // The first claim took a full buffer (the worker holds n00): the cursor is past "early".
-  ASSERT_TRUE(eventually([&] { return recorder_->runs("n00") == 1; }, 5s));
+  ASSERT_TRUE(eventually([&] { return recorder().runs("n00") == 1; }, 5s));
   ASSERT_TRUE(eventually([&] { return count("state = 'pending'") == 5; }, 5s));
   tx.commit();
   EXPECT_LT(row("early").run_at, row("n00").run_at);
-  gate_->open();
+  gate().open();
   EXPECT_TRUE(eventually(in_state("early", ResourceState::synced), 10s));
   EXPECT_TRUE(eventually([&] { return count("state = 'synced'") == 31; }, 10s));
-  EXPECT_EQ(recorder_->runs("early"), 1);
+  EXPECT_EQ(recorder().runs("early"), 1);
 }
 
 // Concurrent inform() calls of a kind are written together (one statement per batch of
@@ -879,17 +545,17 @@ TEST_F(resources_pgtest, HashIsOverCanonicalJson) {
 TEST_F(resources_pgtest, NewVersionWhileWorkedIsWorkedAgain) {
   Client& worker = start(worker_config());
   worker.inform(Thing{"a", "block", 1});
-  ASSERT_TRUE(eventually([&] { return recorder_->runs("a") == 1; }));
+  ASSERT_TRUE(eventually([&] { return recorder().runs("a") == 1; }));
   ASSERT_EQ(state("a"), ResourceState::pending);
 
   auto update = worker.inform(Thing{"a", "sync", 2});
   EXPECT_EQ(update.status, InformStatus::changed);
   EXPECT_EQ(update.resource.generation, 2);
-  EXPECT_EQ(recorder_->runs("a"), 1) << "not worked twice at once";
-  gate_->open();
+  EXPECT_EQ(recorder().runs("a"), 1) << "not worked twice at once";
+  gate().open();
 
-  ASSERT_TRUE(eventually([&] { return recorder_->runs("a") == 2; }));
-  const auto seen = recorder_->seen("a");
+  ASSERT_TRUE(eventually([&] { return recorder().runs("a") == 2; }));
+  const auto seen = recorder().seen("a");
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].version, 1);
   EXPECT_EQ(seen[0].generation, 1);
@@ -901,7 +567,7 @@ TEST_F(resources_pgtest, NewVersionWhileWorkedIsWorkedAgain) {
   EXPECT_EQ(r.generation, 2);
   EXPECT_EQ(r.object.at("version"), 2);
   EXPECT_TRUE(r.synced_at.has_value());
-  EXPECT_TRUE(consistently([&] { return recorder_->runs("a") == 2; }, 200ms));
+  EXPECT_TRUE(consistently([&] { return recorder().runs("a") == 2; }, 200ms));
 }
 
 // ---- what work() records ----------------------------------------------------------------
@@ -919,7 +585,7 @@ TEST_F(resources_pgtest, ExceptionFromWorkRecordsTypeAndMessage) {
     return errors.empty() ? delta::AttemptError{} : errors.back();
   };
   const auto named = last_error("named");
-  EXPECT_EQ(named.type, "resources_pgtest_errors::Broken");
+  EXPECT_EQ(named.type, "delta::testing::Broken");
   EXPECT_EQ(named.error, "disk full");
   EXPECT_EQ(named.attempt, 1);
   const auto standard = last_error("std");
@@ -949,7 +615,7 @@ TEST_F(resources_pgtest, ErrorsKeepTheLastTwenty) {
   ASSERT_TRUE(eventually(in_state("a", ResourceState::degraded), 20s));
   const ResourceRow r = row("a");
   EXPECT_EQ(r.attempt, 25);
-  EXPECT_EQ(recorder_->runs("a"), 25);
+  EXPECT_EQ(recorder().runs("a"), 25);
   ASSERT_EQ(r.errors.size(), 20u);
   for (std::size_t i = 0; i < r.errors.size(); ++i) {
     const int attempt = static_cast<int>(i) + 6;
@@ -972,7 +638,7 @@ TEST_F(resources_pgtest, StoredObjectThatNoLongerParsesIsAFailedAttempt) {
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].type, "parse");
   EXPECT_TRUE(contains(r.errors[0].error, "does not parse as thing")) << r.errors[0].error;
-  EXPECT_EQ(recorder_->runs("bad"), 0) << "work() never saw it";
+  EXPECT_EQ(recorder().runs("bad"), 0) << "work() never saw it";
   // The client goes on working.
   worker.inform(Thing{"later", "sync", 1});
   EXPECT_TRUE(eventually(in_state("later", ResourceState::synced)));
@@ -986,7 +652,7 @@ TEST_F(resources_pgtest, ParallelismPerKindIsHonoured) {
   cfg.namespaces["ns-a"] = {.max_workers = 10};
   cfg.namespaces["ns-b"] = {.max_workers = 10};
   Client& worker = start(std::move(cfg));
-  recorder_->set_goal(12);
+  recorder().set_goal(12);
   std::vector<Narrow> a, b;
   for (int i = 0; i < 6; ++i) {
     a.push_back({"a" + std::to_string(i), "hold", 3});
@@ -995,19 +661,19 @@ TEST_F(resources_pgtest, ParallelismPerKindIsHonoured) {
   worker.inform_many(a, {.namespace_name = "ns-a"});
   worker.inform_many(b, {.namespace_name = "ns-b"});
   ASSERT_TRUE(eventually([&] { return count("state = 'synced'") == 12; }, 20s));
-  EXPECT_EQ(recorder_->peak(), 3) << "at most parallelism at once, across namespaces";
+  EXPECT_EQ(recorder().peak(), 3) << "at most parallelism at once, across namespaces";
 }
 
 TEST_F(resources_pgtest, NamespaceMaxWorkersIsHonoured) {
   ASSERT_NO_FATAL_FAILURE(sync_held_batch(2, 8, 2));
-  EXPECT_EQ(recorder_->peak(), 2);
+  EXPECT_EQ(recorder().peak(), 2);
 }
 
 TEST_F(resources_pgtest, AClaimedBatchReachesEveryIdleWorker) {
   // Workers are woken one after another; a claimed batch of long works must still run on
   // every worker at once.
   ASSERT_NO_FATAL_FAILURE(sync_held_batch(10, 10, 10));
-  EXPECT_EQ(recorder_->peak(), 10);
+  EXPECT_EQ(recorder().peak(), 10);
 }
 
 TEST_F(resources_pgtest, ClientWorksOnlyItsKindsAndNamespaces) {
@@ -1028,8 +694,8 @@ TEST_F(resources_pgtest, ClientWorksOnlyItsKindsAndNamespaces) {
         auto o = row("o", Other::kind);
         auto e = row("elsewhere");
         return o.state == ResourceState::scheduled && o.attempt == 0 &&
-               e.state == ResourceState::scheduled && e.attempt == 0 && recorder_->runs("o") == 0 &&
-               recorder_->runs("elsewhere") == 0;
+               e.state == ResourceState::scheduled && e.attempt == 0 && recorder().runs("o") == 0 &&
+               recorder().runs("elsewhere") == 0;
       },
       400ms));
 }
@@ -1044,7 +710,7 @@ TEST_F(resources_pgtest, InformOnlyClientInformsAndDoesNotWork) {
   ASSERT_TRUE(eventually([&] { return client.is_leader(); }));
   // ...but it claims nothing.
   EXPECT_TRUE(consistently(
-      [&] { return count("state = 'scheduled' AND attempt = 0") == 3 && recorder_->total() == 0; },
+      [&] { return count("state = 'scheduled' AND attempt = 0") == 3 && recorder().total() == 0; },
       400ms));
   // A worker does.
   start(worker_config());
@@ -1137,7 +803,7 @@ TEST_F(resources_pgtest, GracefulStopReleasesInFlightLeases) {
   Client& worker = start(worker_config());
   worker.inform(Thing{"a", "block_stop", 1});
   worker.inform(Thing{"b", "block_stop", 1});
-  ASSERT_TRUE(eventually([&] { return recorder_->runs("a") == 1 && recorder_->runs("b") == 1; }));
+  ASSERT_TRUE(eventually([&] { return recorder().runs("a") == 1 && recorder().runs("b") == 1; }));
   ASSERT_EQ(state("a"), ResourceState::pending);
   ASSERT_EQ(row("a").attempt, 1);
 
@@ -1154,7 +820,7 @@ TEST_F(resources_pgtest, GracefulStopReleasesInFlightLeases) {
     EXPECT_LE(ms_from_now(r.run_at), 0) << id << ": another process takes it at once";
   }
   // Another process does.
-  gate_->open();
+  gate().open();
   start(worker_config());
   EXPECT_TRUE(eventually([&] { return count("state = 'synced'") == 2; }));
 }
@@ -1247,15 +913,15 @@ TEST_F(resources_pgtest, ConfigErrorListsEveryBadField) {
 
 TEST_F(resources_pgtest, ControllersAddRefusesDuplicateAndInvalidKinds) {
   delta::Controllers controllers;
-  controllers.add(std::make_shared<TestController<Thing>>(recorder_, gate_));
+  controllers.add(make_controller<Thing>());
   try {
-    controllers.add(std::make_shared<TestController<Thing>>(recorder_, gate_));
+    controllers.add(make_controller<Thing>());
     ADD_FAILURE() << "a kind registered twice";
   } catch (const delta::ConfigError& e) {
     EXPECT_TRUE(contains(e.what(), "thing")) << e.what();
   }
   try {
-    controllers.add(std::make_shared<TestController<BadKind>>(recorder_, gate_));
+    controllers.add(make_controller<BadKind>());
     ADD_FAILURE() << "an invalid kind";
   } catch (const delta::ConfigError& e) {
     EXPECT_TRUE(contains(e.what(), "Bad Kind")) << e.what();

@@ -6,339 +6,77 @@
 // work (claimed ahead or not) so that nothing is rescued from a live process. Each worker
 // process logs every work() call it finished (CLOCK_REALTIME intervals) to a file of its
 // own; the tests compare those logs with the rows. Each test uses its own schema; the suite
-// is named after the executable so `ctest -R sync_process` selects it.
+// is named after the executable so `ctest -R resources_process` selects it.
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <delta/client.hpp>
-#include <delta/migrate.hpp>
 #include <delta/pg.hpp>
 #include <delta/resource.hpp>
 
+#include "support/intervals.hpp"
 #include "support/pg_test.hpp"
+#include "support/process_test.hpp"
+#include "support/processes.hpp"
+#include "support/worker_kinds.hpp"
 
 #ifndef DELTA_RESOURCE_WORKER_PROC
 #error \
     "DELTA_RESOURCE_WORKER_PROC must name the resource_worker_proc binary (see tests/CMakeLists.txt)"
 #endif
 
-extern char** environ;
-
 namespace {
 
 using namespace std::chrono_literals;
-using std::chrono::milliseconds;
+using namespace delta::testing;
 using Clock = std::chrono::steady_clock;
 
-constexpr milliseconds kReadyTimeout = 15s;
-constexpr milliseconds kStopTimeout = 20s;
-
-// The objects resource_worker_proc works (same kinds and JSON form as there).
-template <class Tag>
-struct Obj {
-  std::string key;
-  std::int64_t value = 0;
-  static constexpr std::string_view kind = Tag::name;
-  std::string id() const { return key; }
-};
-template <class Tag>
-void to_json(nlohmann::json& json, const Obj<Tag>& object) {
-  json = nlohmann::json{{"key", object.key}, {"value", object.value}};
-}
-template <class Tag>
-void from_json(const nlohmann::json& json, Obj<Tag>& object) {
-  json.at("key").get_to(object.key);
-  json.at("value").get_to(object.value);
-}
-struct ItemTag {
-  static constexpr std::string_view name = "item";
-};
-struct AlphaTag {
-  static constexpr std::string_view name = "alpha";
-};
-struct BetaTag {
-  static constexpr std::string_view name = "beta";
-};
-struct GammaTag {
-  static constexpr std::string_view name = "gamma";
-};
-using Item = Obj<ItemTag>;
-using Alpha = Obj<AlphaTag>;
-using Beta = Obj<BetaTag>;
-using Gamma = Obj<GammaTag>;
-
-std::int64_t realtime_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-std::int64_t elapsed_ms(Clock::time_point since) {
-  return std::chrono::duration_cast<milliseconds>(Clock::now() - since).count();
-}
-
-// delta::testing::eventually, checking `condition` every `interval` (for conditions that
-// cost a query).
-bool poll_until(const std::function<bool()>& condition, milliseconds timeout,
-                milliseconds interval = 50ms) {
-  return delta::testing::eventually(
-      [&] {
-        if (condition()) return true;
-        std::this_thread::sleep_for(interval);
-        return false;
-      },
-      timeout);
-}
-
-// One finished work() call, as resource_worker_proc logs it:
-//   <object_id> <generation> <start_ns> <end_ns> <pid> <kind> <attempt>
-struct WorkRecord {
-  std::string object_id;
-  std::int64_t generation = 0;
-  std::int64_t start_ns = 0;
-  std::int64_t end_ns = 0;
-  long pid = 0;
-  std::string kind;
-  int attempt = 0;
-};
-
-std::string describe(const WorkRecord& r) {
-  return fmt::format("{}/{} gen {} attempt {} by pid {} [{} .. {}] ns", r.kind, r.object_id,
-                     r.generation, r.attempt, r.pid, r.start_ns, r.end_ns);
-}
-
-// The records of one work log, appended to `out`; returns the lines that did not parse.
-std::vector<std::string> read_work_log(const std::string& path, std::vector<WorkRecord>& out) {
-  std::vector<std::string> malformed;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    WorkRecord record;
-    std::string extra;
-    if (!(fields >> record.object_id >> record.generation >> record.start_ns >> record.end_ns >>
-          record.pid >> record.kind >> record.attempt) ||
-        (fields >> extra) || record.end_ns < record.start_ns) {
-      malformed.push_back(line);
-      continue;
-    }
-    out.push_back(std::move(record));
-  }
-  return malformed;
-}
-
-// Per resource (kind/object_id), its work records ordered by start.
-std::map<std::string, std::vector<WorkRecord>> by_resource(const std::vector<WorkRecord>& records) {
-  std::map<std::string, std::vector<WorkRecord>> grouped;
-  for (const auto& record : records)
-    grouped[record.kind + "/" + record.object_id].push_back(record);
-  for (auto& [key, list] : grouped) {
-    std::sort(list.begin(), list.end(),
-              [](const WorkRecord& a, const WorkRecord& b) { return a.start_ns < b.start_ns; });
-  }
-  return grouped;
-}
-
-// Pairs of work intervals of one resource that overlap (first `limit`), and how many.
-std::pair<std::size_t, std::string> overlapping_work(
-    const std::map<std::string, std::vector<WorkRecord>>& grouped, std::size_t limit = 5) {
-  std::size_t count = 0;
-  std::string summary;
-  for (const auto& [key, list] : grouped) {
-    for (std::size_t i = 1; i < list.size(); ++i) {
-      if (list[i].start_ns >= list[i - 1].end_ns) continue;
-      if (++count <= limit) {
-        summary += "\n  " + describe(list[i - 1]) + " overlaps " + describe(list[i]);
-      }
-    }
-  }
-  return {count, summary};
-}
-
-// One resource_worker_proc. The destructor SIGKILLs and reaps it if it still runs, so no
-// test leaves a process behind, whatever assertion failed.
-class WorkerProcess {
- public:
-  WorkerProcess(std::string client_id, std::string log_path, const std::vector<std::string>& args)
-      : client_id_(std::move(client_id)), log_path_(std::move(log_path)) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-      throw std::system_error(errno, std::generic_category(), "pipe2");
-    }
-    std::vector<std::string> arg_strings{
-        DELTA_RESOURCE_WORKER_PROC, "--client-id", client_id_, "--log", log_path_, "--parent-pid",
-        std::to_string(::getpid())};
-    arg_strings.insert(arg_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : arg_strings)
-      argv.push_back(arg.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    const int rc =
-        ::posix_spawn(&pid_, DELTA_RESOURCE_WORKER_PROC, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      throw std::system_error(rc, std::generic_category(),
-                              "posix_spawn " DELTA_RESOURCE_WORKER_PROC);
-    }
-    stdout_fd_ = fds[0];
-  }
-  ~WorkerProcess() {
-    kill_hard();
-    if (stdout_fd_ >= 0) ::close(stdout_fd_);
-  }
-  WorkerProcess(const WorkerProcess&) = delete;
-  WorkerProcess& operator=(const WorkerProcess&) = delete;
-
-  const std::string& client_id() const noexcept { return client_id_; }
-  const std::string& log_path() const noexcept { return log_path_; }
-  long pid() const noexcept { return static_cast<long>(pid_); }
-
-  // Whether the process has printed the line `line` (now or earlier), waiting up to
-  // `timeout` for it.
-  bool wait_for_line(const std::string& line, milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      if (std::find(lines_.begin(), lines_.end(), line) != lines_.end()) return true;
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0 || stdout_fd_ < 0) return false;
-      pollfd pfd{stdout_fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buffer[4096];
-      const ssize_t n = ::read(stdout_fd_, buffer, sizeof buffer);
-      if (n <= 0) {  // end of file: the process has exited
-        if (n < 0 && errno == EINTR) continue;
-        ::close(stdout_fd_);
-        stdout_fd_ = -1;
-        continue;
-      }
-      pending_.append(buffer, static_cast<std::size_t>(n));
-      for (auto newline = pending_.find('\n'); newline != std::string::npos;
-           newline = pending_.find('\n')) {
-        lines_.push_back(pending_.substr(0, newline));
-        pending_.erase(0, newline + 1);
-      }
-    }
-  }
-
-  // The crash case: SIGKILL, then reap.
-  void kill_hard() {
-    if (reaped_ || pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status_, 0);
-    reaped_ = true;
-  }
-
-  // SIGTERM (a graceful client.stop()); returns the exit code once the process has
-  // exited, or -1 if it did not exit normally within `timeout` (it is then killed).
-  int terminate(milliseconds timeout) {
-    if (reaped_) return exit_code();
-    ::kill(pid_, SIGTERM);
-    const bool exited = delta::testing::eventually(
-        [&] {
-          if (::waitpid(pid_, &status_, WNOHANG) != pid_) return false;
-          reaped_ = true;
-          return true;
-        },
-        timeout);
-    if (!exited) {
-      kill_hard();
-      return -1;
-    }
-    return exit_code();
-  }
-
- private:
-  int exit_code() const { return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
-
-  std::string client_id_;
-  std::string log_path_;
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  std::string pending_;             // output after the last newline
-  std::vector<std::string> lines_;  // every complete line printed so far
-  bool reaped_ = false;
-  int status_ = 0;
-};
-
-class sync_process_pgtest : public ::testing::Test {
+class resources_process_pgtest : public delta::testing::ProcessTest {
  protected:
+  resources_process_pgtest() : ProcessTest(DELTA_RESOURCE_WORKER_PROC, "sp") {}
+
   void SetUp() override {
-    pool_ = delta::testing::make_pool({.max_connections = 4});
-    schema_ = delta::testing::unique_schema("sp");
-    delta::migrate(*pool_, {.schema = schema_});
+    ProcessTest::SetUp();
     std::string dir_template =
-        (std::filesystem::temp_directory_path() / "sync_process_XXXXXX").string();
+        (std::filesystem::temp_directory_path() / "resources_process_XXXXXX").string();
     if (::mkdtemp(dir_template.data()) == nullptr) {
       throw std::system_error(errno, std::generic_category(), "mkdtemp");
     }
     log_dir_ = dir_template;
-    // Informs and reads resources; never started, so it works nothing and never leads.
-    delta::Config config;
-    config.schema = schema_;
-    config.logger = delta::stderr_logger(delta::LogLevel::warn);
-    informer_ = std::make_unique<delta::Client>(pool_, config);
+    informer_ = idle_client();  // informs and reads resources
   }
 
   void TearDown() override {
-    workers_.clear();  // kills whatever still runs before its schema goes
     informer_.reset();
-    if (pool_) delta::testing::drop_schema(*pool_, schema_);
+    ProcessTest::TearDown();
     if (!log_dir_.empty()) {
       std::error_code ignored;
       std::filesystem::remove_all(log_dir_, ignored);
     }
   }
 
-  // `text` with {s} replaced by the quoted test schema.
-  std::string sql(std::string_view text) const {
-    return fmt::format(fmt::runtime(text), fmt::arg("s", "\"" + schema_ + "\""));
-  }
-
-  template <class... Args>
-  std::int64_t scalar(std::string_view text, const Args&... args) {
-    return pool_->exec(sql(text), args...).one().template get<std::int64_t>(0);
-  }
-
   // The object ids of the rows `where` selects (a condition on delta_resource r).
   template <class... Args>
   std::set<std::string> ids_where(std::string_view where, const Args&... args) {
     std::set<std::string> ids;
-    for (auto row : pool_->exec(sql(fmt::format("SELECT r.object_id FROM {{s}}.delta_resource r "
+    for (auto row : pool().exec(sql(fmt::format("SELECT r.object_id FROM {{s}}.delta_resource r "
                                                 "WHERE {}",
                                                 where)),
                                 args...)) {
@@ -352,35 +90,28 @@ class sync_process_pgtest : public ::testing::Test {
   }
 
   // "state=count ..." of every resource, for failure messages.
-  std::string resource_states() {
-    std::string summary;
-    for (auto row : pool_->exec(
-             sql("SELECT state::text, count(*) FROM {s}.delta_resource GROUP BY 1 ORDER BY 1"))) {
-      summary += fmt::format("{}={} ", row.get<std::string>(0), row.get<std::int64_t>(1));
-    }
-    return summary.empty() ? "no resources" : summary;
+  std::string resource_states() { return state_counts("delta_resource", "no resources"); }
+
+  // The work log of the worker process `client_id`.
+  std::string log_path(const std::string& client_id) const {
+    return (std::filesystem::path(log_dir_) / (client_id + ".log")).string();
   }
 
   // Spawns a resource_worker_proc on this test's schema, logging to a file of its own, and
   // waits until it has started.
   WorkerProcess& start_worker(const std::string& client_id, std::vector<std::string> args) {
-    args.insert(args.begin(), {"--schema", schema_});
-    workers_.push_back(std::make_unique<WorkerProcess>(
-        client_id, (std::filesystem::path(log_dir_) / (client_id + ".log")).string(), args));
-    WorkerProcess& worker = *workers_.back();
-    if (!worker.wait_for_line("ready", kReadyTimeout)) {
-      throw std::runtime_error("resource_worker_proc " + client_id + " did not print \"ready\"");
-    }
-    return worker;
+    args.insert(args.begin(), {"--log", log_path(client_id)});
+    return ProcessTest::start_worker(client_id, std::move(args));
   }
 
   // The work records of every worker process started so far (the logs of killed ones
   // too); a malformed line fails the test.
   std::vector<WorkRecord> work_records() {
     std::vector<WorkRecord> records;
-    for (const auto& worker : workers_) {
-      const auto malformed = read_work_log(worker->log_path(), records);
-      EXPECT_TRUE(malformed.empty()) << worker->log_path() << ": " << malformed.size()
+    for (const auto& worker : workers()) {
+      const std::string path = log_path(worker->client_id());
+      const auto malformed = read_work_log(path, records);
+      EXPECT_TRUE(malformed.empty()) << path << ": " << malformed.size()
                                      << " malformed lines, first: \"" << malformed.front() << "\"";
     }
     return records;
@@ -401,14 +132,11 @@ class sync_process_pgtest : public ::testing::Test {
     }
   }
 
-  std::shared_ptr<delta::pg::Pool> pool_;
-  std::string schema_;
   std::string log_dir_;
   std::unique_ptr<delta::Client> informer_;
-  std::vector<std::unique_ptr<WorkerProcess>> workers_;
 };
 
-TEST_F(sync_process_pgtest, TwoProcessesWorkTwentyThousandResourcesExactlyOnce) {
+TEST_F(resources_process_pgtest, TwoProcessesWorkTwentyThousandResourcesExactlyOnce) {
   constexpr int kResources = 20000;
   const std::vector<std::string> args{"--kinds",       "item", "--parallelism", "32",
                                       "--max-workers", "32",   "--work-ms",     "0"};
@@ -441,9 +169,7 @@ TEST_F(sync_process_pgtest, TwoProcessesWorkTwentyThousandResourcesExactlyOnce) 
   for (const auto& [key, list] : grouped) {
     if (list.size() == 1 && list[0].generation == 1) continue;
     if (++twice <= 5) {
-      twice_summary += "\n  " + key + ":";
-      for (const auto& record : list)
-        twice_summary += " [" + describe(record) + "]";
+      twice_summary += "\n  " + key + ":" + describe(list);
     }
   }
   EXPECT_EQ(twice, 0u) << "resources not worked exactly once (first 5):" << twice_summary;
@@ -454,7 +180,7 @@ TEST_F(sync_process_pgtest, TwoProcessesWorkTwentyThousandResourcesExactlyOnce) 
   // written (synced_at): the database's clock and the processes' CLOCK_REALTIME agree.
   std::size_t outside = 0;
   std::string outside_summary;
-  for (auto row : pool_->exec(sql(R"(
+  for (auto row : pool().exec(sql(R"(
 SELECT object_id, (extract(epoch FROM attempted_at) * 1000000)::bigint,
        (extract(epoch FROM synced_at) * 1000000)::bigint
 FROM {s}.delta_resource)"))) {
@@ -488,7 +214,7 @@ FROM {s}.delta_resource)"))) {
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_client WHERE stopped_at IS NOT NULL"), 2);
 }
 
-TEST_F(sync_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByTheSurvivor) {
+TEST_F(resources_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByTheSurvivor) {
   // Enough resources that both processes keep a backlog claimed (a process may claim
   // more than it works at once) until the kill.
   constexpr int kResources = 120;
@@ -522,7 +248,7 @@ TEST_F(sync_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByThe
   ASSERT_TRUE(poll_until(
       [&] {
         std::vector<WorkRecord> finished;
-        read_work_log(doomed.log_path(), finished);
+        read_work_log(log_path(doomed.client_id()), finished);
         if (finished.empty()) return false;
         std::int64_t latest_end_ns = 0;
         for (const auto& record : finished)
@@ -546,7 +272,7 @@ TEST_F(sync_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByThe
   ASSERT_TRUE(poll_until(
       [&] {
         return scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-                      "drw_" + schema_ + "_" + doomed.client_id()) == 0;
+                      "drw_" + schema_name() + "_" + doomed.client_id()) == 0;
       },
       10s, 5ms))
       << "the killed process's sessions did not end";
@@ -596,9 +322,7 @@ TEST_F(sync_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByThe
   std::size_t redone = 0;
   for (const auto& [key, list] : grouped) {
     const std::string id = key.substr(key.find('/') + 1);
-    std::string all;
-    for (const auto& record : list)
-      all += " [" + describe(record) + "]";
+    const std::string all = describe(list);
     if (!rescued.contains(id)) {
       EXPECT_EQ(list.size(), 1u) << key << ":" << all;
       continue;
@@ -627,7 +351,7 @@ TEST_F(sync_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByThe
   EXPECT_EQ(survivor.terminate(kStopTimeout), 0);
 }
 
-TEST_F(sync_process_pgtest, ProcessesClaimOnlyTheirKindsAndNamespaces) {
+TEST_F(resources_process_pgtest, ProcessesClaimOnlyTheirKindsAndNamespaces) {
   // a runs alpha and gamma in east and shared; b runs beta and gamma in west and shared.
   // gamma/east is a's and gamma/west b's by namespace alone, alpha/shared a's and
   // beta/shared b's by kind alone; gamma/shared is either's; alpha/west and beta/east are
@@ -719,7 +443,7 @@ TEST_F(sync_process_pgtest, ProcessesClaimOnlyTheirKindsAndNamespaces) {
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
 }
 
-TEST_F(sync_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrently) {
+TEST_F(resources_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrently) {
   // Objects change twice while two processes work them: a resource being worked when it
   // changes is worked again once that work has ended, never at the same time.
   constexpr int kResources = 400;
@@ -778,9 +502,7 @@ TEST_F(sync_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrently) {
     for (std::size_t i = 1; i < list.size(); ++i)
       ok = ok && list[i].generation > list[i - 1].generation;
     if (!ok && ++bad <= 5) {
-      bad_summary += "\n  " + key + ":";
-      for (const auto& record : list)
-        bad_summary += " [" + describe(record) + "]";
+      bad_summary += "\n  " + key + ":" + describe(list);
     }
     if (!ok) continue;
     if (list.size() > 1) ++reworked;
@@ -808,7 +530,7 @@ TEST_F(sync_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrently) {
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
 }
 
-TEST_F(sync_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTimeout) {
+TEST_F(resources_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTimeout) {
   // Every work() takes 200 ms of a 1 s work timeout, and a claim's lease is that timeout
   // plus a 200 ms stuck threshold; both processes stay alive. No lease may run out, so
   // nothing is rescued and nothing is worked twice, however many resources a process
@@ -856,9 +578,7 @@ TEST_F(sync_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTimeout) 
   for (const auto& [key, list] : grouped) {
     if (list.size() == 1) continue;
     ++twice;
-    twice_summary += "\n  " + key + ":";
-    for (const auto& record : list)
-      twice_summary += " [" + describe(record) + "]";
+    twice_summary += "\n  " + key + ":" + describe(list);
   }
   EXPECT_EQ(twice, 0u) << "resources worked more than once:" << twice_summary;
   const auto [overlaps, overlap_summary] = overlapping_work(grouped);

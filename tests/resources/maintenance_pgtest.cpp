@@ -18,6 +18,8 @@
 
 #include <delta/delta.hpp>
 
+#include "support/keyed_objects.hpp"
+#include "support/maintenance_config.hpp"
 #include "support/pg_test.hpp"
 
 namespace {
@@ -26,49 +28,7 @@ using namespace std::chrono_literals;
 using delta::testing::eventually;
 using delta::testing::ScratchSchema;
 
-delta::Config test_config(const std::string& schema) {
-  delta::Config config;
-  config.schema = schema;
-  config.logger = delta::stderr_logger(delta::LogLevel::warn);
-  config.poll_interval = 50ms;
-  config.inform_interval = -1ms;
-  config.inform_jitter = 0ms;
-  config.maintenance_interval = 100ms;
-  config.cleaner_interval = 200ms;
-  config.completer_flush_interval = 1ms;
-  // The heartbeat and election statements run with a statement_timeout of twice the
-  // heartbeat interval; 500 ms (not 200 ms) keeps Client::start() from failing on a busy
-  // machine.
-  config.heartbeat_interval = 500ms;
-  config.client_ttl = 2s;
-  config.leader_ttl = 2s;
-  config.leader_renew_interval = 200ms;
-  config.scheduler_interval = 100ms;
-  config.rescuer_interval = 100ms;
-  return config;
-}
-
-// Polls `condition` every `step` (for conditions that are expensive to evaluate).
-bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-              std::chrono::milliseconds step) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(step);
-  }
-  return condition();
-}
-
-struct Exp {
-  std::string key;
-  int value = 0;
-  static constexpr std::string_view kind = "exp";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 8, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Exp, key, value)
+DELTA_KEYED_VALUE_OBJECT(Exp, "exp", 8)
 
 class ExpController : public delta::Controller<Exp> {
  public:
@@ -91,15 +51,13 @@ class ExpController : public delta::Controller<Exp> {
 // 5. Synced resources of a namespace with a short expiry become expired and are worked
 // again (synced again, with a newer synced_at); another namespace's are left alone.
 TEST(maintenance_pgtest, ExpiredResourcesAreWorkedAgain) {
-  ScratchSchema schema("mnt");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("mnt", delta::testing::SchemaStart::migrated);
   auto controller = std::make_shared<ExpController>();
-  auto config = test_config(schema.name());
+  auto config = delta::testing::maintenance_config(schema.name());
   config.controllers.add(controller);
   config.namespaces["default"] = {.max_workers = 4, .resource_expiry = 1s};
   config.namespaces["keep"] = {.max_workers = 4};
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   std::vector<Exp> expiring, kept;
@@ -153,15 +111,7 @@ TEST(maintenance_pgtest, ExpiredResourcesAreWorkedAgain) {
   client.stop();
 }
 
-struct Row {
-  std::string key;
-  static constexpr std::string_view kind = "row";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 1, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Row, key)
+DELTA_KEYED_OBJECT(Row, "row", 1)
 
 class RowController : public delta::Controller<Row> {
  public:
@@ -182,9 +132,7 @@ std::set<std::string> object_ids(const ScratchSchema& schema) {
 // 6. The cleaner removes exactly the rows past their namespace's retention for their state:
 // deleted, degraded, and synced only where the namespace does not expire resources.
 TEST(maintenance_pgtest, CleanerHonoursRetentionPerStateAndNamespace) {
-  ScratchSchema schema("mnt");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("mnt", delta::testing::SchemaStart::migrated);
   // Ages in minutes of the rows of every namespace and state.
   const std::vector<int> ages = {30, 90, 150, 210, 660};
   schema.pool().exec(
@@ -215,7 +163,7 @@ TEST(maintenance_pgtest, CleanerHonoursRetentionPerStateAndNamespace) {
     }
   }
 
-  auto config = test_config(schema.name());
+  auto config = delta::testing::maintenance_config(schema.name());
   config.controllers.add(std::make_shared<RowController>());
   config.namespaces["short"] = {
       .max_workers = 1, .synced_retention = 3h, .deleted_retention = 1h, .degraded_retention = 2h};
@@ -225,7 +173,7 @@ TEST(maintenance_pgtest, CleanerHonoursRetentionPerStateAndNamespace) {
                                .degraded_retention = 10h};
   config.namespaces["expiring"] = {
       .max_workers = 1, .resource_expiry = 1h, .deleted_retention = 1h, .degraded_retention = 1h};
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   client.start();
 
   const auto want = static_cast<std::int64_t>(expected.size());
@@ -246,9 +194,7 @@ TEST(maintenance_pgtest, CleanerHonoursRetentionPerStateAndNamespace) {
 // 7. Throughput: 200,000 deleted rows past retention are all removed (in batches), rows
 // within retention stay.
 TEST(maintenance_pgtest, CleanerRemovesTwoHundredThousandRows) {
-  ScratchSchema schema("mnt");
-  auto pool = delta::testing::make_pool();
-  delta::migrate(*pool, {.schema = schema.name()});
+  ScratchSchema schema("mnt", delta::testing::SchemaStart::migrated);
   const std::string resources = schema.table("delta_resource");
   const std::string state_type = schema.table("resource_state");
   auto insert_begin = std::chrono::steady_clock::now();
@@ -271,14 +217,14 @@ TEST(maintenance_pgtest, CleanerRemovesTwoHundredThousandRows) {
             << " ms\n";
   ASSERT_EQ(schema.count("delta_resource"), 201000);
 
-  auto config = test_config(schema.name());
+  auto config = delta::testing::maintenance_config(schema.name());
   config.controllers.add(std::make_shared<RowController>());
   config.namespaces["default"] = {.max_workers = 1, .deleted_retention = 1h};
-  delta::Client client(pool, config);
+  delta::Client client(delta::testing::make_pool(), config);
   const auto begin = std::chrono::steady_clock::now();
   client.start();
   std::optional<std::chrono::steady_clock::time_point> first_gone;
-  const bool done = wait_for(
+  const bool done = eventually(
       [&] {
         const auto n = schema.count("delta_resource");
         if (n < 201000 && !first_gone) first_gone = std::chrono::steady_clock::now();
@@ -307,8 +253,7 @@ TEST(maintenance_pgtest, CleanerRemovesTwoHundredThousandRows) {
 // gives back unused claim slots turns every idle client into a busy loop of empty claims,
 // which slows every other test sharing the database.)
 TEST(maintenance_pgtest, IdleClientDoesNotSpinOnEmptyClaims) {
-  ScratchSchema schema("mnt");
-  delta::migrate(schema.pool(), {.schema = schema.name()});
+  ScratchSchema schema("mnt", delta::testing::SchemaStart::migrated);
   auto scans = [&] {
     return schema.pool()
         .exec(
@@ -323,7 +268,7 @@ TEST(maintenance_pgtest, IdleClientDoesNotSpinOnEmptyClaims) {
   std::chrono::milliseconds lived{0};
   {
     auto pool = delta::testing::make_pool();
-    auto config = test_config(schema.name());
+    auto config = delta::testing::maintenance_config(schema.name());
     config.controllers.add(controller);
     config.namespaces["default"] = {.max_workers = 4};
     delta::Client client(pool, config);
@@ -335,7 +280,7 @@ TEST(maintenance_pgtest, IdleClientDoesNotSpinOnEmptyClaims) {
                                                                   begin);
   }  // the pool closes its connections: their statistics reach pg_stat_user_tables
   std::int64_t total = 0;
-  wait_for(
+  eventually(
       [&] {
         const auto now = scans() - before;
         const bool stable = now == total && now > 0;

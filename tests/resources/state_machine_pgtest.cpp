@@ -10,55 +10,23 @@
 // Each row works in a schema of its own. Clients use short intervals and the tests wait on
 // conditions; a row that must show something does *not* happen watches it for a short
 // window after a positive signal proved the machinery ran.
-#include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <functional>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <ostream>
-#include <stdexcept>
-#include <stop_token>
 #include <string>
-#include <string_view>
 #include <thread>
-#include <vector>
+#include <utility>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <delta/client.hpp>
-#include <delta/controller.hpp>
-#include <delta/errors.hpp>
-#include <delta/log.hpp>
-#include <delta/migrate.hpp>
-#include <delta/pg.hpp>
 #include <delta/resource.hpp>
-#include <delta/time.hpp>
 
 #include "support/pg_test.hpp"
-
-// Readable names in gtest failure messages.
-namespace delta {
-void PrintTo(ResourceState state, std::ostream* out) {
-  *out << to_string(state);
-}
-void PrintTo(InformStatus status, std::ostream* out) {
-  *out << to_string(status);
-}
-}  // namespace delta
-
-// Named (not anonymous) so the recorded, demangled type name is predictable.
-namespace state_machine_errors {
-struct Broken : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-}  // namespace state_machine_errors
+#include "support/resource_test.hpp"
+#include "support/test_controller.hpp"
 
 namespace {
 
@@ -67,183 +35,8 @@ using delta::Config;
 using delta::InformStatus;
 using delta::ResourceRow;
 using delta::ResourceState;
-using delta::Timestamp;
-using delta::testing::eventually;
+using namespace delta::testing;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-// ---- objects and the controller -----------------------------------------------------------
-
-// What work() does with a resource is chosen by its object's `action` (TestController).
-struct Thing {
-  std::string key;
-  std::string action = "sync";
-  int version = 0;
-  static constexpr std::string_view kind = "thing";
-  std::string id() const { return key; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 4, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Thing, key, action, version)
-
-// The same, with a compare hook ordering objects by `version`.
-struct Versioned {
-  std::string key;
-  std::string action = "sync";
-  int version = 0;
-  static constexpr std::string_view kind = "versioned";
-  std::string id() const { return key; }
-  int compare(const Versioned& stored) const { return version - stored.version; }
-  static delta::ObjectSettings settings() {
-    return {.parallelism = 4, .inform_interval = std::chrono::milliseconds(-1)};
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Versioned, key, action, version)
-
-// Blocks work() until the test opens it.
-class Gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    ready_.notify_all();
-  }
-  // Waits until the gate opens (and, with honour_stop, until `stop` fires); at most 20 s
-  // so that a failing test cannot hang. True when the gate opened.
-  bool wait(std::stop_token stop, bool honour_stop) {
-    std::unique_lock lock(mutex_);
-    if (honour_stop) {
-      ready_.wait_for(lock, stop, 20s, [&] { return open_; });
-    } else {
-      ready_.wait_for(lock, 20s, [&] { return open_; });
-    }
-    return open_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable_any ready_;
-  bool open_ = false;  // guarded by mutex_
-};
-
-// One work() call as the controller saw it.
-struct Seen {
-  std::string key;
-  std::string action;
-  int version = 0;
-  std::int64_t generation = 0;
-  int attempt = 0;
-};
-
-class Recorder {
- public:
-  // Returns how many times `seen.key` has been worked, this call included.
-  int enter(const Seen& seen) {
-    std::lock_guard lock(mutex_);
-    seen_.push_back(seen);
-    ++running_;
-    return ++runs_[seen.key];
-  }
-  void leave() {
-    std::lock_guard lock(mutex_);
-    --running_;
-  }
-  int runs(const std::string& key) const {
-    std::lock_guard lock(mutex_);
-    auto found = runs_.find(key);
-    return found == runs_.end() ? 0 : found->second;
-  }
-  int running() const {
-    std::lock_guard lock(mutex_);
-    return running_;
-  }
-  std::vector<Seen> seen(const std::string& key) const {
-    std::lock_guard lock(mutex_);
-    std::vector<Seen> out;
-    for (const auto& s : seen_) {
-      if (s.key == key) out.push_back(s);
-    }
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::string, int> runs_;  // guarded by mutex_
-  std::vector<Seen> seen_;           // guarded by mutex_
-  int running_ = 0;                  // guarded by mutex_
-};
-
-// Actions:
-//   sync         synced()
-//   retry        retry("boom <attempt>")
-//   throw        throws state_machine_errors::Broken("disk full")
-//   remove       remove("gone")
-//   requeue      requeue_after(1 h)
-//   fail_once    retry on the first run, synced afterwards
-//   block        waits for the gate (ignoring the stop token), then synced()
-//   block_stop   waits for the gate or the stop token; retry("stopped") when stopped
-//   hang_once    the first run blocks like `block`; later runs are synced
-template <class T>
-class TestController : public delta::Controller<T> {
- public:
-  TestController(std::shared_ptr<Recorder> recorder, std::shared_ptr<Gate> gate)
-      : recorder_(std::move(recorder)), gate_(std::move(gate)) {}
-
-  delta::WorkResult work(delta::WorkContext& ctx, const delta::Resource<T>& r) override {
-    const T& object = r.object;
-    const int run = recorder_->enter(
-        {object.key, object.action, object.version, r.row.generation, r.row.attempt});
-    struct Leave {
-      Recorder& recorder;
-      ~Leave() { recorder.leave(); }
-    } leave{*recorder_};
-    const std::string& action = object.action;
-    if (action == "sync") return delta::synced();
-    if (action == "retry") return delta::retry(fmt::format("boom {}", r.row.attempt));
-    if (action == "throw") throw state_machine_errors::Broken("disk full");
-    if (action == "remove") return delta::remove("gone");
-    if (action == "requeue") return delta::requeue_after(1h);
-    if (action == "fail_once") return run == 1 ? delta::retry("first try fails") : delta::synced();
-    if (action == "block") {
-      gate_->wait(ctx.stop_token(), false);
-      return delta::synced();
-    }
-    if (action == "block_stop") {
-      return gate_->wait(ctx.stop_token(), true) ? delta::synced() : delta::retry("stopped");
-    }
-    if (action == "hang_once") {
-      if (run == 1) gate_->wait(ctx.stop_token(), false);
-      return delta::synced();
-    }
-    throw std::logic_error("unknown test action " + action);
-  }
-
- private:
-  std::shared_ptr<Recorder> recorder_;
-  std::shared_ptr<Gate> gate_;
-};
-
-// True if `condition` holds at every check for `window` (for things that must not happen).
-bool consistently(const std::function<bool()>& condition, std::chrono::milliseconds window) {
-  const auto deadline = Clock::now() + window;
-  while (Clock::now() < deadline) {
-    if (!condition()) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
-
-bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
-
-// Milliseconds from now until `at` (negative: in the past).
-std::int64_t ms_from_now(Timestamp at) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(at - delta::now()).count();
-}
 
 // ---- the table --------------------------------------------------------------------------
 
@@ -261,98 +54,11 @@ void PrintTo(const Row& row, std::ostream* out) {
   *out << row.event << ": " << row.from << " -> " << row.to;
 }
 
-class StateMachine : public ::testing::TestWithParam<Row> {
+// config() has controllers for thing and versioned.
+class StateMachine
+    : public delta::testing::ResourceTest<::testing::TestWithParam<Row>, Thing, Versioned> {
  public:
-  void SetUp() override {
-    schema_ = std::make_unique<delta::testing::ScratchSchema>("sm");
-    delta::migrate(schema_->pool(), {.schema = schema_->name()});
-    recorder = std::make_shared<Recorder>();
-    gate = std::make_shared<Gate>();
-  }
-
-  void TearDown() override {
-    gate->open();
-    for (auto& client : clients_)
-      client->stop(200ms);
-    clients_.clear();
-    reader_.reset();
-    schema_.reset();
-  }
-
-  // An inform-only configuration (no namespaces) with short intervals; failed resources
-  // wait an hour unless a row shortens the backoff.
-  Config config() const {
-    Config cfg;
-    cfg.schema = schema_->name();
-    cfg.logger = delta::stderr_logger(delta::LogLevel::warn);
-    cfg.poll_interval = 50ms;
-    cfg.heartbeat_interval = 200ms;
-    cfg.client_ttl = 1s;
-    cfg.rescuer_interval = 100ms;
-    cfg.leader_ttl = 1s;
-    cfg.leader_renew_interval = 200ms;
-    cfg.completer_flush_interval = 1ms;
-    cfg.scheduler_interval = 50ms;
-    cfg.resource_backoff = [](int) { return std::chrono::milliseconds(1h); };
-    cfg.controllers.add(std::make_shared<TestController<Thing>>(recorder, gate));
-    cfg.controllers.add(std::make_shared<TestController<Versioned>>(recorder, gate));
-    return cfg;
-  }
-  // The same, working the "default" namespace.
-  Config worker_config(int max_workers = 4) const {
-    Config cfg = config();
-    cfg.namespaces["default"] = {.max_workers = max_workers};
-    return cfg;
-  }
-
-  Client& start(Config cfg) {
-    clients_.push_back(std::make_unique<Client>(delta::testing::make_pool(), std::move(cfg)));
-    clients_.back()->start();
-    return *clients_.back();
-  }
-
-  // A client that is never started: it informs and reads, and takes no part in anything.
-  Client& reader() {
-    if (!reader_) reader_ = std::make_unique<Client>(delta::testing::make_pool(), config());
-    return *reader_;
-  }
-
-  ResourceRow row(const std::string& id, std::string_view kind = Thing::kind) {
-    return reader().get_resource(kind, id);
-  }
-  ResourceState state(const std::string& id, std::string_view kind = Thing::kind) {
-    return row(id, kind).state;
-  }
-  bool exists(const std::string& id, std::string_view kind = Thing::kind) {
-    try {
-      reader().get_resource(kind, id);
-      return true;
-    } catch (const delta::NotFound&) {
-      return false;
-    }
-  }
-  std::function<bool()> in_state(const std::string& id, ResourceState wanted,
-                                 std::string_view kind = Thing::kind) {
-    return [this, id, wanted, kind] { return state(id, kind) == wanted; };
-  }
-
-  // Setup only: `UPDATE delta_resource SET <assignments>` on one row.
-  void set(const std::string& id, const std::string& assignments,
-           std::string_view kind = Thing::kind) {
-    auto result =
-        schema_->pool().exec(fmt::format("UPDATE {} SET {} WHERE kind = $1 AND object_id = $2",
-                                         schema_->table("delta_resource"), assignments),
-                             std::string(kind), id);
-    ASSERT_EQ(result.affected_rows(), 1) << "setting " << id << ": " << assignments;
-  }
-
-  std::shared_ptr<Recorder> recorder;
-  std::shared_ptr<Gate> gate;
-
- private:
-  std::unique_ptr<delta::testing::ScratchSchema> schema_;
-  std::unique_ptr<Client> reader_;
-  std::vector<std::unique_ptr<Client>> clients_;
+  StateMachine() : ResourceTest("sm") {}
 };
 
 using state_machine_pgtest = StateMachine;
@@ -370,6 +76,15 @@ const char* const kDegraded = "state = 'degraded', attempt = 10, attempted_at = 
 const char* const kExpired = "state = 'expired', attempt = 1, synced_at = now(), run_at = now()";
 const char* const kDeleted = "state = 'deleted', attempt = 1, deleted_at = now()";
 
+// Setup: informs `object` with the reader and puts its row in the state a transition
+// starts from with `setup` (SQL assignments; empty: as informed); returns the row then.
+template <class T>
+ResourceRow informed_as(StateMachine& t, const T& object, const char* setup) {
+  t.reader().inform(object);
+  if (*setup != '\0') t.set(object.key, setup, T::kind);
+  return t.row(object.key, T::kind);
+}
+
 // ---- inform -----------------------------------------------------------------------------
 
 void inform_new_object(StateMachine& t) {
@@ -386,13 +101,10 @@ void inform_new_object(StateMachine& t) {
 
 // Informs a changed object over a row put in `from` by `setup`.
 void inform_changed_from(StateMachine& t, const char* setup, ResourceState from) {
-  Client& client = t.reader();
-  client.inform(Thing{"a", "sync", 1});
-  t.set("a", setup);
-  const ResourceRow before = t.row("a");
+  const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, setup);
   ASSERT_EQ(before.state, from);
 
-  auto result = client.inform(Thing{"a", "sync", 2});
+  auto result = t.reader().inform(Thing{"a", "sync", 2});
   EXPECT_EQ(result.status, InformStatus::changed);
   EXPECT_TRUE(result.changed);
   EXPECT_TRUE(result.already_exists);
@@ -411,33 +123,11 @@ void inform_changed_from(StateMachine& t, const char* setup, ResourceState from)
   }
 }
 
-void inform_changed_from_scheduled(StateMachine& t) {
-  inform_changed_from(t, kScheduledLater, ResourceState::scheduled);
-}
-void inform_changed_from_pending(StateMachine& t) {
-  inform_changed_from(t, kPendingElsewhere, ResourceState::pending);
-}
-void inform_changed_from_synced(StateMachine& t) {
-  inform_changed_from(t, kSynced, ResourceState::synced);
-}
-void inform_changed_from_failed(StateMachine& t) {
-  inform_changed_from(t, kFailedLater, ResourceState::failed);
-}
-void inform_changed_from_degraded(StateMachine& t) {
-  inform_changed_from(t, kDegraded, ResourceState::degraded);
-}
-void inform_changed_from_expired(StateMachine& t) {
-  inform_changed_from(t, kExpired, ResourceState::expired);
-}
-
 void inform_unchanged_synced_writes_nothing(StateMachine& t) {
-  Client& client = t.reader();
-  client.inform(Thing{"a", "sync", 1});
-  t.set("a", kSynced);
-  const ResourceRow before = t.row("a");
+  const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, kSynced);
   std::this_thread::sleep_for(5ms);  // so that a write would move updated_at
 
-  auto result = client.inform(Thing{"a", "sync", 1});
+  auto result = t.reader().inform(Thing{"a", "sync", 1});
   EXPECT_EQ(result.status, InformStatus::unchanged);
   EXPECT_FALSE(result.changed);
   EXPECT_TRUE(result.already_exists);
@@ -450,12 +140,9 @@ void inform_unchanged_synced_writes_nothing(StateMachine& t) {
 }
 
 void inform_unchanged_forced(StateMachine& t) {
-  Client& client = t.reader();
-  client.inform(Thing{"a", "sync", 1});
-  t.set("a", kSynced);
-  const ResourceRow before = t.row("a");
+  const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, kSynced);
 
-  auto result = client.inform(Thing{"a", "sync", 1}, {.force = true});
+  auto result = t.reader().inform(Thing{"a", "sync", 1}, {.force = true});
   EXPECT_EQ(result.status, InformStatus::changed);
   EXPECT_TRUE(result.changed);
   const ResourceRow after = t.row("a");
@@ -465,17 +152,14 @@ void inform_unchanged_forced(StateMachine& t) {
 }
 
 void inform_compare_newer_same_content(StateMachine& t) {
-  Client& client = t.reader();
-  client.inform(Versioned{"a", "sync", 1});
-  t.set("a", kSynced, Versioned::kind);
   // compare() > 0 is a change even when the canonical JSON (and so the hash) is the same.
-  auto stored = t.row("a", Versioned::kind);
-  auto result = client.inform(Versioned{"a", "sync", 1});
+  const ResourceRow stored = informed_as(t, Versioned{"a", "sync", 1}, kSynced);
+  auto result = t.reader().inform(Versioned{"a", "sync", 1});
   EXPECT_EQ(result.status, InformStatus::unchanged) << "compare() == 0, same hash";
   t.set("a", "object = jsonb_set(object, '{version}', '0')", Versioned::kind);
   // The stored object is now older by compare(); the informed one has the content the
   // hash was computed over.
-  result = client.inform(Versioned{"a", "sync", 1});
+  result = t.reader().inform(Versioned{"a", "sync", 1});
   EXPECT_EQ(result.status, InformStatus::changed);
   const ResourceRow after = t.row("a", Versioned::kind);
   EXPECT_EQ(after.state, ResourceState::scheduled);
@@ -485,13 +169,10 @@ void inform_compare_newer_same_content(StateMachine& t) {
 
 // Informs an older version (compare() < 0) over a row put in `from` by `setup`.
 void inform_stale_from(StateMachine& t, const char* setup, ResourceState from) {
-  Client& client = t.reader();
-  client.inform(Versioned{"a", "sync", 5});
-  t.set("a", setup, Versioned::kind);
-  const ResourceRow before = t.row("a", Versioned::kind);
+  const ResourceRow before = informed_as(t, Versioned{"a", "sync", 5}, setup);
   ASSERT_EQ(before.state, from);
 
-  auto result = client.inform(Versioned{"a", "retry", 3});
+  auto result = t.reader().inform(Versioned{"a", "retry", 3});
   EXPECT_EQ(result.status, InformStatus::stale);
   EXPECT_FALSE(result.changed);
   EXPECT_TRUE(result.already_exists);
@@ -505,27 +186,11 @@ void inform_stale_from(StateMachine& t, const char* setup, ResourceState from) {
   EXPECT_EQ(after.lease_owner, before.lease_owner);
 }
 
-void inform_stale_from_scheduled(StateMachine& t) {
-  inform_stale_from(t, kScheduledLater, ResourceState::scheduled);
-}
-void inform_stale_from_pending(StateMachine& t) {
-  inform_stale_from(t, kPendingElsewhere, ResourceState::pending);
-}
-void inform_stale_from_synced(StateMachine& t) {
-  inform_stale_from(t, kSynced, ResourceState::synced);
-}
-void inform_stale_from_failed(StateMachine& t) {
-  inform_stale_from(t, kFailedLater, ResourceState::failed);
-}
-
 void inform_explicit_resurrects_deleted(StateMachine& t) {
-  Client& client = t.reader();
-  client.inform(Thing{"a", "sync", 1});
-  t.set("a", kDeleted);
-  const ResourceRow before = t.row("a");
+  const ResourceRow before = informed_as(t, Thing{"a", "sync", 1}, kDeleted);
   ASSERT_EQ(before.state, ResourceState::deleted);
 
-  auto result = client.inform(Thing{"a", "sync", 1});  // the same content
+  auto result = t.reader().inform(Thing{"a", "sync", 1});  // the same content
   EXPECT_EQ(result.status, InformStatus::changed);
   EXPECT_TRUE(result.changed);
   const ResourceRow after = t.row("a");
@@ -539,16 +204,14 @@ void inform_explicit_resurrects_deleted(StateMachine& t) {
 
 // The claim of a runnable row put in `from` by `setup` (empty: just informed).
 void claim_from(StateMachine& t, const char* setup, ResourceState from) {
-  t.reader().inform(Thing{"a", "block", 1});
-  if (*setup != '\0') t.set("a", setup);
-  const ResourceRow before = t.row("a");
+  const ResourceRow before = informed_as(t, Thing{"a", "block", 1}, setup);
   ASSERT_EQ(before.state, from);
 
   Config cfg = t.worker_config();
   cfg.work_timeout = 20s;
   cfg.stuck_threshold = 3s;
   Client& worker = t.start(std::move(cfg));
-  ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") == 1; }));
+  ASSERT_TRUE(eventually([&] { return t.recorder().runs("a") == 1; }));
   const ResourceRow claimed = t.row("a");
   EXPECT_EQ(claimed.state, ResourceState::pending);
   EXPECT_EQ(claimed.attempt, before.attempt + 1);
@@ -560,22 +223,11 @@ void claim_from(StateMachine& t, const char* setup, ResourceState from) {
                 .count(),
             23000)
       << "lease = work timeout + stuck_threshold";
-  auto seen = t.recorder->seen("a");
+  auto seen = t.recorder().seen("a");
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].attempt, before.attempt + 1) << "work() sees the claimed attempt";
-  t.gate->open();
+  t.gate().open();
   EXPECT_TRUE(eventually(t.in_state("a", ResourceState::synced)));
-}
-
-void claim_scheduled(StateMachine& t) {
-  claim_from(t, "", ResourceState::scheduled);
-}
-void claim_failed_when_due(StateMachine& t) {
-  claim_from(t, "state = 'failed', attempt = 2, run_at = now() - interval '1 second'",
-             ResourceState::failed);
-}
-void claim_expired(StateMachine& t) {
-  claim_from(t, kExpired, ResourceState::expired);
 }
 
 void claim_skips_rows_not_runnable(StateMachine& t) {
@@ -597,7 +249,7 @@ void claim_skips_rows_not_runnable(StateMachine& t) {
   EXPECT_TRUE(consistently(
       [&] {
         for (const auto& [id, setup] : setups) {
-          if (t.recorder->runs(id) != 0 || t.state(id) != setup.second) return false;
+          if (t.recorder().runs(id) != 0 || t.state(id) != setup.second) return false;
         }
         return true;
       },
@@ -619,20 +271,20 @@ void work_synced(StateMachine& t) {
   EXPECT_FALSE(row.lease_owner.has_value());
   EXPECT_FALSE(row.lease_expires_at.has_value());
   EXPECT_TRUE(row.errors.empty());
-  EXPECT_EQ(t.recorder->runs("a"), 1);
+  EXPECT_EQ(t.recorder().runs("a"), 1);
 }
 
 void work_synced_generation_moved(StateMachine& t) {
   Client& worker = t.start(t.worker_config());
   auto events = worker.subscribe({delta::EventCategory::synced});
   worker.inform(Thing{"a", "block", 1});
-  ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") == 1; }));
+  ASSERT_TRUE(eventually([&] { return t.recorder().runs("a") == 1; }));
   // A new version arrives while generation 1 is worked.
   auto changed = worker.inform(Thing{"a", "block", 2});
   ASSERT_EQ(changed.status, InformStatus::changed);
-  t.gate->open();
-  ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") == 2; }));
-  auto seen = t.recorder->seen("a");
+  t.gate().open();
+  ASSERT_TRUE(eventually([&] { return t.recorder().runs("a") == 2; }));
+  auto seen = t.recorder().seen("a");
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[1].version, 2);
   EXPECT_EQ(seen[1].generation, 2);
@@ -672,7 +324,7 @@ void work_throws_failed(StateMachine& t) {
   EXPECT_GT(ms_from_now(row.run_at), 59 * 60 * 1000);
   ASSERT_EQ(row.errors.size(), 1u);
   EXPECT_EQ(row.errors[0].error, "disk full");
-  EXPECT_EQ(row.errors[0].type, "state_machine_errors::Broken");
+  EXPECT_EQ(row.errors[0].type, "delta::testing::Broken");
 }
 
 void work_times_out_failed(StateMachine& t) {
@@ -702,7 +354,7 @@ void work_fails_max_attempts_degraded(StateMachine& t) {
   EXPECT_EQ(row.errors[1].error, "boom 2");
   EXPECT_FALSE(row.lease_owner.has_value());
   // Degraded is not runnable: it is not worked again.
-  EXPECT_TRUE(consistently([&] { return t.recorder->runs("a") == 2; }, 300ms));
+  EXPECT_TRUE(consistently([&] { return t.recorder().runs("a") == 2; }, 300ms));
 }
 
 void work_remove_deleted(StateMachine& t) {
@@ -714,7 +366,7 @@ void work_remove_deleted(StateMachine& t) {
   EXPECT_LE(ms_from_now(*row.deleted_at), 0);
   EXPECT_FALSE(row.lease_owner.has_value());
   EXPECT_FALSE(row.synced_at.has_value());
-  EXPECT_TRUE(consistently([&] { return t.recorder->runs("a") == 1; }, 200ms));
+  EXPECT_TRUE(consistently([&] { return t.recorder().runs("a") == 1; }, 200ms));
 }
 
 void work_requeue_after_scheduled(StateMachine& t) {
@@ -731,7 +383,7 @@ void work_requeue_after_scheduled(StateMachine& t) {
   EXPECT_TRUE(row.errors.empty());
   EXPECT_FALSE(row.lease_owner.has_value());
   EXPECT_FALSE(row.synced_at.has_value());
-  EXPECT_EQ(t.recorder->runs("a"), 1);
+  EXPECT_EQ(t.recorder().runs("a"), 1);
 }
 
 // ---- lease expiry (the rescuer) ---------------------------------------------------------
@@ -789,10 +441,10 @@ void hung_work_rescued_failed(StateMachine& t) {
   Client& worker = t.start(std::move(cfg));
   auto events = worker.subscribe({delta::EventCategory::failed});
   worker.inform(Thing{"a", "hang_once", 1});
-  ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") == 1; }));
+  ASSERT_TRUE(eventually([&] { return t.recorder().runs("a") == 1; }));
   auto rescued = events.next(5s);
   ASSERT_TRUE(rescued.has_value());
-  EXPECT_EQ(t.recorder->running(), 1) << "rescued while the work still runs";
+  EXPECT_EQ(t.recorder().running(), 1) << "rescued while the work still runs";
   EXPECT_EQ(rescued->resource.object_id, "a");
   EXPECT_EQ(rescued->resource.state, ResourceState::failed);
   EXPECT_EQ(rescued->resource.attempt, 1);
@@ -803,8 +455,8 @@ void hung_work_rescued_failed(StateMachine& t) {
   EXPECT_EQ(row.errors[0].type, "rescue");
   EXPECT_EQ(row.errors[0].attempt, 1);
 
-  t.gate->open();  // the hung work returns synced(), too late: its lease is gone
-  ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") == 2; }));
+  t.gate().open();  // the hung work returns synced(), too late: its lease is gone
+  ASSERT_TRUE(eventually([&] { return t.recorder().runs("a") == 2; }));
   ASSERT_TRUE(eventually(t.in_state("a", ResourceState::synced)));
   row = t.row("a");
   EXPECT_EQ(row.attempt, 2);
@@ -816,7 +468,7 @@ void hung_work_rescued_failed(StateMachine& t) {
 void graceful_stop_past_grace_scheduled(StateMachine& t) {
   Client& worker = t.start(t.worker_config());
   worker.inform(Thing{"a", "block", 1});  // ignores its stop token
-  ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") == 1; }));
+  ASSERT_TRUE(eventually([&] { return t.recorder().runs("a") == 1; }));
   ASSERT_EQ(t.state("a"), ResourceState::pending);
 
   std::thread stopper([&] { worker.stop(200ms); });
@@ -826,8 +478,8 @@ void graceful_stop_past_grace_scheduled(StateMachine& t) {
     auto row = t.row("a");
     return row.state == ResourceState::scheduled && !row.lease_owner.has_value();
   });
-  const int still_running = t.recorder->running();
-  t.gate->open();
+  const int still_running = t.recorder().running();
+  t.gate().open();
   stopper.join();
   ASSERT_TRUE(released);
   EXPECT_EQ(still_running, 1) << "released while work() was still running";
@@ -866,7 +518,7 @@ void namespace_expiry_expired(StateMachine& t) {
   EXPECT_EQ(expired.attempt, 0) << "a re-work starts with the full max_attempts budget";
   // Runnable: a worker of the namespace works it again.
   t.start(working);
-  ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") >= 2; }));
+  ASSERT_TRUE(eventually([&] { return t.recorder().runs("a") >= 2; }));
   EXPECT_TRUE(eventually([&] {
     auto row = t.row("a");
     return row.synced_at.has_value() && *row.synced_at > *synced.synced_at;
@@ -886,7 +538,7 @@ void invalidate_synced_expired(StateMachine& t) {
   EXPECT_EQ(expired.attempt, 0) << "a re-work starts with the full max_attempts budget";
   EXPECT_EQ(expired.synced_at, synced.synced_at);
   // Expired is runnable: it is worked again.
-  ASSERT_TRUE(eventually([&] { return t.recorder->runs("a") == 2; }));
+  ASSERT_TRUE(eventually([&] { return t.recorder().runs("a") == 2; }));
   EXPECT_TRUE(eventually([&] {
     auto row = t.row("a");
     return row.state == ResourceState::synced && row.synced_at > synced.synced_at;
@@ -904,15 +556,8 @@ void retry_from(StateMachine& t, int max_attempts, ResourceState from) {
   EXPECT_EQ(retried.attempt, 0) << "attempts reset";
   EXPECT_LE(ms_from_now(retried.run_at), 0) << "scheduled now (the backoff was 1 h)";
   ASSERT_TRUE(eventually(t.in_state("a", ResourceState::synced)));
-  EXPECT_EQ(t.recorder->runs("a"), 2);
+  EXPECT_EQ(t.recorder().runs("a"), 2);
   EXPECT_EQ(t.row("a").attempt, 1);
-}
-
-void retry_failed_scheduled(StateMachine& t) {
-  retry_from(t, 5, ResourceState::failed);
-}
-void retry_degraded_scheduled(StateMachine& t) {
-  retry_from(t, 1, ResourceState::degraded);
 }
 
 void retention_passed_removed(StateMachine& t) {
@@ -958,17 +603,18 @@ void retention_passed_removed(StateMachine& t) {
 const Row kRows[] = {
     {"inform_new_object", "-", "inform, new object", "scheduled", inform_new_object},
     {"inform_changed_from_scheduled", "scheduled", "inform, content changed", "scheduled",
-     inform_changed_from_scheduled},
+     [](StateMachine& t) { inform_changed_from(t, kScheduledLater, ResourceState::scheduled); }},
     {"inform_changed_from_pending", "pending", "inform, content changed",
-     "pending (re-scheduled by the finish)", inform_changed_from_pending},
+     "pending (re-scheduled by the finish)",
+     [](StateMachine& t) { inform_changed_from(t, kPendingElsewhere, ResourceState::pending); }},
     {"inform_changed_from_synced", "synced", "inform, content changed", "scheduled",
-     inform_changed_from_synced},
+     [](StateMachine& t) { inform_changed_from(t, kSynced, ResourceState::synced); }},
     {"inform_changed_from_failed", "failed", "inform, content changed", "scheduled",
-     inform_changed_from_failed},
+     [](StateMachine& t) { inform_changed_from(t, kFailedLater, ResourceState::failed); }},
     {"inform_changed_from_degraded", "degraded", "inform, content changed", "scheduled",
-     inform_changed_from_degraded},
+     [](StateMachine& t) { inform_changed_from(t, kDegraded, ResourceState::degraded); }},
     {"inform_changed_from_expired", "expired", "inform, content changed", "scheduled",
-     inform_changed_from_expired},
+     [](StateMachine& t) { inform_changed_from(t, kExpired, ResourceState::expired); }},
     {"inform_unchanged_synced_writes_nothing", "synced", "inform, unchanged", "synced",
      inform_unchanged_synced_writes_nothing},
     {"inform_unchanged_forced", "synced", "inform, unchanged, force", "scheduled",
@@ -976,18 +622,24 @@ const Row kRows[] = {
     {"inform_compare_newer_same_content", "synced", "inform, compare > 0", "scheduled",
      inform_compare_newer_same_content},
     {"inform_stale_from_scheduled", "scheduled", "inform, compare < 0", "unchanged",
-     inform_stale_from_scheduled},
+     [](StateMachine& t) { inform_stale_from(t, kScheduledLater, ResourceState::scheduled); }},
     {"inform_stale_from_pending", "pending", "inform, compare < 0", "unchanged",
-     inform_stale_from_pending},
+     [](StateMachine& t) { inform_stale_from(t, kPendingElsewhere, ResourceState::pending); }},
     {"inform_stale_from_synced", "synced", "inform, compare < 0", "unchanged",
-     inform_stale_from_synced},
+     [](StateMachine& t) { inform_stale_from(t, kSynced, ResourceState::synced); }},
     {"inform_stale_from_failed", "failed", "inform, compare < 0", "unchanged",
-     inform_stale_from_failed},
+     [](StateMachine& t) { inform_stale_from(t, kFailedLater, ResourceState::failed); }},
     {"inform_explicit_resurrects_deleted", "deleted", "explicit inform", "scheduled",
      inform_explicit_resurrects_deleted},
-    {"claim_scheduled", "scheduled", "claim", "pending", claim_scheduled},
-    {"claim_failed_when_due", "failed", "claim", "pending", claim_failed_when_due},
-    {"claim_expired", "expired", "claim", "pending", claim_expired},
+    {"claim_scheduled", "scheduled", "claim", "pending",
+     [](StateMachine& t) { claim_from(t, "", ResourceState::scheduled); }},
+    {"claim_failed_when_due", "failed", "claim", "pending",
+     [](StateMachine& t) {
+       claim_from(t, "state = 'failed', attempt = 2, run_at = now() - interval '1 second'",
+                  ResourceState::failed);
+     }},
+    {"claim_expired", "expired", "claim", "pending",
+     [](StateMachine& t) { claim_from(t, kExpired, ResourceState::expired); }},
     {"claim_skips_rows_not_runnable", "not runnable", "claim", "unchanged",
      claim_skips_rows_not_runnable},
     {"work_synced", "pending", "work returns synced", "synced", work_synced},
@@ -1013,8 +665,10 @@ const Row kRows[] = {
     {"namespace_expiry_expired", "synced", "namespace expiry TTL passed", "expired",
      namespace_expiry_expired},
     {"invalidate_synced_expired", "synced", "invalidate", "expired", invalidate_synced_expired},
-    {"retry_failed_scheduled", "failed", "retry", "scheduled", retry_failed_scheduled},
-    {"retry_degraded_scheduled", "degraded", "retry", "scheduled", retry_degraded_scheduled},
+    {"retry_failed_scheduled", "failed", "retry", "scheduled",
+     [](StateMachine& t) { retry_from(t, 5, ResourceState::failed); }},
+    {"retry_degraded_scheduled", "degraded", "retry", "scheduled",
+     [](StateMachine& t) { retry_from(t, 1, ResourceState::degraded); }},
     {"retention_passed_removed", "synced / deleted / degraded", "retention passed", "removed",
      retention_passed_removed},
 };

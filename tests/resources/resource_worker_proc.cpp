@@ -1,0 +1,152 @@
+// resource_worker_proc: one resource-engine worker process for resources_process_pgtest
+// (not a test).
+//
+// It starts a delta::Client with short intervals on the schema it is given, with a
+// controller for each kind named by --kinds (from "item", "alpha", "beta", "gamma") and
+// the namespaces named by --namespaces. Each work() call sleeps --work-ms, appends one line
+// for the finished work to the --log file (support/intervals.hpp: flushed before work()
+// returns, so a SIGKILLed process leaves a record of exactly the work it finished) and
+// returns synced. It prints "ready" on stdout once started and runs until SIGTERM or
+// SIGINT (then client.stop()).
+//
+//   resource_worker_proc --schema t_1_1 --client-id a --kinds item,alpha
+//       --namespaces default,east --parallelism 8 --max-workers 8 --work-ms 5 --log a.log
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <delta/client.hpp>
+#include <delta/controller.hpp>
+#include <delta/pg.hpp>
+
+#include "support/intervals.hpp"
+#include "support/pg_test.hpp"
+#include "support/worker_kinds.hpp"
+#include "support/worker_proc.hpp"
+
+namespace {
+
+using delta::testing::realtime_ns;
+using delta::testing::WorkLog;
+using std::chrono::milliseconds;
+
+struct Settings : delta::testing::WorkerOptions {
+  std::vector<std::string> kinds{"item"};
+  std::vector<std::string> namespaces{"default"};
+  int parallelism = 4;
+  int max_workers = 4;
+  int work_ms = 0;
+  std::string log_path;
+  int poll_ms = 100;
+  int heartbeat_ms = 200;
+  int client_ttl_ms = 1000;
+  int leader_ttl_ms = 1000;
+  int leader_renew_ms = 200;
+  int rescuer_interval_ms = 100;
+  int work_timeout_ms = 60000;
+  int stuck_threshold_ms = 60000;
+};
+
+template <class T>
+class RecordingController : public delta::Controller<T> {
+ public:
+  RecordingController(std::shared_ptr<WorkLog> log, milliseconds work)
+      : log_(std::move(log)), work_(work) {}
+
+  delta::WorkResult work(delta::WorkContext& ctx, const delta::Resource<T>& resource) override {
+    const std::int64_t start_ns = realtime_ns();
+    if (work_.count() > 0 && !delta::testing::sleep_unless_stopped(ctx, work_)) {
+      return delta::retry("interrupted while working");  // not finished: not recorded
+    }
+    log_->record(resource.row, start_ns, realtime_ns());
+    return delta::synced();
+  }
+
+ private:
+  std::shared_ptr<WorkLog> log_;
+  milliseconds work_;
+};
+
+template <class T>
+bool add_controller_of(const std::string& kind, delta::Controllers& controllers,
+                       const std::shared_ptr<WorkLog>& log, milliseconds work) {
+  if (kind != T::kind) return false;
+  controllers.add(std::make_shared<RecordingController<T>>(log, work));
+  return true;
+}
+
+// Adds the RecordingController of `kind` (item, alpha, beta or gamma) to `controllers`.
+void add_controller(const std::string& kind, delta::Controllers& controllers,
+                    const std::shared_ptr<WorkLog>& log, milliseconds work) {
+  using namespace delta::testing;
+  if (add_controller_of<Item>(kind, controllers, log, work) ||
+      add_controller_of<Alpha>(kind, controllers, log, work) ||
+      add_controller_of<Beta>(kind, controllers, log, work) ||
+      add_controller_of<Gamma>(kind, controllers, log, work)) {
+    return;
+  }
+  throw std::runtime_error("unknown kind " + kind + " (item, alpha, beta or gamma)");
+}
+
+int run(const Settings& settings) {
+  delta::testing::worker_object_parallelism = settings.parallelism;
+  auto log = std::make_shared<WorkLog>(settings.log_path);
+
+  delta::pg::PoolOptions pool_options;
+  // A claimer per namespace, the finisher, maintenance, the job queue: no connection is
+  // held while work runs.
+  pool_options.max_connections = 8 + 2 * settings.namespaces.size();
+  // The test finds this process's connections in pg_stat_activity by this name.
+  pool_options.application_name = "drw_" + settings.schema + "_" + settings.client_id;
+  auto pool = delta::testing::make_pool(pool_options);
+
+  delta::Config config = delta::testing::worker_config(settings);
+  config.poll_interval = milliseconds(settings.poll_ms);
+  config.heartbeat_interval = milliseconds(settings.heartbeat_ms);
+  config.client_ttl = milliseconds(settings.client_ttl_ms);
+  config.leader_ttl = milliseconds(settings.leader_ttl_ms);
+  config.leader_renew_interval = milliseconds(settings.leader_renew_ms);
+  config.scheduler_interval = milliseconds(200);
+  config.rescuer_interval = milliseconds(settings.rescuer_interval_ms);
+  // A claim's lease lasts work_timeout + stuck_threshold.
+  config.work_timeout = milliseconds(settings.work_timeout_ms);
+  config.stuck_threshold = milliseconds(settings.stuck_threshold_ms);
+  for (const auto& kind : settings.kinds)
+    add_controller(kind, config.controllers, log, milliseconds(settings.work_ms));
+  for (const auto& name : settings.namespaces)
+    config.namespaces[name] = {.max_workers = settings.max_workers};
+
+  return delta::testing::serve(pool, config, settings);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  CLI::App app("A delta resource worker process for resources_process_pgtest.");
+  app.add_option("--kinds", settings.kinds, "kinds to run controllers for (item,alpha,beta,gamma)")
+      ->delimiter(',');
+  app.add_option("--namespace,--namespaces", settings.namespaces, "namespaces to work")
+      ->delimiter(',');
+  app.add_option("--parallelism", settings.parallelism, "each kind's parallelism");
+  app.add_option("--max-workers", settings.max_workers, "each namespace's max_workers");
+  app.add_option("--work-ms", settings.work_ms, "time each work() call takes");
+  app.add_option("--log", settings.log_path, "file receiving one line per finished work")
+      ->required();
+  app.add_option("--poll-ms", settings.poll_ms, "Config::poll_interval");
+  app.add_option("--heartbeat-ms", settings.heartbeat_ms, "Config::heartbeat_interval");
+  app.add_option("--client-ttl-ms", settings.client_ttl_ms, "Config::client_ttl");
+  app.add_option("--leader-ttl-ms", settings.leader_ttl_ms, "Config::leader_ttl");
+  app.add_option("--leader-renew-ms", settings.leader_renew_ms, "Config::leader_renew_interval");
+  app.add_option("--rescuer-interval-ms", settings.rescuer_interval_ms, "Config::rescuer_interval");
+  app.add_option("--work-timeout-ms", settings.work_timeout_ms, "Config::work_timeout");
+  app.add_option("--stuck-threshold-ms", settings.stuck_threshold_ms, "Config::stuck_threshold");
+  return delta::testing::worker_main(argc, argv, "resource_worker_proc", app, settings,
+                                     [&] { return run(settings); });
+}

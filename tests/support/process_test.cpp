@@ -1,0 +1,52 @@
+#include "support/process_test.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include <delta/log.hpp>
+
+namespace delta::testing {
+
+ProcessTest::ProcessTest(std::string program, std::string schema_prefix)
+    : program_(std::move(program)), schema_prefix_(std::move(schema_prefix)) {}
+
+void ProcessTest::SetUp() {
+  schema_ = std::make_unique<ScratchSchema>(schema_prefix_, SchemaStart::migrated,
+                                            pg::PoolOptions{.max_connections = 4});
+}
+
+void ProcessTest::TearDown() {
+  workers_.clear();  // kills whatever still runs before its schema goes
+  schema_.reset();
+}
+
+std::unique_ptr<Client> ProcessTest::idle_client() const {
+  Config config;
+  config.schema = schema_name();
+  config.logger = stderr_logger(LogLevel::warn);
+  return std::make_unique<Client>(shared_pool(), config);
+}
+
+std::string ProcessTest::state_counts(std::string_view table, std::string_view none) const {
+  std::string summary;
+  for (auto row : pool().exec(fmt::format(
+           "SELECT state::text, count(*) FROM {} GROUP BY 1 ORDER BY 1", schema_->table(table)))) {
+    summary += fmt::format("{}={} ", row.get<std::string>(0), row.get<std::int64_t>(1));
+  }
+  return summary.empty() ? std::string(none) : summary;
+}
+
+WorkerProcess& ProcessTest::start_worker(const std::string& client_id,
+                                         std::vector<std::string> args) {
+  args.insert(args.begin(), {"--schema", schema_name()});
+  workers_.push_back(std::make_unique<WorkerProcess>(program_, client_id, args));
+  WorkerProcess& worker = *workers_.back();
+  if (!worker.wait_for_line("ready", kReadyTimeout)) {
+    throw std::runtime_error(program_ + " " + client_id + " did not print \"ready\"");
+  }
+  return worker;
+}
+
+}  // namespace delta::testing
