@@ -14,7 +14,9 @@
 //                               condition NAME on and dropped otherwise (blocks nest)
 //
 // Block comments are reserved for placeholders: prose goes in -- comments, and a
-// placeholder after a -- on its line is an error rather than silently rendered.
+// placeholder after a -- on its line is an error rather than silently rendered. Inside a
+// string literal a placeholder is rendered all the same (nextval('/* schema */seq'),
+// to_regnamespace('/* schema_name */')), but there the file no longer runs unrendered.
 #pragma once
 
 #include <initializer_list>

@@ -4,6 +4,9 @@
 -- Returns one row per input row, in input order; a unique job that a job in its unique
 -- states already holds comes back with its key and no id.
 WITH input AS MATERIALIZED (
+  -- The ids are taken here, so that the result can join the inserted rows back to the
+  -- input. The sequence's name is a string, which the placeholder in it is rendered into
+  -- all the same; unrendered, this file does not run (the sequence's name is not valid).
   SELECT nextval('/* schema */delta_job_id_seq') AS id, t.kind, t.queue, t.priority,
          t.args::jsonb AS args, t.metadata::jsonb AS metadata, t.tags::text[] AS tags,
          t.max_attempts, coalesce(t.scheduled_at, c.now) AS scheduled_at, c.now,
