@@ -112,6 +112,7 @@ void JobsEngine::set_paused(std::string_view queue, bool paused) {
   }
   auto conn = ctx_.pool().acquire();
   ctx_.store.set_queue_paused(*conn, std::string(queue), paused, ctx_.now());
+  if (!paused) runtime_.store().notify(*conn, ctx_.store.jobs_channel(), std::string(queue));
 }
 
 Subscription<JobEvent> JobsEngine::subscribe(std::vector<JobEventKind> kinds,

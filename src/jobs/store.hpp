@@ -113,20 +113,9 @@ class JobStore {
   void set_queue_paused(pg::Connection& conn, const std::string& queue, bool paused,
                         std::optional<Timestamp> now);
 
-  // Heartbeat upsert of this client's row; `stopped` marks it stopped.
-  void heartbeat(pg::Connection& conn, const std::string& client_id, const std::string& host,
-                 int pid, const nlohmann::json& metadata, std::optional<Timestamp> now);
-  void mark_stopped(pg::Connection& conn, const std::string& client_id,
-                    std::optional<Timestamp> now);
   // Deletes client rows that have not heartbeated for `older_than_ms` and run no jobs.
   std::int64_t prune_clients(pg::Connection& conn, std::int64_t older_than_ms,
                              std::optional<Timestamp> now);
-
-  // Takes or renews the leadership; true when `client_id` is (still) the leader.
-  bool elect(pg::Connection& conn, const std::string& client_id, std::int64_t ttl_ms,
-             std::optional<Timestamp> now);
-  // Gives the leadership up and tells the others on the control channel.
-  void resign(pg::Connection& conn, const std::string& client_id);
 
   // Periodic jobs: records the schedule if new (first run now when run_on_start, else one
   // interval from now).
@@ -136,9 +125,6 @@ class JobStore {
   // must insert the job, in the same transaction.
   bool claim_periodic(pg::Connection& conn, const std::string& name, std::int64_t interval_ms,
                       std::optional<Timestamp> now);
-
-  // Sends `payload` on `channel` (outside the insert statement: trailing wake-ups).
-  void notify(pg::Connection& conn, const std::string& channel, const std::string& payload);
 
   static JobRow parse_row(const pg::Row& row, int first_column = 0);
 
@@ -151,8 +137,8 @@ class JobStore {
   std::string control_channel_;
   internal::BatchStatement insert_, insert_plain_;
   pg::Statement insert_one_, fetch_, complete_, schedule_, lock_stuck_, rescue_, clean_, release_,
-      get_, cancel_, retry_, pause_, heartbeat_, stopped_, prune_clients_, elect_, resign_,
-      ensure_periodic_, claim_periodic_, lookup_unique_, notify_;
+      get_, cancel_, retry_, pause_, prune_clients_, ensure_periodic_, claim_periodic_,
+      lookup_unique_;
 };
 
 // The key stored (hashed) in unique_key; empty when `job` is not unique.

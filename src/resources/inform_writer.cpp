@@ -31,8 +31,8 @@ InformWriter::InformWriter(ResourcesContext& ctx, runtime::NotifyLimiter& limite
                            std::function<void(std::string_view kind)> wake)
     : ctx_(ctx), limiter_(limiter), wake_(std::move(wake)) {}
 
-std::vector<InformRow> InformWriter::prepare(std::span<const detail::ObjectData> objects) {
-  std::vector<InformRow> rows;
+std::vector<UpsertRow> InformWriter::prepare(std::span<const detail::ObjectData> objects) {
+  std::vector<UpsertRow> rows;
   rows.reserve(objects.size());
   for (std::size_t i = 0; i < objects.size(); ++i) {
     const detail::ObjectData& object = objects[i];
@@ -42,7 +42,7 @@ std::vector<InformRow> InformWriter::prepare(std::span<const detail::ObjectData>
     };
     if (auto problem = internal::check_name(object.kind); !problem.empty()) fail("kind", problem);
     if (auto problem = internal::check_object_id(object.id); !problem.empty()) fail("id", problem);
-    InformRow row;
+    UpsertRow row;
     row.object_id = object.id;
     const InformOpts& opts = object.opts;
     row.namespace_name =
@@ -221,11 +221,11 @@ void InformWriter::write_calls(pg::Transaction* tx, const std::string& kind,
         writing.push_back(call);
       }
       if (writing.empty()) return 0;
-      std::vector<InformRow> rows;
+      std::vector<UpsertRow> rows;
       rows.reserve(writing.size());
       for (const InformCall* call : writing)
         rows.push_back(call->row);
-      auto outcomes = ctx_.store.inform(conn, kind, rows, true, true, notify, ctx_.now());
+      auto outcomes = ctx_.store.upsert(conn, kind, rows, true, true, notify, ctx_.now());
       for (std::size_t k = 0; k < writing.size(); ++k) {
         InformResult& out = writing[k]->result;
         out.status = outcomes.status[k];
@@ -274,7 +274,7 @@ InformManyResult InformWriter::write_many(pg::Transaction* tx,
 
 InformManyResult InformWriter::write_prepared(pg::Transaction* tx, const std::string& kind,
                                               std::span<const detail::ObjectData> objects,
-                                              std::vector<InformRow>& rows, bool resurrect) {
+                                              std::vector<UpsertRow>& rows, bool resurrect) {
   InformManyResult result;
   if (objects.empty()) return result;
   // The same id twice in one statement is not allowed by ON CONFLICT: the later wins.
@@ -297,14 +297,14 @@ InformManyResult InformWriter::write_prepared(pg::Transaction* tx, const std::st
           const std::size_t end = std::min(unique.size(), begin + kInformChunk);
           if (!compare && unique.size() == objects.size()) {
             // Every id once and nothing to compare: the rows as they are, without a copy.
-            auto outcomes = ctx_.store.inform(
-                conn, kind, std::span<const InformRow>(rows.data() + begin, end - begin), resurrect,
+            auto outcomes = ctx_.store.upsert(
+                conn, kind, std::span<const UpsertRow>(rows.data() + begin, end - begin), resurrect,
                 false, notify, ctx_.now());
             std::copy(outcomes.status.begin(), outcomes.status.end(),
                       status_of.begin() + static_cast<std::ptrdiff_t>(begin));
             continue;
           }
-          std::vector<InformRow> chunk;
+          std::vector<UpsertRow> chunk;
           std::vector<std::size_t> index;
           chunk.reserve(end - begin);
           index.reserve(end - begin);
@@ -341,7 +341,7 @@ InformManyResult InformWriter::write_prepared(pg::Transaction* tx, const std::st
           }
           if (chunk.empty()) continue;
           auto outcomes =
-              ctx_.store.inform(conn, kind, chunk, resurrect, false, notify, ctx_.now());
+              ctx_.store.upsert(conn, kind, chunk, resurrect, false, notify, ctx_.now());
           for (std::size_t k = 0; k < outcomes.status.size(); ++k)
             status_of[index[k]] = outcomes.status[k];
         }

@@ -45,10 +45,10 @@ class InformWriter {
   // Writes objects of `kind` already validated into `rows` by prepare().
   InformManyResult write_prepared(pg::Transaction* tx, const std::string& kind,
                                   std::span<const detail::ObjectData> objects,
-                                  std::vector<InformRow>& rows, bool resurrect);
+                                  std::vector<UpsertRow>& rows, bool resurrect);
   // Validates and serialises objects of one kind; throws ValidationError naming the
   // first bad one (prefixed "objects[i]." in batches).
-  std::vector<InformRow> prepare(std::span<const detail::ObjectData> objects);
+  std::vector<UpsertRow> prepare(std::span<const detail::ObjectData> objects);
   // Throws ValidationError unless a controller for `kind` is registered here or, by any
   // process, in the database.
   void check_kind_known(std::string_view kind);
@@ -59,7 +59,7 @@ class InformWriter {
   // in one statement (one commit), the others wait for their result.
   struct InformCall {
     const detail::ObjectData* object;
-    InformRow row;
+    UpsertRow row;
     InformResult result;
     std::exception_ptr error;
     bool done = false;  // guarded by combine_mutex_

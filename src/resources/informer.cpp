@@ -91,7 +91,7 @@ class BatchSink final : public detail::SinkBackend {
  private:
   struct Batch {
     std::vector<detail::ObjectData> objects;
-    std::vector<InformRow> rows;
+    std::vector<UpsertRow> rows;
   };
   struct Flight {
     std::shared_ptr<Batch> batch;

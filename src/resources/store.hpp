@@ -16,7 +16,7 @@
 namespace delta::resources {
 
 // One object to write, validated and serialised.
-struct InformRow {
+struct UpsertRow {
   std::string object_id;
   std::string namespace_name;
   std::string body;      // canonical JSON (sorted keys): hashed and stored
@@ -28,7 +28,7 @@ struct InformRow {
 };
 
 // What one inform statement did to its input rows (input order).
-struct InformOutcomes {
+struct UpsertOutcomes {
   std::vector<InformStatus> status;
   // With `full` statements: the row after the inform, else empty. Kept apart from the
   // statuses: a vector of n optional rows (~370 bytes each) touched fresh memory on every
@@ -78,8 +78,8 @@ class ResourceStore {
   // are not written; `resurrect` lets a deleted resource be scheduled again. `full`
   // returns the rows (single informs); otherwise only statuses. `notify` sends a wake-up
   // for the kind with the transaction's commit when anything became runnable.
-  InformOutcomes inform(pg::Connection& conn, std::string_view kind,
-                        std::span<const InformRow> rows, bool resurrect, bool full, bool notify,
+  UpsertOutcomes upsert(pg::Connection& conn, std::string_view kind,
+                        std::span<const UpsertRow> rows, bool resurrect, bool full, bool notify,
                         std::optional<Timestamp> now);
   // Stored objects of `kind` among `ids`, locked FOR UPDATE (for compare()).
   std::vector<StoredObject> lock_objects(pg::Connection& conn, std::string_view kind,
@@ -164,7 +164,7 @@ class ResourceStore {
  private:
   void prepare_maintenance(const std::string& schema);
   std::string channel_;
-  internal::BatchStatement inform_full_, inform_brief_, inform_full_split_, inform_brief_split_;
+  internal::BatchStatement upsert_full_, upsert_brief_, upsert_full_split_, upsert_brief_split_;
   pg::Statement lock_objects_, claim_, renew_leases_, finish_, rescue_, get_, invalidate_, retry_,
       known_kinds_, upsert_namespace_, upsert_controller_, begin_inform_, end_inform_,
       disable_informs_, due_informs_, expire_, clean_;

@@ -1,51 +1,17 @@
 #include "runtime/process_store.hpp"
 
-#include <fmt/format.h>
-
-#include "schema/migrations.hpp"
 #include "schema/sql.hpp"
 
 namespace delta::runtime {
 
-using internal::now_param;
-
 ProcessStore::ProcessStore(const std::string& schema)
     : control_channel_(internal::channel_name(schema, "control")) {
-  const std::string prefix = internal::statement_prefix("dp", schema);
-  auto make = [&](const char* name, const std::string& sql) {
-    return internal::cached_statement(prefix + name, schema::render(sql, schema));
-  };
-
-  heartbeat_ = make("heartbeat", fmt::format(R"(
-INSERT INTO {{{{schema}}}}.delta_client AS c (id, hostname, pid, started_at, heartbeat_at, metadata)
-VALUES ($1, $2, $3, {now}, {now}, $4)
-ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, stopped_at = NULL,
-                               metadata = EXCLUDED.metadata)",
-                                             fmt::arg("now", now_param(5))));
-
-  stopped_ = make(
-      "stopped", fmt::format("UPDATE {{{{schema}}}}.delta_client SET stopped_at = {} WHERE id = $1",
-                             now_param(2)));
-
-  elect_ = make("elect", fmt::format(R"(
-INSERT INTO {{{{schema}}}}.delta_leader AS l (name, leader_id, elected_at, expires_at)
-VALUES ('default', $1, {now}, {now} + $2 * interval '1 millisecond')
-ON CONFLICT (name) DO UPDATE SET
-  leader_id = EXCLUDED.leader_id,
-  elected_at = CASE WHEN l.leader_id = EXCLUDED.leader_id THEN l.elected_at
-                    ELSE EXCLUDED.elected_at END,
-  expires_at = EXCLUDED.expires_at
-WHERE l.leader_id = EXCLUDED.leader_id OR l.expires_at < EXCLUDED.elected_at
-RETURNING leader_id)",
-                                     fmt::arg("now", now_param(3))));
-
-  resign_ = make("resign", R"(
-WITH d AS (
-  DELETE FROM {{schema}}.delta_leader WHERE name = 'default' AND leader_id = $1 RETURNING 1
-)
-SELECT (SELECT count(pg_notify($2, 'leader_resigned')) FROM d))");
-
-  notify_ = make("notify", "SELECT pg_notify($1, $2)");
+  const internal::StoreStatements statements("dp", "runtime", schema);
+  heartbeat_ = statements.cached("heartbeat");
+  stopped_ = statements.cached("mark_stopped");
+  elect_ = statements.cached("elect");
+  resign_ = statements.cached("resign");
+  notify_ = statements.cached("notify");
 }
 
 void ProcessStore::heartbeat(pg::Connection& conn, const std::string& client_id,

@@ -4,13 +4,10 @@
 
 #include <delta/errors.hpp>
 
-#include "pg/connection.hpp"
-
 namespace delta::schema {
 
 namespace {
 
-constexpr std::string_view kPlaceholder = "{{schema}}";
 constexpr std::size_t kMaxSchemaName = 63;  // NAMEDATALEN - 1
 
 bool is_lower_or_underscore(char c) {
@@ -37,23 +34,6 @@ void validate_schema_name(std::string_view schema) {
       bad("it may contain only lowercase letters, digits and underscores");
     }
   }
-}
-
-std::string render(std::string_view sql, std::string_view schema) {
-  const std::string quoted = pg::quote_identifier(schema);
-
-  std::string out;
-  out.reserve(sql.size() + sql.size() / 8);
-  std::size_t pos = 0;
-  for (;;) {
-    const std::size_t found = sql.find(kPlaceholder, pos);
-    if (found == std::string_view::npos) break;
-    out.append(sql.substr(pos, found - pos));
-    out.append(quoted);
-    pos = found + kPlaceholder.size();
-  }
-  out.append(sql.substr(pos));
-  return out;
 }
 
 }  // namespace delta::schema

@@ -20,6 +20,7 @@
 
 #include "pg/connection.hpp"
 #include "schema/migrations.hpp"
+#include "schema/statements.hpp"
 
 namespace delta {
 
@@ -30,13 +31,13 @@ namespace {
 constexpr std::int32_t kMigrationLockClass = 0x64656c74;
 
 constexpr std::string_view kCreateMigrationTable = R"sql(
-CREATE TABLE {{schema}}.delta_migration (
+CREATE TABLE /* schema */delta_migration (
   version integer PRIMARY KEY,
   name text NOT NULL,
   applied_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT delta_migration_version_positive CHECK (version > 0)
 );
-COMMENT ON TABLE {{schema}}.delta_migration IS
+COMMENT ON TABLE /* schema */delta_migration IS
   'Migrations of delta''s schema applied to this database (managed by delta migrate).';
 )sql";
 
@@ -47,11 +48,12 @@ struct AppliedMigration {
 };
 
 std::string migration_table(std::string_view schema) {
-  return schema::render("{{schema}}.delta_migration", schema);
+  return schema::render("/* schema */delta_migration", schema);
 }
 
 bool schema_exists(pg::Transaction& tx, std::string_view schema) {
-  return tx.exec("SELECT to_regnamespace($1) IS NOT NULL", schema::render("{{schema}}", schema))
+  return tx
+      .exec("SELECT to_regnamespace($1) IS NOT NULL", schema::render("/* schema_name */", schema))
       .one()
       .get<bool>(0);
 }
@@ -144,7 +146,7 @@ void drop_bookkeeping(pg::Transaction& tx, std::string_view schema) {
   if (schema == "public") return;
   tx.savepoint("delta_drop_schema");
   try {
-    tx.connection().exec_script(schema::render("DROP SCHEMA {{schema}}", schema));
+    tx.connection().exec_script(schema::render("DROP SCHEMA /* schema_name */", schema));
     tx.release_savepoint("delta_drop_schema");
   } catch (const DatabaseError& e) {
     // Typically 2BP01: the user keeps other objects in the schema. Leave it.
@@ -172,7 +174,7 @@ MigrateResult migrate(pg::Pool& pool, const MigrateOptions& options) {
     // Only when missing: CREATE SCHEMA needs the CREATE privilege on the database even
     // with IF NOT EXISTS, and an operator may have created the schema for us.
     if (!schema_exists(tx, schema)) {
-      tx.connection().exec_script(schema::render("CREATE SCHEMA {{schema}}", schema));
+      tx.connection().exec_script(schema::render("CREATE SCHEMA /* schema_name */", schema));
     }
     tx.connection().exec_script(schema::render(kCreateMigrationTable, schema));
   }

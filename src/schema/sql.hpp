@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,13 +16,9 @@
 #include <delta/pg_values.hpp>
 
 #include "pg/connection.hpp"
+#include "schema/statements.hpp"
 
 namespace delta::internal {
-
-// `coalesce($n::timestamptz, now())`: the injected clock, else the database's.
-inline std::string now_param(int n) {
-  return fmt::format("coalesce(${}::timestamptz, now())", n);
-}
 
 // `values` as one array literal: an element of a text[] batch column that the statement
 // casts to text[] per row (a column of ragged arrays cannot be one two-dimensional array
@@ -96,41 +93,35 @@ struct BatchStatement {
   }
 };
 
-// `value` repeated once per element of the array parameter `array`, as an array: a
-// column for the batch's unnest(). Fences of batch updates (lease owner, expected state)
-// compare with such a column instead of a constant, so that no condition on the table
-// alone is left for the planner to estimate from statistics. Analyzed while nothing was
-// pending or running, those say no row matches; the planner then scanned the table once
-// and re-read the whole batch for every matching row (500 outcomes: 90-350 ms instead of
-// a few). Compared with a batch column, the batch drives primary-key lookups. (Text, not
-// the state enum, so that partial indexes on the state cannot match either.)
-inline std::string per_row(std::string_view value, std::string_view array) {
-  return fmt::format("array_fill({}, ARRAY[cardinality({})])", value, array);
-}
-
 // The prefix of prepared-statement names of one layer for `schema`, so that clients of
 // two schemas sharing a connection never collide.
 inline std::string statement_prefix(std::string_view layer, const std::string& schema) {
   return fmt::format("{}{:x}_", layer, std::hash<std::string>{}(schema)&0xffffffff);
 }
 
-// "a, b::text, c" -> "x.a, x.b::text, x.c".
-inline std::string qualify_columns(std::string_view columns, std::string_view alias) {
-  std::string out;
-  std::size_t pos = 0;
-  while (pos <= columns.size()) {
-    auto comma = columns.find(", ", pos);
-    auto column =
-        columns.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
-    if (!out.empty()) out += ", ";
-    out += alias;
-    out += '.';
-    out += column;
-    if (comma == std::string_view::npos) break;
-    pos = comma + 2;
+// The prepared statements of one store: each named with the store's statement_prefix
+// and made of the store's query of the same name, sql/queries/<folder>/<name>.sql,
+// rendered for the schema.
+class StoreStatements {
+ public:
+  StoreStatements(std::string_view layer, std::string_view folder, const std::string& schema)
+      : prefix_(statement_prefix(layer, schema)), folder_(folder), schema_(schema) {}
+
+  std::string name(std::string_view name) const { return prefix_ + std::string(name); }
+  std::string sql(std::string_view query,
+                  std::initializer_list<schema::Condition> conditions = {}) const {
+    return schema::render_query(folder_ + "/" + std::string(query), schema_, conditions);
   }
-  return out;
-}
+  // A cached_statement named after its query.
+  pg::Statement cached(std::string_view query) const {
+    return cached_statement(name(query), sql(query));
+  }
+
+ private:
+  std::string prefix_;
+  std::string folder_;
+  std::string schema_;
+};
 
 // The errors array of a job or resource row.
 inline std::vector<AttemptError> parse_attempt_errors(const std::vector<nlohmann::json>& entries) {

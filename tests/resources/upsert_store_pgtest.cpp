@@ -1,4 +1,4 @@
-// The inform statements of ResourceStore, one by one: each of its four forms (its own
+// The upsert statements of ResourceStore, one by one: each of its four forms (its own
 // transaction or inside one; statuses only or with the rows) must report every input
 // row's status in input order, whatever the mix of new, changed, unchanged and deleted
 // rows. Brief statements return only the rows that are not unchanged, by object id; the
@@ -20,11 +20,11 @@
 namespace {
 
 using delta::InformStatus;
-using delta::resources::InformRow;
 using delta::resources::ResourceStore;
+using delta::resources::UpsertRow;
 
-InformRow row(std::string id, int version) {
-  InformRow r;
+UpsertRow row(std::string id, int version) {
+  UpsertRow r;
   r.object_id = std::move(id);
   r.namespace_name = "default";
   r.body = fmt::format(R"({{"version":{}}})", version);
@@ -39,28 +39,28 @@ std::string statuses(const std::vector<InformStatus>& status) {
   return out;
 }
 
-class inform_store_pgtest : public ::testing::TestWithParam<bool> {
+class upsert_store_pgtest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override { delta::migrate(schema_.pool(), {.schema = schema_.name()}); }
 
   // Informs `rows` in their own transaction or inside one (committed), with or without
   // the rows (the test's parameter), and returns the statuses.
-  std::vector<InformStatus> inform(const std::vector<InformRow>& rows, bool in_transaction) {
+  std::vector<InformStatus> inform(const std::vector<UpsertRow>& rows, bool in_transaction) {
     const bool full = GetParam();
     if (in_transaction) {
       auto tx = schema_.pool().begin();
-      auto out = store_.inform(tx.connection(), "thing", rows, false, full, true, std::nullopt);
+      auto out = store_.upsert(tx.connection(), "thing", rows, false, full, true, std::nullopt);
       tx.commit();
       check_rows(out, rows.size(), full);
       return out.status;
     }
     auto conn = schema_.pool().acquire();
-    auto out = store_.inform(*conn, "thing", rows, false, full, true, std::nullopt);
+    auto out = store_.upsert(*conn, "thing", rows, false, full, true, std::nullopt);
     check_rows(out, rows.size(), full);
     return out.status;
   }
 
-  static void check_rows(const delta::resources::InformOutcomes& out, std::size_t n, bool full) {
+  static void check_rows(const delta::resources::UpsertOutcomes& out, std::size_t n, bool full) {
     ASSERT_EQ(out.status.size(), n);
     ASSERT_EQ(out.rows.size(), full ? n : 0u);
   }
@@ -85,7 +85,7 @@ class inform_store_pgtest : public ::testing::TestWithParam<bool> {
   ResourceStore store_{schema_.name()};
 };
 
-TEST_P(inform_store_pgtest, EveryStatusInInputOrderInBothForms) {
+TEST_P(upsert_store_pgtest, EveryStatusInInputOrderInBothForms) {
   for (bool in_transaction : {false, true}) {
     SCOPED_TRACE(in_transaction ? "inside a transaction" : "its own transaction");
     const std::string p = in_transaction ? "t" : "s";
@@ -111,7 +111,7 @@ TEST_P(inform_store_pgtest, EveryStatusInInputOrderInBothForms) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(forms, inform_store_pgtest, ::testing::Values(false, true),
+INSTANTIATE_TEST_SUITE_P(forms, upsert_store_pgtest, ::testing::Values(false, true),
                          [](const auto& param_info) {
                            return param_info.param ? "full" : "brief";
                          });

@@ -1,16 +1,17 @@
 -- delta's initial schema: resources, namespaces, controllers and the job queue.
 --
--- {{schema}} is replaced by the quoted schema name when the migration is rendered, so
--- every table, type and function below is schema-qualified. Names of constraints and
--- indexes are stable: code matches on them (e.g. DatabaseError::constraint()).
+-- The schema placeholder comment before every table, type and function below is replaced
+-- by the quoted schema name and a dot when the migration is rendered, so every one of them
+-- is schema-qualified (see docs/schema.md). Names of constraints and indexes are stable:
+-- code matches on them (e.g. DatabaseError::constraint()).
 
 -- CREATE SCHEMA IF NOT EXISTS, except that it does not need the CREATE privilege on the
 -- database when the schema already exists (an operator may create it for a
 -- least-privileged role).
 DO $$
 BEGIN
-  IF to_regnamespace('{{schema}}') IS NULL THEN
-    CREATE SCHEMA {{schema}};
+  IF to_regnamespace('/* schema_name */') IS NULL THEN
+    CREATE SCHEMA /* schema_name */;
   END IF;
 END
 $$;
@@ -19,7 +20,7 @@ $$;
 -- Resources
 -- ---------------------------------------------------------------------------------------
 
-CREATE TYPE {{schema}}.resource_state AS ENUM (
+CREATE TYPE /* schema */resource_state AS ENUM (
   'unknown',    -- reserved
   'scheduled',  -- waiting for run_at, then runnable
   'pending',    -- claimed: a worker holds the lease
@@ -30,15 +31,15 @@ CREATE TYPE {{schema}}.resource_state AS ENUM (
   'deleted'     -- soft-deleted; removed by the cleaner after the retention period
 );
 
-COMMENT ON TYPE {{schema}}.resource_state IS
+COMMENT ON TYPE /* schema */resource_state IS
   'State of a delta_resource row; runnable states are scheduled, failed and expired.';
 
-CREATE TABLE {{schema}}.delta_resource (
+CREATE TABLE /* schema */delta_resource (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   kind text NOT NULL,
   object_id text NOT NULL,
   namespace text NOT NULL DEFAULT 'default',
-  state {{schema}}.resource_state NOT NULL DEFAULT 'scheduled',
+  state /* schema */resource_state NOT NULL DEFAULT 'scheduled',
   object jsonb NOT NULL,
   hash bytea NOT NULL,
   generation bigint NOT NULL DEFAULT 1,
@@ -63,31 +64,31 @@ CREATE TABLE {{schema}}.delta_resource (
   CONSTRAINT delta_resource_metadata_is_object CHECK (jsonb_typeof(metadata) = 'object')
 );
 
-COMMENT ON TABLE {{schema}}.delta_resource IS
+COMMENT ON TABLE /* schema */delta_resource IS
   'One row per (kind, object_id): the stored object and its synchronization state. The row '
   'itself is the unit of work: workers claim it with a lease (lease_owner, lease_expires_at).';
 
 -- The claim: runnable rows of one kind, oldest run_at first.
-CREATE INDEX delta_resource_claim_idx ON {{schema}}.delta_resource (kind, run_at, id)
+CREATE INDEX delta_resource_claim_idx ON /* schema */delta_resource (kind, run_at, id)
   WHERE state IN ('scheduled', 'failed', 'expired');
 
 -- The rescuer: pending rows whose lease has run out.
-CREATE INDEX delta_resource_lease_idx ON {{schema}}.delta_resource (lease_expires_at)
+CREATE INDEX delta_resource_lease_idx ON /* schema */delta_resource (lease_expires_at)
   WHERE state = 'pending';
 
 -- The expirer: synced rows of a namespace older than its expiry TTL.
-CREATE INDEX delta_resource_expiry_idx ON {{schema}}.delta_resource (namespace, synced_at)
+CREATE INDEX delta_resource_expiry_idx ON /* schema */delta_resource (namespace, synced_at)
   WHERE state = 'synced';
 
 -- The cleaner: rows past their state's retention period.
-CREATE INDEX delta_resource_cleaner_idx ON {{schema}}.delta_resource (state, updated_at)
+CREATE INDEX delta_resource_cleaner_idx ON /* schema */delta_resource (state, updated_at)
   WHERE state IN ('synced', 'deleted', 'degraded');
 
 -- ---------------------------------------------------------------------------------------
 -- Namespaces and controllers
 -- ---------------------------------------------------------------------------------------
 
-CREATE TABLE {{schema}}.delta_namespace (
+CREATE TABLE /* schema */delta_namespace (
   name text PRIMARY KEY,
   expiry_ttl interval,          -- NULL: synced resources never expire
   synced_retention interval,    -- NULL: kept forever
@@ -104,11 +105,11 @@ CREATE TABLE {{schema}}.delta_namespace (
     AND degraded_retention >= interval '0')
 );
 
-COMMENT ON TABLE {{schema}}.delta_namespace IS
+COMMENT ON TABLE /* schema */delta_namespace IS
   'Per-namespace settings: expiry TTL of synced resources and retention of synced, deleted '
   'and degraded rows. NULL means never.';
 
-CREATE TABLE {{schema}}.delta_controller (
+CREATE TABLE /* schema */delta_controller (
   kind text PRIMARY KEY,
   inform_interval interval,  -- NULL: periodic informs disabled
   last_inform_time timestamptz,  -- the informer cursor (InformOptions::after)
@@ -122,7 +123,7 @@ CREATE TABLE {{schema}}.delta_controller (
   CONSTRAINT delta_controller_inform_interval_positive CHECK (inform_interval > interval '0')
 );
 
-COMMENT ON TABLE {{schema}}.delta_controller IS
+COMMENT ON TABLE /* schema */delta_controller IS
   'One row per resource kind: the informer schedule and its cursor (last_inform_time).';
 
 -- ---------------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ COMMENT ON TABLE {{schema}}.delta_controller IS
 
 -- The order of the values is part of the schema: unique_states bit N stands for the Nth
 -- value (available = bit 0 ... discarded = bit 6).
-CREATE TYPE {{schema}}.job_state AS ENUM (
+CREATE TYPE /* schema */job_state AS ENUM (
   'available',  -- ready to run
   'scheduled',  -- waiting for scheduled_at
   'running',    -- fetched by a client (attempted_by)
@@ -141,11 +142,11 @@ CREATE TYPE {{schema}}.job_state AS ENUM (
   'discarded'   -- failed max_attempts times
 );
 
-COMMENT ON TYPE {{schema}}.job_state IS
+COMMENT ON TYPE /* schema */job_state IS
   'State of a delta_job row; completed, cancelled and discarded are final.';
 
 -- True when `state`'s bit is set in `mask` (bit N = the Nth job_state value).
-CREATE FUNCTION {{schema}}.job_state_in_bitmask(mask smallint, state {{schema}}.job_state)
+CREATE FUNCTION /* schema */job_state_in_bitmask(mask smallint, state /* schema */job_state)
   RETURNS boolean
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
@@ -160,14 +161,14 @@ AS $$
   END)) <> 0
 $$;
 
-COMMENT ON FUNCTION {{schema}}.job_state_in_bitmask(smallint, {{schema}}.job_state) IS
+COMMENT ON FUNCTION /* schema */job_state_in_bitmask(smallint, /* schema */job_state) IS
   'Whether a job state is one of the states in a unique_states bitmask.';
 
-CREATE TABLE {{schema}}.delta_job (
+CREATE TABLE /* schema */delta_job (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   kind text NOT NULL,
   queue text NOT NULL DEFAULT 'default',
-  state {{schema}}.job_state NOT NULL DEFAULT 'available',
+  state /* schema */job_state NOT NULL DEFAULT 'available',
   priority smallint NOT NULL DEFAULT 1,
   args jsonb NOT NULL DEFAULT '{}',
   metadata jsonb NOT NULL DEFAULT '{}',
@@ -194,37 +195,37 @@ CREATE TABLE {{schema}}.delta_job (
     (state IN ('completed', 'cancelled', 'discarded')) = (finalized_at IS NOT NULL))
 );
 
-COMMENT ON TABLE {{schema}}.delta_job IS
+COMMENT ON TABLE /* schema */delta_job IS
   'The job queue: one row per job, from insert until the cleaner removes it after it '
   'reached a final state.';
 
 -- Unique jobs: at most one row per unique_key among the states the inserter chose.
-CREATE UNIQUE INDEX delta_job_unique_idx ON {{schema}}.delta_job (unique_key)
+CREATE UNIQUE INDEX delta_job_unique_idx ON /* schema */delta_job (unique_key)
   WHERE unique_key IS NOT NULL
     AND unique_states IS NOT NULL
-    AND {{schema}}.job_state_in_bitmask(unique_states, state);
+    AND /* schema */job_state_in_bitmask(unique_states, state);
 
 -- The fetch: available jobs of a queue by priority, then schedule, then insertion order.
-CREATE INDEX delta_job_fetch_idx ON {{schema}}.delta_job (queue, priority, scheduled_at, id)
+CREATE INDEX delta_job_fetch_idx ON /* schema */delta_job (queue, priority, scheduled_at, id)
   WHERE state = 'available';
 
 -- The scheduler: scheduled and retryable jobs that have come due.
-CREATE INDEX delta_job_scheduler_idx ON {{schema}}.delta_job (scheduled_at)
+CREATE INDEX delta_job_scheduler_idx ON /* schema */delta_job (scheduled_at)
   WHERE state IN ('scheduled', 'retryable');
 
 -- The rescuer: running jobs of a client that is gone, and attempts past their deadline.
-CREATE INDEX delta_job_running_by_idx ON {{schema}}.delta_job (attempted_by)
+CREATE INDEX delta_job_running_by_idx ON /* schema */delta_job (attempted_by)
   WHERE state = 'running';
-CREATE INDEX delta_job_running_timeout_idx ON {{schema}}.delta_job (timeout_at)
+CREATE INDEX delta_job_running_timeout_idx ON /* schema */delta_job (timeout_at)
   WHERE state = 'running';
 
 -- The cleaner: final jobs past their retention.
-CREATE INDEX delta_job_cleaner_idx ON {{schema}}.delta_job (state, finalized_at)
+CREATE INDEX delta_job_cleaner_idx ON /* schema */delta_job (state, finalized_at)
   WHERE state IN ('completed', 'cancelled', 'discarded');
 
-CREATE INDEX delta_job_kind_idx ON {{schema}}.delta_job (kind);
+CREATE INDEX delta_job_kind_idx ON /* schema */delta_job (kind);
 
-CREATE TABLE {{schema}}.delta_queue (
+CREATE TABLE /* schema */delta_queue (
   name text PRIMARY KEY,
   paused_at timestamptz,  -- NULL: running
   metadata jsonb NOT NULL DEFAULT '{}',
@@ -234,21 +235,21 @@ CREATE TABLE {{schema}}.delta_queue (
   CONSTRAINT delta_queue_metadata_is_object CHECK (jsonb_typeof(metadata) = 'object')
 );
 
-COMMENT ON TABLE {{schema}}.delta_queue IS
+COMMENT ON TABLE /* schema */delta_queue IS
   'Job queues known to the database; a queue with paused_at set is not fetched from.';
 
-CREATE TABLE {{schema}}.delta_leader (
+CREATE TABLE /* schema */delta_leader (
   name text PRIMARY KEY DEFAULT 'default',
   leader_id text NOT NULL,
   elected_at timestamptz NOT NULL,
   expires_at timestamptz NOT NULL
 );
 
-COMMENT ON TABLE {{schema}}.delta_leader IS
+COMMENT ON TABLE /* schema */delta_leader IS
   'Leader election: the client whose lease (expires_at) is current runs the maintenance '
   'services; another client takes over once the lease lapses.';
 
-CREATE TABLE {{schema}}.delta_client (
+CREATE TABLE /* schema */delta_client (
   id text PRIMARY KEY,
   hostname text,
   pid integer,
@@ -259,19 +260,19 @@ CREATE TABLE {{schema}}.delta_client (
   CONSTRAINT delta_client_metadata_is_object CHECK (jsonb_typeof(metadata) = 'object')
 );
 
-COMMENT ON TABLE {{schema}}.delta_client IS
+COMMENT ON TABLE /* schema */delta_client IS
   'Live and recently stopped clients with their heartbeats; the rescuer treats running '
   'jobs of a client without a recent heartbeat as abandoned.';
 
-CREATE INDEX delta_client_heartbeat_idx ON {{schema}}.delta_client (heartbeat_at);
+CREATE INDEX delta_client_heartbeat_idx ON /* schema */delta_client (heartbeat_at);
 
-CREATE TABLE {{schema}}.delta_periodic_job (
+CREATE TABLE /* schema */delta_periodic_job (
   name text PRIMARY KEY,
   next_run_at timestamptz,
   last_run_at timestamptz,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 
-COMMENT ON TABLE {{schema}}.delta_periodic_job IS
+COMMENT ON TABLE /* schema */delta_periodic_job IS
   'When each periodic job last ran and runs next, so exactly one insert happens per '
   'period across all clients.';
