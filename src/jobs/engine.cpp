@@ -141,10 +141,7 @@ void JobsEngine::stop(std::chrono::milliseconds grace) {
   if (!started_ || stopped_.exchange(true)) return;
   for (auto& runner : runners_)
     runner->stop_fetching();
-  auto busy = [&] {
-    return std::any_of(runners_.begin(), runners_.end(),
-                       [](const auto& runner) { return runner->in_flight() > 0; });
-  };
+  auto busy = [&] { return runtime::any_in_flight(runners_); };
   runtime::stop_with_grace(
       ctx_.runtime, grace, busy, watchdog_,
       [&] {

@@ -7,6 +7,7 @@
 // second); whatever still runs is released for another process to take at once.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string_view>
@@ -23,6 +24,14 @@ class Service {
   // Idempotent; blocks until the service's threads have ended.
   virtual void stop(std::chrono::milliseconds grace) = 0;
 };
+
+// Whether any of `runners` (pointers to queue or namespace runners) has work in flight:
+// taken, and not yet handed back finished.
+template <class Runners>
+bool any_in_flight(const Runners& runners) {
+  return std::any_of(runners.begin(), runners.end(),
+                     [](const auto& runner) { return runner->in_flight() > 0; });
+}
 
 // The middle of a service's stop, after it stopped taking work: waits up to `grace` while
 // `busy()`, then signals every stop token of `watchdog` and waits up to min(grace, 1 s)
