@@ -21,6 +21,10 @@ NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Comple
       name_(std::move(name)),
       max_workers_(max_workers),
       cursors_(ctx.kinds.size(), ctx.options.poll_interval),
+      backoff_{ctx.options.resource_backoff,
+               [this](const std::string& message) {
+                 ctx_.log(LogLevel::warn, fmt::format("resource backoff failed: {}", message));
+               }},
       pool_(mutex_,
             {.pick =
                  [this](std::deque<Claimed>& ready) {
@@ -246,10 +250,7 @@ void NamespaceRunner::execute(Claimed& taken) {
   claim.attempted_at = claimed.attempted_at.value_or(Timestamp{});
   claim.generation = claimed.generation;
   const int attempt = claimed.attempt;
-  const Backoff backoff{ctx_.options.resource_backoff, [this](const std::string& message) {
-                          ctx_.log(LogLevel::warn,
-                                   fmt::format("resource backoff failed: {}", message));
-                        }};
+  const Backoff& backoff = backoff_;
   // Hands `outcome` to the completer, with its event when someone listens.
   auto submit = [&](WorkOutcome outcome, const ResourceRow& row) {
     Completer::Item item{std::move(outcome.row), std::nullopt};

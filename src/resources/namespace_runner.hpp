@@ -18,6 +18,7 @@
 #include "resources/completer.hpp"
 #include "resources/context.hpp"
 #include "resources/kind_slots.hpp"
+#include "resources/outcome.hpp"
 #include "runtime/watchdog.hpp"
 #include "runtime/worker_pool.hpp"
 
@@ -80,12 +81,13 @@ class NamespaceRunner {
   std::condition_variable_any claimer_cv_;
   int capacity_ = 0;  // max claimed in flight: max_workers + prefetch
   std::chrono::milliseconds renew_after_{std::chrono::hours(24)};
-  int in_flight_ = 0;     // guarded by mutex_
-  bool wake_ = false;     // guarded by mutex_
-  int claiming_now_ = 0;  // guarded by mutex_: slots claims in flight ask for
-  bool more_ = false;     // guarded by mutex_
-  bool claiming_ = true;  // guarded by mutex_
-  ClaimCursors cursors_;  // guarded by mutex_
+  int in_flight_ = 0;      // guarded by mutex_
+  bool wake_ = false;      // guarded by mutex_
+  int claiming_now_ = 0;   // guarded by mutex_: slots claims in flight ask for
+  bool more_ = false;      // guarded by mutex_
+  bool claiming_ = true;   // guarded by mutex_
+  ClaimCursors cursors_;   // guarded by mutex_
+  const Backoff backoff_;  // the delay before a failed resource's next attempt
   std::atomic<std::int64_t> claims_{0};
   std::atomic<std::int64_t> claimed_{0};
   runtime::WorkerPool<Claimed, Working> pool_;  // guarded by mutex_
