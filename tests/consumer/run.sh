@@ -34,4 +34,13 @@ cmake -S "$source/tests/consumer/subproject" -B "$work/subproject" -G Ninja \
 cmake --build "$work/subproject" -j "$(nproc)" >/dev/null
 test ! -e "$work/subproject/delta/tests" || { echo "consumer: the subproject built delta's tests" >&2; exit 1; }
 "$work/subproject/consumer"
-echo "consumer: all three ways work"
+echo "== cpack -G DEB"
+(cd "$build" && cpack -G DEB -B "$work/deb" >/dev/null)
+deb=$(ls "$work"/deb/delta_*_amd64.deb 2>/dev/null | head -n 1)
+test -n "$deb" || { echo "consumer: cpack made no delta_<version>_amd64.deb" >&2; exit 1; }
+listing=$(dpkg-deb -c "$deb")
+for file in ./usr/include/delta/delta.hpp ./usr/lib/cmake/delta/deltaConfig.cmake \
+            ./usr/lib/pkgconfig/delta.pc ./usr/bin/delta ./usr/lib/libdelta_client.a; do
+  echo "$listing" | grep -q " $file\$" || { echo "consumer: $deb lacks $file" >&2; exit 1; }
+done
+echo "consumer: all three ways work, and $(basename "$deb") holds the headers, libraries, package files and the command"
