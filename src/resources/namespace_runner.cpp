@@ -30,13 +30,13 @@ NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Comple
                  [this](std::deque<Claimed>& ready) {
                    // The oldest buffered resource whose kind has a free work slot.
                    return std::find_if(ready.begin(), ready.end(), [&](const Claimed& claimed) {
-                     return slots_.try_start(slots_.index_of(claimed.row.kind));
+                     return slots_.try_start(claimed.kind_index);
                    });
                  },
              .running_of =
                  [this](const Claimed& claimed) {
                    return Working{claimed.row.id, claimed.row.attempted_at.value_or(Timestamp{}),
-                                  slots_.index_of(claimed.row.kind)};
+                                  claimed.kind_index};
                  },
              .run = [this](Claimed& claimed) { execute(claimed); },
              .finished =
@@ -68,7 +68,7 @@ void NamespaceRunner::renew_buffered() {
   {
     std::lock_guard lock(mutex_);
     for (const auto& claimed : pool_.ready()) {
-      const auto kind_index = slots_.index_of(claimed.row.kind);
+      const auto kind_index = claimed.kind_index;
       if (lease_ms_[kind_index] < 0 || now - claimed.at < renew_after_) continue;
       ids.push_back(claimed.row.id);
       attempted.push_back(claimed.row.attempted_at.value_or(Timestamp{}));
@@ -99,7 +99,7 @@ void NamespaceRunner::renew_buffered() {
         it->at = now;
         ++it;
       } else {
-        lost.push_back(slots_.index_of(it->row.kind));
+        lost.push_back(it->kind_index);
         it = ready.erase(it);
         --in_flight_;
       }
@@ -207,8 +207,11 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       }
       // Give back the reservations the claim did not use.
       std::vector<ClaimCursors::Claimed> per_kind(kinds_.size());
+      std::vector<std::size_t> kind_of;
+      kind_of.reserve(rows.size());
       for (const auto& row : rows) {
-        auto& kind = per_kind[slots_.index_of(row.kind)];
+        kind_of.push_back(slots_.index_of(row.kind));
+        auto& kind = per_kind[kind_of.back()];
         ++kind.got;
         kind.last = ClaimKey{row.run_at, row.id};  // rows come in claim order
       }
@@ -224,8 +227,8 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       if (reserved > 0) more_ = static_cast<int>(rows.size()) == limit;
       in_flight_ += static_cast<int>(rows.size());
       const auto claimed_at = std::chrono::steady_clock::now();
-      for (auto& row : rows)
-        pool_.ready().push_back({std::move(row), claimed_at});
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        pool_.ready().push_back({std::move(rows[i]), claimed_at, kind_of[i]});
       pool_.wake_one();
     }
     if (index == 0) renew_buffered();
@@ -343,13 +346,13 @@ void NamespaceRunner::release_buffered() {
   std::vector<std::size_t> kinds;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [row, at] : pool_.take_ready()) {
+    for (const auto& [row, at, kind_index] : pool_.take_ready()) {
       FinishRow finish;
       finish.id = row.id;
       finish.attempted_at = row.attempted_at.value_or(Timestamp{});
       finish.outcome = Finish::release;
       release.push_back(finish);
-      kinds.push_back(slots_.index_of(row.kind));
+      kinds.push_back(kind_index);
     }
     in_flight_ -= static_cast<int>(release.size());
   }

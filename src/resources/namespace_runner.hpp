@@ -56,6 +56,7 @@ class NamespaceRunner {
   struct Claimed {
     ResourceRow row;
     std::chrono::steady_clock::time_point at;  // when the claim returned it
+    std::size_t kind_index = 0;                // the kind's place in KindSlots, found once
   };
   // What the runner keeps of a resource being worked.
   struct Working {
