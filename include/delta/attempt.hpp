@@ -7,8 +7,11 @@
 #include <string>
 #include <string_view>
 
+#include <delta/export.hpp>
 #include <delta/log.hpp>
 #include <delta/time.hpp>
+
+DELTA_PUBLIC_BEGIN
 
 namespace delta {
 
@@ -73,3 +76,5 @@ class RunContext {
 }  // namespace detail
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

@@ -27,6 +27,7 @@
 
 #include <delta/controller.hpp>
 #include <delta/events.hpp>
+#include <delta/export.hpp>
 #include <delta/jobs.hpp>
 #include <delta/log.hpp>
 #include <delta/namespace.hpp>
@@ -34,6 +35,8 @@
 #include <delta/pg.hpp>
 #include <delta/resource.hpp>
 #include <delta/time.hpp>
+
+DELTA_PUBLIC_BEGIN
 
 namespace delta {
 
@@ -251,3 +254,5 @@ class Client {
 };
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

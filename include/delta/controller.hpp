@@ -30,10 +30,13 @@
 
 #include <delta/attempt.hpp>
 #include <delta/errors.hpp>
+#include <delta/export.hpp>
 #include <delta/log.hpp>
 #include <delta/object.hpp>
 #include <delta/resource.hpp>
 #include <delta/time.hpp>
+
+DELTA_PUBLIC_BEGIN
 
 namespace delta {
 
@@ -243,3 +246,5 @@ struct ScheduleInformOpts {
 inline constexpr std::string_view kInformQueue = "delta_informers";
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

@@ -17,6 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include <delta/export.hpp>
+
+DELTA_PUBLIC_BEGIN
+
 namespace delta {
 
 // Base of every exception delta throws.
@@ -107,3 +111,5 @@ class SchemaError : public Error {
 };
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

@@ -18,6 +18,10 @@
 #include <mutex>
 #include <optional>
 
+#include <delta/export.hpp>
+
+DELTA_PUBLIC_BEGIN
+
 namespace delta {
 
 namespace detail {
@@ -118,3 +122,5 @@ class Subscription {
 };
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

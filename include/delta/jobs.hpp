@@ -42,9 +42,12 @@
 #include <delta/attempt.hpp>
 #include <delta/errors.hpp>
 #include <delta/events.hpp>
+#include <delta/export.hpp>
 #include <delta/log.hpp>
 #include <delta/pg.hpp>
 #include <delta/time.hpp>
+
+DELTA_PUBLIC_BEGIN
 
 namespace delta {
 class Client;
@@ -52,7 +55,7 @@ class Client;
 
 namespace delta::jobs {
 
-class JobsEngine;  // internal
+class DELTA_INTERNAL JobsEngine;
 
 // The arguments of a job: a struct with a `kind` and JSON conversion (nlohmann
 // to_json/from_json, e.g. NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE). Kinds match
@@ -354,3 +357,5 @@ class Jobs {
 };
 
 }  // namespace delta::jobs
+
+DELTA_PUBLIC_END

@@ -8,6 +8,10 @@
 #include <functional>
 #include <string_view>
 
+#include <delta/export.hpp>
+
+DELTA_PUBLIC_BEGIN
+
 namespace delta {
 
 enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3 };
@@ -25,3 +29,5 @@ Logger null_logger();
 std::string_view to_string(LogLevel level) noexcept;
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

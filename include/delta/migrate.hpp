@@ -16,8 +16,11 @@
 #include <string_view>
 #include <vector>
 
+#include <delta/export.hpp>
 #include <delta/pg.hpp>
 #include <delta/time.hpp>
+
+DELTA_PUBLIC_BEGIN
 
 namespace delta {
 
@@ -74,3 +77,5 @@ int current_schema_version(pg::Pool& pool, std::string_view schema = "delta");
 void check_schema(pg::Pool& pool, std::string_view schema = "delta");
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

@@ -4,6 +4,10 @@
 #include <chrono>
 #include <optional>
 
+#include <delta/export.hpp>
+
+DELTA_PUBLIC_BEGIN
+
 namespace delta {
 
 // One namespace this client works. Unset retention/expiry fields take Config's defaults.
@@ -22,3 +26,5 @@ struct NamespaceConfig {
 };
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

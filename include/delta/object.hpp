@@ -32,7 +32,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <delta/export.hpp>
 #include <delta/time.hpp>
+
+DELTA_PUBLIC_BEGIN
 
 namespace delta {
 
@@ -198,3 +201,5 @@ ObjectSettings settings_of() {
 }  // namespace detail
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

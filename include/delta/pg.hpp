@@ -24,13 +24,16 @@
 #include <string_view>
 
 #include <delta/errors.hpp>
+#include <delta/export.hpp>
 #include <delta/pg_values.hpp>
+
+DELTA_PUBLIC_BEGIN
 
 namespace delta::pg {
 
-class Connection;  // internal
-class PoolImpl;    // internal
-struct ResultHandle;
+class DELTA_INTERNAL Connection;
+class DELTA_INTERNAL PoolImpl;
+struct DELTA_INTERNAL ResultHandle;
 
 class Result;
 
@@ -229,3 +232,5 @@ class Pool {
 };
 
 }  // namespace delta::pg
+
+DELTA_PUBLIC_END

@@ -38,7 +38,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <delta/export.hpp>
 #include <delta/time.hpp>
+
+DELTA_PUBLIC_BEGIN
 
 namespace delta::pg {
 
@@ -471,3 +474,5 @@ class Params {
 };
 
 }  // namespace delta::pg
+
+DELTA_PUBLIC_END

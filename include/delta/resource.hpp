@@ -21,8 +21,11 @@
 #include <nlohmann/json.hpp>
 
 #include <delta/attempt.hpp>
+#include <delta/export.hpp>
 #include <delta/object.hpp>
 #include <delta/time.hpp>
+
+DELTA_PUBLIC_BEGIN
 
 namespace delta {
 
@@ -121,3 +124,5 @@ ResourceBackoff polynomial_backoff(std::chrono::milliseconds max_delay = std::ch
                                    std::function<double()> jitter = {});
 
 }  // namespace delta
+
+DELTA_PUBLIC_END

@@ -3,6 +3,10 @@
 
 #include <chrono>
 
+#include <delta/export.hpp>
+
+DELTA_PUBLIC_BEGIN
+
 namespace delta {
 
 // A point in time with PostgreSQL's precision (microseconds, UTC).
@@ -14,3 +18,5 @@ inline Timestamp now() {
 }
 
 }  // namespace delta
+
+DELTA_PUBLIC_END
