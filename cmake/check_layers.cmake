@@ -13,7 +13,9 @@ set(forbidden_schema ${forbidden_common})
 set(forbidden_runtime ${forbidden_common})
 set(forbidden_jobs "delta/delta.hpp;delta/client.hpp;delta/admin.hpp;delta/controller.hpp;delta/resource.hpp;delta/namespace.hpp")
 set(forbidden_resources "delta/delta.hpp;delta/client.hpp;delta/admin.hpp")
-set(forbidden_client "")
+set(forbidden_client "delta/admin.hpp")
+# The admin API works without a running Client.
+set(forbidden_admin "delta/delta.hpp;delta/client.hpp")
 
 string(REPLACE "," ";" LAYERS "${LAYERS}")
 set(problems "")

@@ -3,6 +3,7 @@
 // The umbrella header; include the specific headers to compile less.
 #pragma once
 
+#include <delta/admin.hpp>
 #include <delta/client.hpp>
 #include <delta/controller.hpp>
 #include <delta/errors.hpp>

@@ -1,0 +1,234 @@
+// Operating delta: reads and bulk actions over resources, controllers, namespaces, jobs,
+// queues and clients, for operators, the `delta` command and dashboards.
+//
+// An Admin needs only a pool and the schema name — no running Client — so a command-line
+// tool or a web page can use it against a live database. Every read is bounded (a limit,
+// a statement timeout); every bad argument is a ValidationError before anything is read
+// or written; bulk actions run in batches of bounded transactions and wake the workers.
+//
+//   delta::Admin admin(pool, {.schema = "delta"});
+//   auto page = admin.list_resources({.states = {delta::ResourceState::degraded}}, {.limit = 50});
+//   auto result = admin.retry_resources({.kinds = {"user"}, .states = {delta::ResourceState::degraded}});
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <delta/export.hpp>
+#include <delta/jobs.hpp>
+#include <delta/pg.hpp>
+#include <delta/resource.hpp>
+#include <delta/time.hpp>
+
+DELTA_PUBLIC_BEGIN
+
+namespace delta {
+
+struct AdminOptions {
+  std::string schema = "delta";
+  // The statement_timeout of every read and of each batch of a bulk action.
+  std::chrono::milliseconds statement_timeout{10000};
+};
+
+// A half-open range of times, [from, to); an unset end is unbounded.
+struct TimeRange {
+  std::optional<Timestamp> from;
+  std::optional<Timestamp> to;
+};
+
+// Which resources: every field narrows the selection, an empty one selects all. Within a
+// field, any of the values matches.
+struct ResourceFilter {
+  std::vector<std::string> kinds;
+  std::vector<std::string> namespaces;
+  std::vector<ResourceState> states;
+  std::vector<std::string> object_ids;  // exact ids
+  std::string id_prefix;                // object ids that start with it
+  std::vector<std::string> tags_any;    // holds at least one of these tags
+  std::vector<std::string> tags_all;    // holds every one of these tags
+  TimeRange attempted;                  // attempted_at within (never attempted: excluded)
+  TimeRange synced;                     // synced_at within (never synced: excluded)
+};
+
+enum class SortOrder { newest_first, oldest_first };
+
+// One page of a listing: keyset pagination (a cursor, never an offset), so that a page is
+// as cheap at the millionth row as at the first, and paging while rows are inserted
+// returns every row that existed at the start exactly once.
+struct Page {
+  int limit = 100;     // 1 to 1000
+  std::string cursor;  // next_cursor of the previous page; empty: the first page
+  SortOrder order = SortOrder::newest_first;
+};
+
+template <class Row>
+struct Listing {
+  std::vector<Row> rows;
+  std::string next_cursor;  // empty: this was the last page
+};
+
+// What to count resources by (count_resources); none: one total.
+enum class ResourceGroup { kind, namespace_name, state };
+
+struct ResourceCount {
+  std::optional<std::string> kind;            // set when grouped by kind
+  std::optional<std::string> namespace_name;  // set when grouped by namespace
+  std::optional<ResourceState> state;         // set when grouped by state
+  std::int64_t count = 0;
+};
+
+// How a bulk action runs.
+struct BulkOptions {
+  bool dry_run = false;    // only count what would change
+  int batch_size = 5000;   // rows per transaction, 1 to 50,000
+  // Called after each batch with the rows changed so far (not called for a dry run).
+  std::function<void(std::int64_t changed)> progress;
+};
+
+struct BulkResult {
+  std::int64_t changed = 0;  // rows changed (for a dry run: rows that would change)
+  int batches = 0;           // transactions committed
+  bool dry_run = false;
+};
+
+// One row of delta_controller: a kind some client registered, with its informer's state.
+struct ControllerInfo {
+  std::string kind;
+  std::optional<std::chrono::milliseconds> inform_interval;  // unset: no periodic informs
+  std::optional<Timestamp> cursor;                           // InformOptions::after
+  std::optional<Timestamp> last_inform_started_at;
+  std::optional<Timestamp> last_inform_finished_at;
+  std::optional<std::string> last_inform_error;
+  std::optional<Timestamp> next_inform_at;  // the informer job waiting to run, if any
+  int clients = 0;                          // live clients that run the kind
+  std::vector<ResourceCount> states;        // resources of the kind per state
+};
+
+struct NamespaceInfo {
+  std::string name;
+  std::optional<std::chrono::milliseconds> expiry_ttl;
+  std::optional<std::chrono::milliseconds> synced_retention;
+  std::optional<std::chrono::milliseconds> deleted_retention;
+  std::optional<std::chrono::milliseconds> degraded_retention;
+  std::vector<ResourceCount> states;  // resources of the namespace per state
+};
+
+// A client process that heartbeats (stopped clients are not listed).
+struct ClientInfo {
+  std::string id;
+  std::string hostname;
+  int pid = 0;
+  Timestamp started_at;
+  Timestamp heartbeat_at;
+  bool leader = false;
+  std::int64_t resources_held = 0;  // resources leased to it now (pending)
+  std::int64_t jobs_held = 0;       // jobs it runs now
+  nlohmann::json metadata;          // what it serves (queues, kinds)
+};
+
+// Which jobs; as for ResourceFilter, empty fields select all.
+struct JobFilter {
+  std::vector<std::string> queues;
+  std::vector<std::string> kinds;
+  std::vector<jobs::JobState> states;
+  std::vector<std::int64_t> ids;
+};
+
+struct JobStateCount {
+  jobs::JobState state = jobs::JobState::available;
+  std::int64_t count = 0;
+};
+
+struct QueueInfo {
+  std::string name;
+  std::optional<Timestamp> paused_at;  // set: paused
+  std::vector<JobStateCount> states;   // jobs of the queue per state
+  // How long the oldest available job has waited since it was due.
+  std::optional<std::chrono::milliseconds> oldest_available_age;
+};
+
+// The whole picture in one call.
+struct Status {
+  int schema_version = 0;
+  int latest_schema_version = 0;  // what this build knows
+  std::optional<std::string> leader;
+  std::vector<ClientInfo> clients;
+  std::vector<ResourceCount> resources;  // per kind x state
+  std::vector<QueueInfo> queues;
+  // The age of the oldest resource / job that is due but not claimed (the lag); unset
+  // when nothing is waiting.
+  std::optional<std::chrono::milliseconds> resource_lag;
+  std::optional<std::chrono::milliseconds> job_lag;
+};
+
+class Admin {
+ public:
+  // Throws ValidationError for a bad schema name or timeout.
+  explicit Admin(std::shared_ptr<pg::Pool> pool, AdminOptions options = {});
+  ~Admin();
+  Admin(const Admin&) = delete;
+  Admin& operator=(const Admin&) = delete;
+
+  // ---- resources ----
+  Listing<ResourceRow> list_resources(const ResourceFilter& filter = {}, const Page& page = {});
+  // Throws NotFound.
+  ResourceRow get_resource(std::string_view kind, std::string_view object_id);
+  std::vector<ResourceCount> count_resources(const ResourceFilter& filter = {},
+                                             const std::vector<ResourceGroup>& group_by = {});
+
+  // Bulk actions on the resources the filter selects (those in a state the action applies
+  // to); each wakes the workers of the kinds it changed.
+  // failed / degraded -> scheduled, due now, attempts reset.
+  BulkResult retry_resources(const ResourceFilter& filter, const BulkOptions& options = {});
+  // synced -> expired, due now.
+  BulkResult invalidate_resources(const ResourceFilter& filter, const BulkOptions& options = {});
+  // Any state but deleted -> deleted, without calling the worker (a worker running one
+  // now finds its outcome refused by the fence).
+  BulkResult delete_resources(const ResourceFilter& filter, const BulkOptions& options = {});
+  // Scheduled, failed or expired resources due later are made due now.
+  BulkResult schedule_resources_now(const ResourceFilter& filter,
+                                    const BulkOptions& options = {});
+
+  // ---- controllers and namespaces ----
+  std::vector<ControllerInfo> list_controllers();
+  std::vector<NamespaceInfo> list_namespaces();
+
+  // ---- jobs and queues ----
+  Listing<jobs::JobRow> list_jobs(const JobFilter& filter = {}, const Page& page = {});
+  // Throws NotFound.
+  jobs::JobRow get_job(std::int64_t id);
+  // Finished or waiting jobs are made available now (as jobs::Jobs::retry).
+  BulkResult retry_jobs(const JobFilter& filter, const BulkOptions& options = {});
+  // Jobs not yet finished are cancelled; running ones have their stop token signalled
+  // (as jobs::Jobs::cancel).
+  BulkResult cancel_jobs(const JobFilter& filter, const BulkOptions& options = {});
+  // Jobs not running are removed from the table.
+  BulkResult delete_jobs(const JobFilter& filter, const BulkOptions& options = {});
+  std::vector<QueueInfo> list_queues();
+  void pause_queue(std::string_view queue);
+  void resume_queue(std::string_view queue);
+
+  // ---- clients and status ----
+  std::vector<ClientInfo> list_clients();
+  Status status();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses "kind", "namespace" or "state" (the CLI's --by); throws ValidationError.
+ResourceGroup resource_group_from_string(std::string_view name);
+std::string_view to_string(ResourceGroup group) noexcept;
+
+}  // namespace delta
+
+DELTA_PUBLIC_END
