@@ -1,66 +1,25 @@
-// The `delta` command (built as DELTA_CLI_PATH): its output and exit codes against a
-// live PostgreSQL. Each test uses its own schema. Suites are named after the executable
-// so `ctest -R cli` selects them.
-#include <array>
+// The `delta` command's migrations: its output and exit codes against a live PostgreSQL. Each test
+// uses its own schema. Suites are named after the executable so `ctest -R cli` selects them.
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 #include <delta/migrate.hpp>
 #include <delta/pg.hpp>
 #include <delta/version.hpp>
 
+#include "cli/cli_run.hpp"
 #include "support/pg_test.hpp"
-
-#ifndef DELTA_CLI_PATH
-#error "DELTA_CLI_PATH must name the delta binary (see tests/CMakeLists.txt)"
-#endif
 
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-std::string shell_quote(const std::string& arg) {
-  std::string quoted = "'";
-  for (char c : arg) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted.push_back(c);
-    }
-  }
-  quoted.push_back('\'');
-  return quoted;
-}
-
-// Runs the delta binary with `args`; `env` is prepended as NAME=value assignments.
-CliRun run_delta(const std::vector<std::string>& args, const std::string& env = {}) {
-  std::string command = env.empty() ? std::string() : "env " + env + " ";
-  command += shell_quote(DELTA_CLI_PATH);
-  for (const auto& arg : args)
-    command += " " + shell_quote(arg);
-  command += " 2>&1";
-  CliRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer{};
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
-    run.output.append(buffer.data(), n);
-  }
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
+using delta::testing::CliRun;
 using delta::testing::contains;
+using delta::testing::run_delta;
 
 // Each test has a schema name of its own that the command creates (and that is dropped
 // at the end).
@@ -84,40 +43,59 @@ using cli_pgtest = CliTest;
 TEST_F(cli_pgtest, StatusOnAFreshSchemaListsPendingMigrations) {
   const int latest = delta::latest_schema_version();
   auto run = run_in_schema({"migrate", "status"});
-  EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_TRUE(contains(run.output, "pending")) << run.output;
-  EXPECT_TRUE(contains(run.output, "initial")) << run.output;
-  EXPECT_TRUE(contains(run.output, "schema " + schema_ + ": version 0 of " +
-                                       std::to_string(latest) + " (" + std::to_string(latest) +
-                                       " pending)"))
-      << run.output;
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_TRUE(contains(run.all(), "pending")) << run.all();
+  EXPECT_TRUE(contains(run.all(), "initial")) << run.all();
+  EXPECT_TRUE(contains(run.all(), "schema " + schema_ + ": version 0 of " + std::to_string(latest) +
+                                      " (" + std::to_string(latest) + " pending)"))
+      << run.all();
   EXPECT_EQ(delta::current_schema_version(*pool_, schema_), 0) << "status changes nothing";
 }
 
 TEST_F(cli_pgtest, UpStatusDown) {
   const int latest = delta::latest_schema_version();
   auto run = run_in_schema({"migrate", "up"});
-  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.exit_code, 0) << run.all();
   EXPECT_EQ(delta::current_schema_version(*pool_, schema_), latest);
 
   run = run_in_schema({"migrate", "up"});
-  EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_TRUE(contains(run.output, "nothing to apply")) << run.output;
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_TRUE(contains(run.all(), "nothing to apply")) << run.all();
 
   run = run_in_schema({"migrate", "status"});
-  EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_TRUE(contains(run.output, "applied")) << run.output;
-  EXPECT_FALSE(contains(run.output, "pending  ")) << run.output;
-  EXPECT_TRUE(contains(run.output, "(0 pending)")) << run.output;
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_TRUE(contains(run.all(), "applied")) << run.all();
+  EXPECT_FALSE(contains(run.all(), "pending  ")) << run.all();
+  EXPECT_TRUE(contains(run.all(), "(0 pending)")) << run.all();
 
   run = run_in_schema({"migrate", "down", "--steps", std::to_string(latest)});
-  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.exit_code, 0) << run.all();
   EXPECT_EQ(delta::current_schema_version(*pool_, schema_), 0);
+}
+
+TEST_F(cli_pgtest, StatusAsJson) {
+  const int latest = delta::latest_schema_version();
+  ASSERT_GE(latest, 2);
+  delta::migrate(*pool_, {.schema = schema_, .steps = 1});
+  auto run = run_in_schema({"migrate", "status", "--output", "json"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  const auto json = nlohmann::json::parse(run.out);
+  EXPECT_EQ(json["schema"], schema_);
+  EXPECT_EQ(json["version"], 1);
+  EXPECT_EQ(json["latest_version"], latest);
+  EXPECT_EQ(json["pending"], latest - 1);
+  ASSERT_EQ(json["migrations"].size(), static_cast<std::size_t>(latest));
+  EXPECT_EQ(json["migrations"][0]["version"], 1);
+  EXPECT_EQ(json["migrations"][0]["name"], "initial");
+  EXPECT_EQ(json["migrations"][0]["applied"], true);
+  EXPECT_TRUE(json["migrations"][0]["applied_at"].is_string()) << json.dump();
+  EXPECT_EQ(json["migrations"][1]["applied"], false);
+  EXPECT_TRUE(json["migrations"][1]["applied_at"].is_null()) << json.dump();
 }
 
 TEST_F(cli_pgtest, GlobalOptionsMayPrecedeTheSubcommand) {
   auto run = run_delta({"--schema", schema_, "migrate", "up", "--steps", "1"});
-  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.exit_code, 0) << run.all();
   EXPECT_EQ(delta::current_schema_version(*pool_, schema_), 1);
 }
 
@@ -130,10 +108,11 @@ TEST_F(cli_pgtest, UsageErrorsExitWithTwo) {
            {"migrate"},
            {},
            {"--schema", "Not-Valid", "migrate", "status"},
+           {"migrate", "status", "--output", "yaml"},
        }) {
     auto run = run_delta(args);
-    EXPECT_EQ(run.exit_code, 2) << run.output;
-    EXPECT_TRUE(contains(run.output, "delta: error: ")) << run.output;
+    EXPECT_EQ(run.exit_code, 2) << run.all();
+    EXPECT_TRUE(contains(run.all(), "delta: error: ")) << run.all();
   }
   EXPECT_EQ(delta::current_schema_version(*pool_, schema_), 0);
 }
@@ -147,15 +126,18 @@ TEST_F(cli_pgtest, HelpAndVersionExitWithZero) {
            {"migrate", "status", "--help"},
        }) {
     auto run = run_delta(args);
-    EXPECT_EQ(run.exit_code, 0) << run.output;
-    EXPECT_TRUE(contains(run.output, "Usage: delta")) << run.output;
+    EXPECT_EQ(run.exit_code, 0) << run.all();
+    EXPECT_TRUE(contains(run.all(), "Usage: delta")) << run.all();
   }
+  const auto help = run_delta({"--help"});
+  EXPECT_TRUE(contains(help.out, "3 not found")) << help.out;
+  EXPECT_TRUE(contains(help.out, "5 schema error")) << help.out;
   auto run = run_delta({"--version"});
-  EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_TRUE(contains(run.output, delta::kVersion)) << run.output;
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_TRUE(contains(run.all(), delta::kVersion)) << run.all();
 }
 
-TEST_F(cli_pgtest, ASchemaNewerThanTheBuildExitsWithThree) {
+TEST_F(cli_pgtest, ASchemaNewerThanTheBuildExitsWithFive) {
   const int latest = delta::latest_schema_version();
   delta::migrate(*pool_, {.schema = schema_});
   pool_->exec("INSERT INTO \"" + schema_ + "\".delta_migration (version, name) VALUES ($1, $2)",
@@ -164,9 +146,9 @@ TEST_F(cli_pgtest, ASchemaNewerThanTheBuildExitsWithThree) {
   for (const auto& command : std::vector<std::vector<std::string>>{
            {"migrate", "up"}, {"migrate", "down"}, {"migrate", "status"}}) {
     auto run = run_in_schema(command);
-    EXPECT_EQ(run.exit_code, 3) << run.output;
-    EXPECT_TRUE(contains(run.output, "delta: error: ")) << run.output;
-    EXPECT_TRUE(contains(run.output, "upgrade delta")) << run.output;
+    EXPECT_EQ(run.exit_code, 5) << run.all();
+    EXPECT_TRUE(contains(run.err, "delta: error: ")) << run.all();
+    EXPECT_TRUE(contains(run.all(), "upgrade delta")) << run.all();
   }
   EXPECT_EQ(delta::current_schema_version(*pool_, schema_), latest + 1);
 }
@@ -174,13 +156,13 @@ TEST_F(cli_pgtest, ASchemaNewerThanTheBuildExitsWithThree) {
 TEST_F(cli_pgtest, AnUnreachableDatabaseExitsWithFour) {
   auto run = run_delta(
       {"--database-url", "postgresql://127.0.0.1:1/x", "migrate", "status", "--schema", schema_});
-  EXPECT_EQ(run.exit_code, 4) << run.output;
-  EXPECT_TRUE(contains(run.output, "delta: error: ")) << run.output;
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_TRUE(contains(run.all(), "delta: error: ")) << run.all();
 
   // DATABASE_URL is read when --database-url is absent.
-  run =
-      run_delta({"migrate", "up", "--schema", schema_}, "DATABASE_URL=postgresql://127.0.0.1:1/x");
-  EXPECT_EQ(run.exit_code, 4) << run.output;
+  run = run_delta({"migrate", "up", "--schema", schema_},
+                  {"DATABASE_URL=postgresql://127.0.0.1:1/x"});
+  EXPECT_EQ(run.exit_code, 4) << run.all();
   EXPECT_EQ(delta::current_schema_version(*pool_, schema_), 0);
 }
 

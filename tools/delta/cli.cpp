@@ -1,0 +1,64 @@
+#include "cli.hpp"
+
+#include <cstdio>
+#include <map>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include <delta/migrate.hpp>
+
+namespace delta_cli {
+
+CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& description) {
+  auto* command = parent.add_subcommand(name, description);
+  command->fallthrough();
+  return command;
+}
+
+CLI::App* add_group(CLI::App& parent, const std::string& name, const std::string& description) {
+  auto* group = add_command(parent, name, description);
+  group->require_subcommand(1);
+  return group;
+}
+
+void on_run(CLI::App* command, Cli& cli, Action action) {
+  command->callback([&cli, action = std::move(action)] { cli.action = action; });
+}
+
+void add_output_option(CLI::App* command, Format& format) {
+  command
+      ->add_option("-o,--output", format, "Output format")
+      // CLI11 keeps the mapped name of the default for the help text.
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Format>{{"table", Format::table}, {"json", Format::json}}))
+      ->default_str("table");
+}
+
+CLI::Option* add_list_option(CLI::App* command, const std::string& name,
+                             std::vector<std::string>& values, const std::string& description) {
+  return command->add_option(name, values, description)->delimiter(',')->allow_extra_args(false);
+}
+
+CLI::Validator at_least_one() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        int number = 0;
+        if (!CLI::detail::lexical_cast(value, number) || number < 1) {
+          return "must be a whole number, at least 1";
+        }
+        return {};
+      },
+      "");
+}
+
+std::shared_ptr<delta::pg::Pool> connect(const GlobalOptions& options) {
+  return delta::pg::Pool::create(options.database_url,
+                                 {.max_connections = 2, .application_name = "delta-cli"});
+}
+
+void print_error(const std::string& message) {
+  fmt::print(stderr, "delta: error: {}\n", message);
+}
+
+}  // namespace delta_cli
