@@ -218,6 +218,8 @@ struct Admin::Impl {
 
   BulkResult act_jobs(std::string_view action, std::vector<jobs::JobState> states,
                       const JobFilter& filter, const BulkOptions& options) const {
+    admin::check(filter);
+    check_bulk(options);
     JobFilter target = filter;
     target.states = std::move(states);
     if (target.states.empty()) return counted(0, options.dry_run);
@@ -404,8 +406,6 @@ jobs::JobRow Admin::get_job(std::int64_t id) {
 }
 
 BulkResult Admin::retry_jobs(const JobFilter& filter, const BulkOptions& options) {
-  admin::check(filter);
-  check_bulk(options);
   using jobs::JobState;
   return impl_->act_jobs("retry",
                          narrowed(filter.states, {JobState::scheduled, JobState::retryable,
@@ -415,8 +415,6 @@ BulkResult Admin::retry_jobs(const JobFilter& filter, const BulkOptions& options
 }
 
 BulkResult Admin::cancel_jobs(const JobFilter& filter, const BulkOptions& options) {
-  admin::check(filter);
-  check_bulk(options);
   using jobs::JobState;
   return impl_->act_jobs("cancel",
                          narrowed(filter.states, {JobState::available, JobState::scheduled,
@@ -425,8 +423,6 @@ BulkResult Admin::cancel_jobs(const JobFilter& filter, const BulkOptions& option
 }
 
 BulkResult Admin::delete_jobs(const JobFilter& filter, const BulkOptions& options) {
-  admin::check(filter);
-  check_bulk(options);
   using jobs::JobState;
   return impl_->act_jobs("delete",
                          narrowed(filter.states, {JobState::available, JobState::scheduled,
