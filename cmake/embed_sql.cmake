@@ -30,12 +30,13 @@ foreach(path ${files})
     elseif(NOT EXISTS ${SQL_DIR}/migrations/${CMAKE_MATCH_1}_${CMAKE_MATCH_2}.up.sql)
       message(FATAL_ERROR "migration sql/${path} has no ${CMAKE_MATCH_1}_${CMAKE_MATCH_2}.up.sql")
     endif()
-  elseif(path MATCHES "^queries/([a-z][a-z0-9_]*/[a-z][a-z0-9_]*)\\.sql$")
+  elseif(path MATCHES "^queries/([a-z][a-z0-9_]*/_?[a-z][a-z0-9_]*)\\.sql$")
     list(APPEND query_names ${CMAKE_MATCH_1})
   else()
     message(FATAL_ERROR "sql/${path} is neither a migration (migrations/NNNN_name.up.sql, "
                         "migrations/NNNN_name.down.sql) nor a query "
-                        "(queries/<store>/<name>.sql, lowercase letters, digits and _)")
+                        "(queries/<store>/<name>.sql, lowercase letters, digits and _; a fragment "
+                        "starts with _)")
   endif()
 endforeach()
 

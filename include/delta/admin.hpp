@@ -8,7 +8,8 @@
 //
 //   delta::Admin admin(pool, {.schema = "delta"});
 //   auto page = admin.list_resources({.states = {delta::ResourceState::degraded}}, {.limit = 50});
-//   auto result = admin.retry_resources({.kinds = {"user"}, .states = {delta::ResourceState::degraded}});
+//   auto result = admin.retry_resources({.kinds = {"user"},
+//                                        .states = {delta::ResourceState::degraded}});
 #pragma once
 
 #include <chrono>
@@ -36,26 +37,28 @@ struct AdminOptions {
   std::string schema = "delta";
   // The statement_timeout of every read and of each batch of a bulk action.
   std::chrono::milliseconds statement_timeout{10000};
+  // A client whose last heartbeat is older than this is not live (as Config::client_ttl).
+  std::chrono::milliseconds client_ttl{15000};
 };
 
 // A half-open range of times, [from, to); an unset end is unbounded.
 struct TimeRange {
-  std::optional<Timestamp> from;
-  std::optional<Timestamp> to;
+  std::optional<Timestamp> from{};
+  std::optional<Timestamp> to{};
 };
 
 // Which resources: every field narrows the selection, an empty one selects all. Within a
 // field, any of the values matches.
 struct ResourceFilter {
-  std::vector<std::string> kinds;
-  std::vector<std::string> namespaces;
-  std::vector<ResourceState> states;
-  std::vector<std::string> object_ids;  // exact ids
-  std::string id_prefix;                // object ids that start with it
-  std::vector<std::string> tags_any;    // holds at least one of these tags
-  std::vector<std::string> tags_all;    // holds every one of these tags
-  TimeRange attempted;                  // attempted_at within (never attempted: excluded)
-  TimeRange synced;                     // synced_at within (never synced: excluded)
+  std::vector<std::string> kinds{};
+  std::vector<std::string> namespaces{};
+  std::vector<ResourceState> states{};
+  std::vector<std::string> object_ids{};  // exact ids
+  std::string id_prefix{};                // object ids that start with it
+  std::vector<std::string> tags_any{};    // holds at least one of these tags
+  std::vector<std::string> tags_all{};    // holds every one of these tags
+  TimeRange attempted{};                  // attempted_at within (never attempted: excluded)
+  TimeRange synced{};                     // synced_at within (never synced: excluded)
 };
 
 enum class SortOrder { newest_first, oldest_first };
@@ -64,33 +67,33 @@ enum class SortOrder { newest_first, oldest_first };
 // as cheap at the millionth row as at the first, and paging while rows are inserted
 // returns every row that existed at the start exactly once.
 struct Page {
-  int limit = 100;     // 1 to 1000
-  std::string cursor;  // next_cursor of the previous page; empty: the first page
+  int limit = 100;       // 1 to 1000
+  std::string cursor{};  // next_cursor of the previous page; empty: the first page
   SortOrder order = SortOrder::newest_first;
 };
 
 template <class Row>
 struct Listing {
-  std::vector<Row> rows;
-  std::string next_cursor;  // empty: this was the last page
+  std::vector<Row> rows{};
+  std::string next_cursor{};  // empty: this was the last page
 };
 
 // What to count resources by (count_resources); none: one total.
 enum class ResourceGroup { kind, namespace_name, state };
 
 struct ResourceCount {
-  std::optional<std::string> kind;            // set when grouped by kind
-  std::optional<std::string> namespace_name;  // set when grouped by namespace
-  std::optional<ResourceState> state;         // set when grouped by state
+  std::optional<std::string> kind{};            // set when grouped by kind
+  std::optional<std::string> namespace_name{};  // set when grouped by namespace
+  std::optional<ResourceState> state{};         // set when grouped by state
   std::int64_t count = 0;
 };
 
 // How a bulk action runs.
 struct BulkOptions {
-  bool dry_run = false;    // only count what would change
-  int batch_size = 5000;   // rows per transaction, 1 to 50,000
+  bool dry_run = false;   // only count what would change
+  int batch_size = 5000;  // rows per transaction, 1 to 50,000
   // Called after each batch with the rows changed so far (not called for a dry run).
-  std::function<void(std::int64_t changed)> progress;
+  std::function<void(std::int64_t changed)> progress{};
 };
 
 struct BulkResult {
@@ -101,45 +104,45 @@ struct BulkResult {
 
 // One row of delta_controller: a kind some client registered, with its informer's state.
 struct ControllerInfo {
-  std::string kind;
-  std::optional<std::chrono::milliseconds> inform_interval;  // unset: no periodic informs
-  std::optional<Timestamp> cursor;                           // InformOptions::after
-  std::optional<Timestamp> last_inform_started_at;
-  std::optional<Timestamp> last_inform_finished_at;
-  std::optional<std::string> last_inform_error;
-  std::optional<Timestamp> next_inform_at;  // the informer job waiting to run, if any
-  int clients = 0;                          // live clients that run the kind
-  std::vector<ResourceCount> states;        // resources of the kind per state
+  std::string kind{};
+  std::optional<std::chrono::milliseconds> inform_interval{};  // unset: no periodic informs
+  std::optional<Timestamp> cursor{};                           // InformOptions::after
+  std::optional<Timestamp> last_inform_started_at{};
+  std::optional<Timestamp> last_inform_finished_at{};
+  std::optional<std::string> last_inform_error{};
+  std::optional<Timestamp> next_inform_at{};  // the informer job waiting to run, if any
+  int clients = 0;                            // live clients that run the kind
+  std::vector<ResourceCount> states{};        // resources of the kind per state
 };
 
 struct NamespaceInfo {
-  std::string name;
-  std::optional<std::chrono::milliseconds> expiry_ttl;
-  std::optional<std::chrono::milliseconds> synced_retention;
-  std::optional<std::chrono::milliseconds> deleted_retention;
-  std::optional<std::chrono::milliseconds> degraded_retention;
-  std::vector<ResourceCount> states;  // resources of the namespace per state
+  std::string name{};
+  std::optional<std::chrono::milliseconds> expiry_ttl{};
+  std::optional<std::chrono::milliseconds> synced_retention{};
+  std::optional<std::chrono::milliseconds> deleted_retention{};
+  std::optional<std::chrono::milliseconds> degraded_retention{};
+  std::vector<ResourceCount> states{};  // resources of the namespace per state
 };
 
-// A client process that heartbeats (stopped clients are not listed).
+// A live client process: not stopped, heartbeat within AdminOptions::client_ttl.
 struct ClientInfo {
-  std::string id;
-  std::string hostname;
+  std::string id{};
+  std::string hostname{};
   int pid = 0;
-  Timestamp started_at;
-  Timestamp heartbeat_at;
+  Timestamp started_at{};
+  Timestamp heartbeat_at{};
   bool leader = false;
   std::int64_t resources_held = 0;  // resources leased to it now (pending)
   std::int64_t jobs_held = 0;       // jobs it runs now
-  nlohmann::json metadata;          // what it serves (queues, kinds)
+  nlohmann::json metadata{};        // what it serves (queues, kinds)
 };
 
 // Which jobs; as for ResourceFilter, empty fields select all.
 struct JobFilter {
-  std::vector<std::string> queues;
-  std::vector<std::string> kinds;
-  std::vector<jobs::JobState> states;
-  std::vector<std::int64_t> ids;
+  std::vector<std::string> queues{};
+  std::vector<std::string> kinds{};
+  std::vector<jobs::JobState> states{};
+  std::vector<std::int64_t> ids{};
 };
 
 struct JobStateCount {
@@ -148,30 +151,30 @@ struct JobStateCount {
 };
 
 struct QueueInfo {
-  std::string name;
-  std::optional<Timestamp> paused_at;  // set: paused
-  std::vector<JobStateCount> states;   // jobs of the queue per state
+  std::string name{};
+  std::optional<Timestamp> paused_at{};  // set: paused
+  std::vector<JobStateCount> states{};   // jobs of the queue per state
   // How long the oldest available job has waited since it was due.
-  std::optional<std::chrono::milliseconds> oldest_available_age;
+  std::optional<std::chrono::milliseconds> oldest_available_age{};
 };
 
 // The whole picture in one call.
 struct Status {
   int schema_version = 0;
   int latest_schema_version = 0;  // what this build knows
-  std::optional<std::string> leader;
-  std::vector<ClientInfo> clients;
-  std::vector<ResourceCount> resources;  // per kind x state
-  std::vector<QueueInfo> queues;
+  std::optional<std::string> leader{};
+  std::vector<ClientInfo> clients{};
+  std::vector<ResourceCount> resources{};  // per kind x state
+  std::vector<QueueInfo> queues{};
   // The age of the oldest resource / job that is due but not claimed (the lag); unset
   // when nothing is waiting.
-  std::optional<std::chrono::milliseconds> resource_lag;
-  std::optional<std::chrono::milliseconds> job_lag;
+  std::optional<std::chrono::milliseconds> resource_lag{};
+  std::optional<std::chrono::milliseconds> job_lag{};
 };
 
 class Admin {
  public:
-  // Throws ValidationError for a bad schema name or timeout.
+  // Throws ValidationError for a bad schema name, timeout or TTL, or a null pool.
   explicit Admin(std::shared_ptr<pg::Pool> pool, AdminOptions options = {});
   ~Admin();
   Admin(const Admin&) = delete;
@@ -194,8 +197,7 @@ class Admin {
   // now finds its outcome refused by the fence).
   BulkResult delete_resources(const ResourceFilter& filter, const BulkOptions& options = {});
   // Scheduled, failed or expired resources due later are made due now.
-  BulkResult schedule_resources_now(const ResourceFilter& filter,
-                                    const BulkOptions& options = {});
+  BulkResult schedule_resources_now(const ResourceFilter& filter, const BulkOptions& options = {});
 
   // ---- controllers and namespaces ----
   std::vector<ControllerInfo> list_controllers();
@@ -222,7 +224,7 @@ class Admin {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_{};
 };
 
 // Parses "kind", "namespace" or "state" (the CLI's --by); throws ValidationError.

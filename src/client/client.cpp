@@ -81,9 +81,12 @@ void append(std::vector<std::string>& to, std::vector<std::string> from) {
   to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
 }
 
-// What the heartbeat says this process runs.
-nlohmann::json process_metadata(const jobs::Options& jobs) {
-  nlohmann::json metadata = {{"queues", nlohmann::json::array()}, {"kinds", jobs.workers.kinds()}};
+// What the heartbeat says this process runs: its job queues and kinds, and the resource
+// kinds it has controllers for (what Admin::list_controllers counts clients by).
+nlohmann::json process_metadata(const jobs::Options& jobs, const Controllers& controllers) {
+  nlohmann::json metadata = {{"queues", nlohmann::json::array()},
+                             {"kinds", jobs.workers.kinds()},
+                             {"controllers", controllers.kinds()}};
   for (const auto& [name, queue] : jobs.queues) {
     metadata["queues"].push_back({{"name", name}, {"max_workers", queue.max_workers}});
   }
@@ -122,7 +125,7 @@ Client::Client(std::shared_ptr<pg::Pool> pool, Config config) : impl_(std::make_
     job.queues[std::string(kInformQueue)] = {.max_workers =
                                                  static_cast<int>(config.controllers.size())};
   }
-  process.metadata = process_metadata(job);
+  process.metadata = process_metadata(job, config.controllers);
 
   impl_->pool = pool;
   impl_->runtime = std::make_unique<runtime::Runtime>(std::move(pool), process, this);

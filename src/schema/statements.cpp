@@ -25,8 +25,12 @@ std::string_view trim(std::string_view text) {
   throw Error(fmt::format("{}: {}", source, why));
 }
 
+// How deep /* include */ may nest (a fragment that includes itself is an error).
+constexpr int kMaxIncludeDepth = 8;
+
 std::string render_sql(std::string_view sql, std::string_view schema,
-                       std::initializer_list<Condition> conditions, std::string_view source) {
+                       std::span<const Condition> conditions, std::string_view source,
+                       int depth = 0) {
   const std::string quoted = pg::quote_identifier(schema);
   // The open /* if */ blocks, innermost last, and how many of them are dropped.
   std::vector<std::pair<std::string_view, bool>> blocks;
@@ -61,13 +65,26 @@ std::string render_sql(std::string_view sql, std::string_view schema,
       emit(quoted);
     } else if (directive.starts_with("if ")) {
       const std::string_view name = trim(directive.substr(3));
-      const auto* condition = std::find_if(conditions.begin(), conditions.end(),
-                                           [&](const Condition& c) { return c.name == name; });
+      const auto condition = std::find_if(conditions.begin(), conditions.end(),
+                                          [&](const Condition& c) { return c.name == name; });
       if (condition == conditions.end()) {
         fail(source, fmt::format("unknown condition \"{}\" in {}", name, placeholder));
       }
       blocks.emplace_back(name, condition->on);
       if (!condition->on) ++dropped;
+    } else if (directive.starts_with("include ")) {
+      const std::string_view name = trim(directive.substr(8));
+      if (depth >= kMaxIncludeDepth) {
+        fail(source,
+             fmt::format("{} nests includes deeper than {}", placeholder, kMaxIncludeDepth));
+      }
+      std::string_view fragment = query(name);
+      while (!fragment.empty() && fragment.back() == '\n')
+        fragment.remove_suffix(1);
+      if (dropped == 0) {
+        out += render_sql(fragment, schema, conditions, fmt::format("sql/queries/{}.sql", name),
+                          depth + 1);
+      }
     } else if (directive == "end") {
       if (blocks.empty()) fail(source, "/* end */ without an /* if */");
       if (!blocks.back().second) --dropped;
@@ -98,11 +115,17 @@ std::string_view query(std::string_view name) {
 
 std::string render(std::string_view sql, std::string_view schema,
                    std::initializer_list<Condition> conditions) {
-  return render_sql(sql, schema, conditions, "SQL");
+  return render_sql(sql, schema, {conditions.begin(), conditions.size()}, "SQL");
 }
 
 std::string render_query(std::string_view name, std::string_view schema,
                          std::initializer_list<Condition> conditions) {
+  return render_query(name, schema,
+                      std::span<const Condition>(conditions.begin(), conditions.size()));
+}
+
+std::string render_query(std::string_view name, std::string_view schema,
+                         std::span<const Condition> conditions) {
   return render_sql(query(name), schema, conditions, fmt::format("sql/queries/{}.sql", name));
 }
 

@@ -12,6 +12,10 @@
 //                               (CREATE SCHEMA)
 //   /* if NAME */ ... /* end */ an optional part, kept when the caller turns the
 //                               condition NAME on and dropped otherwise (blocks nest)
+//   /* include NAME */          the query file NAME ("admin/_resource_filter"), rendered
+//                               in place with the same schema and conditions: a part
+//                               several statements share. A file whose name starts with
+//                               an underscore is such a fragment, not a statement.
 //
 // Block comments are reserved for placeholders: prose goes in -- comments, and a
 // placeholder after a -- on its line is an error rather than silently rendered. Inside a
@@ -56,5 +60,8 @@ std::string render(std::string_view sql, std::string_view schema,
 // render(query(name), ...), naming the query's file in any error.
 std::string render_query(std::string_view name, std::string_view schema,
                          std::initializer_list<Condition> conditions = {});
+// The same with conditions chosen at run time.
+std::string render_query(std::string_view name, std::string_view schema,
+                         std::span<const Condition> conditions);
 
 }  // namespace delta::schema

@@ -21,9 +21,21 @@ using delta::schema::embedded_queries;
 using delta::schema::render;
 using delta::schema::render_query;
 
-// The conditions of the optional blocks the stores turn on and off. A file with another
-// condition fails EveryQueryRendersWithNoPlaceholderLeft until it is added here.
-constexpr std::string_view kConditions[] = {"full"};
+// Every condition of the optional blocks the stores and the admin API turn on and off,
+// all set to `on`. A file with another condition fails
+// EveryQueryRendersWithNoPlaceholderLeft until it is added here.
+std::string render_all(const std::string& name, bool on) {
+  return render_query(name, "my_schema",
+                      {{"full", on},
+                       {"newest", on},
+                       {"oldest", on},
+                       {"due_later", on},
+                       {"retry", on},
+                       {"invalidate", on},
+                       {"delete", on},
+                       {"schedule_now", on},
+                       {"cancel", on}});
+}
 
 // The message of the Error that rendering `sql` throws ("" when it renders).
 std::string render_error(std::string_view sql, std::initializer_list<Condition> conditions = {}) {
@@ -47,7 +59,7 @@ TEST(statements_test, EveryQueryRendersWithNoPlaceholderLeft) {
     for (bool on : {false, true}) {
       const std::string name(query.name);
       std::string sql;
-      ASSERT_NO_THROW(sql = render_query(name, "my_schema", {{kConditions[0], on}})) << name;
+      ASSERT_NO_THROW(sql = render_all(name, on)) << name;
       expect_rendered(sql, name);
       EXPECT_NE(sql.find_first_not_of(" \n"), std::string::npos) << name << " is empty";
     }
@@ -135,8 +147,9 @@ TEST(statements_test, RowColumnListsFollowParseRow) {
   int checked = 0;
   for (const auto& query : embedded_queries()) {
     const std::string name(query.name);
-    const auto& expected = name.starts_with("jobs/") ? kJobColumns : kResourceColumns;
-    const std::string sql = collapsed(render_query(name, "s", {{"full", true}}));
+    const bool jobs = name.starts_with("jobs/") || name.starts_with("admin/jobs");
+    const auto& expected = jobs ? kJobColumns : kResourceColumns;
+    const std::string sql = collapsed(render_all(name, true));
     for (auto it = std::sregex_iterator(sql.begin(), sql.end(), kStart);
          it != std::sregex_iterator(); ++it) {
       const auto start = static_cast<std::size_t>(it->position(2));
@@ -206,6 +219,26 @@ TEST(statements_test, MalformedBlocksAreErrors) {
             std::string::npos);
   EXPECT_NE(render_error("a /* schema").find("not closed"), std::string::npos);
   EXPECT_NE(render_error("-- see /* schema */t\nSELECT 1").find("-- comment"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(statements_test, AnIncludeRendersTheFragmentInPlace) {
+  // admin/_job_filter is a fragment of the admin statements.
+  const auto fragment = delta::schema::render_query("admin/_job_filter", "s");
+  const auto sql =
+      delta::schema::render("SELECT 1 FROM t j WHERE /* include admin/_job_filter */ LIMIT 1", "s");
+  EXPECT_NE(sql.find(fragment.substr(fragment.find("(cardinality"), 40)), std::string::npos) << sql;
+  EXPECT_NE(sql.find("\"s\".job_state[]"), std::string::npos) << sql;
+  EXPECT_NE(sql.find(" LIMIT 1"), std::string::npos) << sql;
+  expect_rendered(sql, "include");
+  // An included part inside a dropped block is dropped with it.
+  const auto dropped = delta::schema::render(
+      "SELECT 1 /* if f */WHERE /* include admin/_job_filter *//* end */", "s", {{"f", false}});
+  EXPECT_EQ(dropped.find("cardinality"), std::string::npos) << dropped;
+  EXPECT_NE(render_error("/* include admin/no_such */").find("no_such"), std::string::npos);
 }
 
 }  // namespace
