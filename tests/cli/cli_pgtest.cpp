@@ -124,6 +124,14 @@ TEST_F(cli_pgtest, HelpAndVersionExitWithZero) {
            {"migrate", "up", "--help"},
            {"migrate", "down", "--help"},
            {"migrate", "status", "--help"},
+           {"resources", "--help"},
+           {"resources", "list", "--help"},
+           {"resources", "get", "--help"},
+           {"resources", "count", "--help"},
+           {"resources", "retry", "--help"},
+           {"resources", "invalidate", "--help"},
+           {"resources", "delete", "--help"},
+           {"resources", "schedule-now", "--help"},
        }) {
     auto run = run_delta(args);
     EXPECT_EQ(run.exit_code, 0) << run.all();

@@ -57,6 +57,13 @@ std::shared_ptr<delta::pg::Pool> connect(const GlobalOptions& options) {
                                  {.max_connections = 2, .application_name = "delta-cli"});
 }
 
+std::unique_ptr<delta::Admin> open_admin(const GlobalOptions& options) {
+  auto pool = connect(options);
+  delta::check_schema(*pool, options.schema);
+  return std::make_unique<delta::Admin>(std::move(pool),
+                                        delta::AdminOptions{.schema = options.schema});
+}
+
 void print_error(const std::string& message) {
   fmt::print(stderr, "delta: error: {}\n", message);
 }

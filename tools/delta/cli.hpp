@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <delta/admin.hpp>
 #include <delta/pg.hpp>
 
 #include "output.hpp"
@@ -60,11 +61,14 @@ CLI::Validator at_least_one();
 
 // A pool of at most two connections (application_name delta-cli).
 std::shared_ptr<delta::pg::Pool> connect(const GlobalOptions& options);
+// An Admin on a database whose schema is at this build's version (SchemaError otherwise).
+std::unique_ptr<delta::Admin> open_admin(const GlobalOptions& options);
 
 // Prints "delta: error: <message>" to standard error.
 void print_error(const std::string& message);
 
-// The commands.
+// The commands, by group.
 void add_migrate_commands(CLI::App& app, Cli& cli);
+void add_resource_commands(CLI::App& app, Cli& cli);
 
 }  // namespace delta_cli

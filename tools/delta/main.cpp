@@ -1,7 +1,8 @@
-// The `delta` command: schema migrations (and, later, operator commands) on a live
-// database. A thin client of delta's public API; see docs/cli.md.
+// The `delta` command: schema migrations and operator commands on a live database. A
+// thin client of delta's public API; see docs/cli.md.
 //
 //   delta migrate up|down|status     schema migrations           (commands_migrate.cpp)
+//   delta resources ...              list, count, act on them    (commands_resources.cpp)
 //
 // Exit codes: 0 success, 1 runtime or database error, 2 usage error, 3 not found,
 // 4 cannot connect to the database, 5 schema error (unmigrated or newer than this build).
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Validator(check_schema_name, "SCHEMA"));
 
+  add_resource_commands(app, cli);
   add_migrate_commands(app, cli);
 
   try {

@@ -136,6 +136,10 @@ Json json_time(const std::optional<Timestamp>& time) {
   return time ? Json(rfc3339(*time)) : Json(nullptr);
 }
 
+Json json_text(const std::optional<std::string>& text) {
+  return text ? Json(*text) : Json(nullptr);
+}
+
 Json json_ms(const std::optional<std::chrono::milliseconds>& duration) {
   return duration ? Json(duration->count()) : Json(nullptr);
 }

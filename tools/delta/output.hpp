@@ -59,6 +59,8 @@ class Table {
 std::string rfc3339(Timestamp time);
 // rfc3339(time), or JSON null.
 Json json_time(const std::optional<Timestamp>& time);
+// The text, or JSON null.
+Json json_text(const std::optional<std::string>& text);
 // A duration as whole milliseconds, or JSON null.
 Json json_ms(const std::optional<std::chrono::milliseconds>& duration);
 
