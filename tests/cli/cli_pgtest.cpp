@@ -132,6 +132,14 @@ TEST_F(cli_pgtest, HelpAndVersionExitWithZero) {
            {"resources", "invalidate", "--help"},
            {"resources", "delete", "--help"},
            {"resources", "schedule-now", "--help"},
+           {"jobs", "list", "--help"},
+           {"jobs", "get", "--help"},
+           {"jobs", "retry", "--help"},
+           {"jobs", "cancel", "--help"},
+           {"jobs", "delete", "--help"},
+           {"queues", "list", "--help"},
+           {"queues", "pause", "--help"},
+           {"queues", "resume", "--help"},
        }) {
     auto run = run_delta(args);
     EXPECT_EQ(run.exit_code, 0) << run.all();

@@ -70,5 +70,6 @@ void print_error(const std::string& message);
 // The commands, by group.
 void add_migrate_commands(CLI::App& app, Cli& cli);
 void add_resource_commands(CLI::App& app, Cli& cli);
+void add_job_commands(CLI::App& app, Cli& cli);
 
 }  // namespace delta_cli

@@ -3,6 +3,7 @@
 //
 //   delta migrate up|down|status     schema migrations           (commands_migrate.cpp)
 //   delta resources ...              list, count, act on them    (commands_resources.cpp)
+//   delta jobs ... / queues ...      the job queue               (commands_jobs.cpp)
 //
 // Exit codes: 0 success, 1 runtime or database error, 2 usage error, 3 not found,
 // 4 cannot connect to the database, 5 schema error (unmigrated or newer than this build).
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Validator(check_schema_name, "SCHEMA"));
 
   add_resource_commands(app, cli);
+  add_job_commands(app, cli);
   add_migrate_commands(app, cli);
 
   try {
