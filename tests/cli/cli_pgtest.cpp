@@ -124,6 +124,7 @@ TEST_F(cli_pgtest, HelpAndVersionExitWithZero) {
            {"migrate", "up", "--help"},
            {"migrate", "down", "--help"},
            {"migrate", "status", "--help"},
+           {"status", "--help"},
            {"resources", "--help"},
            {"resources", "list", "--help"},
            {"resources", "get", "--help"},
@@ -132,6 +133,8 @@ TEST_F(cli_pgtest, HelpAndVersionExitWithZero) {
            {"resources", "invalidate", "--help"},
            {"resources", "delete", "--help"},
            {"resources", "schedule-now", "--help"},
+           {"controllers", "list", "--help"},
+           {"namespaces", "list", "--help"},
            {"jobs", "list", "--help"},
            {"jobs", "get", "--help"},
            {"jobs", "retry", "--help"},
@@ -140,6 +143,7 @@ TEST_F(cli_pgtest, HelpAndVersionExitWithZero) {
            {"queues", "list", "--help"},
            {"queues", "pause", "--help"},
            {"queues", "resume", "--help"},
+           {"clients", "list", "--help"},
        }) {
     auto run = run_delta(args);
     EXPECT_EQ(run.exit_code, 0) << run.all();

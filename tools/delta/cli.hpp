@@ -71,5 +71,7 @@ void print_error(const std::string& message);
 void add_migrate_commands(CLI::App& app, Cli& cli);
 void add_resource_commands(CLI::App& app, Cli& cli);
 void add_job_commands(CLI::App& app, Cli& cli);
+// status, controllers, namespaces, clients.
+void add_overview_commands(CLI::App& app, Cli& cli);
 
 }  // namespace delta_cli

@@ -2,8 +2,10 @@
 // thin client of delta's public API; see docs/cli.md.
 //
 //   delta migrate up|down|status     schema migrations           (commands_migrate.cpp)
+//   delta status                     the whole picture           (commands_overview.cpp)
 //   delta resources ...              list, count, act on them    (commands_resources.cpp)
 //   delta jobs ... / queues ...      the job queue               (commands_jobs.cpp)
+//   delta controllers|namespaces|clients list                    (commands_overview.cpp)
 //
 // Exit codes: 0 success, 1 runtime or database error, 2 usage error, 3 not found,
 // 4 cannot connect to the database, 5 schema error (unmigrated or newer than this build).
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Validator(check_schema_name, "SCHEMA"));
 
+  add_overview_commands(app, cli);
   add_resource_commands(app, cli);
   add_job_commands(app, cli);
   add_migrate_commands(app, cli);
