@@ -1,7 +1,6 @@
 #include "cli.hpp"
 
 #include <cstdio>
-#include <map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -28,10 +27,14 @@ void on_run(CLI::App* command, Cli& cli, Action action) {
 
 void add_output_option(CLI::App* command, Format& format) {
   command
-      ->add_option("-o,--output", format, "Output format")
-      // CLI11 keeps the mapped name of the default for the help text.
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, Format>{{"table", Format::table}, {"json", Format::json}}))
+      ->add_option_function<std::string>(
+          "-o,--output",
+          [&format](const std::string& value) {
+            format = value == "json" ? Format::json : Format::table;
+          },
+          "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->type_name("FORMAT")
       ->default_str("table");
 }
 
