@@ -24,8 +24,7 @@ void check_each(std::string_view field, const std::vector<std::string>& values, 
 
 void check_range(std::string_view field, const TimeRange& range) {
   if (range.from && range.to && *range.to < *range.from) {
-    throw ValidationError(std::string(field),
-                          fmt::format("{} ends before it starts", field));
+    throw ValidationError(std::string(field), fmt::format("{} ends before it starts", field));
   }
 }
 

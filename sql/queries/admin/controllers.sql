@@ -11,7 +11,7 @@ SELECT k.kind,
        (SELECT count(*) FROM /* schema */delta_client c
         WHERE c.stopped_at IS NULL AND c.heartbeat_at > now() - $1::interval
           AND c.metadata -> 'controllers' ? k.kind),
-       coalesce(s.states, '{}'), coalesce(s.counts, '{}')
+       coalesce(s.states, '{}'), coalesce(s.counts, '{}'), k.paused_at
 FROM /* schema */delta_controller k
 LEFT JOIN LATERAL (
   SELECT array_agg(state::text ORDER BY state) AS states, array_agg(cnt ORDER BY state) AS counts
