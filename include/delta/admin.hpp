@@ -207,6 +207,11 @@ class Admin {
   // running finishes. Resuming wakes the workers. Both are idempotent.
   void pause_kind(std::string_view kind);
   void resume_kind(std::string_view kind);
+  // Schedules a run of the kind's informer now, on the informers' queue, where a client
+  // with the controller runs it (as Client::schedule_inform; a run already waiting is not
+  // doubled: the result says unique_skipped_as_duplicate). Throws ValidationError for a
+  // kind no client has registered.
+  jobs::InsertResult schedule_inform(std::string_view kind, bool process_existing = false);
   std::vector<NamespaceInfo> list_namespaces();
 
   // ---- jobs and queues ----

@@ -13,6 +13,7 @@
 #include "admin/filters.hpp"
 #include "common/validate.hpp"
 #include "jobs/store.hpp"
+#include "resources/informer.hpp"
 #include "resources/store.hpp"
 #include "schema/migrations.hpp"
 #include "schema/sql.hpp"
@@ -372,6 +373,26 @@ void Admin::resume_kind(std::string_view kind) {
     throw ValidationError("kind", problem);
   impl_->run(impl_->read("admin/set_kind_paused"), pg::Params(kind, false));
   impl_->notify(impl_->resources_channel, {std::string(kind)});
+}
+
+jobs::InsertResult Admin::schedule_inform(std::string_view kind, bool process_existing) {
+  if (auto problem = internal::check_name(kind); !problem.empty())
+    throw ValidationError("kind", problem);
+  auto conn = impl_->pool->acquire();
+  const auto known = conn->exec(schema::render("SELECT count(*) FROM /* schema */delta_controller "
+                                               "WHERE kind = $1",
+                                               impl_->config.schema),
+                                pg::Params(kind));
+  if (known.one().get<std::int64_t>(0) == 0) {
+    throw ValidationError("kind",
+                          fmt::format("no client has registered a controller of kind '{}'", kind));
+  }
+  const std::string name(kind);
+  auto insert = resources::inform_job(
+      name, {{"kind", name}, {"process_existing", process_existing}}, std::nullopt);
+  jobs::JobStore store(impl_->config.schema);
+  return store.insert(*conn, std::span<const jobs::JobInsert>(&insert, 1), std::nullopt, true)
+      .front();
 }
 
 std::vector<NamespaceInfo> Admin::list_namespaces() {

@@ -61,7 +61,11 @@ void check(const ResourceFilter& filter) {
 
 void check(const JobFilter& filter) {
   check_each("queue", filter.queues, internal::check_name);
-  check_each("kind", filter.kinds, internal::check_name);
+  // Job kinds are 1 to 128 characters (delta's own informer jobs are delta.inform:<kind>).
+  check_each("kind", filter.kinds, [](const std::string& kind) {
+    return kind.empty() || kind.size() > 128 ? std::string("a job kind is 1 to 128 characters")
+                                             : std::string();
+  });
   for (auto id : filter.ids) {
     if (id < 1) throw ValidationError("id", fmt::format("job ids are positive (got {})", id));
   }

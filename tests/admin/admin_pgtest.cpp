@@ -511,6 +511,15 @@ TEST(admin_pgtest, APausedKindIsNeitherClaimedNorInformedByAnyClientUntilResumed
   ASSERT_TRUE(
       eventually([&] { return schema.count("delta_resource WHERE state = 'synced'") == 50; }));
   ASSERT_TRUE(eventually([&] { return controller->runs >= 2; })) << "the informer runs";
+  // The next periodic run is waiting (or running): the listing sees its job.
+  ASSERT_TRUE(eventually([&] { return admin.list_controllers()[0].next_inform_at.has_value(); }));
+  // An informer run on demand.
+  const int before_demand = controller->runs;
+  EXPECT_EQ(admin.schedule_inform("polled", true).job.queue, delta::kInformQueue);
+  ASSERT_TRUE(eventually([&] { return controller->runs > before_demand; }));
+  EXPECT_THROW(admin.schedule_inform("unregistered"), delta::ValidationError);
+  // Informer jobs can be listed by their kind.
+  EXPECT_FALSE(admin.list_jobs({.kinds = {"delta.inform:polled"}}).rows.empty());
 
   admin.pause_kind("polled");
   admin.pause_kind("polled");  // idempotent
