@@ -113,6 +113,7 @@ struct ControllerInfo {
   std::optional<Timestamp> next_inform_at{};  // the informer job waiting to run, if any
   int clients = 0;                            // live clients that run the kind
   std::vector<ResourceCount> states{};        // resources of the kind per state
+  std::optional<Timestamp> paused_at{};       // set: paused (Admin::pause_kind)
 };
 
 struct NamespaceInfo {
@@ -201,6 +202,16 @@ class Admin {
 
   // ---- controllers and namespaces ----
   std::vector<ControllerInfo> list_controllers();
+  // A paused kind is neither claimed nor informed periodically by any process (from its
+  // next claim, within a poll interval); informs are still stored, and work already
+  // running finishes. Resuming wakes the workers. Both are idempotent.
+  void pause_kind(std::string_view kind);
+  void resume_kind(std::string_view kind);
+  // Schedules a run of the kind's informer now, on the informers' queue, where a client
+  // with the controller runs it (as Client::schedule_inform; a run already waiting is not
+  // doubled: the result says unique_skipped_as_duplicate). Throws ValidationError for a
+  // kind no client has registered.
+  jobs::InsertResult schedule_inform(std::string_view kind, bool process_existing = false);
   std::vector<NamespaceInfo> list_namespaces();
 
   // ---- jobs and queues ----

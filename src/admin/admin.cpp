@@ -1,5 +1,3 @@
-#include <delta/admin.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -7,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <delta/admin.hpp>
 #include <delta/controller.hpp>
 #include <delta/errors.hpp>
 #include <delta/migrate.hpp>
@@ -14,6 +13,7 @@
 #include "admin/filters.hpp"
 #include "common/validate.hpp"
 #include "jobs/store.hpp"
+#include "resources/informer.hpp"
 #include "resources/store.hpp"
 #include "schema/migrations.hpp"
 #include "schema/sql.hpp"
@@ -27,8 +27,8 @@ constexpr int kMaxBatchSize = 50000;
 
 void check_page(const Page& page) {
   if (page.limit < 1 || page.limit > kMaxPageLimit) {
-    throw ValidationError("limit", fmt::format("limit must be 1 to {} (got {})", kMaxPageLimit,
-                                               page.limit));
+    throw ValidationError("limit",
+                          fmt::format("limit must be 1 to {} (got {})", kMaxPageLimit, page.limit));
   }
 }
 
@@ -39,7 +39,8 @@ std::optional<std::int64_t> parse_cursor(const std::string& cursor) {
   const auto* end = cursor.data() + cursor.size();
   const auto [at, error] = std::from_chars(cursor.data(), end, id);
   if (error != std::errc() || at != end || id < 1) {
-    throw ValidationError("cursor", fmt::format("cursor '{}' is not one this API returned", cursor));
+    throw ValidationError("cursor",
+                          fmt::format("cursor '{}' is not one this API returned", cursor));
   }
   return id;
 }
@@ -182,9 +183,9 @@ struct Admin::Impl {
         break;
       case ResourceAction::remove:
         target.states = narrowed(
-            filter.states, {ResourceState::unknown, ResourceState::scheduled, ResourceState::pending,
-                            ResourceState::synced, ResourceState::failed, ResourceState::degraded,
-                            ResourceState::expired});
+            filter.states, {ResourceState::unknown, ResourceState::scheduled,
+                            ResourceState::pending, ResourceState::synced, ResourceState::failed,
+                            ResourceState::degraded, ResourceState::expired});
         break;
       case ResourceAction::schedule_now:
         target.states = narrowed(filter.states, {ResourceState::scheduled, ResourceState::failed,
@@ -199,13 +200,13 @@ struct Admin::Impl {
       params.add(false).add(false).add(false);
       return counted(run(statement, params).one().get<std::int64_t>(3), true);
     }
-    const auto sql = schema::render_query(
-        "admin/resources_act", config.schema,
-        {{"due_later", due_later},
-         {"retry", action == ResourceAction::retry},
-         {"invalidate", action == ResourceAction::invalidate},
-         {"delete", action == ResourceAction::remove},
-         {"schedule_now", action == ResourceAction::schedule_now}});
+    const auto sql =
+        schema::render_query("admin/resources_act", config.schema,
+                             {{"due_later", due_later},
+                              {"retry", action == ResourceAction::retry},
+                              {"invalidate", action == ResourceAction::invalidate},
+                              {"delete", action == ResourceAction::remove},
+                              {"schedule_now", action == ResourceAction::schedule_now}});
     auto [result, kinds] = batches(sql, options, [&](std::int64_t after) {
       pg::Params params = admin::resource_params(target);
       params.add(after).add(std::int32_t{options.batch_size});
@@ -227,11 +228,10 @@ struct Admin::Impl {
       const auto statement = read("admin/jobs_count");
       return counted(run(statement, admin::job_params(target)).one().get<std::int64_t>(0), true);
     }
-    const auto sql =
-        schema::render_query("admin/jobs_act", config.schema,
-                             {{"retry", action == "retry"},
-                              {"cancel", action == "cancel"},
-                              {"delete", action == "delete"}});
+    const auto sql = schema::render_query("admin/jobs_act", config.schema,
+                                          {{"retry", action == "retry"},
+                                           {"cancel", action == "cancel"},
+                                           {"delete", action == "delete"}});
     auto [result, queues] = batches(sql, options, [&](std::int64_t after) {
       pg::Params params = admin::job_params(target);
       params.add(after).add(std::int32_t{options.batch_size}).add(control_channel);
@@ -337,8 +337,7 @@ BulkResult Admin::delete_resources(const ResourceFilter& filter, const BulkOptio
   return impl_->act(ResourceAction::remove, filter, options);
 }
 
-BulkResult Admin::schedule_resources_now(const ResourceFilter& filter,
-                                         const BulkOptions& options) {
+BulkResult Admin::schedule_resources_now(const ResourceFilter& filter, const BulkOptions& options) {
   return impl_->act(ResourceAction::schedule_now, filter, options);
 }
 
@@ -347,8 +346,8 @@ BulkResult Admin::schedule_resources_now(const ResourceFilter& filter,
 std::vector<ControllerInfo> Admin::list_controllers() {
   const auto statement = impl_->read("admin/controllers");
   std::vector<ControllerInfo> out;
-  for (const auto& row : impl_->run(statement, pg::Params(interval(impl_->config.client_ttl),
-                                                         std::string(kInformQueue)))) {
+  for (const auto& row : impl_->run(
+           statement, pg::Params(interval(impl_->config.client_ttl), std::string(kInformQueue)))) {
     out.push_back({.kind = row.get<std::string>(0),
                    .inform_interval = millis(row, 1),
                    .cursor = row.get<std::optional<Timestamp>>(2),
@@ -357,9 +356,43 @@ std::vector<ControllerInfo> Admin::list_controllers() {
                    .last_inform_error = row.get<std::optional<std::string>>(5),
                    .next_inform_at = row.get<std::optional<Timestamp>>(6),
                    .clients = static_cast<int>(row.get<std::int64_t>(7)),
-                   .states = state_counts(row, 8)});
+                   .states = state_counts(row, 8),
+                   .paused_at = row.get<std::optional<Timestamp>>(10)});
   }
   return out;
+}
+
+void Admin::pause_kind(std::string_view kind) {
+  if (auto problem = internal::check_name(kind); !problem.empty())
+    throw ValidationError("kind", problem);
+  impl_->run(impl_->read("admin/set_kind_paused"), pg::Params(kind, true));
+}
+
+void Admin::resume_kind(std::string_view kind) {
+  if (auto problem = internal::check_name(kind); !problem.empty())
+    throw ValidationError("kind", problem);
+  impl_->run(impl_->read("admin/set_kind_paused"), pg::Params(kind, false));
+  impl_->notify(impl_->resources_channel, {std::string(kind)});
+}
+
+jobs::InsertResult Admin::schedule_inform(std::string_view kind, bool process_existing) {
+  if (auto problem = internal::check_name(kind); !problem.empty())
+    throw ValidationError("kind", problem);
+  auto conn = impl_->pool->acquire();
+  const auto known = conn->exec(schema::render("SELECT count(*) FROM /* schema */delta_controller "
+                                               "WHERE kind = $1",
+                                               impl_->config.schema),
+                                pg::Params(kind));
+  if (known.one().get<std::int64_t>(0) == 0) {
+    throw ValidationError("kind",
+                          fmt::format("no client has registered a controller of kind '{}'", kind));
+  }
+  const std::string name(kind);
+  auto insert = resources::inform_job(
+      name, {{"kind", name}, {"process_existing", process_existing}}, std::nullopt);
+  jobs::JobStore store(impl_->config.schema);
+  return store.insert(*conn, std::span<const jobs::JobInsert>(&insert, 1), std::nullopt, true)
+      .front();
 }
 
 std::vector<NamespaceInfo> Admin::list_namespaces() {
@@ -407,11 +440,11 @@ jobs::JobRow Admin::get_job(std::int64_t id) {
 
 BulkResult Admin::retry_jobs(const JobFilter& filter, const BulkOptions& options) {
   using jobs::JobState;
-  return impl_->act_jobs("retry",
-                         narrowed(filter.states, {JobState::scheduled, JobState::retryable,
-                                                  JobState::completed, JobState::cancelled,
-                                                  JobState::discarded}),
-                         filter, options);
+  return impl_->act_jobs(
+      "retry",
+      narrowed(filter.states, {JobState::scheduled, JobState::retryable, JobState::completed,
+                               JobState::cancelled, JobState::discarded}),
+      filter, options);
 }
 
 BulkResult Admin::cancel_jobs(const JobFilter& filter, const BulkOptions& options) {
@@ -424,11 +457,11 @@ BulkResult Admin::cancel_jobs(const JobFilter& filter, const BulkOptions& option
 
 BulkResult Admin::delete_jobs(const JobFilter& filter, const BulkOptions& options) {
   using jobs::JobState;
-  return impl_->act_jobs("delete",
-                         narrowed(filter.states, {JobState::available, JobState::scheduled,
-                                                  JobState::retryable, JobState::completed,
-                                                  JobState::cancelled, JobState::discarded}),
-                         filter, options);
+  return impl_->act_jobs(
+      "delete",
+      narrowed(filter.states, {JobState::available, JobState::scheduled, JobState::retryable,
+                               JobState::completed, JobState::cancelled, JobState::discarded}),
+      filter, options);
 }
 
 std::vector<QueueInfo> Admin::list_queues() {
@@ -468,8 +501,7 @@ void Admin::resume_queue(std::string_view queue) {
 std::vector<ClientInfo> Admin::list_clients() {
   const auto statement = impl_->read("admin/clients");
   std::vector<ClientInfo> out;
-  for (const auto& row :
-       impl_->run(statement, pg::Params(interval(impl_->config.client_ttl)))) {
+  for (const auto& row : impl_->run(statement, pg::Params(interval(impl_->config.client_ttl)))) {
     out.push_back({.id = row.get<std::string>(0),
                    .hostname = row.get<std::string>(1),
                    .pid = row.get<std::int32_t>(2),

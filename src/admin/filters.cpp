@@ -24,8 +24,7 @@ void check_each(std::string_view field, const std::vector<std::string>& values, 
 
 void check_range(std::string_view field, const TimeRange& range) {
   if (range.from && range.to && *range.to < *range.from) {
-    throw ValidationError(std::string(field),
-                          fmt::format("{} ends before it starts", field));
+    throw ValidationError(std::string(field), fmt::format("{} ends before it starts", field));
   }
 }
 
@@ -62,7 +61,11 @@ void check(const ResourceFilter& filter) {
 
 void check(const JobFilter& filter) {
   check_each("queue", filter.queues, internal::check_name);
-  check_each("kind", filter.kinds, internal::check_name);
+  // Job kinds are 1 to 128 characters (delta's own informer jobs are delta.inform:<kind>).
+  check_each("kind", filter.kinds, [](const std::string& kind) {
+    return kind.empty() || kind.size() > 128 ? std::string("a job kind is 1 to 128 characters")
+                                             : std::string();
+  });
   for (auto id : filter.ids) {
     if (id < 1) throw ValidationError("id", fmt::format("job ids are positive (got {})", id));
   }

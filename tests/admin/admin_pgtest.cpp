@@ -6,12 +6,12 @@
 #include <set>
 #include <thread>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <delta/delta.hpp>
 
+#include "support/maintenance_config.hpp"
 #include "support/pg_test.hpp"
 
 namespace {
@@ -83,8 +83,9 @@ TEST(admin_pgtest, EveryFilterCountsWhatSqlCounts) {
     const auto expected = schema.count("delta_resource WHERE " + c.where);
     EXPECT_EQ(total(admin.count_resources(c.filter)), expected);
     // The listing agrees with the count (every case has at most 600 rows: one page).
-    EXPECT_EQ(static_cast<std::int64_t>(admin.list_resources(c.filter, {.limit = 1000}).rows.size()),
-              expected);
+    EXPECT_EQ(
+        static_cast<std::int64_t>(admin.list_resources(c.filter, {.limit = 1000}).rows.size()),
+        expected);
   }
   EXPECT_GT(total(admin.count_resources({.kinds = {"a"}})), 0);
 }
@@ -93,9 +94,9 @@ TEST(admin_pgtest, CountsGroupByKindNamespaceAndState) {
   ScratchSchema schema("admin", SchemaStart::migrated);
   seed(schema);
   auto admin = make_admin(schema);
-  const auto counts = admin.count_resources(
-      {}, {delta::ResourceGroup::kind, delta::ResourceGroup::namespace_name,
-           delta::ResourceGroup::state});
+  const auto counts =
+      admin.count_resources({}, {delta::ResourceGroup::kind, delta::ResourceGroup::namespace_name,
+                                 delta::ResourceGroup::state});
   EXPECT_EQ(static_cast<std::int64_t>(counts.size()),
             schema.scalar("SELECT count(*) FROM (SELECT DISTINCT kind, namespace, state "
                           "FROM {s}.delta_resource) d"));
@@ -138,10 +139,10 @@ TEST(admin_pgtest, PagesReturnEveryRowOnceWhileRowsAreInserted) {
         ids.push_back(row.id);
       }
       // Rows are inserted between pages.
-      schema.pool().exec(schema.sql("INSERT INTO {s}.delta_resource (kind, object_id, object, "
-                                    "hash) VALUES ('d', $1, '{{}}', '\\x00')"),
-                         "new-" + std::to_string(static_cast<int>(order)) + "-" +
-                             std::to_string(pages));
+      schema.pool().exec(
+          schema.sql("INSERT INTO {s}.delta_resource (kind, object_id, object, "
+                     "hash) VALUES ('d', $1, '{{}}', '\\x00')"),
+          "new-" + std::to_string(static_cast<int>(order)) + "-" + std::to_string(pages));
       if (listing.next_cursor.empty()) break;
       page.cursor = listing.next_cursor;
     }
@@ -260,8 +261,9 @@ TEST(admin_pgtest, BulkActionsChangeOnlyWhatTheyApplyTo) {
   EXPECT_EQ(schema.count("delta_resource WHERE kind = 'c' AND state = 'deleted'"),
             live_c + deleted_c);
 
-  schema.pool().exec(schema.sql("UPDATE {s}.delta_resource SET run_at = now() + interval '1 day' "
-                                "WHERE kind = 'b' AND state = 'scheduled' AND namespace = 'other'"));
+  schema.pool().exec(
+      schema.sql("UPDATE {s}.delta_resource SET run_at = now() + interval '1 day' "
+                 "WHERE kind = 'b' AND state = 'scheduled' AND namespace = 'other'"));
   const auto later = schema.count("delta_resource WHERE run_at > now()");
   ASSERT_GT(later, 0);
   EXPECT_EQ(admin.schedule_resources_now({.kinds = {"b"}}, {.dry_run = true}).changed, later);
@@ -308,22 +310,23 @@ TEST(admin_pgtest, BulkRetryOfTwentyThousandDegradedResourcesIsSyncedByARunningC
     items.push_back({"item-" + std::to_string(i), i});
   client.inform_many(std::span<const Item>(items));
   // The outage: every resource degraded (as if its attempts ran out).
-  schema.pool().exec(schema.sql("UPDATE {s}.delta_resource SET state = 'degraded', attempt = "
-                                "max_attempts, lease_owner = NULL, lease_expires_at = NULL"));
+  schema.pool().exec(
+      schema.sql("UPDATE {s}.delta_resource SET state = 'degraded', attempt = "
+                 "max_attempts, lease_owner = NULL, lease_expires_at = NULL"));
   controller->healthy = true;
   auto admin = make_admin(schema);
   ASSERT_EQ(admin.retry_resources({.states = {ResourceState::degraded}}, {.dry_run = true}).changed,
             20000);
   std::vector<std::int64_t> progress;
-  const auto result = admin.retry_resources(
-      {.kinds = {"item"}, .states = {ResourceState::degraded}},
-      {.progress = [&](std::int64_t n) { progress.push_back(n); }});
+  const auto result =
+      admin.retry_resources({.kinds = {"item"}, .states = {ResourceState::degraded}},
+                            {.progress = [&](std::int64_t n) { progress.push_back(n); }});
   EXPECT_EQ(result.changed, 20000);
   EXPECT_EQ(result.batches, 4);  // 5,000 a transaction
   EXPECT_EQ(progress, (std::vector<std::int64_t>{5000, 10000, 15000, 20000}));
-  ASSERT_TRUE(eventually(
-      [&] { return schema.count("delta_resource WHERE state = 'synced'") == 20000; },
-      std::chrono::seconds(60), std::chrono::milliseconds(100)));
+  ASSERT_TRUE(
+      eventually([&] { return schema.count("delta_resource WHERE state = 'synced'") == 20000; },
+                 std::chrono::seconds(60), std::chrono::milliseconds(100)));
   // Clients, status and controllers see the running client.
   const auto clients = admin.list_clients();
   ASSERT_EQ(clients.size(), 1u);
@@ -356,8 +359,9 @@ TEST(admin_pgtest, StatusReportsTheLagOfWaitingWork) {
   schema.pool().exec(
       schema.sql("INSERT INTO {s}.delta_resource (kind, object_id, object, hash, run_at) "
                  "VALUES ('a', 'x', '{{}}', '\\x00', now() - interval '2 minutes')"));
-  schema.pool().exec(schema.sql("INSERT INTO {s}.delta_job (kind, queue, args, scheduled_at) "
-                                "VALUES ('k', 'q', '{{}}', now() - interval '3 minutes')"));
+  schema.pool().exec(
+      schema.sql("INSERT INTO {s}.delta_job (kind, queue, args, scheduled_at) "
+                 "VALUES ('k', 'q', '{{}}', now() - interval '3 minutes')"));
   auto admin = make_admin(schema);
   const auto status = admin.status();
   ASSERT_TRUE(status.resource_lag && status.job_lag);
@@ -401,16 +405,17 @@ TEST(admin_pgtest, JobsListGetAndBulkActions) {
   const auto some = *seen.begin();
   EXPECT_EQ(admin.get_job(some).id, some);
   EXPECT_THROW(admin.get_job(999999), delta::NotFound);
-  EXPECT_EQ(admin.list_jobs({.kinds = {"k2"}, .states = {delta::jobs::JobState::discarded}},
-                            {.limit = 1000})
+  EXPECT_EQ(admin
+                .list_jobs({.kinds = {"k2"}, .states = {delta::jobs::JobState::discarded}},
+                           {.limit = 1000})
                 .rows.size(),
             static_cast<std::size_t>(
                 schema.count("delta_job WHERE kind = 'k2' AND state = 'discarded'")));
 
   // Cancel what waits in q1 (finished jobs are left alone).
-  const auto waiting_q1 =
-      schema.count("delta_job WHERE queue = 'q1' AND state IN ('available', 'scheduled', "
-                   "'retryable')");
+  const auto waiting_q1 = schema.count(
+      "delta_job WHERE queue = 'q1' AND state IN ('available', 'scheduled', "
+      "'retryable')");
   EXPECT_EQ(admin.cancel_jobs({.queues = {"q1"}}, {.dry_run = true}).changed, waiting_q1);
   EXPECT_EQ(admin.cancel_jobs({.queues = {"q1"}}, {.batch_size = 9}).changed, waiting_q1);
   EXPECT_EQ(schema.count("delta_job WHERE queue = 'q1' AND state IN ('available', 'scheduled', "
@@ -418,21 +423,22 @@ TEST(admin_pgtest, JobsListGetAndBulkActions) {
             0);
   // Retry the discarded of k1: available now.
   const auto discarded_k1 = schema.count("delta_job WHERE kind = 'k1' AND state = 'discarded'");
-  EXPECT_EQ(admin.retry_jobs({.kinds = {"k1"}, .states = {delta::jobs::JobState::discarded}})
-                .changed,
-            discarded_k1);
+  EXPECT_EQ(
+      admin.retry_jobs({.kinds = {"k1"}, .states = {delta::jobs::JobState::discarded}}).changed,
+      discarded_k1);
   EXPECT_EQ(schema.count("delta_job WHERE kind = 'k1' AND state = 'discarded'"), 0);
   // Delete the completed of q2.
   const auto completed_q2 = schema.count("delta_job WHERE queue = 'q2' AND state = 'completed'");
   ASSERT_GT(completed_q2, 0);
-  EXPECT_EQ(admin.delete_jobs({.queues = {"q2"}, .states = {delta::jobs::JobState::completed}})
-                .changed,
-            completed_q2);
+  EXPECT_EQ(
+      admin.delete_jobs({.queues = {"q2"}, .states = {delta::jobs::JobState::completed}}).changed,
+      completed_q2);
   EXPECT_EQ(schema.count("delta_job WHERE queue = 'q2' AND state = 'completed'"), 0);
   // A running job is never deleted.
-  schema.pool().exec(schema.sql("INSERT INTO {s}.delta_job (kind, queue, state, args, "
-                                "attempted_at, attempted_by, attempt) VALUES ('k1', 'q3', "
-                                "'running', '{{}}', now(), 'someone', 1)"));
+  schema.pool().exec(
+      schema.sql("INSERT INTO {s}.delta_job (kind, queue, state, args, "
+                 "attempted_at, attempted_by, attempt) VALUES ('k1', 'q3', "
+                 "'running', '{{}}', now(), 'someone', 1)"));
   EXPECT_EQ(admin.delete_jobs({.queues = {"q3"}}).changed, 0);
   EXPECT_EQ(schema.count("delta_job WHERE queue = 'q3'"), 1);
   // Cancelling it asks it to stop instead.
@@ -456,6 +462,102 @@ TEST(admin_pgtest, JobsListGetAndBulkActions) {
   EXPECT_EQ(q2_jobs, schema.count("delta_job WHERE queue = 'q2'"));
   admin.resume_queue("q1");
   EXPECT_EQ(schema.count("delta_queue WHERE name = 'q1' AND paused_at IS NULL"), 1);
+}
+
+struct Polled {
+  std::string key;
+  static constexpr std::string_view kind = "polled";
+  std::string id() const { return key; }
+  static delta::ObjectSettings settings() {
+    return {.parallelism = 4, .inform_interval = std::chrono::milliseconds(150)};
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Polled, key)
+
+// Counts its work and its informer runs (which emit nothing).
+class PolledController : public delta::Controller<Polled> {
+ public:
+  delta::WorkResult work(delta::WorkContext&, const delta::Resource<Polled>&) override {
+    ++worked;
+    return delta::synced();
+  }
+  void inform(delta::InformContext&, const delta::InformOptions&,
+              delta::InformSink<Polled>&) override {
+    ++runs;
+  }
+  std::atomic<int> worked{0};
+  std::atomic<int> runs{0};
+};
+
+TEST(admin_pgtest, APausedKindIsNeitherClaimedNorInformedByAnyClientUntilResumed) {
+  ScratchSchema schema("admin", SchemaStart::migrated);
+  auto controller = std::make_shared<PolledController>();
+  auto config = delta::testing::maintenance_config(schema.name());
+  config.controllers.add(controller);
+  config.namespaces["default"] = {.max_workers = 4};
+  // Two clients: a pause must hold in every process.
+  delta::Client first(schema.shared_pool(), config);
+  delta::Client second(delta::testing::make_pool(), config);
+  first.start();
+  second.start();
+  auto admin = make_admin(schema);
+  const auto inform = [&](const std::string& prefix, int n) {
+    std::vector<Polled> objects;
+    for (int i = 0; i < n; ++i)
+      objects.push_back({prefix + std::to_string(i)});
+    first.inform_many(std::span<const Polled>(objects));
+  };
+  inform("before-", 50);
+  ASSERT_TRUE(
+      eventually([&] { return schema.count("delta_resource WHERE state = 'synced'") == 50; }));
+  ASSERT_TRUE(eventually([&] { return controller->runs >= 2; })) << "the informer runs";
+  // The next periodic run is waiting (or running): the listing sees its job.
+  ASSERT_TRUE(eventually([&] { return admin.list_controllers()[0].next_inform_at.has_value(); }));
+  // An informer run on demand.
+  const int before_demand = controller->runs;
+  EXPECT_EQ(admin.schedule_inform("polled", true).job.queue, delta::kInformQueue);
+  ASSERT_TRUE(eventually([&] { return controller->runs > before_demand; }));
+  EXPECT_THROW(admin.schedule_inform("unregistered"), delta::ValidationError);
+  // Informer jobs can be listed by their kind.
+  EXPECT_FALSE(admin.list_jobs({.kinds = {"delta.inform:polled"}}).rows.empty());
+
+  admin.pause_kind("polled");
+  admin.pause_kind("polled");  // idempotent
+  {
+    const auto controllers = admin.list_controllers();
+    ASSERT_EQ(controllers.size(), 1u);
+    EXPECT_TRUE(controllers[0].paused_at.has_value());
+    EXPECT_EQ(controllers[0].clients, 2);
+  }
+  // Informs are still stored, but nobody claims them.
+  inform("during-", 30);
+  EXPECT_EQ(schema.count("delta_resource WHERE object_id LIKE 'during-%' AND state = "
+                         "'scheduled'"),
+            30);
+  // Informer runs already scheduled finish; then none is scheduled.
+  ASSERT_TRUE(eventually([&] {
+    return schema.scalar(
+               "SELECT count(*) FROM {s}.delta_job WHERE queue = $1 AND state IN "
+               "('available', 'scheduled', 'retryable', 'running')",
+               std::string(delta::kInformQueue)) == 0;
+  }));
+  const int runs = controller->runs;
+  EXPECT_TRUE(delta::testing::consistently(
+      [&] {
+        return controller->runs == runs &&
+               schema.count(
+                   "delta_resource WHERE object_id LIKE 'during-%' AND state = "
+                   "'scheduled'") == 30;
+      },
+      std::chrono::milliseconds(1000)));
+
+  admin.resume_kind("polled");
+  EXPECT_FALSE(admin.list_controllers()[0].paused_at.has_value());
+  ASSERT_TRUE(
+      eventually([&] { return schema.count("delta_resource WHERE state = 'synced'") == 80; }));
+  ASSERT_TRUE(eventually([&] { return controller->runs > runs; })) << "periodic informs resume";
+  second.stop();
+  first.stop();
 }
 
 }  // namespace

@@ -1,17 +1,18 @@
 -- Every registered kind (Admin::list_controllers): its informer's settings and state, the
--- informer job waiting to run ($2: the informers' queue), how many live clients ($1: the
+-- informer job waiting to run ($2: the informers' queue; its jobs are of kind
+-- delta.inform:<kind>), how many live clients ($1: the
 -- heartbeat horizon) run it, and its resources per state.
 SELECT k.kind,
        (extract(epoch FROM k.inform_interval) * 1000)::bigint,
        k.last_inform_time, k.last_inform_started_at, k.last_inform_finished_at,
        k.last_inform_error,
        (SELECT min(j.scheduled_at) FROM /* schema */delta_job j
-        WHERE j.queue = $2 AND j.kind = k.kind
+        WHERE j.queue = $2 AND j.kind = 'delta.inform:' || k.kind
           AND j.state IN ('available', 'scheduled', 'retryable')),
        (SELECT count(*) FROM /* schema */delta_client c
         WHERE c.stopped_at IS NULL AND c.heartbeat_at > now() - $1::interval
           AND c.metadata -> 'controllers' ? k.kind),
-       coalesce(s.states, '{}'), coalesce(s.counts, '{}')
+       coalesce(s.states, '{}'), coalesce(s.counts, '{}'), k.paused_at
 FROM /* schema */delta_controller k
 LEFT JOIN LATERAL (
   SELECT array_agg(state::text ORDER BY state) AS states, array_agg(cnt ORDER BY state) AS counts

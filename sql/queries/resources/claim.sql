@@ -4,8 +4,16 @@ WITH picked AS (
   -- Per kind at most its free slots (LATERAL ... LIMIT), at most $4 in all; the outer
   -- LIMIT stops the scan, so rows beyond it are never locked.
   SELECT p.ctid AS tid
-  FROM unnest($1::text[], $2::integer[], $8::timestamptz[], $9::bigint[])
-         AS k(kind, lim, after_run_at, after_id)
+  FROM (
+    -- A paused kind (delta_controller.paused_at) is not claimed: one primary-key probe per
+    -- kind, before any of its rows is read, so that a pause holds in every process from
+    -- its next claim on.
+    SELECT u.*
+    FROM unnest($1::text[], $2::integer[], $8::timestamptz[], $9::bigint[])
+           AS u(kind, lim, after_run_at, after_id)
+    WHERE NOT EXISTS (SELECT FROM /* schema */delta_controller c
+                      WHERE c.kind = u.kind AND c.paused_at IS NOT NULL)
+  ) k
   CROSS JOIN LATERAL (
     SELECT r.ctid FROM /* schema */delta_resource r
     WHERE r.kind = k.kind AND r.state IN ('scheduled', 'failed', 'expired')

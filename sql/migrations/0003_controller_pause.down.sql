@@ -1,0 +1,1 @@
+ALTER TABLE /* schema */delta_controller DROP COLUMN paused_at;
