@@ -116,12 +116,70 @@ TEST_F(cli_overview_pgtest, ControllersListCountsTheKindsResources) {
   EXPECT_EQ(run.exit_code, 0) << run.all();
   const auto lines = lines_of(run.out);
   ASSERT_EQ(lines.size(), 2U) << run.out;
-  EXPECT_TRUE(std::regex_match(lines[0],
-                               std::regex("KIND   CLIENTS  INFORM EVERY  LAST INFORM  NEXT INFORM  "
-                                          "RESOURCES  STATES +INFORM ERROR")))
+  EXPECT_TRUE(
+      std::regex_match(lines[0], std::regex("KIND   CLIENTS  PAUSED  INFORM EVERY  LAST INFORM  "
+                                            "NEXT INFORM  RESOURCES  STATES +INFORM ERROR")))
       << run.out;
-  EXPECT_TRUE(std::regex_match(lines[1], std::regex("thing        1  never         -  .*")))
+  EXPECT_TRUE(std::regex_match(lines[1], std::regex("thing        1  -       never         -  .*")))
       << run.out;
+}
+
+TEST_F(cli_overview_pgtest, ControllersPauseAndResumeAKind) {
+  start_leader();
+  const auto paused = [&] {
+    return scalar(
+        "SELECT count(*) FROM {s}.delta_controller "
+        "WHERE kind = 'thing' AND paused_at IS NOT NULL");
+  };
+  ASSERT_TRUE(eventually([&] {
+    return find(json({"controllers", "list"})["rows"], "kind", "thing").is_object();
+  }));
+  auto run = delta({"controllers", "pause", "thing"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_EQ(run.out, "paused kind thing\n");
+  EXPECT_EQ(run.err, "");
+  EXPECT_EQ(paused(), 1);
+  auto row = find(json({"controllers", "list"})["rows"], "kind", "thing");
+  EXPECT_EQ(row["paused"], true) << row;
+  EXPECT_TRUE(row["paused_at"].is_string()) << row;
+
+  // A paused kind is not worked: a new resource stays scheduled.
+  inform("a");
+  EXPECT_TRUE(
+      delta::testing::consistently([&] { return state("a") == delta::ResourceState::scheduled; },
+                                   std::chrono::milliseconds(300)));
+
+  run = delta({"controllers", "resume", "thing"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_EQ(run.out, "resumed kind thing\n");
+  EXPECT_EQ(paused(), 0);
+  EXPECT_TRUE(eventually(in_state("a", delta::ResourceState::synced)));
+
+  run = delta({"controllers", "pause", "thnig"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_TRUE(contains(run.err, "no controller of kind thnig is known")) << run.all();
+}
+
+TEST_F(cli_overview_pgtest, ControllersInformSchedulesAnInformerRun) {
+  start_leader();
+  ASSERT_TRUE(eventually([&] {
+    return find(json({"controllers", "list"})["rows"], "kind", "thing").is_object();
+  }));
+  const auto run = delta({"controllers", "inform", "thing", "--process-existing"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  std::smatch match;
+  ASSERT_TRUE(std::regex_match(run.out, match,
+                               std::regex("(scheduled an informer run of thing|an informer run "
+                                          "of thing is already waiting) \\(job (\\d+)\\)\n")))
+      << run.out;
+  const auto job = json({"jobs", "get", match[2].str()});
+  EXPECT_EQ(job["queue"], std::string(delta::kInformQueue)) << job;
+  EXPECT_EQ(job["args"]["kind"], "thing") << job;
+  EXPECT_EQ(job["args"]["process_existing"], true) << job;
+
+  const auto missing = delta({"controllers", "inform", "nothing"});
+  EXPECT_EQ(missing.exit_code, 3) << missing.all();
+  EXPECT_TRUE(contains(missing.err, "delta: error: ")) << missing.all();
 }
 
 TEST_F(cli_overview_pgtest, NamespacesListShowsRetention) {

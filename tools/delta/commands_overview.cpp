@@ -1,10 +1,12 @@
-// delta status, delta controllers list, delta namespaces list, delta clients list
+// delta status, delta controllers list | inform | pause | resume, delta namespaces list,
+// delta clients list
 #include <memory>
 #include <string>
 
 #include <fmt/format.h>
 
 #include <delta/admin.hpp>
+#include <delta/errors.hpp>
 
 #include "cli.hpp"
 #include "lists.hpp"
@@ -27,6 +29,75 @@ int status(const GlobalOptions& globals, const ReadArgs& args) {
   return kExitOk;
 }
 
+// The controller of `kind`; NotFound when no client has registered one.
+delta::ControllerInfo find_controller(delta::Admin& admin, const std::string& kind) {
+  for (auto& controller : admin.list_controllers()) {
+    if (controller.kind == kind) return controller;
+  }
+  throw delta::NotFound(fmt::format("no client has registered a controller of kind {}", kind));
+}
+
+int pause_or_resume(const GlobalOptions& globals, const std::string& kind, bool pause) {
+  auto admin = open_admin(globals);
+  // Pausing a kind before its first client registers it is allowed; the name may be a typo.
+  try {
+    find_controller(*admin, kind);
+  } catch (const delta::NotFound&) {
+    fmt::print(stderr, "delta: note: no controller of kind {} is known\n", kind);
+  }
+  if (pause) {
+    admin->pause_kind(kind);
+  } else {
+    admin->resume_kind(kind);
+  }
+  fmt::print("{} kind {}\n", pause ? "paused" : "resumed", kind);
+  return kExitOk;
+}
+
+int schedule_inform(const GlobalOptions& globals, const std::string& kind, bool process_existing) {
+  auto admin = open_admin(globals);
+  find_controller(*admin, kind);
+  const auto result = admin->schedule_inform(kind, process_existing);
+  if (result.unique_skipped_as_duplicate) {
+    fmt::print("an informer run of {} is already waiting (job {})\n", kind, result.job.id);
+  } else {
+    fmt::print("scheduled an informer run of {} (job {})\n", kind, result.job.id);
+  }
+  return kExitOk;
+}
+
+void add_controller_commands(CLI::App& app, Cli& cli) {
+  auto* controllers = add_group(app, "controllers", "Resource kinds and their informers");
+  add_list_command(
+      *controllers, cli, "List the kinds clients registered, with their informers",
+      [](delta::Admin& admin) { return admin.list_controllers(); }, controller_json,
+      [](const auto& rows) { return controller_table(rows, delta::now()); });
+
+  struct InformArgs {
+    std::string kind;
+    bool process_existing = false;
+  };
+  auto inform = std::make_shared<InformArgs>();
+  auto* command =
+      add_command(*controllers, "inform", "Run the kind's informer now, on a client that has it");
+  command->add_option("kind", inform->kind, "The kind")->required();
+  command->add_flag("--process-existing", inform->process_existing,
+                    "Work the objects it lists even when they did not change");
+  on_run(command, cli, [&cli, inform] {
+    return schedule_inform(cli.globals, inform->kind, inform->process_existing);
+  });
+
+  for (const bool pause : {true, false}) {
+    auto kind = std::make_shared<std::string>();
+    auto* toggle = add_command(*controllers, pause ? "pause" : "resume",
+                               pause ? "Stop every process claiming and periodically informing "
+                                       "a kind"
+                                     : "Let processes claim and inform a paused kind again");
+    toggle->add_option("kind", *kind, "The kind")->required();
+    on_run(toggle, cli, [&cli, kind, pause] { return pause_or_resume(cli.globals, *kind, pause); });
+  }
+}
+
 }  // namespace
 
 void add_overview_commands(CLI::App& app, Cli& cli) {
@@ -35,11 +106,7 @@ void add_overview_commands(CLI::App& app, Cli& cli) {
   add_output_option(command, args->format);
   on_run(command, cli, [&cli, args] { return status(cli.globals, *args); });
 
-  add_list_command(
-      *add_group(app, "controllers", "Resource kinds and their informers"), cli,
-      "List the kinds clients registered, with their informers",
-      [](delta::Admin& admin) { return admin.list_controllers(); }, controller_json,
-      [](const auto& controllers) { return controller_table(controllers, delta::now()); });
+  add_controller_commands(app, cli);
   add_list_command(
       *add_group(app, "namespaces", "Namespaces of resources"), cli,
       "List namespaces with their expiry, retention and resources",

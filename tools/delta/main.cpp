@@ -5,7 +5,8 @@
 //   delta status                     the whole picture           (commands_overview.cpp)
 //   delta resources ...              list, count, act on them    (commands_resources.cpp)
 //   delta jobs ... / queues ...      the job queue               (commands_jobs.cpp)
-//   delta controllers|namespaces|clients list                    (commands_overview.cpp)
+//   delta controllers ...            kinds: list, inform, pause  (commands_overview.cpp)
+//   delta namespaces|clients list                                (commands_overview.cpp)
 //
 // Exit codes: 0 success, 1 runtime or database error, 2 usage error, 3 not found,
 // 4 cannot connect to the database, 5 schema error (unmigrated or newer than this build).

@@ -377,6 +377,8 @@ Json controller_json(const delta::ControllerInfo& controller) {
           {"last_inform_error", json_text(controller.last_inform_error)},
           {"next_inform_at", json_time(controller.next_inform_at)},
           {"clients", controller.clients},
+          {"paused", controller.paused_at.has_value()},
+          {"paused_at", json_time(controller.paused_at)},
           {"states", states_json(states)},
           {"total", total_of(states)}};
 }
@@ -385,6 +387,7 @@ Table controller_table(const std::vector<delta::ControllerInfo>& controllers,
                        delta::Timestamp now) {
   Table table({{"KIND"},
                {"CLIENTS", Align::right},
+               {"PAUSED"},
                {"INFORM EVERY"},
                {"LAST INFORM"},
                {"NEXT INFORM"},
@@ -393,7 +396,7 @@ Table controller_table(const std::vector<delta::ControllerInfo>& controllers,
                {"INFORM ERROR", Align::left, 40}});
   for (const auto& controller : controllers) {
     const auto states = per_state(controller.states);
-    table.add({controller.kind, std::to_string(controller.clients),
+    table.add({controller.kind, std::to_string(controller.clients), ago(controller.paused_at, now),
                controller.inform_interval ? human_duration(controller.inform_interval) : "never",
                ago(controller.last_inform_finished_at, now), ago(controller.next_inform_at, now),
                std::to_string(total_of(states)), states_cell(states),
