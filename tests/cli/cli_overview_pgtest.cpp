@@ -157,7 +157,7 @@ TEST_F(cli_overview_pgtest, ControllersPauseAndResumeAKind) {
 
   run = delta({"controllers", "pause", "thnig"});
   EXPECT_EQ(run.exit_code, 0) << run.all();
-  EXPECT_TRUE(contains(run.err, "no controller of kind thnig is known")) << run.all();
+  EXPECT_TRUE(contains(run.err, "no kind thnig is known")) << run.all();
 }
 
 TEST_F(cli_overview_pgtest, ControllersInformSchedulesAnInformerRun) {

@@ -1,6 +1,8 @@
 #include "cli.hpp"
 
 #include <cstdio>
+#include <memory>
+#include <string>
 #include <utility>
 
 #include <fmt/format.h>
@@ -65,6 +67,24 @@ std::unique_ptr<delta::Admin> open_admin(const GlobalOptions& options) {
   delta::check_schema(*pool, options.schema);
   return std::make_unique<delta::Admin>(std::move(pool),
                                         delta::AdminOptions{.schema = options.schema});
+}
+
+void add_pause_commands(CLI::App& group, Cli& cli, const PauseTarget& target) {
+  for (const bool pause : {true, false}) {
+    auto name = std::make_shared<std::string>();
+    auto* command = add_command(group, pause ? "pause" : "resume",
+                                pause ? target.pause_description : target.resume_description);
+    command->add_option(target.what, *name, "The " + target.what)->required();
+    on_run(command, cli, [&cli, name, pause, target] {
+      auto admin = open_admin(cli.globals);
+      if (!target.known(*admin, *name)) {
+        fmt::print(stderr, "delta: note: no {} {} is known\n", target.what, *name);
+      }
+      target.set(*admin, *name, pause);
+      fmt::print("{} {} {}\n", pause ? "paused" : "resumed", target.what, *name);
+      return kExitOk;
+    });
+  }
 }
 
 void print_error(const std::string& message) {

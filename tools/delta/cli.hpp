@@ -65,6 +65,18 @@ std::shared_ptr<delta::pg::Pool> connect(const GlobalOptions& options);
 // An Admin on a database whose schema is at this build's version (SchemaError otherwise).
 std::unique_ptr<delta::Admin> open_admin(const GlobalOptions& options);
 
+// What `pause NAME` and `resume NAME` act on (a queue, a kind).
+struct PauseTarget {
+  std::string what;  // "queue", "kind"
+  std::string pause_description;
+  std::string resume_description;
+  // Whether `name` is known; pausing an unknown one is allowed, with a note (maybe a typo).
+  std::function<bool(delta::Admin&, const std::string& name)> known;
+  std::function<void(delta::Admin&, const std::string& name, bool pause)> set;
+};
+// `pause NAME` and `resume NAME` under `group`; each prints "paused <what> NAME".
+void add_pause_commands(CLI::App& group, Cli& cli, const PauseTarget& target);
+
 // Prints "delta: error: <message>" to standard error.
 void print_error(const std::string& message);
 

@@ -113,23 +113,6 @@ void add_bulk_command(CLI::App& jobs, Cli& cli, const std::string& name,
   });
 }
 
-int pause_or_resume(const GlobalOptions& globals, const std::string& queue, bool pause) {
-  auto admin = open_admin(globals);
-  // A queue is known once it had jobs or was paused; a name that is neither may be a typo.
-  const auto queues = admin->list_queues();
-  if (std::none_of(queues.begin(), queues.end(),
-                   [&](const delta::QueueInfo& info) { return info.name == queue; })) {
-    fmt::print(stderr, "delta: note: no queue {} is known (it has had no jobs)\n", queue);
-  }
-  if (pause) {
-    admin->pause_queue(queue);
-  } else {
-    admin->resume_queue(queue);
-  }
-  fmt::print("{} queue {}\n", pause ? "paused" : "resumed", queue);
-  return kExitOk;
-}
-
 }  // namespace
 
 void add_job_commands(CLI::App& app, Cli& cli) {
@@ -156,15 +139,20 @@ void add_job_commands(CLI::App& app, Cli& cli) {
       *queues, cli, "List queues with their jobs per state",
       [](delta::Admin& admin) { return admin.list_queues(); }, queue_json,
       [](const auto& rows) { return queue_table(rows, delta::now()); });
-  for (const bool pause : {true, false}) {
-    auto queue = std::make_shared<std::string>();
-    auto* command = add_command(*queues, pause ? "pause" : "resume",
-                                pause ? "Stop every process fetching jobs from a queue"
-                                      : "Let processes fetch jobs from a paused queue again");
-    command->add_option("queue", *queue, "The queue")->required();
-    on_run(command, cli,
-           [&cli, queue, pause] { return pause_or_resume(cli.globals, *queue, pause); });
-  }
+  add_pause_commands(
+      *queues, cli,
+      {.what = "queue",
+       .pause_description = "Stop every process fetching jobs from a queue",
+       .resume_description = "Let processes fetch jobs from a paused queue again",
+       // A queue is known once it had jobs or was paused.
+       .known =
+           [](delta::Admin& admin, const std::string& name) {
+             const auto known = admin.list_queues();
+             return std::any_of(known.begin(), known.end(),
+                                [&](const delta::QueueInfo& info) { return info.name == name; });
+           },
+       .set = [](delta::Admin& admin, const std::string& name,
+                 bool pause) { pause ? admin.pause_queue(name) : admin.resume_queue(name); }});
 }
 
 }  // namespace delta_cli

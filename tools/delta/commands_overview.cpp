@@ -37,23 +37,6 @@ delta::ControllerInfo find_controller(delta::Admin& admin, const std::string& ki
   throw delta::NotFound(fmt::format("no client has registered a controller of kind {}", kind));
 }
 
-int pause_or_resume(const GlobalOptions& globals, const std::string& kind, bool pause) {
-  auto admin = open_admin(globals);
-  // Pausing a kind before its first client registers it is allowed; the name may be a typo.
-  try {
-    find_controller(*admin, kind);
-  } catch (const delta::NotFound&) {
-    fmt::print(stderr, "delta: note: no controller of kind {} is known\n", kind);
-  }
-  if (pause) {
-    admin->pause_kind(kind);
-  } else {
-    admin->resume_kind(kind);
-  }
-  fmt::print("{} kind {}\n", pause ? "paused" : "resumed", kind);
-  return kExitOk;
-}
-
 int schedule_inform(const GlobalOptions& globals, const std::string& kind, bool process_existing) {
   auto admin = open_admin(globals);
   find_controller(*admin, kind);
@@ -87,15 +70,23 @@ void add_controller_commands(CLI::App& app, Cli& cli) {
     return schedule_inform(cli.globals, inform->kind, inform->process_existing);
   });
 
-  for (const bool pause : {true, false}) {
-    auto kind = std::make_shared<std::string>();
-    auto* toggle = add_command(*controllers, pause ? "pause" : "resume",
-                               pause ? "Stop every process claiming and periodically informing "
-                                       "a kind"
-                                     : "Let processes claim and inform a paused kind again");
-    toggle->add_option("kind", *kind, "The kind")->required();
-    on_run(toggle, cli, [&cli, kind, pause] { return pause_or_resume(cli.globals, *kind, pause); });
-  }
+  add_pause_commands(
+      *controllers, cli,
+      {.what = "kind",
+       .pause_description = "Stop every process claiming and periodically informing a kind",
+       .resume_description = "Let processes claim and inform a paused kind again",
+       // Pausing a kind before its first client registers it is allowed.
+       .known =
+           [](delta::Admin& admin, const std::string& name) {
+             try {
+               find_controller(admin, name);
+               return true;
+             } catch (const delta::NotFound&) {
+               return false;
+             }
+           },
+       .set = [](delta::Admin& admin, const std::string& name,
+                 bool pause) { pause ? admin.pause_kind(name) : admin.resume_kind(name); }});
 }
 
 }  // namespace
