@@ -7,7 +7,7 @@
 // unworked); nothing goes on silently as if all were well.
 #pragma once
 
-#include <source_location>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,13 +20,25 @@ class InvariantError : public Error {
   using Error::Error;
 };
 
+// Where a check is written: what std::source_location holds, which libstdc++ offers only to
+// compilers with __builtin_source_location (not clang before 15, which builds fuzz/). As a
+// default argument, current() is evaluated where the function that has it is called.
+struct SourceLocation {
+  static constexpr SourceLocation current(const char* file = __builtin_FILE(),
+                                          std::uint_least32_t line = __builtin_LINE()) noexcept {
+    return {file, line};
+  }
+  const char* file_name;
+  std::uint_least32_t line;
+};
+
 // "internal error (a bug in delta) at file:line: <what>".
 std::string invariant_message(std::string_view what,
-                              std::source_location where = std::source_location::current());
+                              SourceLocation where = SourceLocation::current());
 
 // Throws InvariantError naming `what` unless `condition` holds.
 inline void check_invariant(bool condition, std::string_view what,
-                            std::source_location where = std::source_location::current()) {
+                            SourceLocation where = SourceLocation::current()) {
   if (!condition) throw InvariantError(invariant_message(what, where));
 }
 

@@ -34,7 +34,7 @@ NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Comple
                    });
                  },
              .running_of =
-                 [this](const Claimed& claimed) {
+                 [](const Claimed& claimed) {
                    return Working{claimed.row.id, claimed.row.attempted_at.value_or(Timestamp{}),
                                   claimed.kind_index};
                  },

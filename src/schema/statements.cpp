@@ -37,11 +37,14 @@ std::string render_sql(std::string_view sql, std::string_view schema,
   std::size_t dropped = 0;
   std::string out;
   out.reserve(sql.size() + sql.size() / 8);
+  const auto line_breaks = [](std::string_view text) {
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  };
   const auto emit = [&](std::string_view text) {
     if (dropped == 0) {
       out.append(text);
     } else {
-      out.append(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')), '\n');
+      out.append(line_breaks(text), '\n');
     }
   };
 
@@ -92,6 +95,8 @@ std::string render_sql(std::string_view sql, std::string_view schema,
     } else {
       fail(source, fmt::format("unknown placeholder {}", placeholder));
     }
+    // A placeholder written over several lines leaves its line breaks too.
+    out.append(line_breaks(placeholder), '\n');
     pos = close + 2;
   }
   emit(sql.substr(pos));

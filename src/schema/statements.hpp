@@ -50,10 +50,10 @@ struct Condition {
 
 // `sql` with every placeholder replaced for `schema` and its optional parts kept or
 // dropped as `conditions` say, in one pass. A dropped part leaves its line breaks behind,
-// so that the line numbers of a server error still match the file. Throws Error naming
-// what is wrong: an unknown placeholder, a condition `conditions` does not set, an
-// unbalanced /* if */ or /* end */, a placeholder inside a -- comment, an unclosed
-// block comment.
+// and so does a placeholder written over several lines, so that the line numbers of a
+// server error still match the file. Throws Error naming what is wrong: an unknown
+// placeholder, a condition `conditions` does not set, an unbalanced /* if */ or
+// /* end */, a placeholder inside a -- comment, an unclosed block comment.
 std::string render(std::string_view sql, std::string_view schema,
                    std::initializer_list<Condition> conditions = {});
 

@@ -20,6 +20,7 @@
 #include <delta/pg_values.hpp>
 #include <delta/time.hpp>
 
+#include "support/binary_array.hpp"
 #include "support/instant.hpp"
 
 namespace {
@@ -32,7 +33,9 @@ using delta::pg::Codec;
 using delta::pg::Params;
 namespace detail = delta::pg::detail;
 namespace oid = delta::pg::oid;
+using delta::testing::BinaryArray;
 using delta::testing::kInstant;
+using delta::testing::parse_binary_array;
 using namespace std::chrono_literals;
 
 using OptionalStrings = std::vector<std::optional<std::string>>;
@@ -55,47 +58,6 @@ void expect_bad_input(Fn decode, std::string_view what) {
   } catch (const std::exception& e) {
     ADD_FAILURE() << "wrong exception type decoding " << what << ": " << e.what();
   }
-}
-
-// A binary array parameter taken apart (PostgreSQL's array_send layout).
-struct BinaryArray {
-  std::uint32_t ndim = 0;
-  std::uint32_t has_null = 0;
-  std::uint32_t element_oid = 0;
-  std::uint32_t lower_bound = 0;
-  OptionalStrings elements;  // each element's bytes; NULL elements empty
-};
-
-BinaryArray parse_binary_array(const std::string& data) {
-  std::size_t pos = 0;
-  auto u32 = [&] {
-    if (pos + 4 > data.size()) throw std::runtime_error("binary array cut short");
-    std::uint32_t value = 0;
-    for (int i = 0; i < 4; ++i)
-      value = (value << 8) | static_cast<unsigned char>(data[pos++]);
-    return value;
-  };
-  BinaryArray array;
-  array.ndim = u32();
-  array.has_null = u32();
-  array.element_oid = u32();
-  std::uint32_t count = 0;
-  if (array.ndim == 1) {
-    count = u32();
-    array.lower_bound = u32();
-  }
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const std::uint32_t length = u32();
-    if (length == 0xFFFFFFFFu) {
-      array.elements.emplace_back(std::nullopt);
-      continue;
-    }
-    if (pos + length > data.size()) throw std::runtime_error("binary array element cut short");
-    array.elements.emplace_back(data.substr(pos, length));
-    pos += length;
-  }
-  if (pos != data.size()) throw std::runtime_error("bytes after the binary array");
-  return array;
 }
 
 Bytes bytes(std::initializer_list<int> values) {

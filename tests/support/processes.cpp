@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
 #include <system_error>
 #include <utility>
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -81,6 +83,20 @@ bool WorkerProcess::wait_for_line(const std::string& line, milliseconds timeout)
 
 void WorkerProcess::kill_hard() {
   if (reaped_ || pid_ <= 0) return;
+  // A worker that ended by itself before it was killed failed: a sanitizer report (which
+  // the sanitizer presets end with exit code 86), an exception, a crash. That fails the
+  // test, which would otherwise not look at the worker again.
+  if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
+    reaped_ = true;
+    if (!WIFEXITED(status_) || WEXITSTATUS(status_) != 0) {
+      ADD_FAILURE() << "worker " << client_id_ << " (pid " << pid_ << ") ended by itself "
+                    << (WIFEXITED(status_)
+                            ? "with exit code " + std::to_string(WEXITSTATUS(status_))
+                            : "on signal " + std::to_string(WTERMSIG(status_)))
+                    << " before it was killed; its stderr is above";
+    }
+    return;
+  }
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, &status_, 0);
   reaped_ = true;

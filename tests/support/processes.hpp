@@ -11,7 +11,8 @@
 namespace delta::testing {
 
 // One running worker program. The destructor SIGKILLs and reaps it if it still runs, so
-// no test leaves a process behind, whatever assertion failed. Not thread-safe.
+// no test leaves a process behind, whatever assertion failed (and fails the test if it had
+// ended by itself with a failure, see kill_hard). Not thread-safe.
 class WorkerProcess {
  public:
   // Spawns `program --client-id <client_id> --parent-pid <this process> <args...>` with
@@ -30,7 +31,9 @@ class WorkerProcess {
   // `timeout` for it; false at once once its stdout is closed without it.
   bool wait_for_line(const std::string& line, std::chrono::milliseconds timeout);
 
-  // The crash case: SIGKILL, then reap. Does nothing once the process is reaped.
+  // The crash case: SIGKILL, then reap. Does nothing once the process is reaped. A process
+  // that already ended by itself with a failure (a non-zero exit code, a signal) fails the
+  // test instead (ADD_FAILURE).
   void kill_hard();
 
   // SIGTERM (a graceful client.stop()); returns the exit code once the process has
