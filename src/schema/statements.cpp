@@ -81,6 +81,8 @@ std::string render_sql(std::string_view sql, std::string_view schema,
         fail(source,
              fmt::format("{} nests includes deeper than {}", placeholder, kMaxIncludeDepth));
       }
+      // Looked up even inside a dropped part, so that a bad name is an error whatever the
+      // conditions.
       std::string_view fragment = query(name);
       while (!fragment.empty() && fragment.back() == '\n')
         fragment.remove_suffix(1);
