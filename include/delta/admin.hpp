@@ -102,6 +102,17 @@ struct BulkResult {
   bool dry_run = false;
 };
 
+// What an informer run wrote: of the objects it emitted, how many were new, changed,
+// unchanged, older than the stored version (stale) or deleted resources it left alone.
+struct InformCounts {
+  std::int64_t emitted = 0;
+  std::int64_t inserted = 0;
+  std::int64_t changed = 0;
+  std::int64_t unchanged = 0;
+  std::int64_t stale = 0;
+  std::int64_t skipped_deleted = 0;
+};
+
 // One row of delta_controller: a kind some client registered, with its informer's state.
 struct ControllerInfo {
   std::string kind{};
@@ -110,6 +121,9 @@ struct ControllerInfo {
   std::optional<Timestamp> last_inform_started_at{};
   std::optional<Timestamp> last_inform_finished_at{};
   std::optional<std::string> last_inform_error{};
+  // What the last finished run wrote (a failed run: what it wrote before it failed);
+  // unset until a run finishes.
+  std::optional<InformCounts> last_inform_counts{};
   std::optional<Timestamp> next_inform_at{};  // the informer job waiting to run, if any
   int clients = 0;                            // live clients that run the kind
   std::vector<ResourceCount> states{};        // resources of the kind per state

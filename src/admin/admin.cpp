@@ -62,6 +62,18 @@ std::optional<std::chrono::milliseconds> millis(const pg::Row& row, int column) 
   return std::chrono::milliseconds(*value);
 }
 
+// Columns first..first+5 of a controllers row; unset while the first is NULL (no run yet).
+std::optional<InformCounts> inform_counts(const pg::Row& row, int first) {
+  if (row.is_null(first)) return std::nullopt;
+  auto at = [&](int offset) { return row.get<std::int64_t>(first + offset); };
+  return InformCounts{.emitted = at(0),
+                      .inserted = at(1),
+                      .changed = at(2),
+                      .unchanged = at(3),
+                      .stale = at(4),
+                      .skipped_deleted = at(5)};
+}
+
 // Two parallel arrays (states, counts) as ResourceCounts by state.
 std::vector<ResourceCount> state_counts(const pg::Row& row, int states_column) {
   const auto states = row.get<std::vector<std::string>>(states_column);
@@ -354,6 +366,7 @@ std::vector<ControllerInfo> Admin::list_controllers() {
                    .last_inform_started_at = row.get<std::optional<Timestamp>>(3),
                    .last_inform_finished_at = row.get<std::optional<Timestamp>>(4),
                    .last_inform_error = row.get<std::optional<std::string>>(5),
+                   .last_inform_counts = inform_counts(row, 11),
                    .next_inform_at = row.get<std::optional<Timestamp>>(6),
                    .clients = static_cast<int>(row.get<std::int64_t>(7)),
                    .states = state_counts(row, 8),

@@ -256,13 +256,13 @@ jobs::JobResult Informers::run(jobs::JobContext& job, const std::string& kind,
   }
   const bool succeeded = error.empty();
   auto moved_to = sink.cursor(succeeded, run.started_at);
-  {
-    auto conn = ctx_.pool().acquire();
-    ctx_.store.end_inform(*conn, kind, moved_to, error, ctx_.now());
-  }
-  run.finished_at = ctx_.now().value_or(delta::now());
   run.succeeded = succeeded;
   run.error = error;
+  {
+    auto conn = ctx_.pool().acquire();
+    ctx_.store.end_inform(*conn, run, moved_to, ctx_.now());
+  }
+  run.finished_at = ctx_.now().value_or(delta::now());
   run.cursor = cursor;
   if (moved_to && (!cursor || *moved_to > *cursor)) run.cursor = moved_to;
   ctx_.log(succeeded ? LogLevel::info : LogLevel::warn,

@@ -88,10 +88,13 @@ std::optional<Timestamp> ResourceStore::begin_inform(pg::Connection& conn, const
   return result[0].get<std::optional<Timestamp>>(0);
 }
 
-void ResourceStore::end_inform(pg::Connection& conn, const std::string& kind,
-                               std::optional<Timestamp> cursor, const std::string& error,
-                               std::optional<Timestamp> now) {
-  conn.exec_prepared(end_inform_, pg::Params(kind, cursor, error, now));
+void ResourceStore::end_inform(pg::Connection& conn, const InformRun& run,
+                               std::optional<Timestamp> cursor, std::optional<Timestamp> now) {
+  auto count = [](std::size_t n) { return static_cast<std::int64_t>(n); };
+  conn.exec_prepared(end_inform_,
+                     pg::Params(run.kind, cursor, run.error, now, count(run.emitted),
+                                count(run.inserted), count(run.changed), count(run.unchanged),
+                                count(run.stale), count(run.skipped_deleted)));
 }
 
 void ResourceStore::disable_informs(pg::Connection& conn, const std::string& kind) {

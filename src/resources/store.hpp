@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <delta/controller.hpp>
 #include <delta/resource.hpp>
 
 #include "pg/connection.hpp"
@@ -139,10 +140,10 @@ class ResourceStore {
   // The cursor of `kind` (nullopt: none yet); marks the run started.
   std::optional<Timestamp> begin_inform(pg::Connection& conn, const std::string& kind,
                                         std::optional<Timestamp> now);
-  // Records the end of a run: the cursor moves to `cursor` unless that is older than the
-  // stored one; `error` empty on success.
-  void end_inform(pg::Connection& conn, const std::string& kind, std::optional<Timestamp> cursor,
-                  const std::string& error, std::optional<Timestamp> now);
+  // Records the end of `run`: the cursor moves to `cursor` unless that is older than the
+  // stored one; `run.error` empty on success; the run's counts are kept for operators.
+  void end_inform(pg::Connection& conn, const InformRun& run, std::optional<Timestamp> cursor,
+                  std::optional<Timestamp> now);
   // Turns periodic informs of `kind` off (its controller has no informer).
   void disable_informs(pg::Connection& conn, const std::string& kind);
   // Kinds whose inform interval has passed since their last run started, with the

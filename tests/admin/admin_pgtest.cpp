@@ -3,7 +3,9 @@
 // queues, clients, status, and bad arguments.
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -558,6 +560,117 @@ TEST(admin_pgtest, APausedKindIsNeitherClaimedNorInformedByAnyClientUntilResumed
   ASSERT_TRUE(eventually([&] { return controller->runs > runs; })) << "periodic informs resume";
   second.stop();
   first.stop();
+}
+
+struct Listed {
+  std::string key;
+  int value = 0;
+  static constexpr std::string_view kind = "listed";
+  std::string id() const { return key; }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Listed, key, value)
+
+// Its informer emits `objects`, then throws if `fail` is set.
+class ListedController : public delta::Controller<Listed> {
+ public:
+  delta::WorkResult work(delta::WorkContext&, const delta::Resource<Listed>&) override {
+    return delta::synced();
+  }
+  void inform(delta::InformContext&, const delta::InformOptions&,
+              delta::InformSink<Listed>& sink) override {
+    std::vector<Listed> now;
+    {
+      std::lock_guard lock(mutex);
+      now = objects;
+    }
+    for (const auto& object : now)
+      sink.emit(object);
+    if (fail) throw std::runtime_error("source went away");
+  }
+  void set(std::vector<Listed> next) {
+    std::lock_guard lock(mutex);
+    objects = std::move(next);
+  }
+  std::atomic<bool> fail{false};
+
+ private:
+  std::mutex mutex;
+  std::vector<Listed> objects;
+};
+
+TEST(admin_pgtest, ControllersHaveWhatTheLastInformerRunWrote) {
+  ScratchSchema schema("admin", SchemaStart::migrated);
+  auto controller = std::make_shared<ListedController>();
+  auto config = delta::testing::maintenance_config(schema.name());
+  config.controllers.add(controller);  // no namespaces: nothing is worked
+  delta::Client client(schema.shared_pool(), config);
+  client.start();
+  auto admin = make_admin(schema);
+  const auto listed = [&] {
+    for (const auto& info : admin.list_controllers())
+      if (info.kind == "listed") return info;
+    ADD_FAILURE() << "kind listed is not registered";
+    return delta::ControllerInfo{};
+  };
+  ASSERT_TRUE(eventually([&] { return !admin.list_controllers().empty(); }));
+  EXPECT_FALSE(listed().last_inform_counts.has_value()) << "no run has finished";
+
+  // Stored before the run: a-0..a-9 with value 0, a-9 then deleted.
+  std::vector<Listed> stored;
+  for (int i = 0; i < 10; ++i)
+    stored.push_back({"a-" + std::to_string(i), 0});
+  client.inform_many(std::span<const Listed>(stored));
+  schema.pool().exec(
+      schema.sql("UPDATE {s}.delta_resource SET state = 'deleted' WHERE object_id = 'a-9'"));
+  // The run: a-0..a-4 unchanged, a-5..a-8 changed, a-9 deleted (left alone), b-0..b-2 new.
+  std::vector<Listed> emitted;
+  for (int i = 0; i < 10; ++i)
+    emitted.push_back({"a-" + std::to_string(i), i < 5 ? 0 : 1});
+  for (int i = 0; i < 3; ++i)
+    emitted.push_back({"b-" + std::to_string(i), 0});
+  controller->set(emitted);
+  const auto started = delta::now();
+  admin.schedule_inform("listed");
+  ASSERT_TRUE(eventually([&] {
+    const auto info = listed();
+    return info.last_inform_finished_at && *info.last_inform_finished_at >= started;
+  }));
+  auto info = listed();
+  ASSERT_TRUE(info.last_inform_counts.has_value());
+  EXPECT_EQ(info.last_inform_counts->emitted, 13);
+  EXPECT_EQ(info.last_inform_counts->inserted, 3);
+  EXPECT_EQ(info.last_inform_counts->changed, 4);
+  EXPECT_EQ(info.last_inform_counts->unchanged, 5);
+  EXPECT_EQ(info.last_inform_counts->stale, 0);
+  EXPECT_EQ(info.last_inform_counts->skipped_deleted, 1);
+  EXPECT_FALSE(info.last_inform_error.has_value());
+  // The same as the client's own record of the run.
+  const auto run = client.last_inform_run("listed");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(static_cast<std::int64_t>(run->inserted), info.last_inform_counts->inserted);
+  EXPECT_EQ(static_cast<std::int64_t>(run->unchanged), info.last_inform_counts->unchanged);
+
+  // A failed run records what it wrote before it failed, and why it failed.
+  ASSERT_TRUE(eventually([&] {
+    return schema.count("delta_job WHERE kind = 'delta.inform:listed' AND state = 'completed'") ==
+           1;
+  }));
+  controller->set({{"c-0", 0}, {"a-0", 0}});
+  controller->fail = true;
+  const auto failing = delta::now();
+  admin.schedule_inform("listed");
+  ASSERT_TRUE(eventually([&] {
+    info = listed();
+    return info.last_inform_error.has_value() && info.last_inform_finished_at &&
+           *info.last_inform_finished_at >= failing;
+  }));
+  EXPECT_NE(info.last_inform_error->find("source went away"), std::string::npos)
+      << *info.last_inform_error;
+  ASSERT_TRUE(info.last_inform_counts.has_value());
+  EXPECT_EQ(info.last_inform_counts->emitted, 2);
+  EXPECT_EQ(info.last_inform_counts->inserted + info.last_inform_counts->unchanged, 2)
+      << "c-0 is new the first time; a retry of the run finds it stored";
+  client.stop();
 }
 
 }  // namespace

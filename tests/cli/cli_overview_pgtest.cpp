@@ -111,6 +111,7 @@ TEST_F(cli_overview_pgtest, ControllersListCountsTheKindsResources) {
   EXPECT_EQ(row["inform_interval_ms"], nullptr) << "Thing has no periodic informs";
   EXPECT_TRUE(row["states"].is_object()) << row;
   EXPECT_EQ(row["states"].size(), 7U) << "every state, zero or not: " << row;
+  EXPECT_EQ(row["last_inform"], nullptr) << "Thing's informer has never run: " << row;
 
   const auto run = delta({"controllers", "list"});
   EXPECT_EQ(run.exit_code, 0) << run.all();
@@ -118,10 +119,24 @@ TEST_F(cli_overview_pgtest, ControllersListCountsTheKindsResources) {
   ASSERT_EQ(lines.size(), 2U) << run.out;
   EXPECT_TRUE(
       std::regex_match(lines[0], std::regex("KIND   CLIENTS  PAUSED  INFORM EVERY  LAST INFORM  "
-                                            "NEXT INFORM  RESOURCES  STATES +INFORM ERROR")))
+                                            "WROTE  NEXT INFORM  RESOURCES  STATES +INFORM ERROR")))
       << run.out;
   EXPECT_TRUE(std::regex_match(lines[1], std::regex("thing        1  -       never         -  .*")))
       << run.out;
+
+  // What a finished run wrote, as a run stores it.
+  pool().exec(
+      sql("UPDATE {s}.delta_controller SET last_inform_finished_at = now(), "
+          "last_inform_emitted = 12, last_inform_inserted = 3, last_inform_changed = 2, "
+          "last_inform_unchanged = 6, last_inform_stale = 0, last_inform_skipped_deleted = 1 "
+          "WHERE kind = 'thing'"));
+  row = find(json({"controllers", "list"})["rows"], "kind", "thing");
+  EXPECT_EQ(row["last_inform"], nlohmann::json::parse(R"({"emitted": 12, "inserted": 3,
+      "changed": 2, "unchanged": 6, "stale": 0, "skipped_deleted": 1})"))
+      << row;
+  const auto wrote = delta({"controllers", "list"});
+  EXPECT_TRUE(contains(wrote.out, "  12 emitted: 3 new, 2 changed, 6 same, 1 deleted  "))
+      << wrote.out;
 }
 
 TEST_F(cli_overview_pgtest, ControllersPauseAndResumeAKind) {

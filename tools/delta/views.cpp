@@ -367,6 +367,35 @@ Table queue_table(const std::vector<delta::QueueInfo>& queues, delta::Timestamp 
 
 // ---- controllers, namespaces, clients ----
 
+namespace {
+
+Json inform_counts_json(const std::optional<delta::InformCounts>& counts) {
+  if (!counts) return nullptr;
+  return {{"emitted", counts->emitted}, {"inserted", counts->inserted},
+          {"changed", counts->changed}, {"unchanged", counts->unchanged},
+          {"stale", counts->stale},     {"skipped_deleted", counts->skipped_deleted}};
+}
+
+// "1200 emitted: 3 new, 10 changed, 1187 same" (parts that are 0 left out), or "-".
+std::string inform_counts_cell(const std::optional<delta::InformCounts>& counts) {
+  if (!counts) return "-";
+  std::string cell = fmt::format("{} emitted", counts->emitted);
+  const std::pair<std::int64_t, const char*> parts[] = {{counts->inserted, "new"},
+                                                        {counts->changed, "changed"},
+                                                        {counts->unchanged, "same"},
+                                                        {counts->stale, "stale"},
+                                                        {counts->skipped_deleted, "deleted"}};
+  const char* separator = ": ";
+  for (const auto& [count, what] : parts) {
+    if (count == 0) continue;
+    cell += fmt::format("{}{} {}", separator, count, what);
+    separator = ", ";
+  }
+  return cell;
+}
+
+}  // namespace
+
 Json controller_json(const delta::ControllerInfo& controller) {
   const auto states = per_state(controller.states);
   return {{"kind", controller.kind},
@@ -375,6 +404,7 @@ Json controller_json(const delta::ControllerInfo& controller) {
           {"last_inform_started_at", json_time(controller.last_inform_started_at)},
           {"last_inform_finished_at", json_time(controller.last_inform_finished_at)},
           {"last_inform_error", json_text(controller.last_inform_error)},
+          {"last_inform", inform_counts_json(controller.last_inform_counts)},
           {"next_inform_at", json_time(controller.next_inform_at)},
           {"clients", controller.clients},
           {"paused", controller.paused_at.has_value()},
@@ -390,6 +420,7 @@ Table controller_table(const std::vector<delta::ControllerInfo>& controllers,
                {"PAUSED"},
                {"INFORM EVERY"},
                {"LAST INFORM"},
+               {"WROTE", Align::left, 50},
                {"NEXT INFORM"},
                {"RESOURCES", Align::right},
                {"STATES", Align::left, 60},
@@ -398,9 +429,10 @@ Table controller_table(const std::vector<delta::ControllerInfo>& controllers,
     const auto states = per_state(controller.states);
     table.add({controller.kind, std::to_string(controller.clients), ago(controller.paused_at, now),
                controller.inform_interval ? human_duration(controller.inform_interval) : "never",
-               ago(controller.last_inform_finished_at, now), ago(controller.next_inform_at, now),
-               std::to_string(total_of(states)), states_cell(states),
-               or_dash(controller.last_inform_error)});
+               ago(controller.last_inform_finished_at, now),
+               inform_counts_cell(controller.last_inform_counts),
+               ago(controller.next_inform_at, now), std::to_string(total_of(states)),
+               states_cell(states), or_dash(controller.last_inform_error)});
   }
   return table;
 }

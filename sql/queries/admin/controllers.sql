@@ -1,7 +1,7 @@
 -- Every registered kind (Admin::list_controllers): its informer's settings and state, the
 -- informer job waiting to run ($2: the informers' queue; its jobs are of kind
 -- delta.inform:<kind>), how many live clients ($1: the
--- heartbeat horizon) run it, and its resources per state.
+-- heartbeat horizon) run it, its resources per state and what its last run wrote.
 SELECT k.kind,
        (extract(epoch FROM k.inform_interval) * 1000)::bigint,
        k.last_inform_time, k.last_inform_started_at, k.last_inform_finished_at,
@@ -12,7 +12,9 @@ SELECT k.kind,
        (SELECT count(*) FROM /* schema */delta_client c
         WHERE c.stopped_at IS NULL AND c.heartbeat_at > now() - $1::interval
           AND c.metadata -> 'controllers' ? k.kind),
-       coalesce(s.states, '{}'), coalesce(s.counts, '{}'), k.paused_at
+       coalesce(s.states, '{}'), coalesce(s.counts, '{}'), k.paused_at,
+       k.last_inform_emitted, k.last_inform_inserted, k.last_inform_changed,
+       k.last_inform_unchanged, k.last_inform_stale, k.last_inform_skipped_deleted
 FROM /* schema */delta_controller k
 LEFT JOIN LATERAL (
   SELECT array_agg(state::text ORDER BY state) AS states, array_agg(cnt ORDER BY state) AS counts
