@@ -30,6 +30,7 @@
 #include <delta/export.hpp>
 #include <delta/jobs.hpp>
 #include <delta/log.hpp>
+#include <delta/metrics.hpp>
 #include <delta/namespace.hpp>
 #include <delta/object.hpp>
 #include <delta/pg.hpp>
@@ -140,6 +141,17 @@ struct Config {
   std::function<Timestamp()> clock{};
 };
 
+// What a liveness or readiness probe asks of a client (Client::health()).
+struct Health {
+  bool alive = false;  // started and not stopped: its background threads run
+  // Alive, and its heartbeat or election reached the database within the last two
+  // heartbeat intervals (Config::heartbeat_interval; the schema was checked at start).
+  bool ready = false;
+  // Since this client last reached the database; unset before it first has.
+  std::optional<milliseconds> since_database{};
+  std::string reason{};  // why it is not ready; empty when it is
+};
+
 class Client {
  public:
   // Validates `config` (every problem reported at once in a ConfigError). Does not touch
@@ -244,6 +256,13 @@ class Client {
   pg::Pool& pool() const noexcept;
   // Whether this client currently holds the leadership.
   bool is_leader() const noexcept;
+  // What this client has counted since it was built (reconciles, informs, informer runs,
+  // jobs, claims) and gauges of now (work in flight, the pool, the leadership); see
+  // <delta/metrics.hpp> and docs/observability.md. No database query. Thread-safe.
+  std::vector<MetricFamily> metrics() const;
+  // Whether this client runs and reaches the database, for /healthz and /readyz (no
+  // database query: it reads what the heartbeat last saw). Thread-safe.
+  Health health() const;
 
  private:
   InformResult inform_object(pg::Transaction* tx, detail::ObjectData object);

@@ -10,6 +10,7 @@
 #include <delta/events.hpp>
 #include <delta/jobs.hpp>
 #include <delta/log.hpp>
+#include <delta/metrics.hpp>
 #include <delta/migrate.hpp>
 #include <delta/object.hpp>
 #include <delta/pg.hpp>

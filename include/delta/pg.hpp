@@ -131,13 +131,15 @@ struct PoolOptions {
 
 // Counters describing a pool at one instant.
 struct PoolStats {
-  std::size_t open = 0;         // connections open (idle + in use)
-  std::size_t idle = 0;         // connections waiting in the pool
-  std::size_t in_use = 0;       // connections lent out
-  std::size_t waiting = 0;      // callers blocked in acquire()
-  std::uint64_t created = 0;    // connections opened over the pool's life
-  std::uint64_t discarded = 0;  // connections closed: broken, stale, or not rollback-able
-  std::uint64_t timeouts = 0;   // acquire() calls that gave up
+  std::size_t open = 0;                   // connections open (idle + in use)
+  std::size_t idle = 0;                   // connections waiting in the pool
+  std::size_t in_use = 0;                 // connections lent out
+  std::size_t waiting = 0;                // callers blocked in acquire()
+  std::uint64_t created = 0;              // connections opened over the pool's life
+  std::uint64_t discarded = 0;            // connections closed: broken, stale, or not rollback-able
+  std::uint64_t timeouts = 0;             // acquire() calls that gave up
+  std::uint64_t waits = 0;                // acquire() calls that had to wait for a connection
+  std::chrono::nanoseconds wait_time{0};  // how long acquire() calls waited, in all
 };
 
 // A connection lent by a Pool; returns it on destruction. Internal code reaches the

@@ -1,6 +1,10 @@
 // delta::Client: builds the runtime and the two engines from the user's flat Config,
 // starts them in order and stops them in reverse. It validates nothing itself: each part
 // checks its own options and the client reports every problem at once.
+#include <atomic>
+
+#include <fmt/format.h>
+
 #include <delta/client.hpp>
 #include <delta/migrate.hpp>
 
@@ -93,6 +97,46 @@ nlohmann::json process_metadata(const jobs::Options& jobs, const Controllers& co
   return metadata;
 }
 
+// The gauges of now: the leadership and the pool.
+void collect_process(std::vector<MetricFamily>& out, runtime::Runtime& runtime,
+                     const pg::Pool& pool) {
+  auto gauge = [](std::string name, std::string help, std::vector<std::string> label_names,
+                  std::vector<MetricSample> samples, MetricType type = MetricType::gauge) {
+    return MetricFamily{.name = std::move(name),
+                        .help = std::move(help),
+                        .type = type,
+                        .label_names = std::move(label_names),
+                        .samples = std::move(samples)};
+  };
+  auto value = [](double v) { return MetricSample{.value = v}; };
+  auto state = [](const char* name, std::size_t v) {
+    return MetricSample{.labels = {{"state", name}}, .value = static_cast<double>(v)};
+  };
+  const pg::PoolStats stats = pool.stats();
+  out.push_back(gauge("delta_is_leader", "1 while this client holds the leadership, else 0.", {},
+                      {value(runtime.elector().is_leader() ? 1 : 0)}));
+  out.push_back(gauge(
+      "delta_pool_connections",
+      "The pool's connections: idle, in use, and callers waiting for one.", {"state"},
+      {state("idle", stats.idle), state("in_use", stats.in_use), state("waiting", stats.waiting)}));
+  out.push_back(gauge("delta_pool_max_connections", "The pool's connection limit.", {},
+                      {value(static_cast<double>(pool.options().max_connections))}));
+  out.push_back(gauge("delta_pool_waits_total",
+                      "Connection requests that had to wait for a free connection.", {},
+                      {value(static_cast<double>(stats.waits))}, MetricType::counter));
+  out.push_back(gauge(
+      "delta_pool_wait_seconds_total", "Time spent waiting for a free connection, in seconds.", {},
+      {value(std::chrono::duration<double>(stats.wait_time).count())}, MetricType::counter));
+  out.push_back(gauge("delta_pool_timeouts_total",
+                      "Connection requests that gave up (PoolTimeoutError).", {},
+                      {value(static_cast<double>(stats.timeouts))}, MetricType::counter));
+  out.push_back(gauge("delta_pool_connections_opened_total", "Connections the pool opened.", {},
+                      {value(static_cast<double>(stats.created))}, MetricType::counter));
+  out.push_back(gauge("delta_pool_connections_discarded_total",
+                      "Connections the pool closed: broken, stale or not reusable.", {},
+                      {value(static_cast<double>(stats.discarded))}, MetricType::counter));
+}
+
 }  // namespace
 
 struct Client::Impl {
@@ -103,7 +147,8 @@ struct Client::Impl {
   std::unique_ptr<jobs::Jobs> jobs;
   std::unique_ptr<resources::ResourceEngine> resources;
   std::shared_ptr<resources::InformerLink> informers = std::make_shared<resources::InformerLink>();
-  bool started = false;
+  std::atomic<bool> started{false};
+  std::atomic<bool> running{false};  // between a successful start() and stop()
 };
 
 Client::Client(std::shared_ptr<pg::Pool> pool, Config config) : impl_(std::make_unique<Impl>()) {
@@ -134,6 +179,10 @@ Client::Client(std::shared_ptr<pg::Pool> pool, Config config) : impl_(std::make_
   impl_->resources =
       std::make_unique<resources::ResourceEngine>(*impl_->runtime, *impl_->engine, resource);
   impl_->informers->informers = &impl_->resources->informers();
+  impl_->runtime->context().metrics->add_collector(
+      [runtime = impl_->runtime.get(), pool = impl_->pool.get()](std::vector<MetricFamily>& out) {
+        collect_process(out, *runtime, *pool);
+      });
 
   // What config() reports: the user's config with the defaults filled in.
   const auto& filled = impl_->runtime->context().options;
@@ -169,6 +218,7 @@ void Client::start() {
       ++started;
     }
     impl_->runtime->run();
+    impl_->running = true;
   } catch (...) {
     while (started > 0)
       services[--started]->stop(std::chrono::milliseconds(0));
@@ -179,6 +229,7 @@ void Client::start() {
 
 void Client::stop(milliseconds grace) {
   // Resources first (their informer runs are jobs), then jobs, sharing one grace period.
+  impl_->running = false;
   const auto begin = std::chrono::steady_clock::now();
   impl_->resources->stop(grace);
   const auto spent =
@@ -234,6 +285,33 @@ pg::Pool& Client::pool() const noexcept {
 }
 bool Client::is_leader() const noexcept {
   return impl_->runtime->elector().is_leader();
+}
+Health Client::health() const {
+  Health health;
+  health.alive = impl_->running;
+  const auto contact = impl_->runtime->elector().last_contact();
+  if (contact.time_since_epoch().count() != 0) {
+    health.since_database =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - contact);
+  }
+  const auto horizon = 2 * impl_->config.heartbeat_interval;
+  if (!health.alive) {
+    health.reason = impl_->started ? "the client has stopped" : "the client has not started";
+  } else if (!health.since_database) {
+    health.reason = "the database has not been reached yet";
+  } else if (*health.since_database > horizon) {
+    health.reason = fmt::format(
+        "the database has not been reached for {} ms (heartbeats every "
+        "{} ms)",
+        health.since_database->count(), impl_->config.heartbeat_interval.count());
+  } else {
+    health.ready = true;
+  }
+  return health;
+}
+
+std::vector<MetricFamily> Client::metrics() const {
+  return impl_->runtime->context().metrics->snapshot();
 }
 
 }  // namespace delta

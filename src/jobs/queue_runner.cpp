@@ -1,5 +1,7 @@
 #include "jobs/queue_runner.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/invariant.hpp"
@@ -10,6 +12,18 @@ namespace delta::jobs {
 
 namespace {
 constexpr std::chrono::milliseconds kFetchCooldown{2};
+
+// delta_jobs_total's result label: the attempt's event, or "released" (given back unrun
+// at shutdown), in KindMetrics::results order.
+constexpr std::array<JobEventKind, 5> kResultEvents{JobEventKind::completed, JobEventKind::failed,
+                                                    JobEventKind::cancelled,
+                                                    JobEventKind::discarded, JobEventKind::snoozed};
+std::size_t result_index(const std::optional<JobEventKind>& event) {
+  for (std::size_t i = 0; i < kResultEvents.size(); ++i) {
+    if (event == kResultEvents[i]) return i;
+  }
+  return kResultEvents.size();
+}
 }  // namespace
 
 QueueRunner::QueueRunner(JobsContext& ctx, Completer& completer, runtime::Watchdog& watchdog,
@@ -40,6 +54,18 @@ QueueRunner::QueueRunner(JobsContext& ctx, Completer& completer, runtime::Watchd
     if (timeout == kDefaultTimeout) timeout = ctx_.options.job_timeout;
     kinds_.push_back(kind);
     timeouts_ms_.push_back(timeout.count() < 0 ? -1 : timeout.count());
+    KindMetrics& counted = metrics_.emplace_back();
+    for (std::size_t result = 0; result < counted.results.size(); ++result) {
+      const std::string label = result < kResultEvents.size()
+                                    ? std::string(to_string(kResultEvents[result]))
+                                    : std::string("released");
+      counted.results[result] =
+          &ctx_.runtime.metrics->counter("delta_jobs_total", "Job attempts, by how they ended.",
+                                         {"queue", "kind", "result"}, {queue_, kind, label});
+    }
+    counted.duration = &ctx_.runtime.metrics->histogram(
+        "delta_job_duration_seconds", "How long a job's attempt ran, in seconds.",
+        runtime::duration_buckets(), {"queue", "kind"}, {queue_, kind});
   }
 }
 
@@ -160,7 +186,9 @@ void QueueRunner::execute(const JobRow& job) {
   JobContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client);
 
   AttemptEnd end;
+  const auto started = std::chrono::steady_clock::now();
   end.result = runtime::run_catching([&] { return (*worker)->run(context, job); }, end.failure);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   end.flags = watchdog_.remove(job.id);
   end.timeout = timeout;
   auto outcome = attempt_outcome(
@@ -172,6 +200,12 @@ void QueueRunner::execute(const JobRow& job) {
       [&](const std::string& message) {
         ctx_.log(LogLevel::warn, fmt::format("job {}: retry policy failed: {}", job.id, message));
       });
+  const auto kind_index =
+      static_cast<std::size_t>(std::find(kinds_.begin(), kinds_.end(), job.kind) - kinds_.begin());
+  if (kind_index < metrics_.size()) {
+    metrics_[kind_index].results[result_index(outcome.event)]->add();
+    metrics_[kind_index].duration->observe(took.count());
+  }
   std::optional<JobEvent> published;
   if (outcome.event) published = event(*outcome.event, std::move(outcome.event_error));
   completer_.submit(std::move(outcome.completion), std::move(published));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -15,6 +16,7 @@
 #include "common/scan_cursors.hpp"
 #include "jobs/completer.hpp"
 #include "jobs/context.hpp"
+#include "runtime/metrics.hpp"
 #include "runtime/watchdog.hpp"
 #include "runtime/worker_pool.hpp"
 
@@ -45,6 +47,11 @@ class QueueRunner {
   }
   void fetch_loop(std::stop_token stop);
   void execute(const JobRow& job);
+  // What execute() counts per kind (series found once, counted without a lock).
+  struct KindMetrics {
+    std::array<runtime::Counter*, 6> results{};  // by JobEventKind, then released
+    runtime::Histogram* duration = nullptr;
+  };
   void release_buffered();
 
   JobsContext& ctx_;
@@ -54,6 +61,7 @@ class QueueRunner {
   const int max_workers_;
   std::vector<std::string> kinds_;
   std::vector<std::int64_t> timeouts_ms_;
+  std::vector<KindMetrics> metrics_;  // by the kind's place in kinds_
 
   mutable std::mutex mutex_;
   std::condition_variable_any fetcher_cv_;

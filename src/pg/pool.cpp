@@ -50,6 +50,7 @@ PoolImpl::PoolImpl(std::string url, PoolOptions options)
 
 PooledConnection PoolImpl::acquire(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool waited = false;
   std::unique_lock lock(mutex_);
   for (;;) {
     while (!idle_.empty()) {
@@ -82,8 +83,12 @@ PooledConnection PoolImpl::acquire(std::chrono::milliseconds timeout) {
       }
     }
     ++waiting_;
+    if (!waited) ++waits_;
+    waited = true;
+    const auto wait_began = std::chrono::steady_clock::now();
     const bool woken = available_.wait_until(
         lock, deadline, [&] { return !idle_.empty() || open_ < options_.max_connections; });
+    wait_time_ += std::chrono::steady_clock::now() - wait_began;
     --waiting_;
     if (!woken) {
       ++timeouts_;
@@ -132,6 +137,8 @@ PoolStats PoolImpl::stats() const {
   stats.created = created_;
   stats.discarded = discarded_;
   stats.timeouts = timeouts_;
+  stats.waits = waits_;
+  stats.wait_time = std::chrono::duration_cast<std::chrono::nanoseconds>(wait_time_);
   return stats;
 }
 

@@ -33,13 +33,15 @@ class PoolImpl : public std::enable_shared_from_this<PoolImpl> {
   const ConnectOptions connect_;
 
   mutable std::mutex mutex_;
-  std::condition_variable available_;             // signalled when idle_ grows or open_ shrinks
-  std::deque<std::unique_ptr<Connection>> idle_;  // guarded by mutex_; back = most recent
-  std::size_t open_ = 0;                          // guarded by mutex_; incl. ones being opened
-  std::size_t waiting_ = 0;                       // guarded by mutex_
-  std::uint64_t created_ = 0;                     // guarded by mutex_
-  std::uint64_t discarded_ = 0;                   // guarded by mutex_
-  std::uint64_t timeouts_ = 0;                    // guarded by mutex_
+  std::condition_variable available_;                 // signalled when idle_ grows or open_ shrinks
+  std::deque<std::unique_ptr<Connection>> idle_;      // guarded by mutex_; back = most recent
+  std::size_t open_ = 0;                              // guarded by mutex_; incl. ones being opened
+  std::size_t waiting_ = 0;                           // guarded by mutex_
+  std::uint64_t created_ = 0;                         // guarded by mutex_
+  std::uint64_t discarded_ = 0;                       // guarded by mutex_
+  std::uint64_t timeouts_ = 0;                        // guarded by mutex_
+  std::uint64_t waits_ = 0;                           // guarded by mutex_
+  std::chrono::steady_clock::duration wait_time_{0};  // guarded by mutex_
 };
 
 }  // namespace delta::pg

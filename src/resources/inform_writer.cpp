@@ -29,7 +29,35 @@ constexpr auto kInformGather = std::chrono::microseconds(300);
 
 InformWriter::InformWriter(ResourcesContext& ctx, runtime::NotifyLimiter& limiter,
                            std::function<void(std::string_view kind)> wake)
-    : ctx_(ctx), limiter_(limiter), wake_(std::move(wake)) {}
+    : ctx_(ctx), limiter_(limiter), wake_(std::move(wake)) {
+  for (const auto& info : ctx_.kinds)
+    counters_.emplace(info.kind, outcome_counters(info.kind));
+}
+
+InformWriter::OutcomeCounters InformWriter::outcome_counters(std::string_view kind) {
+  if (auto it = counters_.find(kind); it != counters_.end()) return it->second;
+  static constexpr std::array<std::string_view, 5> kOutcomes{"inserted", "changed", "unchanged",
+                                                             "stale", "skipped_deleted"};
+  OutcomeCounters counters{};
+  for (std::size_t i = 0; i < kOutcomes.size(); ++i) {
+    counters[i] = &ctx_.runtime.metrics->counter(
+        "delta_inform_objects_total",
+        "Objects informed (by inform calls and informer runs) outside a caller's transaction, "
+        "by what writing them did.",
+        {"kind", "outcome"}, {std::string(kind), std::string(kOutcomes[i])});
+  }
+  return counters;
+}
+
+void InformWriter::count(std::string_view kind, std::span<const InformStatus> statuses) {
+  const OutcomeCounters counters = outcome_counters(kind);
+  std::array<std::uint64_t, 5> counts{};
+  for (auto status : statuses)
+    ++counts[static_cast<std::size_t>(status)];
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] > 0) counters[i]->add(counts[i]);
+  }
+}
 
 std::vector<UpsertRow> InformWriter::prepare(std::span<const detail::ObjectData> objects) {
   std::vector<UpsertRow> rows;
@@ -252,7 +280,13 @@ void InformWriter::write_calls(pg::Transaction* tx, const std::string& kind,
       write_calls(nullptr, kind, std::span<InformCall*>(&call, 1));
     return;
   }
-  if (tx == nullptr && changed) wake_(kind);
+  if (tx != nullptr) return;
+  std::vector<InformStatus> statuses;
+  statuses.reserve(calls.size());
+  for (const InformCall* call : calls)
+    statuses.push_back(call->result.status);
+  count(kind, statuses);
+  if (changed) wake_(kind);
 }
 
 InformManyResult InformWriter::write_many(pg::Transaction* tx,
@@ -371,7 +405,14 @@ InformManyResult InformWriter::write_prepared(pg::Transaction* tx, const std::st
         break;
     }
   }
-  if (tx == nullptr && result.inserted + result.changed > 0) wake_(kind);
+  if (tx == nullptr) {
+    std::vector<InformStatus> statuses;
+    statuses.reserve(unique.size());
+    for (auto index : unique)
+      statuses.push_back(status_of[index]);
+    count(kind, statuses);
+    if (result.inserted + result.changed > 0) wake_(kind);
+  }
   return result;
 }
 

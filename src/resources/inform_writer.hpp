@@ -6,6 +6,7 @@
 // waiting call in one statement (one commit), the others wait for their result.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -24,6 +25,7 @@
 #include <delta/resource.hpp>
 
 #include "resources/context.hpp"
+#include "runtime/metrics.hpp"
 #include "runtime/notify_limiter.hpp"
 
 namespace delta::resources {
@@ -71,6 +73,11 @@ class InformWriter {
   // stores each call's result or error, never throws. A failed batch of several is
   // written again one call at a time, so one bad call fails alone.
   void write_calls(pg::Transaction* tx, const std::string& kind, std::span<InformCall*> calls);
+  // Counts what a committed write did to objects of `kind` (delta_inform_objects_total);
+  // writes in a caller's transaction are not counted (it may roll back).
+  using OutcomeCounters = std::array<runtime::Counter*, 5>;  // by InformStatus
+  OutcomeCounters outcome_counters(std::string_view kind);
+  void count(std::string_view kind, std::span<const InformStatus> statuses);
 
   ResourcesContext& ctx_;
   runtime::NotifyLimiter& limiter_;
@@ -89,6 +96,10 @@ class InformWriter {
     InformCall* gatherer = nullptr;  // the call whose thread waits for them
   };
   std::map<std::string, Combiner, std::less<>> combiners_;
+
+  // Per kind with a controller here, filled at construction (read without a lock); other
+  // kinds' counters are found in the registry on each write.
+  std::map<std::string, OutcomeCounters, std::less<>> counters_;
 
   std::mutex known_mutex_;
   std::set<std::string, std::less<>> known_kinds_;  // guarded by known_mutex_

@@ -263,6 +263,19 @@ jobs::JobResult Informers::run(jobs::JobContext& job, const std::string& kind,
     ctx_.store.end_inform(*conn, run, moved_to, ctx_.now());
   }
   run.finished_at = ctx_.now().value_or(delta::now());
+  auto& metrics = *ctx_.runtime.metrics;
+  metrics
+      .counter("delta_informer_runs_total", "Informer runs, by whether they succeeded.",
+               {"kind", "result"}, {kind, succeeded ? "success" : "failure"})
+      .add();
+  if (succeeded) {
+    metrics
+        .gauge("delta_informer_last_success_timestamp_seconds",
+               "When the last successful informer run of the kind in this process ended "
+               "(Unix time).",
+               {"kind"}, {kind})
+        .set(std::chrono::duration<double>(run.finished_at.time_since_epoch()).count());
+  }
   run.cursor = cursor;
   if (moved_to && (!cursor || *moved_to > *cursor)) run.cursor = moved_to;
   ctx_.log(succeeded ? LogLevel::info : LogLevel::warn,

@@ -10,6 +10,28 @@ namespace delta::resources {
 
 namespace {
 constexpr std::chrono::milliseconds kClaimCooldown{2};
+
+// delta_reconcile_total's result label, in KindMetrics::results order.
+constexpr std::array<std::string_view, 6> kResults{"synced",  "retry",         "degraded",
+                                                   "removed", "requeue_after", "error"};
+enum ReconcileResult : std::size_t { synced, retry, degraded, removed, requeue_after, error };
+
+// `last`: the attempt was the resource's last (a failure degrades it, as finish.sql does).
+ReconcileResult reconcile_result(const WorkOutcome& outcome, bool threw, bool last) {
+  if (threw) return error;
+  switch (outcome.row.outcome) {
+    case Finish::synced:
+      return synced;
+    case Finish::deleted:
+      return removed;
+    case Finish::requeue:
+    case Finish::release:
+      return requeue_after;
+    case Finish::failed:
+      return last ? degraded : retry;
+  }
+  return error;
+}
 }  // namespace
 
 NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Completer& completer,
@@ -56,6 +78,23 @@ NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Comple
     lease_ms_.push_back(info.lease_ms);
   }
   capacity_ = max_workers_ + ctx_.options.resource_prefetch;
+  auto& metrics = *ctx_.runtime.metrics;
+  for (const auto& kind : kinds_) {
+    KindMetrics& counted = metrics_.emplace_back();
+    for (std::size_t result = 0; result < kResults.size(); ++result) {
+      counted.results[result] = &metrics.counter(
+          "delta_reconcile_total", "Attempts at working a resource, by how they ended.",
+          {"kind", "namespace", "result"}, {kind, name_, std::string(kResults[result])});
+    }
+    counted.duration =
+        &metrics.histogram("delta_reconcile_duration_seconds", "How long work() took, in seconds.",
+                           runtime::duration_buckets(), {"kind"}, {kind});
+    counted.active = &metrics.gauge(
+        "delta_resources_active", "Resources being worked in this process now.", {"kind"}, {kind});
+  }
+  claim_batch_ =
+      &metrics.histogram("delta_claim_batch_size", "Resources one claim statement returned.",
+                         runtime::size_buckets(), {"namespace"}, {name_});
   for (auto lease : lease_ms_) {
     if (lease >= 0) renew_after_ = std::min(renew_after_, std::chrono::milliseconds(lease / 3));
   }
@@ -199,6 +238,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
           claimed_ok = true;
           ++claims_;
           claimed_ += static_cast<std::int64_t>(rows.size());
+          claim_batch_->observe(static_cast<double>(rows.size()));
         } catch (const std::exception& e) {
           wait = backoff.failed();
           ctx_.log(LogLevel::warn, fmt::format("namespace {}: claim failed (retrying in {} ms): {}",
@@ -274,7 +314,9 @@ void NamespaceRunner::execute(Claimed& taken) {
   } catch (const std::exception& e) {
     const runtime::Failure failure{
         fmt::format("the stored object does not parse as {}: {}", kind, e.what()), "parse"};
-    submit(failed_outcome(std::move(claim), attempt, now, failure, backoff), claimed);
+    auto outcome = failed_outcome(std::move(claim), attempt, now, failure, backoff);
+    count(taken.kind_index, outcome, true, false, 0);
+    submit(std::move(outcome), claimed);
     return;
   }
   const ResourceRow& row = prepared->row();
@@ -321,10 +363,25 @@ void NamespaceRunner::execute(Claimed& taken) {
   WorkContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client);
 
   WorkEnd end;
+  KindMetrics& counted = metrics_[taken.kind_index];
+  counted.active->add(1);
+  const auto started = std::chrono::steady_clock::now();
   end.result = runtime::run_catching([&] { return prepared->work(context); }, end.failure);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  counted.active->add(-1);
   end.flags = watchdog_.remove(row.id);
   end.timeout = timeout;
-  submit(work_outcome(std::move(claim), attempt, now, std::move(end), backoff), row);
+  const bool threw = !end.result.has_value();
+  auto outcome = work_outcome(std::move(claim), attempt, now, std::move(end), backoff);
+  count(taken.kind_index, outcome, threw, attempt >= row.max_attempts, took.count());
+  submit(std::move(outcome), row);
+}
+
+void NamespaceRunner::count(std::size_t kind_index, const WorkOutcome& outcome, bool threw,
+                            bool last, double seconds) {
+  KindMetrics& counted = metrics_[kind_index];
+  counted.results[reconcile_result(outcome, threw, last)]->add();
+  counted.duration->observe(seconds);
 }
 
 void NamespaceRunner::stop_claiming() {

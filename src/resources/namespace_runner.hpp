@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +20,7 @@
 #include "resources/context.hpp"
 #include "resources/kind_slots.hpp"
 #include "resources/outcome.hpp"
+#include "runtime/metrics.hpp"
 #include "runtime/watchdog.hpp"
 #include "runtime/worker_pool.hpp"
 
@@ -65,6 +67,16 @@ class NamespaceRunner {
     std::size_t kind_index = 0;
   };
   void execute(Claimed& claimed);
+  // What execute() counts per kind (series found once, counted without a lock).
+  struct KindMetrics {
+    std::array<runtime::Counter*, 6> results{};  // by ReconcileResult
+    runtime::Histogram* duration = nullptr;
+    runtime::Gauge* active = nullptr;
+  };
+  // Counts an attempt that ended in `outcome` after `seconds` of work; `last`: it was the
+  // resource's last attempt.
+  void count(std::size_t kind_index, const WorkOutcome& outcome, bool threw, bool last,
+             double seconds);
   void release_buffered();
   // Renews the leases of resources waiting in the buffer for a third of their lease.
   void renew_buffered();
@@ -82,13 +94,15 @@ class NamespaceRunner {
   std::condition_variable_any claimer_cv_;
   int capacity_ = 0;  // max claimed in flight: max_workers + prefetch
   std::chrono::milliseconds renew_after_{std::chrono::hours(24)};
-  int in_flight_ = 0;      // guarded by mutex_
-  bool wake_ = false;      // guarded by mutex_
-  int claiming_now_ = 0;   // guarded by mutex_: slots claims in flight ask for
-  bool more_ = false;      // guarded by mutex_
-  bool claiming_ = true;   // guarded by mutex_
-  ClaimCursors cursors_;   // guarded by mutex_
-  const Backoff backoff_;  // the delay before a failed resource's next attempt
+  int in_flight_ = 0;                          // guarded by mutex_
+  bool wake_ = false;                          // guarded by mutex_
+  int claiming_now_ = 0;                       // guarded by mutex_: slots claims in flight ask for
+  bool more_ = false;                          // guarded by mutex_
+  bool claiming_ = true;                       // guarded by mutex_
+  ClaimCursors cursors_;                       // guarded by mutex_
+  const Backoff backoff_;                      // the delay before a failed resource's next attempt
+  std::vector<KindMetrics> metrics_;           // by kind index
+  runtime::Histogram* claim_batch_ = nullptr;  // rows per claim statement
   std::atomic<std::int64_t> claims_{0};
   std::atomic<std::int64_t> claimed_{0};
   runtime::WorkerPool<Claimed, Working> pool_;  // guarded by mutex_

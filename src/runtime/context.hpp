@@ -10,6 +10,7 @@
 #include <delta/pg.hpp>
 #include <delta/time.hpp>
 
+#include "runtime/metrics.hpp"
 #include "runtime/options.hpp"
 
 namespace delta {
@@ -23,6 +24,8 @@ struct Context {
   Options options;  // validated, defaults filled in
   // Handed to work, informer and job contexts (null in engines built without a client).
   Client* client = nullptr;
+  // What this process counts (Client::metrics()); never null.
+  std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
 
   const std::string& id() const noexcept { return options.id; }
   // The injected clock, else nullopt: statements use the database's now().

@@ -60,6 +60,7 @@ void Elector::on_pulse_connection(F&& body) {
   }
   try {
     body(*pulse_conn_);
+    last_contact_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   } catch (const DatabaseError& e) {
     if (e.kind() == DatabaseErrorKind::connection || pulse_conn_->broken()) pulse_conn_.reset();
     throw;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -35,6 +36,12 @@ class Elector {
   // Runs an election now (another process resigned).
   void wake_election();
   bool is_leader() const;
+  // When a statement of the pulse (heartbeat or election) last succeeded; the epoch of
+  // steady_clock when none has.
+  std::chrono::steady_clock::time_point last_contact() const noexcept {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_contact_.load(std::memory_order_relaxed)));
+  }
 
  private:
   void pulse(std::stop_token stop);
@@ -53,6 +60,7 @@ class Elector {
   bool election_requested_ = false;  // guarded by mutex_
   std::atomic<bool> leader_{false};
   std::atomic<std::int64_t> leader_until_{0};  // steady_clock ticks
+  std::atomic<std::int64_t> last_contact_{0};  // steady_clock ticks
   std::jthread pulse_thread_;
 };
 

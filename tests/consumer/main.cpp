@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include <delta/delta.hpp>
+#ifdef DELTA_CONSUMER_PROMETHEUS
+#include <delta/prometheus.hpp>
+#endif
 
 namespace {
 
@@ -58,7 +61,19 @@ int main() {
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(20ms);
     }
-    const bool synced = client.get<Item>("answer").row.state == delta::ResourceState::synced;
+    bool synced = client.get<Item>("answer").row.state == delta::ResourceState::synced;
+#ifdef DELTA_CONSUMER_PROMETHEUS
+    {
+      delta::prometheus::Server server(client, {.listen = "127.0.0.1:0"});
+      const std::string text = delta::prometheus::render(client.metrics());
+      if (server.port() <= 0 || text.find("delta_reconcile_total{") == std::string::npos) {
+        std::fprintf(stderr, "consumer: delta::prometheus did not serve the metrics\n");
+        synced = false;
+      } else {
+        std::printf("consumer: delta::prometheus serves on port %d\n", server.port());
+      }
+    }
+#endif
     client.stop(1s);
     if (synced && controller->worked == 42) {
       std::printf("consumer: synced with delta %s\n", delta::kVersion);

@@ -21,16 +21,21 @@ check_installed() {
               share/doc/delta/LICENSE "lib/$2"; do
     test -e "$1/$file" || { echo "consumer: $file was not installed in $1" >&2; exit 1; }
   done
-  if ls "$1"/lib/libdelta_*.a >/dev/null 2>&1; then
-    echo "consumer: the internal per-layer archives were installed in $1" >&2; exit 1
-  fi
+  for layer in common pg schema runtime jobs resources client admin; do
+    if test -e "$1/lib/libdelta_$layer.a"; then
+      echo "consumer: the internal per-layer archives were installed in $1" >&2; exit 1
+    fi
+  done
 }
 
 # use_installed <prefix> <name>: builds and runs the consumer with find_package(delta),
 # then with pkg-config alone.
 use_installed() {
-  echo "== $2: find_package(delta)"
-  cmake -S "$here" -B "$work/$2_find_package" -G Ninja \
+  # An installation built with delta::prometheus is used with it too.
+  prometheus=OFF
+  test ! -e "$1/lib/cmake/delta/deltaPrometheusTargets.cmake" || prometheus=ON
+  echo "== $2: find_package(delta) (delta::prometheus: $prometheus)"
+  cmake -S "$here" -B "$work/$2_find_package" -G Ninja -DWITH_PROMETHEUS=$prometheus \
         -DCMAKE_PREFIX_PATH="$1" -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build "$work/$2_find_package" >/dev/null
   "$work/$2_find_package/consumer"
