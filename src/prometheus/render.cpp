@@ -38,8 +38,7 @@ namespace {
       metric.histogram.sample_sum = sample.sum;
       for (std::size_t i = 0; i < family.buckets.size() && i < sample.bucket_counts.size(); ++i)
         metric.histogram.bucket.push_back({sample.bucket_counts[i], family.buckets[i]});
-      metric.histogram.bucket.push_back(
-          {sample.count, std::numeric_limits<double>::infinity()});
+      metric.histogram.bucket.push_back({sample.count, std::numeric_limits<double>::infinity()});
       break;
   }
   return metric;

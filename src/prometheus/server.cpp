@@ -3,10 +3,9 @@
 #include <charconv>
 #include <thread>
 
-#include <sys/socket.h>
-
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <delta/errors.hpp>
 #include <delta/prometheus.hpp>
@@ -76,7 +75,7 @@ Server::Server(const Client& client, ServerOptions options) : impl_(std::make_un
     return httplib::Server::HandlerResponse::Handled;
   });
   http.Get("/metrics", [&client, token = options.bearer_token](const httplib::Request& request,
-                                                              httplib::Response& response) {
+                                                               httplib::Response& response) {
     if (!token.empty() && request.get_header_value("Authorization") != "Bearer " + token) {
       response.set_header("WWW-Authenticate", "Bearer");
       plain(response, 401, "a bearer token is required\n");
@@ -98,15 +97,16 @@ Server::Server(const Client& client, ServerOptions options) : impl_(std::make_un
   probe("/healthz", &Health::alive);
   probe("/readyz", &Health::ready);
   http.set_error_handler([](const httplib::Request&, httplib::Response& response) {
-    if (response.status == 404) plain(response, 404, "not found: try /metrics, /healthz, /readyz\n");
+    if (response.status == 404)
+      plain(response, 404, "not found: try /metrics, /healthz, /readyz\n");
   });
 
-  impl_->port = address.port == 0 ? http.bind_to_any_port(address.host)
-                                  : (http.bind_to_port(address.host, address.port) ? address.port
-                                                                                   : -1);
+  impl_->port = address.port == 0
+                    ? http.bind_to_any_port(address.host)
+                    : (http.bind_to_port(address.host, address.port) ? address.port : -1);
   if (impl_->port < 0) {
-    throw Error(fmt::format("cannot listen on {}: the address is in use or not local",
-                            options.listen));
+    throw Error(
+        fmt::format("cannot listen on {}: the address is in use or not local", options.listen));
   }
   impl_->thread = std::thread([this] { impl_->http.listen_after_bind(); });
   // Serving before the constructor returns: a stop() before the thread's loop started

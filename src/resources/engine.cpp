@@ -13,6 +13,21 @@ std::optional<std::int64_t> millis(std::optional<std::chrono::milliseconds> valu
   if (!value || value->count() <= 0) return std::nullopt;
   return value->count();
 }
+
+// The kinds this client has controllers for (`config` with its defaults filled in).
+std::vector<KindInfo> kind_infos(const Options& config) {
+  std::vector<KindInfo> kinds;
+  for (const auto& name : config.controllers.kinds()) {
+    KindInfo info;
+    info.kind = name;
+    info.controller = config.controllers.find(name);
+    info.parallelism = info.controller->settings().parallelism;
+    info.timeout = config.work_timeout;
+    info.lease_ms = info.timeout.count() < 0 ? -1 : (info.timeout + config.stuck_threshold).count();
+    kinds.push_back(std::move(info));
+  }
+  return kinds;
+}
 }  // namespace
 
 ResourceEngine::ResourceEngine(runtime::Runtime& runtime, jobs::JobsEngine& jobs,
@@ -22,22 +37,12 @@ ResourceEngine::ResourceEngine(runtime::Runtime& runtime, jobs::JobsEngine& jobs
            options.with_defaults(),
            ResourceStore(runtime.context().options.schema),
            {},
-           {}},
+           kind_infos(options.with_defaults())},
       completer_(ctx_),
       writer_(ctx_, runtime.notify_limiter(), [this](std::string_view kind) { wake_kind(kind); }),
       informers_(ctx_, writer_, jobs),
       maintenance_(ctx_, jobs, [this] { wake_all(); }) {
-  const Options& config = ctx_.options;
-  for (const auto& name : config.controllers.kinds()) {
-    KindInfo info;
-    info.kind = name;
-    info.controller = config.controllers.find(name);
-    info.parallelism = info.controller->settings().parallelism;
-    info.timeout = config.work_timeout;
-    info.lease_ms = info.timeout.count() < 0 ? -1 : (info.timeout + config.stuck_threshold).count();
-    ctx_.kinds.push_back(std::move(info));
-  }
-  slots_ = std::make_unique<KindSlots>(ctx_.kinds, config.resource_prefetch);
+  slots_ = std::make_unique<KindSlots>(ctx_.kinds, ctx_.options.resource_prefetch);
   runtime_.notifier().add_channel(
       ctx_.store.channel(), [this](const std::string& kind) { wake_kind(kind); },
       [this] { wake_all(); });

@@ -184,8 +184,23 @@ jobs::JobInsert inform_job(const std::string& kind, nlohmann::json args,
   return insert;
 }
 
+namespace {
+
+runtime::Counter& runs_counter(runtime::Metrics& metrics, const std::string& kind, bool succeeded) {
+  return metrics.counter("delta_informer_runs_total", "Informer runs, by whether they succeeded.",
+                         {"kind", "result"}, {kind, succeeded ? "success" : "failure"});
+}
+
+}  // namespace
+
 Informers::Informers(ResourcesContext& ctx, InformWriter& writer, jobs::JobsEngine& jobs)
-    : ctx_(ctx), writer_(writer), jobs_(jobs) {}
+    : ctx_(ctx), writer_(writer), jobs_(jobs) {
+  // Both series exist from the start (at 0), so that rate() and alerts see the first run.
+  for (const auto& info : ctx_.kinds) {
+    runs_counter(*ctx_.runtime.metrics, info.kind, true);
+    runs_counter(*ctx_.runtime.metrics, info.kind, false);
+  }
+}
 
 std::string inform_job_kind(std::string_view kind) {
   return fmt::format("delta.inform:{}", kind);
@@ -264,10 +279,7 @@ jobs::JobResult Informers::run(jobs::JobContext& job, const std::string& kind,
   }
   run.finished_at = ctx_.now().value_or(delta::now());
   auto& metrics = *ctx_.runtime.metrics;
-  metrics
-      .counter("delta_informer_runs_total", "Informer runs, by whether they succeeded.",
-               {"kind", "result"}, {kind, succeeded ? "success" : "failure"})
-      .add();
+  runs_counter(metrics, kind, succeeded).add();
   if (succeeded) {
     metrics
         .gauge("delta_informer_last_success_timestamp_seconds",

@@ -49,8 +49,8 @@ void Histogram::read(MetricSample& sample) const {
 }
 
 const std::vector<double>& duration_buckets() {
-  static const std::vector<double> bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                          0.25,  0.5,    1,     2.5,  5,     10,   30, 60};
+  static const std::vector<double> bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                          0.5,   1,      2.5,   5,    10,    30,   60};
   return bounds;
 }
 
@@ -63,9 +63,10 @@ Metrics::Series& Metrics::series(std::string_view name, std::string_view help, M
                                  std::initializer_list<std::string_view> label_names,
                                  const LabelValues& label_values,
                                  const std::vector<double>* bounds) {
-  internal::check_invariant(label_names.size() == label_values.size(),
-                            fmt::format("metric {}: {} label names for {} values", name,
-                                        label_names.size(), label_values.size()));
+  if (label_names.size() != label_values.size()) {
+    internal::check_invariant(false, fmt::format("metric {}: {} label names for {} values", name,
+                                                 label_names.size(), label_values.size()));
+  }
   std::lock_guard lock(mutex_);
   auto it = families_.find(name);
   if (it == families_.end()) {
@@ -77,10 +78,11 @@ Metrics::Series& Metrics::series(std::string_view name, std::string_view help, M
     it = families_.emplace(std::string(name), std::move(family)).first;
   }
   Family& family = it->second;
-  internal::check_invariant(
-      family.type == type && std::equal(family.label_names.begin(), family.label_names.end(),
-                                        label_names.begin(), label_names.end()),
-      fmt::format("metric {} registered twice with different types or labels", name));
+  if (family.type != type || !std::equal(family.label_names.begin(), family.label_names.end(),
+                                         label_names.begin(), label_names.end())) {
+    internal::check_invariant(
+        false, fmt::format("metric {} registered twice with different types or labels", name));
+  }
   auto [found, inserted] = family.series.try_emplace(label_values);
   Series& series = found->second;
   if (inserted) {
@@ -116,8 +118,7 @@ Histogram& Metrics::histogram(std::string_view name, std::string_view help,
                               const std::vector<double>& bounds,
                               std::initializer_list<std::string_view> label_names,
                               const LabelValues& label_values) {
-  return *series(name, help, MetricType::histogram, label_names, label_values, &bounds)
-              .histogram;
+  return *series(name, help, MetricType::histogram, label_names, label_values, &bounds).histogram;
 }
 
 void Metrics::add_collector(std::function<void(std::vector<MetricFamily>&)> collector) {

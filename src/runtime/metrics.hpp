@@ -103,7 +103,7 @@ class Metrics {
                  const LabelValues& label_values, const std::vector<double>* bounds);
 
   mutable std::mutex mutex_;
-  std::map<std::string, Family, std::less<>> families_;  // guarded by mutex_
+  std::map<std::string, Family, std::less<>> families_;                      // guarded by mutex_
   std::vector<std::function<void(std::vector<MetricFamily>&)>> collectors_;  // guarded
 };
 

@@ -49,7 +49,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Ping, n)
 
 class PingWorker : public delta::jobs::Worker<Ping> {
  public:
-  delta::jobs::JobResult work(delta::jobs::JobContext&, const delta::jobs::Job<Ping>& job) override {
+  delta::jobs::JobResult work(delta::jobs::JobContext&,
+                              const delta::jobs::Job<Ping>& job) override {
     return job.args.n < 0 ? delta::jobs::cancel("negative") : delta::jobs::complete();
   }
 };
@@ -57,8 +58,8 @@ class PingWorker : public delta::jobs::Worker<Ping> {
 using Labels = std::map<std::string, std::string>;
 
 // The sample of family `name` whose labels include `labels`, or null.
-const delta::MetricSample* sample(const std::vector<MetricFamily>& families,
-                                  std::string_view name, const Labels& labels = {}) {
+const delta::MetricSample* sample(const std::vector<MetricFamily>& families, std::string_view name,
+                                  const Labels& labels = {}) {
   for (const auto& family : families) {
     if (family.name != name) continue;
     for (const auto& candidate : family.samples) {
@@ -154,6 +155,9 @@ TEST(metrics_pgtest, CountersEqualAKnownWorkload) {
   EXPECT_EQ(informed("changed"), 0);
   EXPECT_EQ(value(metrics, "delta_informer_runs_total", {{"kind", "item"}, {"result", "success"}}),
             1);
+  EXPECT_EQ(value(metrics, "delta_informer_runs_total", {{"kind", "item"}, {"result", "failure"}}),
+            0)
+      << "registered at 0 from the start";
   const double last_success =
       value(metrics, "delta_informer_last_success_timestamp_seconds", {{"kind", "item"}});
   const double now_s =

@@ -104,7 +104,8 @@ inline bool parse_labels(const std::string& text, std::size_t& pos,
 }
 
 // The family a sample named `name` belongs to, given the histogram families seen.
-inline std::string family_of(const std::string& name, const std::map<std::string, std::string>& types) {
+inline std::string family_of(const std::string& name,
+                             const std::map<std::string, std::string>& types) {
   for (const char* suffix : {"_bucket", "_sum", "_count"}) {
     const std::string s(suffix);
     if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) {

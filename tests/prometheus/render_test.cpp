@@ -21,17 +21,17 @@ std::vector<MetricFamily> sample_families() {
        .samples = {{.labels = {{"kind", "user"}, {"result", "synced"}}, .value = 12},
                    {.labels = {{"kind", "quote\"back\\slash\nline"}, {"result", "retry"}},
                     .value = 3}}},
-      {.name = "delta_is_leader", .help = "Leader.", .type = MetricType::gauge,
+      {.name = "delta_is_leader",
+       .help = "Leader.",
+       .type = MetricType::gauge,
        .samples = {{.value = 1}}},
       {.name = "delta_reconcile_duration_seconds",
        .help = "How long.",
        .type = MetricType::histogram,
        .label_names = {"kind"},
        .buckets = {0.1, 1, 10},
-       .samples = {{.labels = {{"kind", "user"}},
-                    .bucket_counts = {2, 5, 6},
-                    .sum = 9.5,
-                    .count = 7}}},
+       .samples =
+           {{.labels = {{"kind", "user"}}, .bucket_counts = {2, 5, 6}, .sum = 9.5, .count = 7}}},
   };
 }
 
@@ -70,16 +70,16 @@ TEST(render_test, NoFamiliesIsAnEmptyText) {
 
 TEST(render_test, TheReaderRefusesBrokenText) {
   const char* broken[] = {
-      "x 1\n",                                              // no TYPE
-      "# TYPE x counter\nx -1\n",                           // negative counter
-      "# TYPE x counter\nx{a=\"b} 1\n",                     // unterminated
-      "# TYPE x counter\nx{a=\"\\q\"} 1\n",                 // bad escape
-      "# TYPE x gauge\nx one\n",                            // bad value
-      "# TYPE x gauge\n# TYPE y gauge\nx 1\ny 1\nx 2\n",    // not together
-      "# TYPE x gauge\nx 1",                                // no final newline
+      "x 1\n",                                            // no TYPE
+      "# TYPE x counter\nx -1\n",                         // negative counter
+      "# TYPE x counter\nx{a=\"b} 1\n",                   // unterminated
+      "# TYPE x counter\nx{a=\"\\q\"} 1\n",               // bad escape
+      "# TYPE x gauge\nx one\n",                          // bad value
+      "# TYPE x gauge\n# TYPE y gauge\nx 1\ny 1\nx 2\n",  // not together
+      "# TYPE x gauge\nx 1",                              // no final newline
       "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\nh_sum 0\n",
       "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\nh_sum 0\n",  // no +Inf
-      "# TYPE 1x gauge\n",                                  // bad name
+      "# TYPE 1x gauge\n",                                               // bad name
   };
   for (const char* text : broken)
     EXPECT_NE(parse_exposition(text).error, "") << text;

@@ -70,8 +70,8 @@ TEST(server_pgtest, MetricsAfterAKnownWorkloadPassAStrictReader) {
   for (int i = 0; i < kItems; ++i)
     items.push_back({"item-" + std::to_string(i)});
   client.inform_many(items);
-  ASSERT_TRUE(eventually(
-      [&] { return schema.count("delta_resource WHERE state = 'synced'") == kItems; }));
+  ASSERT_TRUE(
+      eventually([&] { return schema.count("delta_resource WHERE state = 'synced'") == kItems; }));
   ASSERT_TRUE(eventually([&] { return client.is_leader(); }));
 
   const auto reply = get(server.port(), "/metrics");
@@ -144,9 +144,9 @@ TEST(server_pgtest, BadListenAddressesAndABusyPortAreRefused) {
         << listen;
   }
   delta::prometheus::Server first(client, {.listen = "127.0.0.1:0"});
-  EXPECT_THROW(delta::prometheus::Server(
-                   client, {.listen = "127.0.0.1:" + std::to_string(first.port())}),
-               delta::Error);
+  EXPECT_THROW(
+      delta::prometheus::Server(client, {.listen = "127.0.0.1:" + std::to_string(first.port())}),
+      delta::Error);
 }
 
 // A login role of its own for the client, so the test can refuse it the database (NOLOGIN,
@@ -176,8 +176,7 @@ class Role {
 
  private:
   void terminate() {
-    admin_.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
-                name_);
+    admin_.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name_);
   }
   delta::pg::Pool& admin_;
   const std::string name_;
@@ -188,8 +187,8 @@ TEST(server_pgtest, ReadyzTurnsUnreadyWhileTheDatabaseRefusesTheClientAndBackAft
   Role role(schema.pool());
   auto config = item_config(schema.name());
   config.logger = delta::null_logger();  // the refused connections would fill the log
-  delta::Client client(delta::pg::Pool::create(role.url(), {.connect_timeout = std::chrono::seconds(2)}),
-                       config);
+  delta::Client client(
+      delta::pg::Pool::create(role.url(), {.connect_timeout = std::chrono::seconds(2)}), config);
   delta::prometheus::Server server(client, {.listen = "127.0.0.1:0"});
   client.start();
   ASSERT_TRUE(eventually([&] { return get(server.port(), "/readyz").status == 200; }));

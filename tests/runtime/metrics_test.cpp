@@ -1,12 +1,13 @@
 // The metrics registry without a database: counting from many threads, histogram buckets,
 // label handling, collectors and the order of a snapshot.
+#include "runtime/metrics.hpp"
+
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "common/invariant.hpp"
-#include "runtime/metrics.hpp"
 
 namespace {
 
@@ -110,8 +111,8 @@ TEST(metrics_test, CollectorsAddFamiliesAndTheSnapshotIsSortedByName) {
   int calls = 0;
   metrics.add_collector([&](std::vector<MetricFamily>& out) {
     ++calls;
-    out.push_back({.name = "delta_a", .help = "h", .type = MetricType::gauge,
-                   .samples = {{.value = 1}}});
+    out.push_back(
+        {.name = "delta_a", .help = "h", .type = MetricType::gauge, .samples = {{.value = 1}}});
   });
   const auto snapshot = metrics.snapshot();
   EXPECT_EQ(calls, 1);
