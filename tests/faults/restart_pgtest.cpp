@@ -421,7 +421,8 @@ struct Informer {
   // whose call returned and the last round tried.
   std::map<std::string, std::int64_t> returned_value;
   std::map<std::string, std::int64_t> tried_value;
-  std::vector<std::string> wrong_errors;
+  std::mutex mutex;
+  std::vector<std::string> wrong_errors;  // guarded by mutex (read while threads run)
   std::set<std::string> database_errors;  // as is_database_error describes them
 };
 
@@ -476,6 +477,7 @@ TEST_P(restart_pgtest, InformLoopsStoreEveryReturnedInform) {
           ++self.failed;
           std::string what;
           if (!is_database_error(error, what)) {
+            std::lock_guard lock(self.mutex);
             self.wrong_errors.push_back(what);
             return;
           }
@@ -484,6 +486,15 @@ TEST_P(restart_pgtest, InformLoopsStoreEveryReturnedInform) {
         }
       });
     }
+    auto wrong_errors = [&] {
+      std::string summary;
+      for (auto& informer : informers) {
+        std::lock_guard lock(informer->mutex);
+        for (const auto& what : informer->wrong_errors)
+          summary += "\n  " + what;
+      }
+      return summary;
+    };
     auto all = [&](auto&& condition) {
       return std::all_of(informers.begin(), informers.end(),
                          [&](const auto& informer) { return condition(*informer); });
@@ -500,7 +511,9 @@ TEST_P(restart_pgtest, InformLoopsStoreEveryReturnedInform) {
           return least;
         },
         "every informing thread");
-    EXPECT_GE(resumed, 0) << "an informing thread made no progress after the fault";
+    EXPECT_GE(resumed, 0) << "an informing thread made no progress after the fault; errors "
+                             "that ended one:"
+                          << wrong_errors();
     ASSERT_TRUE(eventually(
         [&] {
           return all([](Informer& i) { return i.returned_since_back >= kRoundsAfterBack; });
