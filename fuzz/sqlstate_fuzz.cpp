@@ -24,8 +24,8 @@ Kind documented_kind(std::string_view sqlstate) {
   const std::string_view error_class = sqlstate.substr(0, 2);
   const std::string_view subclass = sqlstate.substr(2);
   if (error_class == "08") return Kind::connection;
-  if (error_class == "57" && (subclass == "P01" || subclass == "P02" || subclass == "P03" ||
-                              subclass == "P05")) {
+  if (error_class == "57" &&
+      (subclass == "P01" || subclass == "P02" || subclass == "P03" || subclass == "P05")) {
     return Kind::connection;
   }
   if (error_class == "40" && (subclass == "001" || subclass == "P01")) return Kind::retryable;

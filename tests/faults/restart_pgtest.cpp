@@ -196,9 +196,8 @@ class restart_pgtest : public ::testing::TestWithParam<Cluster::Stop> {
   // "state=count ..." of `table`, for failure messages.
   std::string states(std::string_view table) const {
     std::string summary;
-    for (auto row :
-         query(fmt::format("SELECT state::text, count(*) FROM {{s}}.{} GROUP BY 1 ORDER BY 1",
-                           table))) {
+    for (auto row : query(fmt::format(
+             "SELECT state::text, count(*) FROM {{s}}.{} GROUP BY 1 ORDER BY 1", table))) {
       summary += fmt::format("{}={} ", row.get<std::string>(0), row.get<std::int64_t>(1));
     }
     return summary.empty() ? "none" : summary;
@@ -212,9 +211,8 @@ class restart_pgtest : public ::testing::TestWithParam<Cluster::Stop> {
     const auto back = Clock::now();
     mark_back();
     std::printf("[ figures  ] %s: the server was away for %lld ms\n", name_of(GetParam()),
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           back - down)
-                                           .count()));
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(back - down).count()));
     return back;
   }
 
@@ -337,9 +335,9 @@ CREATE TABLE {s}.proc_execution (
       if (works > 1) ++reworked;
       if (works > attempts) ++lost_claims;
       if (!ok && ++bad <= 5) {
-        bad_summary += fmt::format("\n  {} (row generation {}, attempt {}):{}", key,
-                                   row == rows.end() ? -1 : row->second.first, attempts,
-                                   describe(list));
+        bad_summary +=
+            fmt::format("\n  {} (row generation {}, attempt {}):{}", key,
+                        row == rows.end() ? -1 : row->second.first, attempts, describe(list));
       }
     }
     EXPECT_EQ(bad, 0u) << "resources whose last work is not of their generation, or worked "
@@ -378,9 +376,9 @@ FROM {s}.delta_job j JOIN {s}.proc_execution e ON e.job_id = j.id
 WHERE NOT $1 OR e.started_at >= $2
 GROUP BY j.id, j.attempt HAVING count(e.id) > j.attempt ORDER BY j.id LIMIT 5)",
                           crash, back_at_)) {
-      over += fmt::format("\n  job {} attempt {} ran {} times: {}", row.get<std::int64_t>(0),
-                          row.get<std::int64_t>(1), row.get<std::int64_t>(2),
-                          row.get<std::string>(3));
+      over +=
+          fmt::format("\n  job {} attempt {} ran {} times: {}", row.get<std::int64_t>(0),
+                      row.get<std::int64_t>(1), row.get<std::int64_t>(2), row.get<std::string>(3));
     }
     EXPECT_TRUE(over.empty()) << "jobs run more often than attempted (first 5):" << over;
     std::printf(
@@ -427,7 +425,7 @@ struct Informer {
 };
 
 TEST_P(restart_pgtest, InformLoopsStoreEveryReturnedInform) {
-  constexpr int kManyThreads = 3;   // inform_many of kObjects objects
+  constexpr int kManyThreads = 3;    // inform_many of kObjects objects
   constexpr int kSingleThreads = 1;  // inform() of one object at a time
   constexpr int kObjects = 200;
   constexpr std::int64_t kRoundsAfterBack = 5;
@@ -515,9 +513,7 @@ TEST_P(restart_pgtest, InformLoopsStoreEveryReturnedInform) {
                              "that ended one:"
                           << wrong_errors();
     ASSERT_TRUE(eventually(
-        [&] {
-          return all([](Informer& i) { return i.returned_since_back >= kRoundsAfterBack; });
-        },
+        [&] { return all([](Informer& i) { return i.returned_since_back >= kRoundsAfterBack; }); },
         kResumeBound));
     for (auto& thread : threads)
       thread.request_stop();
@@ -562,9 +558,8 @@ TEST_P(restart_pgtest, InformLoopsStoreEveryReturnedInform) {
       if (it != stored.end() && value >= floor && value <= tried) continue;
       if (returned == informer->returned_value.end() && it == stored.end()) continue;
       if (++wrong <= 5) {
-        wrong_summary +=
-            fmt::format("\n  {}: stored {}, last returned {}, last tried {}", id, value, floor,
-                        tried);
+        wrong_summary += fmt::format("\n  {}: stored {}, last returned {}, last tried {}", id,
+                                     value, floor, tried);
       }
     }
   }
@@ -604,13 +599,15 @@ TEST_P(restart_pgtest, InformerRunCutByTheFaultIsRetriedAndStoresEveryObject) {
   const std::int64_t stored_before = stored();
   const auto back = fault();
   EXPECT_LT(stored_before, ListingController::kTotal) << "the run ended before the fault";
-  const std::int64_t resumed = resume_ms(back, [&] { return synced_resources(); }, "syncing");
+  const std::int64_t resumed = resume_ms(
+      back, [&] { return synced_resources(); }, "syncing");
   EXPECT_GE(resumed, 0) << "nothing was synced after the fault: " << states("delta_resource");
 
   ASSERT_TRUE(eventually(
       [&] {
-        return scalar("SELECT count(*) FROM {s}.delta_job WHERE kind = 'delta.inform:item' AND "
-                      "state = 'completed'") == 1;
+        return scalar(
+                   "SELECT count(*) FROM {s}.delta_job WHERE kind = 'delta.inform:item' AND "
+                   "state = 'completed'") == 1;
       },
       60s, 50ms))
       << "inform jobs: " << states("delta_job");
@@ -634,10 +631,9 @@ TEST_P(restart_pgtest, InformerRunCutByTheFaultIsRetriedAndStoresEveryObject) {
 TEST_P(restart_pgtest, TwoProcessesSyncTwentyThousandResourcesThroughTheFault) {
   constexpr int kResources = 20000;
   const std::vector<std::string> args{
-      "--kinds",           "item", "--parallelism",        "32",   "--max-workers",
-      "32",                "--work-ms",                    "0",    "--client-ttl-ms",
-      "5000",              "--leader-ttl-ms",              "5000", "--work-timeout-ms",
-      "3000",              "--stuck-threshold-ms",         "1000"};
+      "--kinds",           "item", "--parallelism",        "32",   "--max-workers",   "32",
+      "--work-ms",         "0",    "--client-ttl-ms",      "5000", "--leader-ttl-ms", "5000",
+      "--work-timeout-ms", "3000", "--stuck-threshold-ms", "1000"};
   start_resource_worker("sync-a", args);
   start_resource_worker("sync-b", args);
   delta::Client informer(client_pool(4), fault_config("inform"));
@@ -647,7 +643,9 @@ TEST_P(restart_pgtest, TwoProcessesSyncTwentyThousandResourcesThroughTheFault) {
       << states("delta_resource");
   const auto back = fault();
   EXPECT_LT(synced_resources(), kResources) << "everything was synced before the fault";
-  EXPECT_GE(resume_ms(back, [&] { return synced_resources(); }, "syncing"), 0)
+  EXPECT_GE(resume_ms(
+                back, [&] { return synced_resources(); }, "syncing"),
+            0)
       << states("delta_resource");
   ASSERT_TRUE(eventually([&] { return synced_resources() == kResources; }, 60s, 50ms))
       << states("delta_resource");
@@ -661,7 +659,7 @@ TEST_P(restart_pgtest, TwoProcessesDrainTwentyThousandJobsThroughTheFault) {
   constexpr std::int64_t kJobs = 20000;
   create_execution_table();
   const std::vector<std::string> args{"--job-timeout-ms", "3000", "--rescue-margin-ms", "500",
-                                      "--client-ttl-ms", "5000"};
+                                      "--client-ttl-ms",  "5000"};
   start_worker(DELTA_JOB_WORKER_PROC, "drain-a", args);
   start_worker(DELTA_JOB_WORKER_PROC, "drain-b", args);
   delta::Client inserter(client_pool(4), fault_config("insert"));
@@ -750,35 +748,38 @@ TEST_P(restart_pgtest, LeaderMaintenanceRunsAgainAfterTheFault) {
     later.scheduled_at = delta::now() + 300ms;
     const auto scheduled = client.jobs().insert(Chore{2 * round_n}, later).job.id;
     const auto orphan = client.jobs().insert(Chore{2 * round_n + 1}, later).job.id;
-    query("UPDATE {s}.delta_job SET state = 'running', attempt = 1, attempted_at = now(), "
-          "attempted_by = 'ghost' WHERE id = $1 AND state = 'scheduled'",
-          orphan);
+    query(
+        "UPDATE {s}.delta_job SET state = 'running', attempt = 1, attempted_at = now(), "
+        "attempted_by = 'ghost' WHERE id = $1 AND state = 'scheduled'",
+        orphan);
     const std::string key = fmt::format("m{}", round_n);
     client.inform(Item{key, 1});
     ASSERT_TRUE(eventually(
         [&] {
-          return scalar("SELECT count(*) FROM {s}.delta_resource WHERE object_id = $1 AND "
-                        "state = 'synced'",
-                        key) == 1;
+          return scalar(
+                     "SELECT count(*) FROM {s}.delta_resource WHERE object_id = $1 AND "
+                     "state = 'synced'",
+                     key) == 1;
         },
         kResumeBound, 20ms));
-    query("UPDATE {s}.delta_resource SET state = 'pending', attempt = attempt + 1, "
-          "lease_owner = 'ghost', lease_expires_at = now() + interval '1 hour' "
-          "WHERE object_id = $1",
-          key);
+    query(
+        "UPDATE {s}.delta_resource SET state = 'pending', attempt = attempt + 1, "
+        "lease_owner = 'ghost', lease_expires_at = now() + interval '1 hour' "
+        "WHERE object_id = $1",
+        key);
     const bool done = eventually(
         [&] {
           return worker->ran(2 * round_n) && worker->ran(2 * round_n + 1) &&
                  scalar("SELECT count(*) FROM {s}.delta_job WHERE id IN ($1, $2)", scheduled,
                         orphan) == 0 &&
-                 scalar("SELECT count(*) FROM {s}.delta_resource WHERE object_id = $1 AND "
-                        "state = 'synced' AND cardinality(errors) = 1",
-                        key) == 1;
+                 scalar(
+                     "SELECT count(*) FROM {s}.delta_resource WHERE object_id = $1 AND "
+                     "state = 'synced' AND cardinality(errors) = 1",
+                     key) == 1;
         },
         kResumeBound, 20ms);
-    ASSERT_TRUE(done) << when << ": scheduled ran " << worker->ran(2 * round_n)
-                      << ", orphan ran " << worker->ran(2 * round_n + 1)
-                      << "; jobs: " << states("delta_job")
+    ASSERT_TRUE(done) << when << ": scheduled ran " << worker->ran(2 * round_n) << ", orphan ran "
+                      << worker->ran(2 * round_n + 1) << "; jobs: " << states("delta_job")
                       << "; resources: " << states("delta_resource");
   };
   ASSERT_NO_FATAL_FAILURE(round("before the fault"));
@@ -807,13 +808,12 @@ TEST_P(restart_pgtest, AwayForTwiceTheClientTtlClientsReturnAndRescueOnce) {
   create_execution_table();
   const std::string ttl = std::to_string(kClientTtl.count());
   const std::vector<std::string> resource_args{
-      "--kinds",           "item", "--parallelism",     "8",  "--max-workers", "8",
-      "--work-ms",         "100",  "--client-ttl-ms",   ttl,  "--leader-ttl-ms", ttl,
+      "--kinds",           "item", "--parallelism",        "8",   "--max-workers",   "8",
+      "--work-ms",         "100",  "--client-ttl-ms",      ttl,   "--leader-ttl-ms", ttl,
       "--work-timeout-ms", "3000", "--stuck-threshold-ms", "1000"};
-  const std::vector<std::string> job_args{"--max-workers", "8",    "--sleep-ms",
-                                          "100",           "--client-ttl-ms", ttl,
-                                          "--job-timeout-ms", "3000", "--rescue-margin-ms",
-                                          "500"};
+  const std::vector<std::string> job_args{"--max-workers",      "8",  "--sleep-ms",       "100",
+                                          "--client-ttl-ms",    ttl,  "--job-timeout-ms", "3000",
+                                          "--rescue-margin-ms", "500"};
   std::vector<WorkerProcess*> live{&start_resource_worker("away-ra", resource_args),
                                    &start_worker(DELTA_JOB_WORKER_PROC, "away-ja", job_args)};
   WorkerProcess& dead_resources = start_resource_worker("away-rb", resource_args);
@@ -828,10 +828,12 @@ TEST_P(restart_pgtest, AwayForTwiceTheClientTtlClientsReturnAndRescueOnce) {
     return scalar("SELECT count(*) FROM {s}.delta_job WHERE state = 'completed'");
   };
   auto held = [&] {
-    return scalar("SELECT count(*) FROM {s}.delta_resource WHERE state = 'pending' AND "
-                  "lease_owner = 'away-rb'") > 0 &&
-           scalar("SELECT count(*) FROM {s}.delta_job WHERE state = 'running' AND "
-                  "attempted_by = 'away-jb'") > 0;
+    return scalar(
+               "SELECT count(*) FROM {s}.delta_resource WHERE state = 'pending' AND "
+               "lease_owner = 'away-rb'") > 0 &&
+           scalar(
+               "SELECT count(*) FROM {s}.delta_job WHERE state = 'running' AND "
+               "attempted_by = 'away-jb'") > 0;
   };
   ASSERT_TRUE(eventually([&] { return synced_resources() >= 30 && completed() >= 30 && held(); },
                          30s, 20ms))
@@ -863,18 +865,20 @@ TEST_P(restart_pgtest, AwayForTwiceTheClientTtlClientsReturnAndRescueOnce) {
   cluster().start();
   const auto back = Clock::now();
   mark_back();
-  std::printf("[ figures  ] %s: the server was away for %lld ms (client TTL %lld ms); the dead "
-              "held %zu resources and %zu jobs\n",
-              name_of(GetParam()), static_cast<long long>(elapsed_ms(down) - elapsed_ms(back)),
-              static_cast<long long>(kClientTtl.count()), held_resources.size(), held_jobs.size());
+  std::printf(
+      "[ figures  ] %s: the server was away for %lld ms (client TTL %lld ms); the dead "
+      "held %zu resources and %zu jobs\n",
+      name_of(GetParam()), static_cast<long long>(elapsed_ms(down) - elapsed_ms(back)),
+      static_cast<long long>(kClientTtl.count()), held_resources.size(), held_jobs.size());
 
   // The live clients heartbeat again by themselves, and one of them leads.
   std::string clients;
   EXPECT_TRUE(eventually(
       [&] {
         clients.clear();
-        for (auto row : query("SELECT id, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint "
-                              "FROM {s}.delta_client WHERE id LIKE 'away-%' ORDER BY id")) {
+        for (auto row :
+             query("SELECT id, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint "
+                   "FROM {s}.delta_client WHERE id LIKE 'away-%' ORDER BY id")) {
           if (row.get<std::int64_t>(1) < kClientTtl.count())
             clients += row.get<std::string>(0) + " ";
         }
@@ -886,12 +890,15 @@ TEST_P(restart_pgtest, AwayForTwiceTheClientTtlClientsReturnAndRescueOnce) {
               static_cast<long long>(elapsed_ms(back)));
   EXPECT_TRUE(eventually(
       [&] {
-        return scalar("SELECT count(*) FROM {s}.delta_leader WHERE leader_id IN "
-                      "('away-ra', 'away-ja') AND expires_at > now()") == 1;
+        return scalar(
+                   "SELECT count(*) FROM {s}.delta_leader WHERE leader_id IN "
+                   "('away-ra', 'away-ja') AND expires_at > now()") == 1;
       },
       kResumeBound, 50ms))
       << "no live leader after the outage";
-  EXPECT_GE(resume_ms(back, [&] { return synced_resources() + completed(); }, "work"), 0);
+  EXPECT_GE(resume_ms(
+                back, [&] { return synced_resources() + completed(); }, "work"),
+            0);
 
   ASSERT_TRUE(eventually([&] { return synced_resources() == kResources && completed() == kJobs; },
                          60s, 50ms))
@@ -901,11 +908,12 @@ TEST_P(restart_pgtest, AwayForTwiceTheClientTtlClientsReturnAndRescueOnce) {
   // rescued twice.
   auto rescues_of = [&](std::string_view table, std::string_view client) {
     std::map<std::int64_t, std::int64_t> rescues;
-    for (auto row : query(fmt::format(
-             "SELECT id, (SELECT count(*) FROM unnest(errors) e WHERE e->>'type' = 'rescue' "
-             "AND e->>'error' LIKE $1) FROM {{s}}.{}",
-             table),
-                          fmt::format("%{}%", client)))
+    for (auto row :
+         query(fmt::format(
+                   "SELECT id, (SELECT count(*) FROM unnest(errors) e WHERE e->>'type' = 'rescue' "
+                   "AND e->>'error' LIKE $1) FROM {{s}}.{}",
+                   table),
+               fmt::format("%{}%", client)))
       rescues[row.get<std::int64_t>(0)] = row.get<std::int64_t>(1);
     return rescues;
   };
@@ -927,16 +935,16 @@ TEST_P(restart_pgtest, AwayForTwiceTheClientTtlClientsReturnAndRescueOnce) {
         << table << ": rows rescued twice";
   }
   std::printf("[ figures  ] rescued: %lld resources, %lld jobs (of live clients: %lld, %lld)\n",
-              static_cast<long long>(scalar(
-                  "SELECT count(*) FROM {s}.delta_resource WHERE EXISTS (SELECT 1 FROM "
-                  "unnest(errors) e WHERE e->>'type' = 'rescue')")),
+              static_cast<long long>(
+                  scalar("SELECT count(*) FROM {s}.delta_resource WHERE EXISTS (SELECT 1 FROM "
+                         "unnest(errors) e WHERE e->>'type' = 'rescue')")),
               static_cast<long long>(
                   scalar("SELECT count(*) FROM {s}.delta_job WHERE EXISTS (SELECT 1 FROM "
                          "unnest(errors) e WHERE e->>'type' = 'rescue')")),
-              static_cast<long long>(scalar(
-                  "SELECT count(*) FROM {s}.delta_resource WHERE EXISTS (SELECT 1 FROM "
-                  "unnest(errors) e WHERE e->>'type' = 'rescue' AND e->>'error' LIKE "
-                  "'%away-ra%')")),
+              static_cast<long long>(
+                  scalar("SELECT count(*) FROM {s}.delta_resource WHERE EXISTS (SELECT 1 FROM "
+                         "unnest(errors) e WHERE e->>'type' = 'rescue' AND e->>'error' LIKE "
+                         "'%away-ra%')")),
               static_cast<long long>(
                   scalar("SELECT count(*) FROM {s}.delta_job WHERE EXISTS (SELECT 1 FROM "
                          "unnest(errors) e WHERE e->>'type' = 'rescue' AND e->>'error' LIKE "

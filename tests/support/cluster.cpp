@@ -10,14 +10,13 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 namespace delta::testing {
 
@@ -106,8 +105,8 @@ Cluster::Cluster() : bindir_(find_bindir()), port_(free_port()) {
         }
       }
     }
-    run("initdb", {"--pgdata", data_dir_, "--username", "postgres", "--auth", "trust",
-                   "--encoding", "UTF8", "--locale", "C", "--no-sync", "--no-instructions"});
+    run("initdb", {"--pgdata", data_dir_, "--username", "postgres", "--auth", "trust", "--encoding",
+                   "UTF8", "--locale", "C", "--no-sync", "--no-instructions"});
     std::ofstream conf(data_dir_ + "/postgresql.conf", std::ios::app);
     conf << fmt::format(
         "\n# delta::testing::Cluster\n"
@@ -124,9 +123,9 @@ Cluster::Cluster() : bindir_(find_bindir()), port_(free_port()) {
         port_, socket_dir_);
     conf.close();
     if (!conf) throw std::runtime_error("cannot write " + data_dir_ + "/postgresql.conf");
-    conninfo_ =
-        fmt::format("host={} port={} user=postgres dbname=postgres sslmode=disable gssencmode=disable",
-                    socket_dir_, port_);
+    conninfo_ = fmt::format(
+        "host={} port={} user=postgres dbname=postgres sslmode=disable gssencmode=disable",
+        socket_dir_, port_);
     start();
   } catch (...) {
     std::error_code ignored;
@@ -148,14 +147,14 @@ Cluster::~Cluster() {
 }
 
 void Cluster::start() {
-  run("pg_ctl", {"start", "--pgdata", data_dir_, "--wait", "--timeout", "60", "--log",
-                 dir_ + "/server.log"});
+  run("pg_ctl",
+      {"start", "--pgdata", data_dir_, "--wait", "--timeout", "60", "--log", dir_ + "/server.log"});
   running_ = true;
 }
 
 void Cluster::stop(Stop mode) {
-  run("pg_ctl", {"stop", "--pgdata", data_dir_, "--wait", "--timeout", "60", "--mode",
-                 mode_argument(mode)});
+  run("pg_ctl",
+      {"stop", "--pgdata", data_dir_, "--wait", "--timeout", "60", "--mode", mode_argument(mode)});
   running_ = false;
 }
 
