@@ -270,18 +270,7 @@ class restart_pgtest : public ::testing::TestWithParam<Cluster::Stop> {
 
   // The table job_worker_proc records each execution in (see job_worker_proc.cpp).
   void create_execution_table() {
-    query(R"(
-CREATE TABLE {s}.proc_execution (
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  token text NOT NULL UNIQUE,
-  job_id bigint NOT NULL,
-  kind text NOT NULL,
-  attempt integer NOT NULL,
-  client_id text NOT NULL,
-  pid integer NOT NULL,
-  started_at timestamptz NOT NULL,
-  finished_at timestamptz NOT NULL
-))");
+    query(proc_execution_ddl("{s}"));
     query("CREATE INDEX ON {s}.proc_execution (job_id)");
   }
 
