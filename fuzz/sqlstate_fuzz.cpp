@@ -1,7 +1,7 @@
 // SQLSTATE classification (DatabaseError::classify in <delta/errors.hpp>, applied to every
 // error the pg layer raises): total over any input, never a pool timeout, and the class
 // rules written beside DatabaseErrorKind, checked here by a table of the target's own:
-// class 08 and 57P01-57P03 connection, 40001 and 40P01 retryable, 23505 unique_violation,
+// class 08, 57P01-57P03 and 57P05 connection, 40001 and 40P01 retryable, 23505 unique_violation,
 // the rest of class 23 constraint, classes 22 and 42 bad_input, 57014 query_canceled, else
 // other; anything but five characters is other. A DatabaseError made with the SQLSTATE
 // has that kind, keeps the SQLSTATE and retries exactly connection and retryable errors.
@@ -24,7 +24,8 @@ Kind documented_kind(std::string_view sqlstate) {
   const std::string_view error_class = sqlstate.substr(0, 2);
   const std::string_view subclass = sqlstate.substr(2);
   if (error_class == "08") return Kind::connection;
-  if (error_class == "57" && (subclass == "P01" || subclass == "P02" || subclass == "P03")) {
+  if (error_class == "57" &&
+      (subclass == "P01" || subclass == "P02" || subclass == "P03" || subclass == "P05")) {
     return Kind::connection;
   }
   if (error_class == "40" && (subclass == "001" || subclass == "P01")) return Kind::retryable;

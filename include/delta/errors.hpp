@@ -54,7 +54,7 @@ class ValidationError : public Error {
 
 // What a DatabaseError means for the caller, derived from its SQLSTATE.
 enum class DatabaseErrorKind {
-  connection,        // class 08, 57P01-57P03: the connection is gone; retry on a new one
+  connection,        // class 08, 57P01-57P03, 57P05: the connection is gone; retry on a new one
   retryable,         // 40001 serialization failure, 40P01 deadlock: retry the transaction
   unique_violation,  // 23505
   constraint,        // any other integrity constraint violation (class 23)

@@ -33,7 +33,10 @@ DatabaseError::DatabaseError(std::string sqlstate, const std::string& message, s
 DatabaseErrorKind DatabaseError::classify(std::string_view sqlstate) noexcept {
   if (sqlstate.size() != 5) return DatabaseErrorKind::other;
   const std::string_view cls = sqlstate.substr(0, 2);
-  if (cls == "08" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") {
+  // 57P05 (idle_session_timeout, PostgreSQL 14) ends the session like 57P01; 57P04 (the
+  // database was dropped) does too, but no new connection can succeed: not retryable.
+  if (cls == "08" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" ||
+      sqlstate == "57P05") {
     return DatabaseErrorKind::connection;
   }
   if (sqlstate == "40001" || sqlstate == "40P01") return DatabaseErrorKind::retryable;

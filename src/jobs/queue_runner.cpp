@@ -136,6 +136,11 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
         wait = backoff.failed();
         ctx_.log(LogLevel::warn, fmt::format("queue {}: fetch failed (retrying in {} ms): {}",
                                              queue_, wait.count(), e.what()));
+        // Nothing is known to be waiting any more: a `more_` left from the last full batch
+        // would cut the backoff to the refill cooldown (a fetch every 2 ms while the
+        // database is away).
+        std::lock_guard lock(mutex_);
+        more_ = false;
       }
     }
     // A refill once half the slots are free, or after a short cooldown if fewer are.

@@ -131,7 +131,14 @@ Result Connection::check(void* pg_result, std::string_view sql) {
   std::string message = field(result, PG_DIAG_MESSAGE_PRIMARY);
   if (message.empty()) message = trim_message(PQresultErrorMessage(result));
   if (message.empty()) message = trim_message(PQerrorMessage(conn_));
-  if (sqlstate.empty() && PQstatus(conn_) == CONNECTION_BAD) sqlstate = "08006";
+  // The server sends a SQLSTATE with every error: one without is libpq's own, a failure of
+  // the connection -- also while PQstatus still says CONNECTION_OK, as after a write that
+  // hit a socket the server closed ("server closed the connection unexpectedly" before
+  // any read saw the end of file). The connection is not used again.
+  if (sqlstate.empty()) {
+    sqlstate = "08006";
+    fatal_ = true;
+  }
   (void)sql;
   throw DatabaseError(std::move(sqlstate), message, field(result, PG_DIAG_MESSAGE_DETAIL),
                       field(result, PG_DIAG_CONSTRAINT_NAME));

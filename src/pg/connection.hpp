@@ -104,7 +104,8 @@ class Connection {
 
   pg_conn* conn_;
   // Set by the notice receiver when the server reports a FATAL or PANIC error outside a
-  // query (e.g. the backend was terminated while the connection sat idle).
+  // query (e.g. the backend was terminated while the connection sat idle), and by check()
+  // for an error of libpq's own (the connection failed).
   bool fatal_ = false;
   // Prepared statements by name: when they were prepared, and how often they ran since.
   struct Prepared {

@@ -45,18 +45,7 @@ class jobs_process_pgtest : public delta::testing::ProcessTest {
     ProcessTest::SetUp();
     // One row per execution of a job, written by job_worker_proc's worker after the
     // job's work; `token` identifies the execution (see job_worker_proc.cpp).
-    pool().exec(sql(R"(
-CREATE TABLE {s}.proc_execution (
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  token text NOT NULL UNIQUE,
-  job_id bigint NOT NULL,
-  kind text NOT NULL,
-  attempt integer NOT NULL,
-  client_id text NOT NULL,
-  pid integer NOT NULL,
-  started_at timestamptz NOT NULL,
-  finished_at timestamptz NOT NULL
-))"));
+    pool().exec(proc_execution_ddl("\"" + schema_name() + "\""));
     inserter_ = idle_client();  // inserts and reads jobs
   }
 

@@ -566,6 +566,11 @@ TEST(values_test, SqlstateClassification) {
   EXPECT_EQ(DatabaseError::classify("08001"), Kind::connection);
   EXPECT_EQ(DatabaseError::classify("57P01"), Kind::connection);
   EXPECT_EQ(DatabaseError::classify("57P03"), Kind::connection);
+  EXPECT_EQ(DatabaseError::classify("57P02"), Kind::connection);  // crash_shutdown
+  // idle_session_timeout ended the session: a new connection works.
+  EXPECT_EQ(DatabaseError::classify("57P05"), Kind::connection);
+  // database_dropped: no new connection can work.
+  EXPECT_EQ(DatabaseError::classify("57P04"), Kind::other);
   EXPECT_EQ(DatabaseError::classify("40001"), Kind::retryable);
   EXPECT_EQ(DatabaseError::classify("40P01"), Kind::retryable);
   EXPECT_EQ(DatabaseError::classify("23505"), Kind::unique_violation);

@@ -21,6 +21,22 @@ struct ProcJob {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProcJob, n)
 
+// The table job_worker_proc records one row per execution of a job in (the test creates
+// it): CREATE TABLE <schema>.proc_execution, `schema` given as a quoted identifier.
+inline std::string proc_execution_ddl(std::string_view schema) {
+  return "CREATE TABLE " + std::string(schema) + R"(.proc_execution (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  token text NOT NULL UNIQUE,
+  job_id bigint NOT NULL,
+  kind text NOT NULL,
+  attempt integer NOT NULL,
+  client_id text NOT NULL,
+  pid integer NOT NULL,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz NOT NULL
+))";
+}
+
 // The parallelism of every WorkerObject kind in this process: resource_worker_proc sets it
 // from its command line before it builds its client.
 inline int worker_object_parallelism = 4;

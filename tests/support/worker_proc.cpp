@@ -1,6 +1,7 @@
 #include "support/worker_proc.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <utility>
@@ -44,6 +45,7 @@ int worker_main(int argc, char** argv, std::string_view program, CLI::App& app,
   app.add_option("--stop-grace-ms", options.stop_grace_ms, "grace given to client.stop()");
   app.add_option("--log-level", options.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--database-url", options.database_url, "libpq connection string (DATABASE_URL)");
   app.add_option("--parent-pid", parent_pid, "exit at once if this is not our parent");
   try {
     app.parse(argc, argv);
@@ -51,6 +53,8 @@ int worker_main(int argc, char** argv, std::string_view program, CLI::App& app,
     return app.exit(e);
   }
   if (parent_pid != 0 && ::getppid() != parent_pid) return 3;  // the parent died already
+  // No thread runs yet: the environment may still change.
+  if (!options.database_url.empty()) ::setenv("DATABASE_URL", options.database_url.c_str(), 1);
 
   const sigset_t signals = stop_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);

@@ -28,10 +28,14 @@ struct WorkerOptions {
   std::string client_id;
   int stop_grace_ms = 5000;
   std::string log_level = "warn";
+  // The database (a libpq connection string); empty: the PG* environment. worker_main
+  // puts it in DATABASE_URL, so that make_pool() connects there.
+  std::string database_url;
 };
 
 // Runs a worker program: arranges to be SIGKILLed when the spawning test dies, adds
-// --schema, --client-id, --stop-grace-ms, --log-level and --parent-pid to `app` (its own
+// --schema, --client-id, --stop-grace-ms, --log-level, --database-url and --parent-pid to
+// `app` (its own
 // options already added) and parses the command line into `options` (CLI11's exit code
 // on a bad one), returns 3 at once when --parent-pid is not this process's parent (the
 // test died already), blocks SIGTERM and SIGINT (before any thread starts, so that every
