@@ -838,6 +838,11 @@ TEST_P(restart_pgtest, AwayForTwiceTheClientTtlClientsReturnAndRescueOnce) {
                       std::string("drw_faults_away-rb")) == 0;
       },
       10s, 5ms));
+  // Claims and fetches commit with synchronous_commit off: without a flush, the crash could
+  // undo what the dead committed last, and the rows read below would not be theirs after
+  // recovery. A checkpoint writes every commit so far, so what is read is what the crash
+  // leaves.
+  query("CHECKPOINT");
   std::set<std::int64_t> held_resources;
   for (auto row : query("SELECT id FROM {s}.delta_resource WHERE state = 'pending' AND "
                         "lease_owner = 'away-rb'"))
