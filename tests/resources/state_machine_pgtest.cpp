@@ -407,6 +407,8 @@ void lease_expired_rescued_failed(StateMachine& t) {
   EXPECT_EQ(row.errors[0].type, "rescue");
   EXPECT_EQ(row.errors[0].attempt, 1);
   EXPECT_TRUE(contains(row.errors[0].error, "lease expired")) << row.errors[0].error;
+  EXPECT_TRUE(contains(row.errors[0].error, fmt::format("(held by {})", client.id())))
+      << "the reason names who held the lease: " << row.errors[0].error;
 }
 
 void dead_owner_rescued_degraded(StateMachine& t) {

@@ -4,7 +4,7 @@ SELECT CASE WHEN c.id IS NULL THEN 'its client ' || coalesce(j.attempted_by, '?'
             WHEN c.stopped_at IS NOT NULL THEN 'its client ' || c.id || ' stopped'
             WHEN c.heartbeat_at < coalesce($4::timestamptz, now()) - $1 * interval '1 millisecond'
               THEN 'its client ' || c.id || ' stopped heartbeating'
-            ELSE 'it ran past its timeout' END,
+            ELSE 'it ran past its timeout on ' || coalesce(j.attempted_by, '?') END,
        j.id, j.kind, j.queue, j.state::text, j.priority, j.args, j.metadata, j.tags,
        j.attempt, j.max_attempts, j.attempted_at, j.attempted_by, j.created_at,
        j.scheduled_at, j.finalized_at, j.errors

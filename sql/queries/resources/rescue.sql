@@ -4,7 +4,7 @@ WITH c AS (SELECT coalesce($3::timestamptz, now()) AS now),
 stuck AS (
   SELECT r.id,
          CASE WHEN r.lease_expires_at < c.now
-                THEN 'its lease expired at ' || r.lease_expires_at::text
+                THEN 'its lease expired at ' || r.lease_expires_at::text || ' (held by ' || r.lease_owner || ')'
               WHEN cl.id IS NULL THEN 'its client ' || r.lease_owner || ' is unknown'
               WHEN cl.stopped_at IS NOT NULL THEN 'its client ' || cl.id || ' stopped'
               ELSE 'its client ' || cl.id || ' stopped heartbeating' END AS reason
