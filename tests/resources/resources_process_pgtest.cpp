@@ -448,9 +448,13 @@ TEST_F(resources_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrentl
   // changes is worked again once that work has ended, never at the same time.
   constexpr int kResources = 400;
   constexpr int kGenerations = 3;
-  constexpr int kChangeBatch = 25;
+  // A change counts as made during a work when its whole inform_many call (start to
+  // return) lies within the work: the works last long enough, and the calls are short
+  // enough, that this happens also on a slow machine or under TSan (25 objects a call
+  // against 40 ms works once saw none).
+  constexpr int kChangeBatch = 10;
   const std::vector<std::string> args{"--kinds",       "item", "--parallelism", "8",
-                                      "--max-workers", "8",    "--work-ms",     "40"};
+                                      "--max-workers", "8",    "--work-ms",     "100"};
   WorkerProcess& a = start_worker("change-a", args);
   WorkerProcess& b = start_worker("change-b", args);
 
