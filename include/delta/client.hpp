@@ -126,6 +126,11 @@ struct Config {
   // The leader's lease (default 15 s), renewed every leader_renew_interval (default 5 s).
   milliseconds leader_ttl{15000};
   milliseconds leader_renew_interval{5000};
+  // How often the leader counts the resources and jobs of the whole cluster for the
+  // gauges delta_resources, delta_resources_due, delta_resources_lag_seconds,
+  // delta_queue_depth, delta_jobs_due and delta_queue_lag_seconds (default 5 s; one query
+  // reading every row, on the leader only; 0 turns them off).
+  milliseconds cluster_metrics_interval{5000};
   // How often the leader makes due scheduled/retryable jobs available (default 1 s).
   milliseconds scheduler_interval{1000};
   // How often the leader looks for jobs to rescue (default 5 s); a job still running

@@ -29,6 +29,7 @@ runtime::Options runtime_options(const Config& config) {
   options.poll_interval = config.poll_interval;
   options.notify_rate_limit = config.notify_rate_limit;
   options.heartbeat_interval = config.heartbeat_interval;
+  options.cluster_metrics_interval = config.cluster_metrics_interval;
   options.client_ttl = config.client_ttl;
   options.leader_ttl = config.leader_ttl;
   options.leader_renew_interval = config.leader_renew_interval;
@@ -182,6 +183,7 @@ Client::Client(std::shared_ptr<pg::Pool> pool, Config config) : impl_(std::make_
   impl_->runtime->context().metrics->add_collector(
       [runtime = impl_->runtime.get(), pool = impl_->pool.get()](std::vector<MetricFamily>& out) {
         collect_process(out, *runtime, *pool);
+        runtime->cluster_gauges().collect(out);
       });
 
   // What config() reports: the user's config with the defaults filled in.

@@ -37,6 +37,10 @@ std::vector<std::string> Options::check() const {
     problems.emplace_back("notify_rate_limit must not be negative (0 = no limit)");
   }
   internal::check_positive(problems, "heartbeat_interval", heartbeat_interval);
+  if (cluster_metrics_interval.count() < 0) {
+    problems.push_back(fmt::format("cluster_metrics_interval ({} ms) must be 0 (off) or positive",
+                                   cluster_metrics_interval.count()));
+  }
   internal::check_positive(problems, "client_ttl", client_ttl);
   if (client_ttl <= heartbeat_interval) {
     problems.push_back(

@@ -28,6 +28,7 @@ struct Options {
   milliseconds client_ttl{15000};
   milliseconds leader_ttl{15000};
   milliseconds leader_renew_interval{5000};
+  milliseconds cluster_metrics_interval{5000};  // 0: no cluster-wide gauges
   // Stored with each heartbeat (what this process runs: queues, kinds).
   nlohmann::json metadata = nlohmann::json::object();
 

@@ -13,7 +13,9 @@ Runtime::Runtime(std::shared_ptr<pg::Pool> pool, const Options& options, Client*
                  for (const auto& [channel, payload] : owed)
                    store_.notify(*conn, channel, payload);
                }),
-      leader_tasks_(ctx_, [this] { return elector_.is_leader(); }) {
+      leader_tasks_(ctx_, [this] { return elector_.is_leader(); }),
+      cluster_gauges_(ctx_, [this] { return elector_.is_leader(); }) {
+  cluster_gauges_.register_task(leader_tasks_);
   elector_.on_elected([this] { leader_tasks_.wake(); });
   notifier_.add_channel(store_.control_channel(), [this](const std::string& payload) {
     if (payload == "leader_resigned") elector_.wake_election();

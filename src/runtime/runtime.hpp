@@ -11,6 +11,7 @@
 
 #include <memory>
 
+#include "runtime/cluster_gauges.hpp"
 #include "runtime/context.hpp"
 #include "runtime/elector.hpp"
 #include "runtime/leader_tasks.hpp"
@@ -36,6 +37,7 @@ class Runtime {
   Notifier& notifier() noexcept { return notifier_; }
   NotifyLimiter& notify_limiter() noexcept { return limiter_; }
   LeaderTasks& leader_tasks() noexcept { return leader_tasks_; }
+  const ClusterGauges& cluster_gauges() const noexcept { return cluster_gauges_; }
 
   // Throws DatabaseError when the first heartbeat fails (nothing is left running).
   void start();
@@ -49,6 +51,7 @@ class Runtime {
   Notifier notifier_;
   NotifyLimiter limiter_;
   LeaderTasks leader_tasks_;
+  ClusterGauges cluster_gauges_;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -203,3 +203,91 @@ TEST(metrics_pgtest, CountersEqualAKnownWorkload) {
 }
 
 }  // namespace
+
+namespace {
+
+// The cluster-wide gauges: what every process wrote, counted by the leader's one query.
+TEST(metrics_pgtest, ClusterGaugesCountTheWholeClusterOnTheLeaderOnly) {
+  ScratchSchema schema("metrics_cluster", delta::testing::SchemaStart::migrated);
+  {
+    // What is counted, written by a client that never starts: 7 items that no process
+    // works (2 of them then marked synced), 3 jobs on a queue that no process runs.
+    auto config = delta::testing::maintenance_config(schema.name());
+    config.controllers.add(std::make_shared<ItemController>());
+    delta::Client feeder(schema.shared_pool(), config);
+    for (int i = 0; i < 7; ++i)
+      feeder.inform(Item{"c-" + std::to_string(i)});
+    for (int i = 0; i < 3; ++i)
+      feeder.jobs().insert(Ping{i}, {.queue = "idle"});
+  }
+  schema.pool().exec(
+      schema.sql("UPDATE {s}.delta_resource SET state = 'synced', synced_at = "
+                 "now() WHERE object_id IN ('c-0', 'c-1')"));
+
+  // Neither client works the kind or the queue: the counts stay as written.
+  auto config = delta::testing::maintenance_config(schema.name());
+  config.cluster_metrics_interval = std::chrono::milliseconds(100);
+  delta::Client leader(schema.shared_pool(), config);
+  leader.start();
+  ASSERT_TRUE(eventually([&] { return value(leader.metrics(), "delta_is_leader") == 1; }));
+  std::vector<MetricFamily> seen;
+  ASSERT_TRUE(eventually([&] {
+    seen = leader.metrics();
+    return value(seen, "delta_resources", {{"kind", "item"}, {"state", "scheduled"}}) == 5 &&
+           value(seen, "delta_queue_depth", {{"queue", "idle"}, {"state", "available"}}) == 3;
+  }));
+  const Labels item{{"kind", "item"}, {"namespace", "default"}};
+  auto with = [](Labels labels, const char* state) {
+    labels["state"] = state;
+    return labels;
+  };
+  EXPECT_EQ(value(seen, "delta_resources", with(item, "synced")), 2);
+  EXPECT_EQ(value(seen, "delta_resources", with(item, "degraded")), 0) << "every state, 0 too";
+  EXPECT_EQ(value(seen, "delta_resources_due", {{"kind", "item"}}), 5);
+  EXPECT_GE(value(seen, "delta_resources_lag_seconds", {{"kind", "item"}}), 0);
+  EXPECT_EQ(value(seen, "delta_queue_depth", {{"queue", "idle"}, {"state", "running"}}), 0);
+  EXPECT_EQ(value(seen, "delta_jobs_due", {{"queue", "idle"}}), 3);
+  EXPECT_GE(value(seen, "delta_queue_lag_seconds", {{"queue", "idle"}}), 0);
+  EXPECT_GE(value(seen, "delta_cluster_gauges_age_seconds"), 0);
+  // The lag grows while nothing is worked: a later refresh sees an older oldest.
+  const double lag = value(seen, "delta_resources_lag_seconds", {{"kind", "item"}});
+  EXPECT_TRUE(eventually([&] {
+    return value(leader.metrics(), "delta_resources_lag_seconds", {{"kind", "item"}}) > lag + 0.1;
+  }));
+
+  // A process that does not lead exports none of them.
+  auto other_config = delta::testing::maintenance_config(schema.name());
+  other_config.cluster_metrics_interval = std::chrono::milliseconds(100);
+  delta::Client other(schema.shared_pool(), other_config);
+  other.start();
+  ASSERT_EQ(value(other.metrics(), "delta_is_leader"), 0);
+  EXPECT_EQ(sample(other.metrics(), "delta_resources"), nullptr);
+  EXPECT_EQ(sample(other.metrics(), "delta_queue_depth"), nullptr);
+  other.stop();
+  leader.stop();
+}
+
+TEST(metrics_pgtest, ClusterGaugesOffWithAZeroIntervalAndANegativeOneIsRefused) {
+  ScratchSchema schema("metrics_off", delta::testing::SchemaStart::migrated);
+  auto config = delta::testing::maintenance_config(schema.name());
+  config.cluster_metrics_interval = std::chrono::milliseconds(-1);
+  try {
+    delta::Client refused(schema.shared_pool(), config);
+    ADD_FAILURE() << "a negative cluster_metrics_interval was accepted";
+  } catch (const delta::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("cluster_metrics_interval"), std::string::npos)
+        << e.what();
+  }
+  config.cluster_metrics_interval = std::chrono::milliseconds(0);
+  delta::Client client(schema.shared_pool(), config);
+  client.start();
+  ASSERT_TRUE(eventually([&] { return value(client.metrics(), "delta_is_leader") == 1; }));
+  client.jobs().insert(Ping{1}, {.queue = "idle"});
+  // Off: no refresh ever runs, however long one waits; a few leader-task rounds suffice to
+  // see that nothing appears.
+  EXPECT_FALSE(eventually([&] { return sample(client.metrics(), "delta_queue_depth") != nullptr; },
+                          std::chrono::milliseconds(600)));
+  client.stop();
+}
+
+}  // namespace
