@@ -11,7 +11,7 @@ namespace delta::runtime {
 
 namespace {
 
-constexpr const char* kResourceStates[] = {"scheduled", "pending", "synced",  "failed",
+constexpr const char* kResourceStates[] = {"scheduled", "pending", "synced", "failed",
                                            "degraded",  "expired", "deleted"};
 constexpr const char* kJobStates[] = {"available", "scheduled", "running",  "retryable",
                                       "completed", "cancelled", "discarded"};
@@ -91,9 +91,9 @@ void ClusterGauges::refresh() {
     }
   }
   families.push_back(std::move(by_state));
-  auto kinds_due = gauge("delta_resources_due",
-                         "Resources due but not claimed, per kind (runnable and run_at passed).",
-                         {"kind"});
+  auto kinds_due =
+      gauge("delta_resources_due",
+            "Resources due but not claimed, per kind (runnable and run_at passed).", {"kind"});
   auto kinds_lag = gauge("delta_resources_lag_seconds",
                          "How long the oldest resource due but not claimed has waited since it "
                          "was due, per kind (0: none waits).",
@@ -114,8 +114,8 @@ void ClusterGauges::refresh() {
     }
   }
   families.push_back(std::move(depth));
-  auto queues_due = gauge("delta_jobs_due",
-                          "Jobs available and due but not fetched, per queue.", {"queue"});
+  auto queues_due =
+      gauge("delta_jobs_due", "Jobs available and due but not fetched, per queue.", {"queue"});
   auto queues_lag = gauge("delta_queue_lag_seconds",
                           "How long the oldest available job has waited since it was due, per "
                           "queue (0: none waits).",

@@ -81,9 +81,10 @@ TEST(stopped_database_pgtest, ReadyzIsUnreadyWhileThePostgresServerIsStoppedAndR
   const auto started = Clock::now();
   ASSERT_TRUE(eventually([&] { return status_of(server.port(), "/readyz") == 200; }, 30s))
       << "not ready " << ms_since(started) << " ms after the server was back";
-  std::printf("[ figures  ] /readyz: 503 %lld ms after the server stopped, 200 %lld ms after "
-              "it was back\n",
-              unready_ms, ms_since(started));
+  std::printf(
+      "[ figures  ] /readyz: 503 %lld ms after the server stopped, 200 %lld ms after "
+      "it was back\n",
+      unready_ms, ms_since(started));
   EXPECT_TRUE(client.health().ready);
   client.stop();
 }
