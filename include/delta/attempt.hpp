@@ -6,6 +6,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <delta/export.hpp>
 #include <delta/log.hpp>
@@ -48,21 +49,35 @@ class Decision {
   std::chrono::milliseconds duration_{0};
 };
 
+// Adds the fields of what runs (kind, namespace, object_id, generation, attempt; or job_id,
+// queue, kind, attempt) to a record logged through its context. Called only when a record
+// is logged, so that a context costs nothing to make.
+struct LogScope {
+  void (*append)(const void* what, std::vector<LogField>& fields) = nullptr;
+  const void* what = nullptr;
+};
+
 // What a running attempt gets to see of the client running it.
 class RunContext {
  public:
   RunContext(std::stop_token stop, std::chrono::steady_clock::time_point deadline,
-             const Logger& logger, Client* client)
-      : stop_(std::move(stop)), deadline_(deadline), logger_(logger), client_(client) {}
+             const Logger& logger, Client* client, LogScope scope = {})
+      : stop_(std::move(stop)),
+        deadline_(deadline),
+        logger_(logger),
+        client_(client),
+        scope_(scope) {}
   // Set when the deadline passed, an operator cancelled the work, or the client is
   // stopping: return soon.
   std::stop_token stop_token() const noexcept { return stop_; }
   bool stop_requested() const noexcept { return stop_.stop_requested(); }
   // When the timeout ends (time_point::max() without a timeout).
   std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
-  void log(LogLevel level, std::string_view message) const {
-    if (logger_) logger_(level, message);
-  }
+  // Logs through the client's logger; the record carries `fields` and then the fields of
+  // what runs (kind, namespace, object_id, generation, attempt; for a job job_id, queue,
+  // kind, attempt).
+  void log(LogLevel level, std::string_view message,
+           std::initializer_list<LogField> fields = {}) const;
   // The client running this work (to inform other objects, insert jobs, ...). Throws
   // delta::Error when there is none (a context built by hand in a test).
   Client& client() const;
@@ -72,6 +87,7 @@ class RunContext {
   std::chrono::steady_clock::time_point deadline_;
   const Logger& logger_;
   Client* client_;
+  LogScope scope_;
 };
 }  // namespace detail
 

@@ -28,6 +28,7 @@
 #include <delta/controller.hpp>
 #include <delta/events.hpp>
 #include <delta/export.hpp>
+#include <delta/hooks.hpp>
 #include <delta/jobs.hpp>
 #include <delta/log.hpp>
 #include <delta/metrics.hpp>
@@ -49,8 +50,12 @@ struct Config {
   std::string schema = "delta";
   // This client's id in the database (heartbeats, leases); default "<host>-<pid>-<random>".
   std::string id{};
-  // Where delta's messages go; default: info and above to stderr.
+  // Where delta's log records go; default: info and above to stderr as text with
+  // key=value fields (json_logger() for JSON lines; see delta/log.hpp).
   Logger logger{};
+  // Called around every work attempt, informer run and job attempt, e.g. for tracing
+  // (see delta/hooks.hpp). Null entries are a ConfigError.
+  std::vector<std::shared_ptr<Hooks>> hooks{};
   // Fallback poll for new work when no notification arrives (default 1 s).
   milliseconds poll_interval{1000};
 
@@ -82,6 +87,10 @@ struct Config {
   // to 1 min; negative = none).
   milliseconds inform_interval{std::chrono::hours(1)};
   milliseconds inform_jitter{std::chrono::minutes(1)};
+  // How often a running informer run reports its progress — objects emitted and written
+  // so far — in the log, in delta_informer_run_objects and to Hooks::inform_progress
+  // (default 5 s; 0 = never while it runs).
+  milliseconds inform_progress_interval{5000};
   // How often the leader runs resource maintenance: expiry and inform
   // scheduling (default 1 min); and the cleaner (default 15 min).
   milliseconds maintenance_interval{std::chrono::minutes(1)};

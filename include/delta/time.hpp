@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include <delta/export.hpp>
 
@@ -16,6 +17,9 @@ using Timestamp = std::chrono::sys_time<std::chrono::microseconds>;
 inline Timestamp now() {
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
 }
+
+// `time` as RFC 3339 in UTC with microseconds: "2026-12-03T08:14:03.512408Z".
+std::string to_rfc3339(Timestamp time);
 
 }  // namespace delta
 

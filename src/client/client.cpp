@@ -25,6 +25,7 @@ runtime::Options runtime_options(const Config& config) {
   options.schema = config.schema;
   options.id = config.id;
   options.logger = config.logger;
+  options.hooks = config.hooks;
   options.clock = config.clock;
   options.poll_interval = config.poll_interval;
   options.notify_rate_limit = config.notify_rate_limit;
@@ -49,6 +50,7 @@ resources::Options resource_options(const Config& config) {
   options.resource_backoff = config.resource_backoff;
   options.inform_interval = config.inform_interval;
   options.inform_jitter = config.inform_jitter;
+  options.inform_progress_interval = config.inform_progress_interval;
   options.maintenance_interval = config.maintenance_interval;
   options.cleaner_interval = config.cleaner_interval;
   options.rescuer_interval = config.rescuer_interval;

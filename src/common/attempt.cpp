@@ -8,4 +8,12 @@ Client& detail::RunContext::client() const {
   return *client_;
 }
 
+void detail::RunContext::log(LogLevel level, std::string_view message,
+                             std::initializer_list<LogField> fields) const {
+  if (!logger_.enabled(level)) return;
+  std::vector<LogField> all(fields);
+  if (scope_.append != nullptr) scope_.append(scope_.what, all);
+  logger_.log(level, message, all);
+}
+
 }  // namespace delta

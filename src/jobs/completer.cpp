@@ -45,7 +45,8 @@ void Completer::apply(std::vector<Item>& batch) {
     ctx_.log(LogLevel::info,
              fmt::format("{} job outcomes were not applied: the jobs were rescued or released "
                          "while they ran",
-                         batch.size() - applied.size()));
+                         batch.size() - applied.size()),
+             {{"not_applied", batch.size() - applied.size()}});
   }
   if (ctx_.events.empty()) return;
   std::unordered_map<std::int64_t, JobState> ended(applied.begin(), applied.end());
@@ -65,10 +66,12 @@ void Completer::apply(std::vector<Item>& batch) {
 }
 
 bool Completer::write(std::vector<Item>& batch) {
-  return internal::write_splitting(
+  const bool written = internal::write_splitting(
       batch, [this](std::vector<Item>& items) { apply(items); },
       [](Item& item) { item.completion.error.reset(); },
       [](const Item& item) { return item.completion.id; }, "job", ctx_.runtime.options.logger);
+  if (!written) ctx_.runtime.count_error("job completer");
+  return written;
 }
 
 }  // namespace delta::jobs

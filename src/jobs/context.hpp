@@ -24,7 +24,10 @@ struct JobsContext {
   pg::Pool& pool() const { return *runtime.pool; }
   const std::string& id() const noexcept { return runtime.id(); }
   std::optional<Timestamp> now() const { return runtime.now(); }
-  void log(LogLevel level, const std::string& message) const { runtime.log(level, message); }
+  void log(LogLevel level, std::string_view message,
+           std::initializer_list<LogField> fields = {}) const {
+    runtime.log(level, message, fields);
+  }
 };
 
 }  // namespace delta::jobs

@@ -127,6 +127,7 @@ InsertResult JobsEngine::insert_own(pg::Connection& conn, const JobInsert& job) 
 void JobsEngine::start() {
   if (started_) throw Error("the job engine was already started");
   started_ = true;
+  watchdog_.watch(ctx_.runtime.fence);
   watchdog_.start();
   completer_.start();
   for (const auto& [name, queue] : ctx_.options.queues) {

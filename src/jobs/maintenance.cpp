@@ -70,8 +70,14 @@ std::int64_t Maintenance::run_rescuer() {
             custom ? custom->count() : ctx_.options.retry_policy->next_retry(job).count();
       }
       rescues.push_back(std::move(rescue));
-      ctx_.log(LogLevel::warn, fmt::format("rescuing job {} ({}, attempt {}): {}", job.id, job.kind,
-                                           job.attempt, candidate.reason));
+      ctx_.log(LogLevel::warn,
+               fmt::format("rescuing job {} ({}, attempt {}): {}", job.id, job.kind, job.attempt,
+                           candidate.reason),
+               {{"job_id", job.id},
+                {"queue", job.queue},
+                {"kind", job.kind},
+                {"attempt", job.attempt},
+                {"reason", candidate.reason}});
     }
     ctx_.store.rescue(tx.connection(), rescues, ctx_.now());
     tx.commit();
@@ -99,7 +105,10 @@ std::int64_t Maintenance::run_cleaner() {
         *conn, std::chrono::duration_cast<std::chrono::milliseconds>(kPruneClientsAfter).count(),
         ctx_.now());
   }
-  if (total > 0) ctx_.log(LogLevel::info, fmt::format("cleaner deleted {} finished jobs", total));
+  if (total > 0) {
+    ctx_.log(LogLevel::info, fmt::format("cleaner deleted {} finished jobs", total),
+             {{"deleted", total}});
+  }
   return total;
 }
 
@@ -128,7 +137,8 @@ std::int64_t Maintenance::run_periodic() {
       ++inserted;
     } catch (const std::exception& e) {
       ctx_.log(LogLevel::warn,
-               fmt::format("periodic job {} failed (will retry): {}", periodic.name, e.what()));
+               fmt::format("periodic job {} failed (will retry): {}", periodic.name, e.what()),
+               {{"periodic_job", periodic.name}, {"error", e.what()}});
     }
   }
   return inserted;

@@ -7,6 +7,8 @@
 #include "common/invariant.hpp"
 #include "jobs/outcome.hpp"
 #include "runtime/failure.hpp"
+#include "runtime/fence.hpp"
+#include "runtime/hooks.hpp"
 
 namespace delta::jobs {
 
@@ -18,6 +20,15 @@ constexpr std::chrono::milliseconds kFetchCooldown{2};
 constexpr std::array<JobEventKind, 5> kResultEvents{JobEventKind::completed, JobEventKind::failed,
                                                     JobEventKind::cancelled,
                                                     JobEventKind::discarded, JobEventKind::snoozed};
+// The fields of a record logged through a JobContext (detail::LogScope).
+void job_fields(const void* what, std::vector<LogField>& fields) {
+  const auto& job = *static_cast<const JobRow*>(what);
+  fields.push_back({"job_id", job.id});
+  fields.push_back({"queue", job.queue});
+  fields.push_back({"kind", job.kind});
+  fields.push_back({"attempt", job.attempt});
+}
+
 std::size_t result_index(const std::optional<JobEventKind>& event) {
   for (std::size_t i = 0; i < kResultEvents.size(); ++i) {
     if (event == kResultEvents[i]) return i;
@@ -101,10 +112,12 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
     // Outcomes are written behind the work: while they pile up, fetch nothing more (a
     // worker's slot comes free when its outcome is handed over, not when it is written).
     const bool backlogged = completer_.backlogged();
+    // A fenced client fetches nothing (runtime/fence.hpp).
+    const bool fenced = ctx_.runtime.fence != nullptr && ctx_.runtime.fence->fenced();
     {
       std::lock_guard lock(mutex_);
       if (!fetching_) break;
-      free_slots = backlogged ? 0 : max_workers_ - in_flight_;
+      free_slots = backlogged || fenced ? 0 : max_workers_ - in_flight_;
       wake_ = false;
       if (free_slots > 0) after = cursor_.begin(std::chrono::steady_clock::now());
     }
@@ -134,8 +147,11 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
         pool_.wake_one();
       } catch (const std::exception& e) {
         wait = backoff.failed();
-        ctx_.log(LogLevel::warn, fmt::format("queue {}: fetch failed (retrying in {} ms): {}",
-                                             queue_, wait.count(), e.what()));
+        ctx_.runtime.count_error("job fetch");
+        ctx_.log(LogLevel::warn,
+                 fmt::format("queue {}: fetch failed (retrying in {} ms): {}", queue_, wait.count(),
+                             e.what()),
+                 {{"queue", queue_}, {"retry_in_ms", wait.count()}, {"error", e.what()}});
         // Nothing is known to be waiting any more: a `more_` left from the last full batch
         // would cut the backoff to the refill cooldown (a fetch every 2 ms while the
         // database is away).
@@ -163,6 +179,13 @@ void QueueRunner::execute(const JobRow& job) {
     return JobEvent{kind, job, std::move(error)};
   };
 
+  if (ctx_.runtime.fence != nullptr && ctx_.runtime.fence->fenced()) {
+    // Fenced while it waited here: given back unstarted (refused if it was rescued).
+    completion.state = JobState::available;
+    completion.give_back_attempt = true;
+    completer_.submit(std::move(completion), std::nullopt);
+    return;
+  }
   const auto* worker = ctx_.options.workers.find(job.kind);
   if (worker == nullptr) {
     // The fetch asks only for kinds this client has workers for.
@@ -188,7 +211,14 @@ void QueueRunner::execute(const JobRow& job) {
   const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
                                             : std::chrono::steady_clock::now() + timeout;
   std::stop_token token = watchdog_.add(job.id, deadline);
-  JobContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client);
+  JobContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client,
+                     {&job_fields, &job});
+  const runtime::HookCalls* hooks = ctx_.runtime.hooks.get();
+  JobSpan span;
+  if (hooks != nullptr) {
+    span = {job.id, job.queue, job.kind, job.attempt, delta::now()};
+    hooks->each([&](Hooks& hook) { hook.job_started(span); });
+  }
 
   AttemptEnd end;
   const auto started = std::chrono::steady_clock::now();
@@ -203,13 +233,23 @@ void QueueRunner::execute(const JobRow& job) {
         return custom ? *custom : ctx_.options.retry_policy->next_retry(job);
       },
       [&](const std::string& message) {
-        ctx_.log(LogLevel::warn, fmt::format("job {}: retry policy failed: {}", job.id, message));
+        ctx_.log(
+            LogLevel::warn, fmt::format("job {}: retry policy failed: {}", job.id, message),
+            {{"job_id", job.id}, {"queue", job.queue}, {"kind", job.kind}, {"error", message}});
       });
   const auto kind_index =
       static_cast<std::size_t>(std::find(kinds_.begin(), kinds_.end(), job.kind) - kinds_.begin());
   if (kind_index < metrics_.size()) {
     metrics_[kind_index].results[result_index(outcome.event)]->add();
     metrics_[kind_index].duration->observe(took.count());
+  }
+  if (hooks != nullptr) {
+    const bool failed = outcome.event && outcome.event != JobEventKind::completed &&
+                        outcome.event != JobEventKind::snoozed;
+    const SpanEnd ended{outcome.event ? to_string(*outcome.event) : std::string_view("released"),
+                        failed ? outcome.event_error : std::string_view(),
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(took)};
+    hooks->each([&](Hooks& hook) { hook.job_finished(span, ended); }, true);
   }
   std::optional<JobEvent> published;
   if (outcome.event) published = event(*outcome.event, std::move(outcome.event_error));

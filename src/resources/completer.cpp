@@ -31,11 +31,13 @@ Completer::Completer(ResourcesContext& ctx)
           static_cast<std::size_t>(ctx.options.completer_batch_size),
           ctx.options.completer_flush_interval,
           [this](std::vector<Item>& batch) {
-            return internal::write_splitting(
+            const bool written = internal::write_splitting(
                 batch, [this](std::vector<Item>& items) { apply(items); },
                 [](Item& item) { item.row.error.reset(); },
                 [](const Item& item) { return item.row.id; }, "resource",
                 ctx_.runtime.options.logger);
+            if (!written) ctx_.runtime.count_error("resource completer");
+            return written;
           },
           [this](std::size_t dropped) {
             ctx_.log(LogLevel::error,
@@ -64,7 +66,8 @@ void Completer::apply(std::vector<Item>& batch) {
     ctx_.log(LogLevel::info,
              fmt::format("{} resource outcomes were not applied: their leases were rescued or "
                          "released while they were worked",
-                         batch.size() - finished.size()));
+                         batch.size() - finished.size()),
+             {{"not_applied", batch.size() - finished.size()}});
   }
   if (ctx_.events.empty()) return;
   std::unordered_map<std::int64_t, ResourceState> ended;

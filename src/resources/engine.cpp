@@ -148,6 +148,7 @@ void ResourceEngine::start() {
     }
   }
   started_ = true;
+  watchdog_.watch(ctx_.runtime.fence);
   watchdog_.start();
   completer_.start();
   if (!ctx_.kinds.empty()) {

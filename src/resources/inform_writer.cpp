@@ -234,9 +234,11 @@ void InformWriter::write_calls(pg::Transaction* tx, const std::string& kind,
           try {
             order = call->object->compare(it->second);
           } catch (const std::exception& e) {
-            ctx_.log(LogLevel::warn, fmt::format("{} {}: the stored object could not be "
-                                                 "compared ({}); using its content hash",
-                                                 kind, call->row.object_id, e.what()));
+            ctx_.log(LogLevel::warn,
+                     fmt::format("{} {}: the stored object could not be compared ({}); using "
+                                 "its content hash",
+                                 kind, call->row.object_id, e.what()),
+                     {{"kind", kind}, {"object_id", call->row.object_id}, {"error", e.what()}});
           }
           if (order < 0) {
             call->result.status = InformStatus::stale;

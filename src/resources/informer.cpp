@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/validate.hpp"
+#include "runtime/hooks.hpp"
 
 namespace delta::resources {
 
@@ -22,9 +23,19 @@ constexpr int kInformJobAttempts = 10;
 // goes on emitting; the cursor only moves over batches that were written, in order.
 class BatchSink final : public detail::SinkBackend {
  public:
+  // Every `progress_every` (0: never) while the run goes on, `progress` is called between
+  // two objects, on the informer's thread.
+  using Progress = std::function<void(const InformRun&)>;
   BatchSink(InformWriter& writer, std::string kind, bool force, std::stop_token stop,
-            InformRun& run)
-      : writer_(writer), kind_(std::move(kind)), force_(force), stop_(std::move(stop)), run_(run) {
+            InformRun& run, std::chrono::milliseconds progress_every, Progress progress)
+      : writer_(writer),
+        kind_(std::move(kind)),
+        force_(force),
+        stop_(std::move(stop)),
+        run_(run),
+        progress_every_(progress_every),
+        progress_(std::move(progress)),
+        next_progress_(std::chrono::steady_clock::now() + progress_every) {
     start_batch();
   }
   BatchSink(const BatchSink&) = delete;
@@ -56,6 +67,10 @@ class BatchSink final : public detail::SinkBackend {
     batch_->objects.push_back(std::move(object));
     batch_->rows.push_back(std::move(rows.front()));
     if (batch_->objects.size() >= kSinkBatch) flush();
+    if (progress_every_.count() > 0 && std::chrono::steady_clock::now() >= next_progress_) {
+      next_progress_ = std::chrono::steady_clock::now() + progress_every_;
+      progress_(run_);
+    }
     return !stop_.stop_requested();
   }
 
@@ -157,6 +172,9 @@ class BatchSink final : public detail::SinkBackend {
   const bool force_;
   std::stop_token stop_;
   InformRun& run_;
+  const std::chrono::milliseconds progress_every_;
+  const Progress progress_;
+  std::chrono::steady_clock::time_point next_progress_;
   std::shared_ptr<Batch> batch_;
   std::deque<Flight> in_flight_;
   std::optional<Timestamp> pending_max_;     // newest created_at buffered
@@ -191,6 +209,40 @@ runtime::Counter& runs_counter(runtime::Metrics& metrics, const std::string& kin
                          {"kind", "result"}, {kind, succeeded ? "success" : "failure"});
 }
 
+runtime::Gauge& running_gauge(runtime::Metrics& metrics, const std::string& kind) {
+  return metrics.gauge("delta_informer_running",
+                       "1 while an informer run of the kind goes on in this process.", {"kind"},
+                       {kind});
+}
+
+runtime::Gauge& run_objects_gauge(runtime::Metrics& metrics, const std::string& kind) {
+  return metrics.gauge("delta_informer_run_objects",
+                       "Objects the current (else the last) informer run of the kind in this "
+                       "process emitted so far.",
+                       {"kind"}, {kind});
+}
+
+std::int64_t written(const InformRun& run) {
+  return static_cast<std::int64_t>(run.inserted + run.changed + run.unchanged + run.stale +
+                                   run.skipped_deleted);
+}
+
+InformProgress progress_of(const InformRun& run, std::chrono::steady_clock::time_point started) {
+  InformProgress progress;
+  progress.emitted = static_cast<std::int64_t>(run.emitted);
+  progress.written = written(run);
+  progress.inserted = static_cast<std::int64_t>(run.inserted);
+  progress.changed = static_cast<std::int64_t>(run.changed);
+  progress.unchanged = static_cast<std::int64_t>(run.unchanged);
+  progress.stale = static_cast<std::int64_t>(run.stale);
+  progress.elapsed = std::chrono::steady_clock::now() - started;
+  return progress;
+}
+
+double milliseconds_of(std::chrono::nanoseconds elapsed) {
+  return std::chrono::duration<double, std::milli>(elapsed).count();
+}
+
 }  // namespace
 
 Informers::Informers(ResourcesContext& ctx, InformWriter& writer, jobs::JobsEngine& jobs)
@@ -199,8 +251,17 @@ Informers::Informers(ResourcesContext& ctx, InformWriter& writer, jobs::JobsEngi
   for (const auto& info : ctx_.kinds) {
     runs_counter(*ctx_.runtime.metrics, info.kind, true);
     runs_counter(*ctx_.runtime.metrics, info.kind, false);
+    running_gauge(*ctx_.runtime.metrics, info.kind);
+    run_objects_gauge(*ctx_.runtime.metrics, info.kind);
   }
 }
+
+namespace {
+// The fields of a record logged through an InformContext (detail::LogScope).
+void inform_fields(const void* what, std::vector<LogField>& fields) {
+  fields.push_back({"kind", *static_cast<const std::string*>(what)});
+}
+}  // namespace
 
 std::string inform_job_kind(std::string_view kind) {
   return fmt::format("delta.inform:{}", kind);
@@ -248,21 +309,61 @@ jobs::JobResult Informers::run(jobs::JobContext& job, const std::string& kind,
   }
   if (!options.process_existing) options.after = cursor;
 
+  auto& metrics = *ctx_.runtime.metrics;
+  runtime::Gauge& running = running_gauge(metrics, kind);
+  runtime::Gauge& objects = run_objects_gauge(metrics, kind);
+  const runtime::HookCalls* hooks = ctx_.runtime.hooks.get();
+  const InformSpan span{kind, options.process_existing, options.after, run.started_at};
+  const auto started = std::chrono::steady_clock::now();
+  auto report = [&](const InformRun& so_far) {
+    const InformProgress progress = progress_of(so_far, started);
+    objects.set(static_cast<double>(progress.emitted));
+    ctx_.log(
+        LogLevel::info,
+        fmt::format("informer {}: {} emitted so far, {} written ({} inserted, {} changed, {} "
+                    "unchanged, {} stale) in {:.1f} s",
+                    kind, progress.emitted, progress.written, progress.inserted, progress.changed,
+                    progress.unchanged, progress.stale, milliseconds_of(progress.elapsed) / 1000),
+        {{"kind", kind},
+         {"emitted", progress.emitted},
+         {"written", progress.written},
+         {"elapsed_ms", milliseconds_of(progress.elapsed)}});
+    if (hooks != nullptr) {
+      hooks->each([&](Hooks& hook) { hook.inform_progress(span, progress); });
+    }
+  };
   InformContext context(job.stop_token(), job.deadline(), ctx_.runtime.options.logger,
-                        ctx_.runtime.client);
-  BatchSink sink(writer_, kind, options.process_existing, job.stop_token(), run);
+                        ctx_.runtime.client, {&inform_fields, &kind});
+  BatchSink sink(writer_, kind, options.process_existing, job.stop_token(), run,
+                 ctx_.options.inform_progress_interval, report);
+  running.set(1);
+  objects.set(0);
+  if (hooks != nullptr) hooks->each([&](Hooks& hook) { hook.inform_started(span); });
+  // Whatever ends the run, the gauge and the hooks hear of it.
+  auto finished = [&](bool succeeded, std::string_view error) {
+    running.set(0);
+    objects.set(static_cast<double>(run.emitted));
+    if (hooks == nullptr) return;
+    const SpanEnd ended{succeeded ? "success" : "failure", error,
+                        std::chrono::steady_clock::now() - started};
+    hooks->each([&](Hooks& hook) { hook.inform_finished(span, ended); }, true);
+  };
   std::string error;
   try {
     info->controller->run_inform(context, options, sink);
     if (job.stop_requested()) error = "the run was stopped (timeout or shutdown) before it ended";
   } catch (const detail::NoInformer&) {
+    finished(true, {});
     auto conn = ctx_.pool().acquire();
     ctx_.store.disable_informs(*conn, kind);
     ctx_.log(LogLevel::info,
-             fmt::format("informer {}: the controller has no informer; periodic runs off", kind));
+             fmt::format("informer {}: the controller has no informer; periodic runs off", kind),
+             {{"kind", kind}});
     return jobs::complete();
   } catch (const std::exception& e) {
     error = e.what();
+  } catch (...) {
+    error = "the informer threw an exception not derived from std::exception";
   }
   try {
     sink.finish();  // what was emitted before a failure is kept
@@ -273,12 +374,15 @@ jobs::JobResult Informers::run(jobs::JobContext& job, const std::string& kind,
   auto moved_to = sink.cursor(succeeded, run.started_at);
   run.succeeded = succeeded;
   run.error = error;
-  {
+  try {
     auto conn = ctx_.pool().acquire();
     ctx_.store.end_inform(*conn, run, moved_to, ctx_.now());
+  } catch (const std::exception& e) {
+    finished(false, e.what());
+    throw;
   }
+  finished(succeeded, error);
   run.finished_at = ctx_.now().value_or(delta::now());
-  auto& metrics = *ctx_.runtime.metrics;
   runs_counter(metrics, kind, succeeded).add();
   if (succeeded) {
     metrics
@@ -290,11 +394,21 @@ jobs::JobResult Informers::run(jobs::JobContext& job, const std::string& kind,
   }
   run.cursor = cursor;
   if (moved_to && (!cursor || *moved_to > *cursor)) run.cursor = moved_to;
-  ctx_.log(succeeded ? LogLevel::info : LogLevel::warn,
-           fmt::format("informer {}: {} emitted in {} batches ({} inserted, {} changed, {} "
-                       "unchanged, {} stale, {} deleted skipped){}{}",
-                       kind, run.emitted, run.batches, run.inserted, run.changed, run.unchanged,
-                       run.stale, run.skipped_deleted, succeeded ? "" : "; failed: ", error));
+  const double took_ms = milliseconds_of(std::chrono::steady_clock::now() - started);
+  std::vector<LogField> fields{{"kind", kind},           {"emitted", run.emitted},
+                               {"batches", run.batches}, {"inserted", run.inserted},
+                               {"changed", run.changed}, {"unchanged", run.unchanged},
+                               {"stale", run.stale},     {"skipped_deleted", run.skipped_deleted},
+                               {"duration_ms", took_ms}};
+  if (!succeeded) fields.push_back({"error", error});
+  ctx_.runtime.options.logger.log(
+      succeeded ? LogLevel::info : LogLevel::warn,
+      fmt::format("informer {}: {} emitted in {} batches ({} inserted, {} changed, {} "
+                  "unchanged, {} stale, {} deleted skipped) in {:.1f} s{}{}",
+                  kind, run.emitted, run.batches, run.inserted, run.changed, run.unchanged,
+                  run.stale, run.skipped_deleted, took_ms / 1000,
+                  succeeded ? "" : "; failed: ", error),
+      fields);
   {
     std::lock_guard lock(runs_mutex_);
     runs_[kind] = run;

@@ -39,7 +39,13 @@ std::int64_t Maintenance::run_rescuer() {
     std::vector<Event> events;
     for (auto& [row, reason] : rescued) {
       ctx_.log(LogLevel::warn,
-               fmt::format("resource {}/{} rescued: {}", row.kind, row.object_id, reason));
+               fmt::format("resource {}/{} rescued: {}", row.kind, row.object_id, reason),
+               {{"kind", row.kind},
+                {"namespace", row.namespace_name},
+                {"object_id", row.object_id},
+                {"generation", row.generation},
+                {"attempt", row.attempt},
+                {"reason", reason}});
       if (!ctx_.events.empty()) {
         Event event;
         event.category =
@@ -77,7 +83,8 @@ std::int64_t Maintenance::run_inform_scheduler() {
     if (!result.unique_skipped_as_duplicate) {
       ++inserted;
       ctx_.log(LogLevel::debug,
-               fmt::format("informer {}: run scheduled (every {} ms)", kind, interval_ms));
+               fmt::format("informer {}: run scheduled (every {} ms)", kind, interval_ms),
+               {{"kind", kind}, {"interval_ms", interval_ms}});
     }
   }
   tx.commit();
@@ -94,7 +101,8 @@ std::int64_t Maintenance::run_expirer(std::chrono::milliseconds budget) {
     if (moved < kExpireBatch || std::chrono::steady_clock::now() >= end) break;
   }
   if (total > 0) {
-    ctx_.log(LogLevel::info, fmt::format("expirer: {} synced resources expired", total));
+    ctx_.log(LogLevel::info, fmt::format("expirer: {} synced resources expired", total),
+             {{"expired", total}});
     wake_all_();
   }
   return total;
@@ -114,7 +122,8 @@ std::int64_t Maintenance::run_cleaner(std::chrono::milliseconds budget) {
     }
   }
   if (total > 0) {
-    ctx_.log(LogLevel::info, fmt::format("cleaner: {} resources past retention deleted", total));
+    ctx_.log(LogLevel::info, fmt::format("cleaner: {} resources past retention deleted", total),
+             {{"deleted", total}});
   }
   return total;
 }

@@ -5,6 +5,8 @@
 #include "common/invariant.hpp"
 #include "resources/outcome.hpp"
 #include "runtime/failure.hpp"
+#include "runtime/fence.hpp"
+#include "runtime/hooks.hpp"
 
 namespace delta::resources {
 
@@ -15,6 +17,16 @@ constexpr std::chrono::milliseconds kClaimCooldown{2};
 constexpr std::array<std::string_view, 6> kResults{"synced",  "retry",         "degraded",
                                                    "removed", "requeue_after", "error"};
 enum ReconcileResult : std::size_t { synced, retry, degraded, removed, requeue_after, error };
+
+// The fields of a record logged through a WorkContext (detail::LogScope).
+void work_fields(const void* what, std::vector<LogField>& fields) {
+  const auto& row = *static_cast<const ResourceRow*>(what);
+  fields.push_back({"kind", row.kind});
+  fields.push_back({"namespace", row.namespace_name});
+  fields.push_back({"object_id", row.object_id});
+  fields.push_back({"generation", row.generation});
+  fields.push_back({"attempt", row.attempt});
+}
 
 // `last`: the attempt was the resource's last (a failure degrades it, as finish.sql does).
 ReconcileResult reconcile_result(const WorkOutcome& outcome, bool threw, bool last) {
@@ -120,9 +132,11 @@ void NamespaceRunner::renew_buffered() {
     auto conn = ctx_.pool().acquire();
     held = ctx_.store.renew_leases(*conn, ids, attempted, leases, ctx_.id(), ctx_.now());
   } catch (const std::exception& e) {
-    ctx_.log(LogLevel::warn, fmt::format("namespace {}: renewing the leases of {} waiting "
-                                         "resources failed: {}",
-                                         name_, ids.size(), e.what()));
+    ctx_.runtime.count_error("resource lease renewal");
+    ctx_.log(LogLevel::warn,
+             fmt::format("namespace {}: renewing the leases of {} waiting resources failed: {}",
+                         name_, ids.size(), e.what()),
+             {{"namespace", name_}, {"resources", ids.size()}, {"error", e.what()}});
     return;
   }
   std::sort(ids.begin(), ids.end());
@@ -147,8 +161,9 @@ void NamespaceRunner::renew_buffered() {
   for (auto kind_index : lost)
     slots_.give_back(kind_index, 1);
   if (!lost.empty()) {
-    ctx_.log(LogLevel::info, fmt::format("namespace {}: {} waiting resources lost their lease",
-                                         name_, lost.size()));
+    ctx_.log(LogLevel::info,
+             fmt::format("namespace {}: {} waiting resources lost their lease", name_, lost.size()),
+             {{"namespace", name_}, {"resources", lost.size()}});
   }
 }
 
@@ -206,10 +221,13 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
     // Outcomes are written behind the work: while they pile up, claim nothing more (a
     // worker's slot comes free when its outcome is handed over, not when it is written).
     const bool backlogged = completer_.backlogged();
+    // A fenced client claims nothing: its heartbeat is not recorded, others may soon
+    // rescue what it holds.
+    const bool fenced = ctx_.runtime.fence != nullptr && ctx_.runtime.fence->fenced();
     {
       std::lock_guard lock(mutex_);
       if (!claiming_) break;
-      free_slots = backlogged ? 0 : claimable();
+      free_slots = backlogged || fenced ? 0 : claimable();
       // While another claimer's statement is in flight, claim only a refill-sized batch.
       if (claiming_now_ > 0 && free_slots < refill_size()) free_slots = 0;
       free_slots = std::max(free_slots, 0);
@@ -241,8 +259,11 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
           claim_batch_->observe(static_cast<double>(rows.size()));
         } catch (const std::exception& e) {
           wait = backoff.failed();
-          ctx_.log(LogLevel::warn, fmt::format("namespace {}: claim failed (retrying in {} ms): {}",
-                                               name_, wait.count(), e.what()));
+          ctx_.runtime.count_error("resource claim");
+          ctx_.log(LogLevel::warn,
+                   fmt::format("namespace {}: claim failed (retrying in {} ms): {}", name_,
+                               wait.count(), e.what()),
+                   {{"namespace", name_}, {"retry_in_ms", wait.count()}, {"error", e.what()}});
         }
       }
       // Give back the reservations the claim did not use.
@@ -303,6 +324,15 @@ void NamespaceRunner::execute(Claimed& taken) {
     completer_.submit(std::move(item));
   };
 
+  if (ctx_.runtime.fence != nullptr && ctx_.runtime.fence->fenced()) {
+    // Fenced while it waited here: given back unstarted, without using an attempt (the
+    // statement is refused if it was rescued meanwhile).
+    WorkOutcome released;
+    released.row = std::move(claim);
+    released.row.outcome = Finish::release;
+    submit(std::move(released), claimed);
+    return;
+  }
   std::unique_ptr<ControllerBase::Prepared> prepared;
   const std::string kind = claimed.kind;
   try {
@@ -326,8 +356,13 @@ void NamespaceRunner::execute(Claimed& taken) {
     auto own = prepared->timeout();
     if (own != kDefaultTimeout) timeout = own;
   } catch (const std::exception& e) {
-    ctx_.log(LogLevel::warn, fmt::format("{}/{}: work_timeout() threw ({}); using the default",
-                                         row.kind, row.object_id, e.what()));
+    ctx_.log(LogLevel::warn,
+             fmt::format("{}/{}: work_timeout() threw ({}); using the default", row.kind,
+                         row.object_id, e.what()),
+             {{"kind", row.kind},
+              {"namespace", row.namespace_name},
+              {"object_id", row.object_id},
+              {"error", e.what()}});
   }
   // The lease started at the claim. A resource that waited in the buffer for a while, or
   // that may run longer than its kind's timeout, gets a fresh lease before it is worked;
@@ -348,19 +383,33 @@ void NamespaceRunner::execute(Claimed& taken) {
       held = !waited;  // a fresh claim's lease still covers the kind's timeout
       ctx_.log(LogLevel::warn,
                fmt::format("{}/{}: could not renew the lease{}: {}", row.kind, row.object_id,
-                           held ? "" : "; not working it", e.what()));
+                           held ? "" : "; not working it", e.what()),
+               {{"kind", row.kind},
+                {"namespace", row.namespace_name},
+                {"object_id", row.object_id},
+                {"error", e.what()}});
     }
     if (!held) {
-      ctx_.log(LogLevel::info, fmt::format("{}/{}: its lease was taken over while it waited; "
-                                           "not working it",
-                                           row.kind, row.object_id));
+      ctx_.log(
+          LogLevel::info,
+          fmt::format("{}/{}: its lease was taken over while it waited; not working it", row.kind,
+                      row.object_id),
+          {{"kind", row.kind}, {"namespace", row.namespace_name}, {"object_id", row.object_id}});
       return;
     }
   }
   const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
                                             : std::chrono::steady_clock::now() + timeout;
   std::stop_token token = watchdog_.add(row.id, deadline);
-  WorkContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client);
+  WorkContext context(token, deadline, ctx_.runtime.options.logger, ctx_.runtime.client,
+                      {&work_fields, &row});
+  const runtime::HookCalls* hooks = ctx_.runtime.hooks.get();
+  WorkSpan span;
+  if (hooks != nullptr) {
+    span = {row.kind, row.namespace_name, row.object_id, row.id, row.generation,
+            attempt,  delta::now()};
+    hooks->each([&](Hooks& hook) { hook.work_started(span); });
+  }
 
   WorkEnd end;
   KindMetrics& counted = metrics_[taken.kind_index];
@@ -373,15 +422,24 @@ void NamespaceRunner::execute(Claimed& taken) {
   end.timeout = timeout;
   const bool threw = !end.result.has_value();
   auto outcome = work_outcome(std::move(claim), attempt, now, std::move(end), backoff);
-  count(taken.kind_index, outcome, threw, attempt >= row.max_attempts, took.count());
+  const auto result =
+      count(taken.kind_index, outcome, threw, attempt >= row.max_attempts, took.count());
+  if (hooks != nullptr) {
+    const bool failed = result == retry || result == degraded || result == error;
+    const SpanEnd ended{kResults[result], failed ? outcome.event_error : std::string_view(),
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(took)};
+    hooks->each([&](Hooks& hook) { hook.work_finished(span, ended); }, true);
+  }
   submit(std::move(outcome), row);
 }
 
-void NamespaceRunner::count(std::size_t kind_index, const WorkOutcome& outcome, bool threw,
-                            bool last, double seconds) {
+std::size_t NamespaceRunner::count(std::size_t kind_index, const WorkOutcome& outcome, bool threw,
+                                   bool last, double seconds) {
   KindMetrics& counted = metrics_[kind_index];
-  counted.results[reconcile_result(outcome, threw, last)]->add();
+  const auto result = reconcile_result(outcome, threw, last);
+  counted.results[result]->add();
   counted.duration->observe(seconds);
+  return result;
 }
 
 void NamespaceRunner::stop_claiming() {

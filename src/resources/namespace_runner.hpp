@@ -75,8 +75,8 @@ class NamespaceRunner {
   };
   // Counts an attempt that ended in `outcome` after `seconds` of work; `last`: it was the
   // resource's last attempt.
-  void count(std::size_t kind_index, const WorkOutcome& outcome, bool threw, bool last,
-             double seconds);
+  std::size_t count(std::size_t kind_index, const WorkOutcome& outcome, bool threw, bool last,
+                    double seconds);
   void release_buffered();
   // Renews the leases of resources waiting in the buffer for a third of their lease.
   void renew_buffered();

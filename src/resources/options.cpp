@@ -80,6 +80,10 @@ std::vector<std::string> Options::check() const {
   if (stuck_threshold.count() < 0) {
     problems.emplace_back("stuck_threshold must not be negative");
   }
+  if (inform_progress_interval.count() < 0) {
+    problems.push_back(fmt::format("inform_progress_interval ({} ms) must be 0 (off) or positive",
+                                   inform_progress_interval.count()));
+  }
   if (inform_interval.count() == 0) {
     problems.emplace_back("inform_interval must be > 0, or negative to disable periodic informs");
   }

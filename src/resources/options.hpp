@@ -27,6 +27,7 @@ struct Options {
   ResourceBackoff resource_backoff{};  // empty: polynomial_backoff()
   milliseconds inform_interval{std::chrono::hours(1)};
   milliseconds inform_jitter{std::chrono::minutes(1)};
+  milliseconds inform_progress_interval{5000};  // 0: no progress reports
   milliseconds maintenance_interval{std::chrono::minutes(1)};
   milliseconds cleaner_interval{std::chrono::minutes(15)};
   milliseconds rescuer_interval{5000};

@@ -19,6 +19,9 @@ class Client;
 
 namespace delta::runtime {
 
+class Fence;
+class HookCalls;
+
 struct Context {
   std::shared_ptr<pg::Pool> pool;
   Options options;  // validated, defaults filled in
@@ -26,6 +29,10 @@ struct Context {
   Client* client = nullptr;
   // What this process counts (Client::metrics()); never null.
   std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
+  // Calls options.hooks (set by the Runtime; null in contexts built without one).
+  std::shared_ptr<const HookCalls> hooks{};
+  // Whether this client may work (set by the Runtime; null: never fenced).
+  Fence* fence = nullptr;
 
   const std::string& id() const noexcept { return options.id; }
   // The injected clock, else nullopt: statements use the database's now().
@@ -33,8 +40,19 @@ struct Context {
     if (options.clock) return options.clock();
     return std::nullopt;
   }
-  void log(LogLevel level, const std::string& message) const {
-    if (options.logger) options.logger(level, message);
+  void log(LogLevel level, std::string_view message,
+           std::initializer_list<LogField> fields = {}) const {
+    options.logger(level, message, fields);
+  }
+  bool logs(LogLevel level) const noexcept { return options.logger.enabled(level); }
+  // Counts an error a background loop caught and backs off from
+  // (delta_background_errors_total{loop}).
+  void count_error(std::string_view loop) const {
+    metrics
+        ->counter("delta_background_errors_total",
+                  "Errors the background loops caught, backed off from and retried, by loop.",
+                  {"loop"}, {std::string(loop)})
+        .add();
   }
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "runtime/fence.hpp"
 #include "runtime/task_list.hpp"
 
 namespace delta::runtime {
@@ -80,10 +81,13 @@ bool Elector::is_leader() const {
 }
 
 void Elector::heartbeat() {
+  // The database records a time no earlier than this: the fence counts from it.
+  const auto sent = Clock::now();
   on_pulse_connection([&](pg::Connection& conn) {
     store_.heartbeat(conn, ctx_.id(), hostname(), static_cast<int>(::getpid()),
                      ctx_.options.metadata, ctx_.now());
   });
+  if (ctx_.fence != nullptr) ctx_.fence->recorded(sent);
 }
 
 void Elector::elect() {
@@ -97,12 +101,14 @@ void Elector::elect() {
     // lease longer than the database granted.
     leader_until_ = (attempt_started + ctx_.options.leader_ttl).time_since_epoch().count();
     if (!leader_.exchange(true)) {
-      ctx_.log(LogLevel::info, fmt::format("client {} is now the leader", ctx_.id()));
+      ctx_.log(LogLevel::info, fmt::format("client {} is now the leader", ctx_.id()),
+               {{"client", ctx_.id()}});
       for (const auto& callback : on_elected_)
         callback();
     }
   } else if (leader_.exchange(false)) {
-    ctx_.log(LogLevel::warn, fmt::format("client {} lost the leadership", ctx_.id()));
+    ctx_.log(LogLevel::warn, fmt::format("client {} lost the leadership", ctx_.id()),
+             {{"client", ctx_.id()}});
   }
 }
 

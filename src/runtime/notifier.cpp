@@ -23,7 +23,10 @@ void Notifier::listen() {
       if (channel.on_reconnect) channel.on_reconnect();
     }
   };
-  options.on_error = [this](const std::string& message) { ctx_.log(LogLevel::warn, message); };
+  options.on_error = [this](const std::string& message) {
+    ctx_.count_error("notification listener");
+    ctx_.log(LogLevel::warn, message);
+  };
   listener_ = std::make_unique<pg::Listener>(std::move(options));
   std::set<std::string> listened;
   for (const auto& channel : channels_) {

@@ -69,7 +69,9 @@ void NotifyLimiter::trailer_loop(std::stop_token stop) {
       try {
         send_(owed);
       } catch (const std::exception& e) {
-        ctx_.log(LogLevel::warn, fmt::format("could not send a wake-up: {}", e.what()));
+        ctx_.count_error("wake-up notification");
+        ctx_.log(LogLevel::warn, fmt::format("could not send a wake-up: {}", e.what()),
+                 {{"error", e.what()}});
       }
       lock.lock();
       continue;

@@ -32,6 +32,9 @@ std::vector<std::string> Options::check() const {
     problems.push_back(e.problems().front());
   }
   if (id.size() > 128) problems.emplace_back("id must be at most 128 characters");
+  for (std::size_t i = 0; i < hooks.size(); ++i) {
+    if (!hooks[i]) problems.push_back(fmt::format("hooks[{}] is null", i));
+  }
   internal::check_positive(problems, "poll_interval", poll_interval);
   if (notify_rate_limit.count() < 0) {
     problems.emplace_back("notify_rate_limit must not be negative (0 = no limit)");

@@ -4,11 +4,13 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include <delta/hooks.hpp>
 #include <delta/log.hpp>
 #include <delta/time.hpp>
 
@@ -20,6 +22,8 @@ struct Options {
   std::string schema = "delta";
   std::string id{};  // empty: "<host>-<pid>-<random>" (with_defaults)
   Logger logger{};   // empty: info and above to stderr (with_defaults)
+  // Called around every work attempt, informer run and job attempt (delta/hooks.hpp).
+  std::vector<std::shared_ptr<Hooks>> hooks{};
   // Empty: the database's now() decides every time (see delta::Config::clock).
   std::function<Timestamp()> clock{};
   milliseconds poll_interval{1000};

@@ -1,9 +1,12 @@
 #include "runtime/runtime.hpp"
 
+#include "runtime/hooks.hpp"
+
 namespace delta::runtime {
 
 Runtime::Runtime(std::shared_ptr<pg::Pool> pool, const Options& options, Client* client)
     : ctx_{std::move(pool), options.with_defaults(), client},
+      fence_(ctx_),
       store_(ctx_.options.schema),
       elector_(ctx_, store_),
       notifier_(ctx_),
@@ -15,6 +18,8 @@ Runtime::Runtime(std::shared_ptr<pg::Pool> pool, const Options& options, Client*
                }),
       leader_tasks_(ctx_, [this] { return elector_.is_leader(); }),
       cluster_gauges_(ctx_, [this] { return elector_.is_leader(); }) {
+  ctx_.fence = &fence_;
+  if (!ctx_.options.hooks.empty()) ctx_.hooks = std::make_shared<const HookCalls>(ctx_);
   cluster_gauges_.register_task(leader_tasks_);
   elector_.on_elected([this] { leader_tasks_.wake(); });
   notifier_.add_channel(store_.control_channel(), [this](const std::string& payload) {

@@ -14,6 +14,7 @@
 #include "runtime/cluster_gauges.hpp"
 #include "runtime/context.hpp"
 #include "runtime/elector.hpp"
+#include "runtime/fence.hpp"
 #include "runtime/leader_tasks.hpp"
 #include "runtime/notifier.hpp"
 #include "runtime/notify_limiter.hpp"
@@ -38,6 +39,7 @@ class Runtime {
   NotifyLimiter& notify_limiter() noexcept { return limiter_; }
   LeaderTasks& leader_tasks() noexcept { return leader_tasks_; }
   const ClusterGauges& cluster_gauges() const noexcept { return cluster_gauges_; }
+  const Fence& fence() const noexcept { return fence_; }
 
   // Throws DatabaseError when the first heartbeat fails (nothing is left running).
   void start();
@@ -46,6 +48,7 @@ class Runtime {
 
  private:
   Context ctx_;
+  Fence fence_;
   ProcessStore store_;
   Elector elector_;
   Notifier notifier_;

@@ -22,8 +22,10 @@ void TaskList::run_due(const std::stop_token& stop, const Context& ctx) {
     } catch (const std::exception& e) {
       auto pause = std::min(task.backoff.failed(), task.interval);
       task.due = Clock::now() + pause;
+      ctx.count_error(task.name);
       ctx.log(LogLevel::warn,
-              fmt::format("{} failed (retrying in {} ms): {}", task.name, pause.count(), e.what()));
+              fmt::format("{} failed (retrying in {} ms): {}", task.name, pause.count(), e.what()),
+              {{"task", task.name}, {"retry_in_ms", pause.count()}, {"error", e.what()}});
     }
   }
 }

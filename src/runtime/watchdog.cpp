@@ -18,6 +18,7 @@ std::stop_token Watchdog::add(std::int64_t id, std::chrono::steady_clock::time_p
   std::lock_guard lock(mutex_);
   auto& entry = running_[id];
   entry = Entry{deadline, std::stop_source(), {}};
+  fence(entry, std::chrono::steady_clock::now());
   if (deadline < next_check_) {
     next_check_ = deadline;
     ++generation_;
@@ -51,12 +52,25 @@ void Watchdog::shutdown_all() {
   }
 }
 
+bool Watchdog::fence(Entry& entry, std::chrono::steady_clock::time_point now) const {
+  if (fence_ == nullptr || !fence_->fenced(now)) return false;
+  if (!entry.flags.fenced) {
+    entry.flags.fenced = true;
+    entry.flags.shutdown = true;
+    entry.source.request_stop();
+  }
+  return true;
+}
+
 void Watchdog::run(std::stop_token stop) {
   std::unique_lock lock(mutex_);
   while (!stop.stop_requested()) {
     auto now = std::chrono::steady_clock::now();
     auto next = now + std::chrono::seconds(1);
+    // Awake when the fence would close (after a SIGSTOP that passed it: at once).
+    if (fence_ != nullptr && fence_->closes_at() > now) next = std::min(next, fence_->closes_at());
     for (auto& [id, entry] : running_) {
+      fence(entry, now);
       if (entry.flags.timed_out) continue;
       if (entry.deadline <= now) {
         entry.flags.timed_out = true;

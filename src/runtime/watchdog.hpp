@@ -1,6 +1,6 @@
 // Deadlines and stop requests of running work (resources, jobs, informer runs): one
 // thread signals each item's stop token when its deadline passes, when an operator
-// cancels it, or when the client stops.
+// cancels it, when the client stops, or when the client is fenced (runtime/fence.hpp).
 #pragma once
 
 #include <chrono>
@@ -11,6 +11,8 @@
 #include <stop_token>
 #include <thread>
 
+#include "runtime/fence.hpp"
+
 namespace delta::runtime {
 
 class Watchdog {
@@ -20,7 +22,10 @@ class Watchdog {
     bool timed_out = false;
     bool shutdown = false;
     bool cancelled = false;
+    bool fenced = false;  // shutdown is set too: the work is given back, not failed
   };
+  // Before start(): signal everything running while `fence` is closed (null: never).
+  void watch(const Fence* fence) { fence_ = fence; }
   void start();
   void stop();
   // Watches item `id` until remove(); returns the token its code should honour.
@@ -36,6 +41,9 @@ class Watchdog {
     Flags flags;
   };
   void run(std::stop_token stop);
+  // Signals `entry` as fenced if the fence is closed at `now`; returns whether it is.
+  bool fence(Entry& entry, std::chrono::steady_clock::time_point now) const;
+  const Fence* fence_ = nullptr;
   std::mutex mutex_;
   std::condition_variable_any changed_;
   std::map<std::int64_t, Entry> running_;  // guarded by mutex_

@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <unistd.h>
 
 #include <delta/delta.hpp>
 #include <delta/prometheus.hpp>
@@ -15,6 +14,7 @@
 #include "prometheus/exposition.hpp"
 #include "support/maintenance_config.hpp"
 #include "support/pg_test.hpp"
+#include "support/role.hpp"
 
 namespace {
 
@@ -149,42 +149,9 @@ TEST(server_pgtest, BadListenAddressesAndABusyPortAreRefused) {
       delta::Error);
 }
 
-// A login role of its own for the client, so the test can refuse it the database (NOLOGIN,
-// its connections terminated) and let it back in; dropped at the end.
-class Role {
- public:
-  explicit Role(delta::pg::Pool& admin)
-      : admin_(admin), name_("delta_ready_" + std::to_string(::getpid())) {
-    admin_.exec("DROP ROLE IF EXISTS " + name_);
-    admin_.exec("CREATE ROLE " + name_ + " LOGIN SUPERUSER PASSWORD 'ready-pw'");
-  }
-  ~Role() {
-    try {
-      admin_.exec("ALTER ROLE " + name_ + " NOLOGIN");
-      terminate();
-      admin_.exec("DROP ROLE IF EXISTS " + name_);
-    } catch (...) {
-      // The next run drops it first.
-    }
-  }
-  std::string url() const { return "user=" + name_ + " password=ready-pw"; }
-  void refuse() {
-    admin_.exec("ALTER ROLE " + name_ + " NOLOGIN");
-    terminate();
-  }
-  void allow() { admin_.exec("ALTER ROLE " + name_ + " LOGIN"); }
-
- private:
-  void terminate() {
-    admin_.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name_);
-  }
-  delta::pg::Pool& admin_;
-  const std::string name_;
-};
-
 TEST(server_pgtest, ReadyzTurnsUnreadyWhileTheDatabaseRefusesTheClientAndBackAfter) {
   ScratchSchema schema("prom", delta::testing::SchemaStart::migrated);
-  Role role(schema.pool());
+  delta::testing::Role role(schema.pool(), "delta_ready");
   auto config = item_config(schema.name());
   config.logger = delta::null_logger();  // the refused connections would fill the log
   delta::Client client(
