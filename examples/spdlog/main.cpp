@@ -15,8 +15,8 @@
 
 // delta's levels, in order, as spdlog's.
 spdlog::level::level_enum spdlog_level(delta::LogLevel level) {
-  static constexpr spdlog::level::level_enum levels[] = {
-      spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err};
+  static constexpr spdlog::level::level_enum levels[] = {spdlog::level::debug, spdlog::level::info,
+                                                         spdlog::level::warn, spdlog::level::err};
   return levels[static_cast<int>(level)];
 }
 

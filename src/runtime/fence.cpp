@@ -33,8 +33,7 @@ void Fence::recorded(Clock::time_point sent) {
   if (in_episode_.load() && !fenced(Clock::now()) && in_episode_.exchange(false)) {
     fenced_gauge_->set(0);
     ctx_.log(LogLevel::info,
-             fmt::format("client {}: its heartbeat is recorded again; it works again",
-                         ctx_.id()),
+             fmt::format("client {}: its heartbeat is recorded again; it works again", ctx_.id()),
              {{"client", ctx_.id()}});
   }
 }
@@ -55,8 +54,8 @@ void Fence::entered(Clock::time_point now) const {
   if (in_episode_.exchange(true)) return;
   episodes_->add();
   fenced_gauge_->set(1);
-  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(
-      now - (closes_at() - horizon_));
+  const auto since =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - (closes_at() - horizon_));
   ctx_.log(LogLevel::warn,
            fmt::format("client {}: no heartbeat recorded for {} ms (client_ttl {} ms): fenced; "
                        "it claims and starts nothing and stops what runs until a heartbeat "

@@ -142,7 +142,8 @@ class SpanRecorder : public delta::Hooks {
   }
   void inform_progress(const delta::InformSpan& span,
                        const delta::InformProgress& progress) override {
-    record({.what = "inform_progress", .name = std::string(span.kind), .emitted = progress.emitted});
+    record(
+        {.what = "inform_progress", .name = std::string(span.kind), .emitted = progress.emitted});
     if (rendezvous != nullptr) rendezvous->set(&Rendezvous::progress_seen);
   }
   void inform_finished(const delta::InformSpan& span, const delta::SpanEnd& end) override {
@@ -313,8 +314,10 @@ TEST(hooks_pgtest, HooksSeeEveryWorkAttemptWithItsOutcomeAndUserRecordsCarryItsF
   const auto a = first->calls(), b = second->calls();
   for (int i = 0; i < kSynced; ++i) {
     const auto name = "ok-" + std::to_string(i);
-    const auto a_start = of(a, "work_started", name).at(0), a_end = of(a, "work_finished", name).at(0);
-    const auto b_start = of(b, "work_started", name).at(0), b_end = of(b, "work_finished", name).at(0);
+    const auto a_start = of(a, "work_started", name).at(0),
+               a_end = of(a, "work_finished", name).at(0);
+    const auto b_start = of(b, "work_started", name).at(0),
+               b_end = of(b, "work_finished", name).at(0);
     EXPECT_EQ(a_start.thread, a_end.thread);
     EXPECT_EQ(a_start.thread, b_start.thread);
     EXPECT_LT(a_start.sequence, b_start.sequence);
@@ -362,7 +365,8 @@ TEST(hooks_pgtest, JobsAreSpansAndTheirRecordsCarryTheJobsFields) {
   for (int i = 0; i < kJobs; ++i)
     client.jobs().insert(Ping{i});
   const auto cancelled = client.jobs().insert(Ping{-1}).job.id;
-  ASSERT_TRUE(eventually([&] { return of(recorder->calls(), "job_finished").size() == kJobs + 1; }));
+  ASSERT_TRUE(
+      eventually([&] { return of(recorder->calls(), "job_finished").size() == kJobs + 1; }));
   client.stop(5s);
 
   const auto calls = recorder->calls();
@@ -428,7 +432,8 @@ TEST(hooks_pgtest, AnInformerRunIsASpanInsideItsJobAndReportsProgressWhileItRuns
   ASSERT_TRUE(run.succeeded) << run.error;
   const auto after = client.metrics();
   EXPECT_EQ(metric_value(after, "delta_informer_running", {{"kind", "item"}}), 0);
-  EXPECT_EQ(metric_value(after, "delta_informer_run_objects", {{"kind", "item"}}), static_cast<double>(run.emitted));
+  EXPECT_EQ(metric_value(after, "delta_informer_run_objects", {{"kind", "item"}}),
+            static_cast<double>(run.emitted));
   EXPECT_GT(static_cast<double>(run.emitted), so_far);
   ASSERT_TRUE(eventually([&] { return of(recorder->calls(), "job_finished").size() == 1; }));
   client.stop(5s);

@@ -16,20 +16,15 @@ using delta::LogLevel;
 using delta::LogRecord;
 
 LogRecord record(std::string_view message, const std::vector<LogField>& fields) {
-  return LogRecord{delta::Timestamp{std::chrono::seconds(1'700'000'000) +
-                                    std::chrono::microseconds(123'456)},
-                   LogLevel::warn, message, fields};
+  return LogRecord{
+      delta::Timestamp{std::chrono::seconds(1'700'000'000) + std::chrono::microseconds(123'456)},
+      LogLevel::warn, message, fields};
 }
 
 TEST(log_test, TextQuotesValuesThatWouldBreakKeyValueParsing) {
-  const std::vector<LogField> fields{{"kind", "user"},
-                                     {"object_id", "a b"},
-                                     {"empty", ""},
-                                     {"eq", "x=y"},
-                                     {"quote", "say \"hi\"\\"},
-                                     {"generation", 3},
-                                     {"took_ms", 1.5},
-                                     {"forced", true}};
+  const std::vector<LogField> fields{{"kind", "user"}, {"object_id", "a b"},      {"empty", ""},
+                                     {"eq", "x=y"},    {"quote", "say \"hi\"\\"}, {"generation", 3},
+                                     {"took_ms", 1.5}, {"forced", true}};
   EXPECT_EQ(delta::format_text(record("claim failed", fields)),
             "claim failed kind=user object_id=\"a b\" empty=\"\" eq=\"x=y\" "
             "quote=\"say \\\"hi\\\"\\\\\" generation=3 took_ms=1.5 forced=true");
@@ -84,8 +79,8 @@ TEST(log_test, ARecordLoggerSeesTheFieldsAndLevelsBelowTheMinimumAreDropped) {
   delta::Logger logger(
       [&](const LogRecord& r) {
         const auto* kind = r.find("kind");
-        seen.push_back(std::string(delta::to_string(r.level)) + " " + std::string(r.message) +
-                       " " + (kind ? kind->to_string() : "-"));
+        seen.push_back(std::string(delta::to_string(r.level)) + " " + std::string(r.message) + " " +
+                       (kind ? kind->to_string() : "-"));
         EXPECT_EQ(r.find("missing"), nullptr);
       },
       LogLevel::info);

@@ -167,11 +167,11 @@ TEST(fence_pgtest, AClientCutOffFromTheDatabaseStopsItsWorkBeforeItIsRescued) {
 
   leader.inform(Item{"held"});
   leader.jobs().insert(Hold{"held"});
-  ASSERT_TRUE(eventually([&] {
-    return intervals.of("held").size() == 1 && intervals.of("job:held").size() == 1;
-  }));
+  ASSERT_TRUE(eventually(
+      [&] { return intervals.of("held").size() == 1 && intervals.of("job:held").size() == 1; }));
   // The other worker starts once the victim holds both.
-  delta::Client other(schema.shared_pool(), client_config(schema.name(), "other", intervals, false));
+  delta::Client other(schema.shared_pool(),
+                      client_config(schema.name(), "other", intervals, false));
   other.start();
 
   const auto cut = Clock::now();
@@ -197,8 +197,8 @@ TEST(fence_pgtest, AClientCutOffFromTheDatabaseStopsItsWorkBeforeItIsRescued) {
     EXPECT_LT(*original.end, rescued.start) << what;
     // ...and it was stopped by the fence, no sooner than the horizon after the last
     // heartbeat (which came at most a heartbeat interval before the cut).
-    const auto stopped_after = std::chrono::duration_cast<std::chrono::milliseconds>(
-        *original.end - cut);
+    const auto stopped_after =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*original.end - cut);
     EXPECT_GT(stopped_after.count(), 1600 - 500 - 50) << what;
   }
 
@@ -217,8 +217,7 @@ TEST(fence_pgtest, AClientCutOffFromTheDatabaseStopsItsWorkBeforeItIsRescued) {
   // The late originals (remove, cancel) never landed: consistently synced / completed.
   EXPECT_TRUE(delta::testing::consistently(
       [&] {
-        return schema.count("delta_resource WHERE object_id = 'held' AND state = 'synced'") ==
-                   1 &&
+        return schema.count("delta_resource WHERE object_id = 'held' AND state = 'synced'") == 1 &&
                schema.count("delta_job WHERE kind = 'fenced_hold' AND state = 'completed'") == 1;
       },
       300ms));

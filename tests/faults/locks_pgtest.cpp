@@ -74,7 +74,7 @@ class TableLock {
   void lock() {
     tx_.emplace(schema_.pool().begin());
     tx_->exec("LOCK TABLE " + schema_.name() + ".delta_resource, " + schema_.name() +
-                           ".delta_job IN ACCESS EXCLUSIVE MODE");
+              ".delta_job IN ACCESS EXCLUSIVE MODE");
   }
   void release() {
     if (tx_) tx_->commit();
@@ -94,8 +94,8 @@ TEST(locks_pgtest, AnOperatorsTableLockStallsTheClientWhichCarriesOnAfterwards) 
   for (int i = 0; i < 100; ++i)
     before.push_back({"before-" + std::to_string(i)});
   client.inform_many(before);
-  ASSERT_TRUE(eventually(
-      [&] { return schema.count("delta_resource WHERE state = 'synced'") == 100; }));
+  ASSERT_TRUE(
+      eventually([&] { return schema.count("delta_resource WHERE state = 'synced'") == 100; }));
 
   TableLock lock(schema);
   lock.lock();
@@ -177,9 +177,12 @@ TEST(locks_pgtest, WithAShortStatementTimeoutTheLoopsFailBackOffAndCarryOn) {
   ASSERT_TRUE(eventually(
       [&] {
         const auto metrics = client.metrics();
-        return metric_value(metrics, "delta_background_errors_total", {{"loop", "resource claim"}}) >= 2 &&
-               metric_value(metrics, "delta_background_errors_total", {{"loop", "job fetch"}}) >= 2 &&
-               metric_value(metrics, "delta_background_errors_total", {{"loop", "resource completer"}}) >= 1;
+        return metric_value(metrics, "delta_background_errors_total",
+                            {{"loop", "resource claim"}}) >= 2 &&
+               metric_value(metrics, "delta_background_errors_total", {{"loop", "job fetch"}}) >=
+                   2 &&
+               metric_value(metrics, "delta_background_errors_total",
+                            {{"loop", "resource completer"}}) >= 1;
       },
       10s));
   std::this_thread::sleep_for(1s);  // the episode: a second of failing statements
@@ -195,8 +198,8 @@ TEST(locks_pgtest, WithAShortStatementTimeoutTheLoopsFailBackOffAndCarryOn) {
            schema.count("delta_job WHERE state = 'completed'") == 20;
   }));
   client.inform(Item{"after"});
-  EXPECT_TRUE(eventually(
-      [&] { return schema.count("delta_resource WHERE state = 'synced'") == 29; }));
+  EXPECT_TRUE(
+      eventually([&] { return schema.count("delta_resource WHERE state = 'synced'") == 29; }));
   EXPECT_TRUE(client.health().ready) << client.health().reason;
 
   // The backoff held: a loop retrying every 2 ms would have failed hundreds of times.

@@ -1,12 +1,12 @@
 // The fence's horizon and its state, without a database: closed once the last recorded
 // heartbeat was sent longer than the horizon ago, open again at the next, never moved
 // back by an older one; each episode logged and counted once.
+#include "runtime/fence.hpp"
+
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-
-#include "runtime/fence.hpp"
 
 namespace {
 
