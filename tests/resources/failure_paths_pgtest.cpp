@@ -155,7 +155,8 @@ using failure_paths_pgtest = FailurePathsBase<::testing::Test>;
 
 // ---- outcomes of an older generation ----------------------------------------------------
 
-class failure_paths_pgtest_generation : public FailurePathsBase<::testing::TestWithParam<const char*>> {};
+class failure_paths_pgtest_generation
+    : public FailurePathsBase<::testing::TestWithParam<const char*>> {};
 
 // Generation 1's work returns (or throws) after generation 2 was informed: its outcome is
 // not applied -- no deletion, no error, no backoff, no event -- and the row is runnable at
@@ -287,8 +288,9 @@ TEST_F(failure_paths_pgtest, ALeaseTakenOverInTheBufferIsNotWorked) {
   ASSERT_TRUE(eventually(in_state("b", ResourceState::pending)));
   ASSERT_EQ(row("b").lease_owner, worker.id());
   // Taken by a live client (one the rescuer leaves alone).
-  pool().exec(fmt::format("INSERT INTO {} (id, heartbeat_at) VALUES ('thief', now() + interval '1 hour')",
-                          table("delta_client")));
+  pool().exec(
+      fmt::format("INSERT INTO {} (id, heartbeat_at) VALUES ('thief', now() + interval '1 hour')",
+                  table("delta_client")));
   set("b", "lease_owner = 'thief'");
   // Longer than half the stuck threshold since the claim.
   ASSERT_TRUE(eventually([&] {
@@ -402,10 +404,11 @@ TEST_F(failure_paths_pgtest, TheDefaultBackoffIsPolynomial) {
 TEST_F(failure_paths_pgtest, RescueNamesAStoppedAndASilentClient) {
   Client& leader = start(config());  // the only client leads; it works nothing
   auto events = leader.subscribe({EventCategory::failed});
-  pool().exec(fmt::format("INSERT INTO {} (id, heartbeat_at, stopped_at) VALUES "
-                          "('stopped-client', now(), now()), "
-                          "('silent-client', now() - interval '10 seconds', NULL)",
-                          table("delta_client")));
+  pool().exec(
+      fmt::format("INSERT INTO {} (id, heartbeat_at, stopped_at) VALUES "
+                  "('stopped-client', now(), now()), "
+                  "('silent-client', now() - interval '10 seconds', NULL)",
+                  table("delta_client")));
   leader.inform(Thing{"s", "sync", 1});
   leader.inform(Thing{"h", "sync", 1});
   const char* const leased =
