@@ -79,8 +79,9 @@ TEST_F(inform_edges_pgtest, AFailingCallInACombinedStatementFailsAlone) {
       END IF;
       RETURN NEW;
     END $$)"));
-  pool().exec(schema_sql("CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON {s}.delta_resource "
-                         "FOR EACH ROW EXECUTE FUNCTION {s}.refuse()"));
+  pool().exec(
+      schema_sql("CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON {s}.delta_resource "
+                 "FOR EACH ROW EXECUTE FUNCTION {s}.refuse()"));
   delta::Client& client = reader();
   constexpr int kThreads = 16;
   constexpr int kCalls = 48;
@@ -96,7 +97,8 @@ TEST_F(inform_edges_pgtest, AFailingCallInACombinedStatementFailsAlone) {
         const std::string id = fmt::format("{}-{}-{}", refuse ? "refused" : "ok", t, i);
         try {
           auto result = client.inform(Thing{id, "sync", i});
-          if (refuse || result.resource.object_id != id || result.status != InformStatus::inserted ||
+          if (refuse || result.resource.object_id != id ||
+              result.status != InformStatus::inserted ||
               result.resource.object.at("version") != i) {
             ++wrong;
             problems[t] = fmt::format("{}: {} {}", id, result.resource.object_id,
@@ -144,8 +146,9 @@ TEST_F(inform_edges_pgtest, CompareWaitsForATransactionThatInformedTheSameIds) {
   const std::vector<Versioned> newer{{"b", "sync", 3}};
   EXPECT_EQ(client.inform_many_tx(tx, std::span<const Versioned>(newer)).changed, 1u);
 
-  auto single = std::async(std::launch::async,
-                           [&] { return client.inform(Versioned{"a", "sync", 2}); });
+  auto single = std::async(std::launch::async, [&] {
+    return client.inform(Versioned{"a", "sync", 2});
+  });
   auto many = std::async(std::launch::async, [&] {
     return client.inform_many(std::vector<Versioned>{{"b", "sync", 2}});
   });
@@ -296,9 +299,9 @@ TEST_F(inform_edges_pgtest, InformManyTxTakesEffectWithTheTransaction) {
   auto result = client.inform_many_tx(tx, std::span<const Thing>(batch));
   EXPECT_EQ(count(), 1) << "visible before the commit";
   tx.commit();
-  EXPECT_EQ(result.statuses, (std::vector<InformStatus>{InformStatus::unchanged,
-                                                        InformStatus::inserted,
-                                                        InformStatus::inserted}));
+  EXPECT_EQ(result.statuses,
+            (std::vector<InformStatus>{InformStatus::unchanged, InformStatus::inserted,
+                                       InformStatus::inserted}));
   EXPECT_EQ(result.inserted, 2u);
   EXPECT_EQ(result.unchanged, 1u);
   EXPECT_EQ(count(), 3);
