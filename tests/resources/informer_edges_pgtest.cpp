@@ -90,7 +90,7 @@ class ListController : public delta::Controller<Listed> {
 
  private:
   std::mutex mutex_;
-  std::vector<Listed> next_;            // guarded by mutex_
+  std::vector<Listed> next_;          // guarded by mutex_
   std::vector<std::string> refused_;  // guarded by mutex_
 };
 
@@ -257,9 +257,10 @@ TEST_F(informer_edges_pgtest, AFailingInformerIsRetriedAttemptToTheFourthSeconds
   const std::string table = schema_->table("delta_job");
   auto job = [&] {
     return schema_->pool()
-        .exec("SELECT state::text, attempt, max_attempts, "
-              "(extract(epoch FROM scheduled_at - attempted_at) * 1000)::bigint FROM " +
-              table + " WHERE kind = 'delta.inform:listed'")
+        .exec(
+            "SELECT state::text, attempt, max_attempts, "
+            "(extract(epoch FROM scheduled_at - attempted_at) * 1000)::bigint FROM " +
+            table + " WHERE kind = 'delta.inform:listed'")
         .one();
   };
   ASSERT_TRUE(eventually([&] { return jobs("state = 'retryable' AND attempt = 1") == 1; }));
