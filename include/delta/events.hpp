@@ -3,7 +3,8 @@
 // A Subscription<E> is a bounded buffer that delta's threads push events into and one
 // consumer reads from. Publishing never blocks: when the buffer is full the newest event
 // is dropped and counted. Ending the subscription (destroying it or close()) or stopping
-// the client ends delivery; next() then returns nullopt at once.
+// the client ends delivery; next() then returns the events already buffered, then nullopt
+// at once.
 //
 //   auto sub = client.jobs().subscribe({delta::jobs::JobEventKind::failed});
 //   while (auto event = sub.next(std::chrono::seconds(1))) { ... }

@@ -26,6 +26,8 @@
 #include "common/wake_chain.hpp"
 #include "jobs/store.hpp"
 #include "jobs/validate_insert.hpp"
+#include "support/gate.hpp"
+#include "support/pg_test.hpp"
 
 namespace {
 
@@ -465,22 +467,28 @@ TEST(jobs_test, WakeChainWakesOneSleeperAtATime) {
   EXPECT_FALSE(chain.should_wake()) << "nobody left sleeping";
 }
 
-// Workers that wait the way the runners do: a batch of long items reaches every idle
-// worker through the chain, and every item of a large batch is taken exactly once.
+// Workers that wait the way the runners do: a batch of items that hold their workers reaches
+// every idle worker through the chain, and every item of a large batch is taken exactly
+// once.
 TEST(jobs_test, WakeChainReachesEveryIdleWorker) {
   std::mutex mutex;
   std::condition_variable cv;
   delta::internal::WakeChain chain;
   std::deque<int> items;
   bool exit = false;
-  std::atomic<int> running{0}, peak{0}, done{0};
+  int asleep = 0;  // guarded by mutex: workers in chain.wait()
+  std::atomic<int> running{0}, done{0};
   std::atomic<int> notifies{0};
-  std::atomic<int> work_ms{0};
+  std::atomic<bool> hold{false};  // items wait for the gate
+  delta::testing::Gate gate;
   auto worker = [&] {
     std::unique_lock lock(mutex);
     for (;;) {
-      while (items.empty() && !exit)
+      while (items.empty() && !exit) {
+        ++asleep;
         chain.wait(cv, lock);
+        --asleep;
+      }
       if (items.empty()) return;
       items.pop_front();
       const bool next = !items.empty() && chain.should_wake();
@@ -489,11 +497,8 @@ TEST(jobs_test, WakeChainReachesEveryIdleWorker) {
         ++notifies;
         cv.notify_one();
       }
-      const int now = ++running;
-      int seen = peak.load();
-      while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(work_ms.load()));
+      ++running;
+      if (hold) gate.wait({}, false);
       --running;
       ++done;
       lock.lock();
@@ -515,21 +520,30 @@ TEST(jobs_test, WakeChainReachesEveryIdleWorker) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i)
     threads.emplace_back(worker);
-  std::this_thread::sleep_for(50ms);  // let them all go to sleep
+  ASSERT_TRUE(delta::testing::eventually([&] {
+    std::lock_guard lock(mutex);
+    return asleep == 8;
+  })) << "the workers did not all go to sleep";
 
-  work_ms = 300;  // long items: all eight must end up running together
+  hold = true;  // items that hold their worker: all eight must end up running together
   add(8);
-  for (int i = 0; i < 200 && done < 8; ++i)
-    std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(done.load(), 8);
-  EXPECT_EQ(peak.load(), 8) << "the chain stopped before it reached every idle worker";
+  EXPECT_TRUE(delta::testing::eventually([&] { return running.load() == 8; }))
+      << "the chain stopped before it reached every idle worker: " << running.load() << " of 8";
+  gate.open();
+  ASSERT_TRUE(delta::testing::eventually([&] { return done.load() == 8; }));
+  {
+    // Every worker back in chain.wait() before the next batch, as in the first.
+    ASSERT_TRUE(delta::testing::eventually([&] {
+      std::lock_guard lock(mutex);
+      return asleep == 8;
+    }));
+  }
 
-  work_ms = 0;  // short items: all taken, and far fewer wake-ups than items
+  hold = false;  // short items: all taken, and far fewer wake-ups than items
   notifies = 0;
   add(10000);
-  for (int i = 0; i < 500 && done < 10008; ++i)
-    std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(done.load(), 10008);
+  EXPECT_TRUE(delta::testing::eventually([&] { return done.load() == 10008; }))
+      << done.load() << " of 10008 done";
   EXPECT_LT(notifies.load(), 100) << "about one wake-up per sleeping worker, not per item";
   {
     std::lock_guard lock(mutex);

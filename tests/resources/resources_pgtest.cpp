@@ -793,8 +793,8 @@ TEST_F(resources_pgtest, SubscriptionIsClosedWhenTheClientStops) {
   worker.stop(1s);
   EXPECT_TRUE(events.closed());
   const auto begin = Clock::now();
-  EXPECT_FALSE(events.next(3s).has_value());
-  EXPECT_LT(Clock::now() - begin, 1s) << "next() returns at once once closed";
+  EXPECT_FALSE(events.next(30s).has_value());
+  EXPECT_LT(Clock::now() - begin, 10s) << "next() waited on a closed subscription";
 }
 
 // ---- stopping ---------------------------------------------------------------------------

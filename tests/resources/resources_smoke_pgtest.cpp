@@ -1,5 +1,7 @@
 // End-to-end smoke test of the resource engine: inform, work, synced.
 #include <atomic>
+#include <chrono>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -114,6 +116,17 @@ TEST(resources_smoke_pgtest, ScheduledInformerWritesAndAdvancesCursor) {
   EXPECT_TRUE(run->succeeded) << run->error;
   EXPECT_EQ(run->emitted, 3000u);
   EXPECT_EQ(run->batches, 2u) << "3,000 objects go in statements of 2,500 and 500";
+  // The cursor: the newest created_at written (object i is created at i s).
+  const auto stored_cursor = [&] {
+    return schema.pool()
+        .exec("SELECT last_inform_time FROM " + schema.table("delta_controller") +
+              " WHERE kind = 'event2'")
+        .one()
+        .get<std::optional<delta::Timestamp>>(0);
+  };
+  const delta::Timestamp at_3000{std::chrono::seconds(3000)};
+  EXPECT_EQ(run->cursor, at_3000);
+  EXPECT_EQ(stored_cursor(), at_3000);
   controller->total = 3500;
   client.schedule_inform({.kind = "event2"});
   ASSERT_TRUE(delta::testing::eventually([&] {
@@ -122,6 +135,8 @@ TEST(resources_smoke_pgtest, ScheduledInformerWritesAndAdvancesCursor) {
   }));
   ASSERT_TRUE(delta::testing::eventually(
       [&] { return schema.count("delta_resource WHERE state = 'synced'") == 3500; }));
+  EXPECT_EQ(stored_cursor(), delta::Timestamp(std::chrono::seconds(3500)));
+  EXPECT_EQ(controller->runs, 2);
   client.stop();
 }
 
