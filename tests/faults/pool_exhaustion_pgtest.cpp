@@ -41,7 +41,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Audit, key)
 // Working an account informs an audit object through the same client, and so the same pool.
 class AccountController : public delta::Controller<Account> {
  public:
-  delta::WorkResult work(delta::WorkContext& ctx, const delta::Resource<Account>& account) override {
+  delta::WorkResult work(delta::WorkContext& ctx,
+                         const delta::Resource<Account>& account) override {
     ctx.client().inform(Audit{"audit-" + account.object.key});
     return delta::synced();
   }
@@ -112,8 +113,8 @@ TEST(pool_exhaustion_pgtest, ACallerTimesOutOnlyAfterItsOwnAcquireTimeoutAndTheC
   delta::Client client(pool, small_pool_config(schema.name()));
   client.start();
   client.inform(Account{"first"});
-  ASSERT_TRUE(eventually(
-      [&] { return schema.count("delta_resource WHERE state = 'synced'") == 2; }));
+  ASSERT_TRUE(
+      eventually([&] { return schema.count("delta_resource WHERE state = 'synced'") == 2; }));
 
   {
     // Someone else holds every connection of the pool.
@@ -132,8 +133,8 @@ TEST(pool_exhaustion_pgtest, ACallerTimesOutOnlyAfterItsOwnAcquireTimeoutAndTheC
     EXPECT_TRUE(client.health().ready) << client.health().reason;  // the heartbeat has its own
   }
   client.inform(Account{"after"});
-  EXPECT_TRUE(eventually(
-      [&] { return schema.count("delta_resource WHERE state = 'synced'") == 4; }));
+  EXPECT_TRUE(
+      eventually([&] { return schema.count("delta_resource WHERE state = 'synced'") == 4; }));
   EXPECT_GE(metric_value(client.metrics(), "delta_pool_timeouts_total"), 2);
   client.stop(5s);
 }

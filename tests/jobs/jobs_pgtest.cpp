@@ -962,7 +962,13 @@ TEST_F(jobs_pgtest, StaleOutcomesAreFencedOut) {
   ASSERT_TRUE(
       eventually([&] { return recorder_->runs(bumped) == 1 && recorder_->runs(moved) == 1; }));
   // As if, while this client still ran them, each job had been rescued and fetched again:
-  // by this client (a newer attempt), and by another client (same attempt number).
+  // by this client (a newer attempt), and by another client (same attempt number) that is
+  // alive (the leader's first rescue pass, which may come late, leaves its job alone).
+  pool_->exec(
+      fmt::format("INSERT INTO {}.delta_client (id, hostname, pid, started_at, "
+                  "heartbeat_at, metadata) VALUES ('other-client', 'test', 0, now(), "
+                  "now() + interval '1 hour', '{{}}')",
+                  schema_));
   pool_->exec(fmt::format("UPDATE {} SET attempt = attempt + 1 WHERE id = $1", table()), bumped);
   pool_->exec(fmt::format("UPDATE {} SET attempted_by = 'other-client' WHERE id = $1", table()),
               moved);
