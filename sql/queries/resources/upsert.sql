@@ -43,7 +43,10 @@ up AS (
     deleted_at = NULL
   WHERE (r.state <> 'deleted' OR $9::boolean)
     AND (r.hash <> EXCLUDED.hash OR r.state = 'deleted' OR EXCLUDED.object_id = ANY($10::text[]))
-  RETURNING (r.xmax = 0) AS inserted, r.id, r.object_id, r.state::text AS state
+  -- A new row has generation 1 (the column default) and an updated one at least 2 (the
+  -- update adds one): tells them apart without xmax, which not every engine that speaks
+  -- PostgreSQL's SQL has.
+  RETURNING (r.generation = 1) AS inserted, r.id, r.object_id, r.state::text AS state
             /* if full */, r.kind, r.namespace, r.object, r.generation, r.attempt,
             r.max_attempts, r.run_at, r.attempted_at, r.synced_at, r.created_at, r.updated_at,
             r.external_created_at, r.deleted_at, r.lease_owner, r.lease_expires_at,
