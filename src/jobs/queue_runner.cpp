@@ -46,8 +46,8 @@ QueueRunner::QueueRunner(JobsContext& ctx, Completer& completer, runtime::Watchd
       max_workers_(max_workers),
       cursor_(1, ctx.options.poll_interval),
       pool_(mutex_, {.pick = {},
-                     .running_of = [](const JobRow& job) { return job.id; },
-                     .run = [this](JobRow& job) { execute(job); },
+                     .running_of = [](const Fetched& fetched) { return fetched.job.id; },
+                     .run = [this](Fetched& fetched) { execute(fetched.job, fetched.epoch); },
                      .finished =
                          [this](const std::int64_t&, std::unique_lock<std::mutex>& lock) {
                            --in_flight_;
@@ -114,6 +114,7 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
     const bool backlogged = completer_.backlogged();
     // A fenced client fetches nothing (runtime/fence.hpp).
     const bool fenced = ctx_.runtime.fence != nullptr && ctx_.runtime.fence->fenced();
+    const std::uint64_t epoch = ctx_.runtime.fence != nullptr ? ctx_.runtime.fence->epoch() : 0;
     {
       std::lock_guard lock(mutex_);
       if (!fetching_) break;
@@ -143,7 +144,7 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
         if (cursor_.claimed(after, {fetched}, false)) wake_ = true;  // look behind it now
         in_flight_ += static_cast<int>(jobs.size());
         for (auto& job : jobs)
-          pool_.ready().push_back(std::move(job));
+          pool_.ready().push_back({std::move(job), epoch});
         pool_.wake_one();
       } catch (const std::exception& e) {
         wait = backoff.failed();
@@ -167,7 +168,7 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
   }
 }
 
-void QueueRunner::execute(const JobRow& job) {
+void QueueRunner::execute(const JobRow& job, std::uint64_t epoch) {
   Completion completion;
   completion.id = job.id;
   completion.attempt = job.attempt;
@@ -179,8 +180,10 @@ void QueueRunner::execute(const JobRow& job) {
     return JobEvent{kind, job, std::move(error)};
   };
 
-  if (ctx_.runtime.fence != nullptr && ctx_.runtime.fence->fenced()) {
-    // Fenced while it waited here: given back unstarted (refused if it was rescued).
+  if (const auto* fence = ctx_.runtime.fence;
+      fence != nullptr && (fence->fenced() || epoch != fence->epoch())) {
+    // Fenced since it was fetched (it may have been rescued): given back unstarted
+    // (refused if it was rescued).
     completion.state = JobState::available;
     completion.give_back_attempt = true;
     completer_.submit(std::move(completion), std::nullopt);
@@ -273,8 +276,8 @@ void QueueRunner::release_buffered() {
   std::vector<std::int64_t> ids;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& job : pool_.take_ready())
-      ids.push_back(job.id);
+    for (const auto& fetched : pool_.take_ready())
+      ids.push_back(fetched.job.id);
     in_flight_ -= static_cast<int>(ids.size());
   }
   if (ids.empty()) return;

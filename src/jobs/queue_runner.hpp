@@ -46,7 +46,8 @@ class QueueRunner {
     return more_ && max_workers_ - in_flight_ >= std::max(1, max_workers_ / 2);
   }
   void fetch_loop(std::stop_token stop);
-  void execute(const JobRow& job);
+  // Runs `job`, fetched in the fence's epoch `epoch`.
+  void execute(const JobRow& job, std::uint64_t epoch);
   // What execute() counts per kind (series found once, counted without a lock).
   struct KindMetrics {
     std::array<runtime::Counter*, 6> results{};  // by JobEventKind, then released
@@ -75,7 +76,12 @@ class QueueRunner {
   std::atomic<std::int64_t> fetches_{0};
   std::atomic<std::int64_t> fetched_{0};
   // The fetched jobs and the threads running them; a running job is known by its id.
-  runtime::WorkerPool<JobRow, std::int64_t> pool_;  // guarded by mutex_
+  // A fetched job and the fence's epoch before the fetch ran.
+  struct Fetched {
+    JobRow job;
+    std::uint64_t epoch = 0;
+  };
+  runtime::WorkerPool<Fetched, std::int64_t> pool_;  // guarded by mutex_
   std::jthread fetcher_;
 };
 

@@ -224,6 +224,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
     // A fenced client claims nothing: its heartbeat is not recorded, others may soon
     // rescue what it holds.
     const bool fenced = ctx_.runtime.fence != nullptr && ctx_.runtime.fence->fenced();
+    const std::uint64_t epoch = ctx_.runtime.fence != nullptr ? ctx_.runtime.fence->epoch() : 0;
     {
       std::lock_guard lock(mutex_);
       if (!claiming_) break;
@@ -289,7 +290,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       in_flight_ += static_cast<int>(rows.size());
       const auto claimed_at = std::chrono::steady_clock::now();
       for (std::size_t i = 0; i < rows.size(); ++i)
-        pool_.ready().push_back({std::move(rows[i]), claimed_at, kind_of[i]});
+        pool_.ready().push_back({std::move(rows[i]), claimed_at, kind_of[i], epoch});
       pool_.wake_one();
     }
     if (index == 0) renew_buffered();
@@ -324,9 +325,10 @@ void NamespaceRunner::execute(Claimed& taken) {
     completer_.submit(std::move(item));
   };
 
-  if (ctx_.runtime.fence != nullptr && ctx_.runtime.fence->fenced()) {
-    // Fenced while it waited here: given back unstarted, without using an attempt (the
-    // statement is refused if it was rescued meanwhile).
+  if (const auto* fence = ctx_.runtime.fence;
+      fence != nullptr && (fence->fenced() || taken.epoch != fence->epoch())) {
+    // Fenced since it was claimed (it may have been rescued meanwhile): given back
+    // unstarted, without using an attempt (refused if it was rescued).
     WorkOutcome released;
     released.row = std::move(claim);
     released.row.outcome = Finish::release;
@@ -461,7 +463,7 @@ void NamespaceRunner::release_buffered() {
   std::vector<std::size_t> kinds;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [row, at, kind_index] : pool_.take_ready()) {
+    for (const auto& [row, at, kind_index, epoch] : pool_.take_ready()) {
       FinishRow finish;
       finish.id = row.id;
       finish.attempted_at = row.attempted_at.value_or(Timestamp{});

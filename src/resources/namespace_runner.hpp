@@ -59,6 +59,7 @@ class NamespaceRunner {
     ResourceRow row;
     std::chrono::steady_clock::time_point at;  // when the claim returned it
     std::size_t kind_index = 0;                // the kind's place in KindSlots, found once
+    std::uint64_t epoch = 0;                   // the fence's epoch before the claim ran
   };
   // What the runner keeps of a resource being worked.
   struct Working {

@@ -26,6 +26,10 @@ std::chrono::milliseconds Fence::horizon(std::chrono::milliseconds heartbeat_int
 }
 
 void Fence::recorded(Clock::time_point sent) {
+  // Recorded only after the horizon passed (frozen, or a heartbeat that took that long):
+  // the fence was closed meanwhile, whether or not a thread saw it.
+  const auto now = Clock::now();
+  if (now >= closes_at()) entered(now);
   const auto ticks = sent.time_since_epoch().count();
   auto last = last_sent_.load(std::memory_order_relaxed);
   while (ticks > last && !last_sent_.compare_exchange_weak(last, ticks)) {
@@ -52,6 +56,7 @@ bool Fence::fenced(Clock::time_point now) const {
 
 void Fence::entered(Clock::time_point now) const {
   if (in_episode_.exchange(true)) return;
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
   episodes_->add();
   fenced_gauge_->set(1);
   const auto since =

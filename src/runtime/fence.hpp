@@ -12,11 +12,15 @@
 // was rescued meanwhile). The next recorded heartbeat lifts the fence.
 //
 // fenced() is computed from the clock on every call, so a process continued after being
-// frozen (SIGSTOP) sees itself fenced at once, whichever of its threads runs first.
+// frozen (SIGSTOP) sees itself fenced at once, whichever of its threads runs first. And
+// since a frozen process's heartbeat may be recorded again before its other threads run,
+// every closing of the fence starts a new epoch(): work started, claimed or fetched in an
+// earlier epoch is stopped or given back even when the fence is open again by then.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 #include "runtime/context.hpp"
 
@@ -40,6 +44,9 @@ class Fence {
   bool fenced(Clock::time_point now) const;
   // When the fence closes unless a heartbeat is recorded first (max() before the first).
   Clock::time_point closes_at() const noexcept;
+  // Bumped each time the fence has been closed (seen closed, or a heartbeat recorded only
+  // after the horizon had passed): what was taken in an earlier epoch may have been rescued.
+  std::uint64_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
 
  private:
   // The first caller to see the fence closed logs and counts the episode.
@@ -49,6 +56,7 @@ class Fence {
   const Clock::duration horizon_;
   std::atomic<Clock::rep> last_sent_{0};  // 0: none recorded yet
   mutable std::atomic<bool> in_episode_{false};
+  mutable std::atomic<std::uint64_t> epoch_{0};
   Gauge* fenced_gauge_;
   Counter* episodes_;
 };

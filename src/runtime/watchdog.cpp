@@ -17,7 +17,7 @@ void Watchdog::stop() {
 std::stop_token Watchdog::add(std::int64_t id, std::chrono::steady_clock::time_point deadline) {
   std::lock_guard lock(mutex_);
   auto& entry = running_[id];
-  entry = Entry{deadline, std::stop_source(), {}};
+  entry = Entry{deadline, std::stop_source(), {}, fence_ != nullptr ? fence_->epoch() : 0};
   fence(entry, std::chrono::steady_clock::now());
   if (deadline < next_check_) {
     next_check_ = deadline;
@@ -53,7 +53,8 @@ void Watchdog::shutdown_all() {
 }
 
 bool Watchdog::fence(Entry& entry, std::chrono::steady_clock::time_point now) const {
-  if (fence_ == nullptr || !fence_->fenced(now)) return false;
+  // Closed now, or closed since it started (and maybe rescued meanwhile).
+  if (fence_ == nullptr || (!fence_->fenced(now) && entry.epoch == fence_->epoch())) return false;
   if (!entry.flags.fenced) {
     entry.flags.fenced = true;
     entry.flags.shutdown = true;

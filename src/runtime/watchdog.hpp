@@ -39,6 +39,7 @@ class Watchdog {
     std::chrono::steady_clock::time_point deadline;
     std::stop_source source;
     Flags flags;
+    std::uint64_t epoch = 0;  // the fence's epoch when it started
   };
   void run(std::stop_token stop);
   // Signals `entry` as fenced if the fence is closed at `now`; returns whether it is.

@@ -2,6 +2,7 @@
 // role refused logins, its connections terminated) stops what it runs before the leader
 // may rescue it, so the rescued copy never overlaps the original in what delta controls;
 // the late original's outcome is refused; the client works again once it is let back in.
+// A worker process frozen (SIGSTOP) past its TTL stops its work the moment it runs again.
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -12,13 +13,17 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <delta/delta.hpp>
 
+#include "support/intervals.hpp"
 #include "support/maintenance_config.hpp"
 #include "support/metric_value.hpp"
 #include "support/pg_test.hpp"
+#include "support/processes.hpp"
 #include "support/role.hpp"
+#include "support/worker_kinds.hpp"
 
 namespace {
 
@@ -234,6 +239,99 @@ TEST(fence_pgtest, AClientCutOffFromTheDatabaseStopsItsWorkBeforeItIsRescued) {
   }
   EXPECT_TRUE(fenced_logged);
   EXPECT_TRUE(back_logged);
+}
+
+// Syncs delta::testing::Item resources, recording when each work started.
+class StartRecorder : public delta::Controller<delta::testing::Item> {
+ public:
+  delta::WorkResult work(delta::WorkContext&,
+                         const delta::Resource<delta::testing::Item>& item) override {
+    std::lock_guard lock(mutex_);
+    started_[item.object.key] = delta::testing::realtime_ns();
+    return delta::synced();
+  }
+  std::optional<std::int64_t> started(const std::string& key) const {
+    std::lock_guard lock(mutex_);
+    auto it = started_.find(key);
+    if (it == started_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::int64_t> started_;
+};
+
+TEST(fence_pgtest, AFrozenProcessStopsItsWorkTheMomentItRunsAgain) {
+  ScratchSchema schema("fence_frozen", delta::testing::SchemaStart::migrated);
+  const std::string dir = ::testing::TempDir();
+  const std::string finished_log = dir + "/fence_frozen_" + schema.name() + ".log";
+  const std::string interrupted_log = dir + "/fence_frozen_" + schema.name() + ".interrupted";
+
+  // The leader rescues with the worker's TTL (1 s, heartbeats every 200 ms).
+  auto leader_config = delta::testing::maintenance_config(schema.name());
+  leader_config.id = "leader";
+  leader_config.heartbeat_interval = 200ms;
+  leader_config.client_ttl = 1s;
+  delta::Client leader(schema.shared_pool(), leader_config);
+  leader.start();
+  ASSERT_TRUE(eventually([&] { return leader.is_leader(); }));
+
+  delta::testing::WorkerProcess frozen(
+      DELTA_RESOURCE_WORKER_PROC, "frozen",
+      {"--schema", schema.name(), "--work-ms", "4000", "--parallelism", "1", "--max-workers", "1",
+       "--log", finished_log, "--interrupted-log", interrupted_log});
+  ASSERT_TRUE(frozen.wait_for_line("ready", 20s));
+  leader.inform(delta::testing::Item{"x", 1});
+  ASSERT_TRUE(eventually([&] {
+    return schema.count("delta_resource WHERE object_id = 'x' AND lease_owner = 'frozen'") == 1;
+  }));
+
+  ASSERT_EQ(::kill(static_cast<pid_t>(frozen.pid()), SIGSTOP), 0);
+  // Another client takes the work over once the frozen one's heartbeat is stale.
+  auto other_config = delta::testing::maintenance_config(schema.name());
+  other_config.id = "other";
+  auto recorder = std::make_shared<StartRecorder>();
+  other_config.controllers.add(recorder);
+  other_config.namespaces["default"] = {.max_workers = 1};
+  delta::Client other(schema.shared_pool(), other_config);
+  other.start();
+  ASSERT_TRUE(eventually([&] { return recorder->started("x").has_value(); }, 20s));
+  ASSERT_TRUE(eventually([&] {
+    return schema.count("delta_resource WHERE object_id = 'x' AND state = 'synced'") == 1;
+  }));
+
+  const std::int64_t continued_ns = delta::testing::realtime_ns();
+  ASSERT_EQ(::kill(static_cast<pid_t>(frozen.pid()), SIGCONT), 0);
+  // Running again, it is fenced at once: its work sees the stop token (and is recorded
+  // as interrupted) instead of sleeping out its remaining seconds and finishing.
+  std::vector<delta::testing::WorkRecord> interrupted;
+  ASSERT_TRUE(eventually(
+      [&] {
+        interrupted.clear();
+        delta::testing::read_work_log(interrupted_log, interrupted);
+        return !interrupted.empty();
+      },
+      10s))
+      << "the frozen process's work was not interrupted when it ran again";
+  ASSERT_EQ(interrupted.size(), 1U);
+  EXPECT_EQ(interrupted[0].object_id, "x");
+  const auto stopped_after_ms = (interrupted[0].end_ns - continued_ns) / 1'000'000;
+  EXPECT_LT(stopped_after_ms, 1000) << "the work ran on " << stopped_after_ms << " ms";
+  std::vector<delta::testing::WorkRecord> finished;
+  delta::testing::read_work_log(finished_log, finished);
+  EXPECT_TRUE(finished.empty()) << delta::testing::describe(finished);
+  // Its late outcome (a retry) is refused: the rescued copy's sync stands.
+  EXPECT_TRUE(delta::testing::consistently(
+      [&] {
+        return schema.count(
+                   "delta_resource WHERE object_id = 'x' AND state = 'synced' AND "
+                   "attempt = 2") == 1;
+      },
+      500ms));
+  EXPECT_EQ(frozen.terminate(10s), 0);
+  other.stop(5s);
+  leader.stop(5s);
 }
 
 }  // namespace

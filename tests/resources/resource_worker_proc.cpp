@@ -6,8 +6,9 @@
 // the namespaces named by --namespaces. Each work() call sleeps --work-ms, appends one line
 // for the finished work to the --log file (support/intervals.hpp: flushed before work()
 // returns, so a SIGKILLed process leaves a record of exactly the work it finished) and
-// returns synced. It prints "ready" on stdout once started and runs until SIGTERM or
-// SIGINT (then client.stop()).
+// returns synced. Work interrupted by its stop token (a timeout, a stop, the fence) is
+// recorded in the --interrupted-log file when one is given, and returns retry. It prints "ready" on
+// stdout once started and runs until SIGTERM or SIGINT (then client.stop()).
 //
 //   resource_worker_proc --schema t_1_1 --client-id a --kinds item,alpha
 //       --namespaces default,east --parallelism 8 --max-workers 8 --work-ms 5 --log a.log
@@ -43,6 +44,7 @@ struct Settings : delta::testing::WorkerOptions {
   int max_workers = 4;
   int work_ms = 0;
   std::string log_path;
+  std::string interrupted_log_path;
   int poll_ms = 100;
   int heartbeat_ms = 200;
   int client_ttl_ms = 1000;
@@ -56,13 +58,16 @@ struct Settings : delta::testing::WorkerOptions {
 template <class T>
 class RecordingController : public delta::Controller<T> {
  public:
-  RecordingController(std::shared_ptr<WorkLog> log, milliseconds work)
-      : log_(std::move(log)), work_(work) {}
+  RecordingController(std::shared_ptr<WorkLog> log, std::shared_ptr<WorkLog> interrupted,
+                      milliseconds work)
+      : log_(std::move(log)), interrupted_(std::move(interrupted)), work_(work) {}
 
   delta::WorkResult work(delta::WorkContext& ctx, const delta::Resource<T>& resource) override {
     const std::int64_t start_ns = realtime_ns();
     if (work_.count() > 0 && !delta::testing::sleep_unless_stopped(ctx, work_)) {
-      return delta::retry("interrupted while working");  // not finished: not recorded
+      // Not finished: only in the log of interrupted work.
+      if (interrupted_) interrupted_->record(resource.row, start_ns, realtime_ns());
+      return delta::retry("interrupted while working");
     }
     log_->record(resource.row, start_ns, realtime_ns());
     return delta::synced();
@@ -70,25 +75,28 @@ class RecordingController : public delta::Controller<T> {
 
  private:
   std::shared_ptr<WorkLog> log_;
+  std::shared_ptr<WorkLog> interrupted_;  // null: interrupted work is not recorded
   milliseconds work_;
 };
 
 template <class T>
 bool add_controller_of(const std::string& kind, delta::Controllers& controllers,
-                       const std::shared_ptr<WorkLog>& log, milliseconds work) {
+                       const std::shared_ptr<WorkLog>& log,
+                       const std::shared_ptr<WorkLog>& interrupted, milliseconds work) {
   if (kind != T::kind) return false;
-  controllers.add(std::make_shared<RecordingController<T>>(log, work));
+  controllers.add(std::make_shared<RecordingController<T>>(log, interrupted, work));
   return true;
 }
 
 // Adds the RecordingController of `kind` (item, alpha, beta or gamma) to `controllers`.
 void add_controller(const std::string& kind, delta::Controllers& controllers,
-                    const std::shared_ptr<WorkLog>& log, milliseconds work) {
+                    const std::shared_ptr<WorkLog>& log,
+                    const std::shared_ptr<WorkLog>& interrupted, milliseconds work) {
   using namespace delta::testing;
-  if (add_controller_of<Item>(kind, controllers, log, work) ||
-      add_controller_of<Alpha>(kind, controllers, log, work) ||
-      add_controller_of<Beta>(kind, controllers, log, work) ||
-      add_controller_of<Gamma>(kind, controllers, log, work)) {
+  if (add_controller_of<Item>(kind, controllers, log, interrupted, work) ||
+      add_controller_of<Alpha>(kind, controllers, log, interrupted, work) ||
+      add_controller_of<Beta>(kind, controllers, log, interrupted, work) ||
+      add_controller_of<Gamma>(kind, controllers, log, interrupted, work)) {
     return;
   }
   throw std::runtime_error("unknown kind " + kind + " (item, alpha, beta or gamma)");
@@ -97,6 +105,10 @@ void add_controller(const std::string& kind, delta::Controllers& controllers,
 int run(const Settings& settings) {
   delta::testing::worker_object_parallelism = settings.parallelism;
   auto log = std::make_shared<WorkLog>(settings.log_path);
+  std::shared_ptr<WorkLog> interrupted;
+  if (!settings.interrupted_log_path.empty()) {
+    interrupted = std::make_shared<WorkLog>(settings.interrupted_log_path);
+  }
 
   delta::pg::PoolOptions pool_options;
   // A claimer per namespace, the finisher, maintenance, the job queue: no connection is
@@ -118,7 +130,7 @@ int run(const Settings& settings) {
   config.work_timeout = milliseconds(settings.work_timeout_ms);
   config.stuck_threshold = milliseconds(settings.stuck_threshold_ms);
   for (const auto& kind : settings.kinds)
-    add_controller(kind, config.controllers, log, milliseconds(settings.work_ms));
+    add_controller(kind, config.controllers, log, interrupted, milliseconds(settings.work_ms));
   for (const auto& name : settings.namespaces)
     config.namespaces[name] = {.max_workers = settings.max_workers};
 
@@ -139,6 +151,8 @@ int main(int argc, char** argv) {
   app.add_option("--work-ms", settings.work_ms, "time each work() call takes");
   app.add_option("--log", settings.log_path, "file receiving one line per finished work")
       ->required();
+  app.add_option("--interrupted-log", settings.interrupted_log_path,
+                 "file receiving one line per work its stop token interrupted");
   app.add_option("--poll-ms", settings.poll_ms, "Config::poll_interval");
   app.add_option("--heartbeat-ms", settings.heartbeat_ms, "Config::heartbeat_interval");
   app.add_option("--client-ttl-ms", settings.client_ttl_ms, "Config::client_ttl");

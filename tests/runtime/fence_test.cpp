@@ -67,4 +67,31 @@ TEST(fence_test, ClosedPastTheHorizonOpenAgainAtTheNextHeartbeat) {
   EXPECT_EQ(gauge, 0);
 }
 
+TEST(fence_test, AHeartbeatRecordedOnlyAfterTheHorizonStartsANewEpoch) {
+  delta::runtime::Context ctx{nullptr, {}};
+  ctx.options.heartbeat_interval = milliseconds(500);
+  ctx.options.client_ttl = milliseconds(2000);
+  ctx.options.logger = delta::null_logger();
+  Fence fence(ctx);
+  const auto now = Fence::Clock::now();
+  fence.recorded(now - milliseconds(300));
+  fence.recorded(now - milliseconds(100));  // in time: the same epoch
+  EXPECT_EQ(fence.epoch(), 0U);
+  // As after a freeze: the previous heartbeat was sent 1.7 s ago and nobody looked at the
+  // fence meanwhile; the next one is recorded, and the fence is open again, but what was
+  // taken before may have been rescued.
+  Fence frozen(ctx);
+  frozen.recorded(now - milliseconds(1700));
+  frozen.recorded(Fence::Clock::now());
+  EXPECT_FALSE(frozen.fenced());
+  EXPECT_EQ(frozen.epoch(), 1U);
+  // One closing, one epoch: seeing it closed and then recording again counts once.
+  Fence seen(ctx);
+  seen.recorded(now - milliseconds(1700));
+  EXPECT_TRUE(seen.fenced());
+  EXPECT_TRUE(seen.fenced());
+  seen.recorded(Fence::Clock::now());
+  EXPECT_EQ(seen.epoch(), 1U);
+}
+
 }  // namespace
