@@ -4,7 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <regex>
+#include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "check.hpp"
 #include "common/validate.hpp"
@@ -23,9 +26,19 @@ bool is_tag(std::string_view value) {
   return value.size() <= 255 && std::regex_match(value.begin(), value.end(), rule);
 }
 
-// Object ids: 1..254 bytes, any bytes.
+// Object ids: 1..254 bytes of well-formed UTF-8 without NUL. nlohmann::json's own UTF-8
+// check (it refuses to dump what is not UTF-8) is the oracle.
+bool is_utf8(std::string_view value) {
+  try {
+    (void)nlohmann::json(std::string(value)).dump();
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+}
 bool is_object_id(std::string_view value) {
-  return !value.empty() && value.size() <= 254;
+  return !value.empty() && value.size() <= 254 && value.find('\0') == std::string_view::npos &&
+         is_utf8(value);
 }
 
 }  // namespace

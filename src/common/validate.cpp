@@ -53,11 +53,55 @@ std::string check_tag(std::string_view value) {
   return {};
 }
 
+namespace {
+// The offset of the first byte that does not continue well-formed UTF-8 (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or npos when all of it is.
+std::size_t invalid_utf8_at(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char lead = byte(i);
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead == 0xe0) low = 0xa0;   // overlong
+      if (lead == 0xed) high = 0x9f;  // surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead == 0xf0) low = 0x90;   // overlong
+      if (lead == 0xf4) high = 0x8f;  // above U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) return i;
+    for (std::size_t k = 1; k < length; ++k) {
+      const unsigned char c = byte(i + k);
+      const unsigned char min = k == 1 ? low : 0x80, max = k == 1 ? high : 0xbf;
+      if (c < min || c > max) return i;
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
+}  // namespace
+
 std::string check_object_id(std::string_view value) {
   constexpr std::size_t kMax = 254;
   if (value.empty()) return "id must not be empty";
   if (value.size() > kMax) {
     return fmt::format("id is {} bytes long; at most {} are allowed", value.size(), kMax);
+  }
+  if (auto nul = value.find('\0'); nul != std::string_view::npos) {
+    return fmt::format("id holds a NUL byte (at byte {}), which PostgreSQL text cannot store",
+                       nul);
+  }
+  if (auto bad = invalid_utf8_at(value); bad != std::string_view::npos) {
+    return fmt::format("id is not valid UTF-8 (at byte {})", bad);
   }
   return {};
 }

@@ -972,6 +972,16 @@ TEST_F(resources_pgtest, InvalidateAndRetryRefuseOtherStatesAndMissingResources)
   expect_field([&] { worker.retry<Thing>("scheduled"); }, "state");
   EXPECT_THROW(worker.retry<Thing>("missing"), delta::NotFound);
   expect_field([&] { worker.retry_resource("thing", std::string(255, 'x')); }, "id");
+  // Ids PostgreSQL's text cannot hold are refused before anything is sent.
+  expect_field([&] { worker.inform(Thing{std::string("nul\0byte", 8)}); }, "id");
+  expect_field([&] { worker.inform(Thing{"bad \xff utf-8"}); }, "id");
+  expect_field([&] { worker.inform(Thing{"overlong \xc0\xaf"}); }, "id");
+  expect_field([&] { worker.inform(Thing{"surrogate \xed\xa0\x80"}); }, "id");
+  expect_field([&] { worker.inform(Thing{"cut \xe2\x82"}); }, "id");
+  EXPECT_NO_THROW(worker.inform(Thing{"utf-8 \xe2\x82\xac \xf0\x9f\x98\x80"}));  // € 😀
+  EXPECT_EQ(count("object_id LIKE 'nul%' OR object_id LIKE 'bad%' OR object_id LIKE 'overlong%'"),
+            0);
+  EXPECT_TRUE(exists("utf-8 \xe2\x82\xac \xf0\x9f\x98\x80"));
 
   // Nothing moved.
   EXPECT_EQ(row("synced").updated_at, synced.updated_at);
