@@ -13,7 +13,7 @@
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
 constexpr const char* kChromedriver = "/usr/bin/chromedriver";
-constexpr const char* kElementKey = "element-6066-11e4-a52f-4a5d9b3f4b3c";
+constexpr const char* kElementKey = "element-6066-11e4-a52e-4f735466cecf";
 
 std::string decode_base64(const std::string& text) {
   std::string out(text.size() / 4 * 3 + 3, '\0');
@@ -41,6 +41,12 @@ std::string decode_base64(const std::string& text) {
     ++padding;
   out.resize(static_cast<std::size_t>(size) - padding);
   return out;
+}
+
+// The reference in a WebDriver element object ({"element-6066-...": "<id>"}).
+std::string element_id(const nlohmann::json& element) {
+  if (element.is_object() && element.contains(kElementKey)) return element[kElementKey];
+  throw std::runtime_error("WebDriver answered no element: " + element.dump());
 }
 
 }  // namespace
@@ -64,16 +70,22 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv_in,
     envp.push_back(entry.data());
   envp.push_back(nullptr);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  const int rc = ::posix_spawn(&pid_, args[0].c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  if (rc != 0) {
+  const pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ < 0) {
     ::close(fds[0]);
-    throw std::system_error(rc, std::generic_category(), "posix_spawn " + args[0]);
+    ::close(fds[1]);
+    throw std::system_error(errno, std::generic_category(), "fork");
   }
+  if (pid_ == 0) {
+    // Dies with the test, whatever ends it (a crash, a timeout's SIGKILL).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::execve(args[0].c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
   stdout_fd_ = fds[0];
 }
 
@@ -165,7 +177,10 @@ Browser::Browser() {
   const auto deadline = Clock::now() + std::chrono::seconds(20);
   for (;;) {
     if (auto res = status.Get("/status"); res && res->status == 200) {
-      if (nlohmann::json::parse(res->body)["value"]["ready"] == true) break;
+      const auto answer = nlohmann::json::parse(res->body, nullptr, false);
+      if (answer.is_object() &&
+          answer.value("value", nlohmann::json::object()).value("ready", false))
+        break;
     }
     if (Clock::now() > deadline) throw std::runtime_error("chromedriver did not become ready");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -179,7 +194,7 @@ Browser::Browser() {
             {"args",
              {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
               "--window-size=1400,1000", "--no-first-run", "--disable-extensions"}}}}}}}}};
-  session_ = call("POST", "/session", capabilities)["sessionId"].get<std::string>();
+  session_ = call("POST", "/session", capabilities).at("sessionId").get<std::string>();
 }
 
 Browser::~Browser() {
@@ -204,12 +219,16 @@ nlohmann::json Browser::call(const std::string& method, const std::string& path,
                       "application/json");
   }
   if (!res) throw std::runtime_error(fmt::format("WebDriver {} {}: no answer", method, path));
-  auto answer = nlohmann::json::parse(res->body);
+  auto answer = nlohmann::json::parse(res->body, nullptr, false);
+  if (!answer.is_object() || !answer.contains("value")) {
+    throw std::runtime_error(
+        fmt::format("WebDriver {} {}: {} {}", method, path, res->status, res->body));
+  }
   if (res->status != 200) {
     throw std::runtime_error(fmt::format("WebDriver {} {}: {} {}", method, path, res->status,
                                          answer["value"].value("message", res->body)));
   }
-  return answer.contains("sessionId") ? answer : answer["value"];
+  return answer["value"];
 }
 
 void Browser::go(const std::string& url) {
@@ -230,16 +249,15 @@ nlohmann::json Browser::run(const std::string& script) {
 }
 
 std::string Browser::find(const std::string& css) {
-  return call("POST", "/session/" + session_ + "/element",
-              {{"using", "css selector"}, {"value", css}})[kElementKey]
-      .get<std::string>();
+  return element_id(call("POST", "/session/" + session_ + "/element",
+                         {{"using", "css selector"}, {"value", css}}));
 }
 
 std::vector<std::string> Browser::find_all(const std::string& css) {
   std::vector<std::string> out;
   for (const auto& element : call("POST", "/session/" + session_ + "/elements",
                                   {{"using", "css selector"}, {"value", css}}))
-    out.push_back(element[kElementKey].get<std::string>());
+    out.push_back(element_id(element));
   return out;
 }
 

@@ -144,6 +144,20 @@ class UiBrowserTest : public UiTest {
     if (!IsSkipped()) UiTest::TearDown();
   }
   Browser& browser() { return *browser_; }
+  // Whether an element matching `css` shows up within a few seconds (after a click that
+  // loads another page, which WebDriver does not always wait for).
+  bool shows(const std::string& css) {
+    return eventually([&] { return !browser().find_all(css).empty(); }, 10s, 50ms);
+  }
+  // Whether the text of the first `css` comes to contain `text`.
+  bool shows_text(const std::string& css, const std::string& text) {
+    return eventually(
+        [&] {
+          const auto found = browser().find_all(css);
+          return !found.empty() && browser().text(found.front()).find(text) != std::string::npos;
+        },
+        10s, 50ms);
+  }
 
  private:
   std::unique_ptr<Browser> browser_;
@@ -265,11 +279,12 @@ TEST_F(UiBrowserTest, RetryClickedOnThePageSchedulesTheResourceInTheDatabase) {
   EXPECT_NE(browser().text(browser().find("#details")).find("10 of 10"), std::string::npos);
   browser().screenshot(artifact("resource.png"));
   browser().click(browser().find("form[action='/resources/retry'] button"));
+  ASSERT_TRUE(shows("#notice")) << browser().url();
   EXPECT_EQ(browser().text(browser().find("#notice")), "retried 1 resource");
   EXPECT_EQ(state_of("deg-1"), "scheduled");
   EXPECT_EQ(scalar("SELECT attempt FROM {s}.delta_resource WHERE object_id = 'deg-1'"), 0);
   // The notice is not kept in the address, so a reload shows the page, not the action.
-  EXPECT_EQ(browser().url(), ui.url + "/resource?kind=thing&id=deg-1");
+  EXPECT_EQ(browser().url(), ui.url + "/resource?id=deg-1&kind=thing");  // fields by name
   EXPECT_EQ(state_of("deg-2"), "degraded");
 
   // The filtered set, after the browser's confirmation.
@@ -277,6 +292,7 @@ TEST_F(UiBrowserTest, RetryClickedOnThePageSchedulesTheResourceInTheDatabase) {
   EXPECT_EQ(browser().text(browser().find("#matching")), "3 match.");
   browser().click(browser().find(".bulk form[action='/resources/retry'] button"));
   EXPECT_NE(browser().accept_dialog().find("3 matching resources"), std::string::npos);
+  ASSERT_TRUE(shows("#notice"));
   EXPECT_EQ(browser().text(browser().find("#notice")), "retried 3 resources");
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource WHERE state = 'degraded'"), 0);
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource WHERE state = 'scheduled'"), 4);
@@ -368,11 +384,11 @@ TEST_F(UiBrowserTest, WithATokenEveryPageNeedsItAndTheLoginFormGivesIt) {
   EXPECT_TRUE(browser().find_all("#resources").empty());
   browser().type(browser().find("input[name=token]"), "wrong");
   browser().click(browser().find("#login button"));
-  EXPECT_NE(browser().text(browser().find("#problem")).find("not the access token"),
-            std::string::npos);
+  EXPECT_TRUE(shows_text("#problem", "not the access token"));
   browser().type(browser().find("input[name=token]"), "s3cret-token");
   browser().click(browser().find("#login button"));
   // Back where it was going, with its filter.
+  ASSERT_TRUE(shows("#resources"));
   EXPECT_EQ(browser().url(), ui.url + "/resources?state=degraded");
   EXPECT_EQ(browser().find_all("#resources tr.resource").size(), 1u);
   // The login cookie is not readable by scripts.

@@ -407,7 +407,7 @@ Server::Server(std::shared_ptr<delta::Admin> admin, ServerOptions options) {
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
       {"X-Content-Type-Options", "nosniff"},
       {"X-Frame-Options", "DENY"},
-      {"Referrer-Policy", "no-referrer"},
+      {"Referrer-Policy", "same-origin"},  // no-referrer would make forms send "Origin: null"
       {"Cache-Control", "no-store"},
   });
   http.set_payload_max_length(64 * 1024);
