@@ -39,6 +39,11 @@ struct Ui {
 
 class UiTest : public CliAdminTest {
  protected:
+  void TearDown() override {
+    browser_.reset();  // before the schema goes
+    CliAdminTest::TearDown();
+  }
+
   // delta ui --listen 127.0.0.1:0 --schema <this test's> `args`, once it says where it
   // serves.
   Ui start_ui(std::vector<std::string> args = {}, const std::vector<std::string>& env = {}) {
@@ -126,23 +131,6 @@ class UiTest : public CliAdminTest {
         .get<std::string>(0);
   }
 
-  static std::string artifact(const std::string& name) {
-    std::filesystem::create_directories(DELTA_UI_ARTIFACTS);
-    return std::string(DELTA_UI_ARTIFACTS) + "/" + name;
-  }
-};
-
-class UiBrowserTest : public UiTest {
- protected:
-  void SetUp() override {
-    if (auto missing = browser_missing()) GTEST_SKIP() << *missing;
-    UiTest::SetUp();
-    browser_ = std::make_unique<Browser>();
-  }
-  void TearDown() override {
-    browser_.reset();
-    if (!IsSkipped()) UiTest::TearDown();
-  }
   Browser& browser() { return *browser_; }
   // Whether an element matching `css` shows up within a few seconds (after a click that
   // loads another page, which WebDriver does not always wait for).
@@ -159,9 +147,23 @@ class UiBrowserTest : public UiTest {
         10s, 50ms);
   }
 
- private:
+  static std::string artifact(const std::string& name) {
+    std::filesystem::create_directories(DELTA_UI_ARTIFACTS);
+    return std::string(DELTA_UI_ARTIFACTS) + "/" + name;
+  }
+
   std::unique_ptr<Browser> browser_;
 };
+
+using ui_pgtest = UiTest;
+
+// The browser tests' start: skipped (with the reason) when chromium or chromedriver is not
+// installed, else a headless Chromium session of the test's own.
+#define START_BROWSER()                                             \
+  do {                                                              \
+    if (auto missing = browser_missing()) GTEST_SKIP() << *missing; \
+    browser_ = std::make_unique<Browser>();                         \
+  } while (false)
 
 // The session cookie and CSRF token a GET of `path` hands out.
 struct Session {
@@ -181,7 +183,8 @@ Session session_of(httplib::Client& client, const std::string& path) {
   return session;
 }
 
-TEST_F(UiBrowserTest, OverviewCountsEqualTheDatabaseAndItsChartsTheThroughput) {
+TEST_F(ui_pgtest, OverviewCountsEqualTheDatabaseAndItsChartsTheThroughput) {
+  START_BROWSER();
   seed();
   start(config());  // a live client, and so a leader
   auto ui = start_ui();
@@ -247,7 +250,8 @@ TEST_F(UiBrowserTest, OverviewCountsEqualTheDatabaseAndItsChartsTheThroughput) {
   browser().screenshot(artifact("overview.png"));
 }
 
-TEST_F(UiBrowserTest, TheResourceListShowsTheDegradedOnesPageByPage) {
+TEST_F(ui_pgtest, TheResourceListShowsTheDegradedOnesPageByPage) {
+  START_BROWSER();
   seed_degraded(7);
   insert_resource("ok-1", "synced");
   auto ui = start_ui();
@@ -271,7 +275,8 @@ TEST_F(UiBrowserTest, TheResourceListShowsTheDegradedOnesPageByPage) {
   EXPECT_NE(browser().source().find("Last page."), std::string::npos);
 }
 
-TEST_F(UiBrowserTest, RetryClickedOnThePageSchedulesTheResourceInTheDatabase) {
+TEST_F(ui_pgtest, RetryClickedOnThePageSchedulesTheResourceInTheDatabase) {
+  START_BROWSER();
   seed_degraded(4);
   auto ui = start_ui();
   // One resource, from its own page.
@@ -298,7 +303,8 @@ TEST_F(UiBrowserTest, RetryClickedOnThePageSchedulesTheResourceInTheDatabase) {
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource WHERE state = 'scheduled'"), 4);
 }
 
-TEST_F(UiBrowserTest, AHostileIdAndErrorRenderAsTextAndRunNothing) {
+TEST_F(ui_pgtest, AHostileIdAndErrorRenderAsTextAndRunNothing) {
+  START_BROWSER();
   insert_resource(kXssId, "degraded", "<script>window.__xss2 = 1</script>");
   insert_resource(kXssFlagId, "failed", "<img src=y onerror=window.__xss3=1>");
   auto ui = start_ui();
@@ -331,7 +337,8 @@ TEST_F(UiBrowserTest, AHostileIdAndErrorRenderAsTextAndRunNothing) {
       std::string::npos);
 }
 
-TEST_F(UiBrowserTest, PagesRefreshThemselvesAndKeepTheFilter) {
+TEST_F(ui_pgtest, PagesRefreshThemselvesAndKeepTheFilter) {
+  START_BROWSER();
   seed_degraded(2);
   auto ui = start_ui({"--refresh", "1"});
   const auto address = ui.url + "/resources?kind=thing&state=degraded";
@@ -352,7 +359,8 @@ TEST_F(UiBrowserTest, PagesRefreshThemselvesAndKeepTheFilter) {
             nlohmann::json::array({"degraded"}));
 }
 
-TEST_F(UiBrowserTest, ReadOnlyShowsNoActionAndRefusesPosts) {
+TEST_F(ui_pgtest, ReadOnlyShowsNoActionAndRefusesPosts) {
+  START_BROWSER();
   seed_degraded(1);
   insert_job("send_email", "default");
   pool().exec(sql("INSERT INTO {s}.delta_controller (kind) VALUES ('thing')"));
@@ -377,7 +385,8 @@ TEST_F(UiBrowserTest, ReadOnlyShowsNoActionAndRefusesPosts) {
   EXPECT_EQ(state_of("deg-1"), "degraded");
 }
 
-TEST_F(UiBrowserTest, WithATokenEveryPageNeedsItAndTheLoginFormGivesIt) {
+TEST_F(ui_pgtest, WithATokenEveryPageNeedsItAndTheLoginFormGivesIt) {
+  START_BROWSER();
   seed_degraded(1);
   auto ui = start_ui({}, {"DELTA_UI_TOKEN=s3cret-token"});
   browser().go(ui.url + "/resources?state=degraded");
@@ -397,7 +406,7 @@ TEST_F(UiBrowserTest, WithATokenEveryPageNeedsItAndTheLoginFormGivesIt) {
 
 // ---- what the server refuses, with a plain HTTP client --------------------------------------
 
-TEST_F(UiTest, APostWithoutItsSessionsTokenOrFromAnotherSiteIsRefused) {
+TEST_F(ui_pgtest, APostWithoutItsSessionsTokenOrFromAnotherSiteIsRefused) {
   seed_degraded(1);
   auto ui = start_ui();
   httplib::Client client("127.0.0.1", ui.port);
@@ -430,7 +439,7 @@ TEST_F(UiTest, APostWithoutItsSessionsTokenOrFromAnotherSiteIsRefused) {
   EXPECT_EQ(state_of("deg-1"), "scheduled");
 }
 
-TEST_F(UiTest, WithATokenNoPageIsServedWithoutIt) {
+TEST_F(ui_pgtest, WithATokenNoPageIsServedWithoutIt) {
   auto ui = start_ui({"--token", "t0ken"});
   httplib::Client client("127.0.0.1", ui.port);
   for (const auto* path : {"/", "/resources", "/resource?kind=thing&id=x", "/controllers",
@@ -450,7 +459,7 @@ TEST_F(UiTest, WithATokenNoPageIsServedWithoutIt) {
   EXPECT_EQ(post->status, 401);
 }
 
-TEST_F(UiTest, BadInputUnknownPathsAndDatabaseErrorsGetPagesAndTheServerGoesOn) {
+TEST_F(ui_pgtest, BadInputUnknownPathsAndDatabaseErrorsGetPagesAndTheServerGoesOn) {
   insert_resource("a", "synced");
   auto ui = start_ui();
   httplib::Client client("127.0.0.1", ui.port);
