@@ -173,6 +173,24 @@ struct QueueInfo {
   std::optional<std::chrono::milliseconds> oldest_available_age{};
 };
 
+// How long the oldest resource of a kind that is due but not claimed has waited.
+struct KindLag {
+  std::string kind{};
+  std::optional<std::chrono::milliseconds> lag{};  // unset: nothing of the kind waits
+};
+
+// What happened in one minute, counted from what the tables hold now (delta keeps no
+// history of past syncs, so a resource synced three times in the minute counts once, and
+// one changed since does not count at all).
+struct ThroughputMinute {
+  Timestamp minute{};               // the minute's start
+  std::int64_t synced = 0;          // resources synced now whose last sync fell in it
+  std::int64_t failed = 0;          // resources failed or degraded now, last attempt in it
+  std::int64_t jobs_completed = 0;  // jobs completed in it
+  // Jobs discarded in it, and retryable jobs whose last attempt fell in it.
+  std::int64_t jobs_failed = 0;
+};
+
 // The whole picture in one call.
 struct Status {
   int schema_version = 0;
@@ -246,6 +264,14 @@ class Admin {
   // ---- clients and status ----
   std::vector<ClientInfo> list_clients();
   Status status();
+  // Every kind with runnable resources or a registered controller, by name, with its lag:
+  // one index step per kind, cheap at any table size.
+  std::vector<KindLag> kind_lag();
+  // One entry per minute of the last `window` minutes, oldest first, the current (partial)
+  // minute last; minutes without anything are zeros. Each count is a range scan of an
+  // index over the window's rows. Throws ValidationError unless `window` is 1 to 1440
+  // minutes.
+  std::vector<ThroughputMinute> throughput(std::chrono::minutes window = std::chrono::minutes(60));
 
  private:
   struct Impl;

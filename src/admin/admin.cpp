@@ -543,6 +543,33 @@ Status Admin::status() {
   return status;
 }
 
+std::vector<KindLag> Admin::kind_lag() {
+  const auto statement = impl_->read("admin/kind_lag");
+  std::vector<KindLag> out;
+  for (const auto& row : impl_->run(statement, pg::Params()))
+    out.push_back({.kind = row.get<std::string>(0), .lag = millis(row, 1)});
+  return out;
+}
+
+std::vector<ThroughputMinute> Admin::throughput(std::chrono::minutes window) {
+  constexpr std::chrono::minutes kMaxWindow{24 * 60};
+  if (window.count() < 1 || window > kMaxWindow) {
+    throw ValidationError("window", fmt::format("window must be 1 to {} minutes (got {})",
+                                                kMaxWindow.count(), window.count()));
+  }
+  const auto statement = impl_->read("admin/throughput");
+  std::vector<ThroughputMinute> out;
+  for (const auto& row :
+       impl_->run(statement, pg::Params(static_cast<std::int32_t>(window.count())))) {
+    out.push_back({.minute = row.get<Timestamp>(0),
+                   .synced = row.get<std::int64_t>(1),
+                   .failed = row.get<std::int64_t>(2),
+                   .jobs_completed = row.get<std::int64_t>(3),
+                   .jobs_failed = row.get<std::int64_t>(4)});
+  }
+  return out;
+}
+
 std::string_view to_string(ResourceGroup group) noexcept {
   switch (group) {
     case ResourceGroup::kind:

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -379,6 +380,98 @@ TEST(admin_pgtest, StatusReportsTheLagOfWaitingWork) {
   EXPECT_EQ(status.queues[0].states[0].count, 1);
   ASSERT_TRUE(status.queues[0].oldest_available_age);
   EXPECT_GE(*status.queues[0].oldest_available_age, std::chrono::minutes(3));
+}
+
+TEST(admin_pgtest, KindLagHasEveryRunnableOrRegisteredKind) {
+  ScratchSchema schema("admin", SchemaStart::migrated);
+  schema.pool().exec(schema.sql("INSERT INTO {s}.delta_controller (kind) VALUES ('a')"));
+  schema.pool().exec(schema.sql(R"(
+    INSERT INTO {s}.delta_resource (kind, object_id, object, hash, state, run_at) VALUES
+      ('b', 'due', '{{}}', '\x00', 'failed', now() - interval '2 minutes'),
+      ('b', 'later', '{{}}', '\x00', 'scheduled', now() + interval '1 hour'),
+      ('c', 'later', '{{}}', '\x00', 'expired', now() + interval '1 hour'),
+      ('d', 'done', '{{}}', '\x00', 'synced', now() - interval '1 hour'))"));
+  auto admin = make_admin(schema);
+  const auto lags = admin.kind_lag();
+  ASSERT_EQ(lags.size(), 3u);
+  EXPECT_EQ(lags[0].kind, "a");
+  EXPECT_FALSE(lags[0].lag.has_value());
+  EXPECT_EQ(lags[1].kind, "b");
+  ASSERT_TRUE(lags[1].lag.has_value());
+  EXPECT_GE(*lags[1].lag, std::chrono::minutes(2));
+  EXPECT_LT(*lags[1].lag, std::chrono::minutes(3));
+  EXPECT_EQ(lags[2].kind, "c");
+  EXPECT_FALSE(lags[2].lag.has_value());
+}
+
+TEST(admin_pgtest, ThroughputCountsLastSyncsAttemptsAndFinishedJobsPerMinute) {
+  ScratchSchema schema("admin", SchemaStart::migrated);
+  // Everything is placed relative to a minute ten minutes back, read once, so that a
+  // minute turning during the test moves no count into another minute.
+  const auto base = schema.pool()
+                        .exec("SELECT date_trunc('minute', now()) - interval '10 minutes'")
+                        .one()
+                        .get<delta::Timestamp>(0);
+  const auto at = [&](const char* offset) {
+    return fmt::format("$1::timestamptz + interval '{}'", offset);
+  };
+  schema.pool().exec(schema.sql(fmt::format(R"(
+    INSERT INTO {{s}}.delta_resource
+      (kind, object_id, namespace, object, hash, state, synced_at, attempted_at, run_at)
+    SELECT 'a', 'synced-' || n, CASE WHEN n <= 3 THEN 'default' ELSE 'other' END, '{{{{}}}}'::jsonb,
+           '\x00'::bytea, 'synced'::{{s}}.resource_state, CASE WHEN n <= 3 THEN {0} ELSE {1} END, {0}, now()
+    FROM generate_series(1, 5) n
+    UNION ALL
+    SELECT 'a', 'old', 'default', '{{{{}}}}'::jsonb, '\x00'::bytea, 'synced'::{{s}}.resource_state, now() - interval '2 hours',
+           now() - interval '2 hours', now()
+    UNION ALL
+    SELECT 'b', 'failed-' || n, 'default', '{{{{}}}}'::jsonb, '\x00'::bytea, 'failed'::{{s}}.resource_state, NULL, {2},
+           now() + interval '1 hour'
+    FROM generate_series(1, 2) n
+    UNION ALL
+    SELECT 'b', 'failed-long-ago', 'default', '{{{{}}}}'::jsonb, '\x00'::bytea, 'failed'::{{s}}.resource_state, NULL,
+           now() - interval '2 hours', now() + interval '1 hour'
+    UNION ALL
+    SELECT 'c', 'degraded', 'default', '{{{{}}}}'::jsonb, '\x00'::bytea, 'degraded'::{{s}}.resource_state, NULL, {2}, now()
+    UNION ALL
+    SELECT 'c', 'retried', 'default', '{{{{}}}}'::jsonb, '\x00'::bytea, 'scheduled'::{{s}}.resource_state, NULL, {2}, now())",
+                                            at("10 seconds"), at("20 seconds"), at("70 seconds"))),
+                     base);
+  schema.pool().exec(schema.sql(fmt::format(R"(
+    INSERT INTO {{s}}.delta_job (kind, queue, state, attempted_at, scheduled_at, finalized_at)
+    VALUES ('k', 'q', 'completed', {0}, {0}, {0}), ('k', 'q', 'completed', {0}, {0}, {0}),
+           ('k', 'q', 'discarded', {0}, {0}, {0}), ('k', 'q', 'cancelled', {0}, {0}, {0}),
+           ('k', 'q', 'retryable', {0}, now() + interval '1 hour', NULL),
+           ('k', 'q', 'available', {0}, now(), NULL))",
+                                            at("130 seconds"))),
+                     base);
+
+  auto admin = make_admin(schema);
+  const auto minutes = admin.throughput();
+  ASSERT_EQ(minutes.size(), 60u);
+  const auto now_minute =
+      schema.pool().exec("SELECT date_trunc('minute', now())").one().get<delta::Timestamp>(0);
+  EXPECT_EQ(minutes.back().minute, now_minute);
+  for (std::size_t i = 1; i < minutes.size(); ++i)
+    EXPECT_EQ(minutes[i].minute - minutes[i - 1].minute, std::chrono::minutes(1));
+  std::map<std::int64_t, delta::ThroughputMinute> nonzero;  // minutes after base
+  for (const auto& minute : minutes) {
+    if (minute.synced + minute.failed + minute.jobs_completed + minute.jobs_failed == 0) continue;
+    nonzero[std::chrono::duration_cast<std::chrono::minutes>(minute.minute - base).count()] =
+        minute;
+  }
+  ASSERT_EQ(nonzero.size(), 3u);
+  ASSERT_TRUE(nonzero.count(0) && nonzero.count(1) && nonzero.count(2));
+  EXPECT_EQ(nonzero[0].synced, 5);
+  EXPECT_EQ(nonzero[0].failed, 0);
+  EXPECT_EQ(nonzero[1].failed, 3);  // two failed, one degraded; not the one retried since
+  EXPECT_EQ(nonzero[1].synced, 0);
+  EXPECT_EQ(nonzero[2].jobs_completed, 2);
+  EXPECT_EQ(nonzero[2].jobs_failed, 2);  // discarded, retryable; not cancelled
+
+  EXPECT_EQ(admin.throughput(std::chrono::minutes(1)).size(), 1u);
+  EXPECT_THROW(admin.throughput(std::chrono::minutes(0)), delta::ValidationError);
+  EXPECT_THROW(admin.throughput(std::chrono::minutes(1441)), delta::ValidationError);
 }
 
 TEST(admin_pgtest, JobsListGetAndBulkActions) {

@@ -86,5 +86,7 @@ void add_resource_commands(CLI::App& app, Cli& cli);
 void add_job_commands(CLI::App& app, Cli& cli);
 // status, controllers, namespaces, clients.
 void add_overview_commands(CLI::App& app, Cli& cli);
+// ui: the web dashboard (or a note that this build has none).
+void add_ui_command(CLI::App& app, Cli& cli);
 
 }  // namespace delta_cli

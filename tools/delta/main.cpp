@@ -7,6 +7,7 @@
 //   delta jobs ... / queues ...      the job queue               (commands_jobs.cpp)
 //   delta controllers ...            kinds: list, inform, pause  (commands_overview.cpp)
 //   delta namespaces|clients list                                (commands_overview.cpp)
+//   delta ui                         the web dashboard           (commands_ui.cpp, ui/)
 //
 // Exit codes: 0 success, 1 runtime or database error, 2 usage error, 3 not found,
 // 4 cannot connect to the database, 5 schema error (unmigrated or newer than this build).
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
   add_resource_commands(app, cli);
   add_job_commands(app, cli);
   add_migrate_commands(app, cli);
+  add_ui_command(app, cli);
 
   try {
     app.parse(argc, argv);
