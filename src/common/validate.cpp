@@ -97,8 +97,7 @@ std::string check_object_id(std::string_view value) {
     return fmt::format("id is {} bytes long; at most {} are allowed", value.size(), kMax);
   }
   if (auto nul = value.find('\0'); nul != std::string_view::npos) {
-    return fmt::format("id holds a NUL byte (at byte {}), which PostgreSQL text cannot store",
-                       nul);
+    return fmt::format("id holds a NUL byte (at byte {}), which PostgreSQL text cannot store", nul);
   }
   if (auto bad = invalid_utf8_at(value); bad != std::string_view::npos) {
     return fmt::format("id is not valid UTF-8 (at byte {})", bad);

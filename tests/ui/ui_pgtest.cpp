@@ -3,6 +3,7 @@
 // by a plain HTTP client where what matters is what the server refuses. The browser tests
 // are skipped only when chromium or chromedriver is not installed.
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -135,16 +136,29 @@ class UiTest : public CliAdminTest {
   // Whether an element matching `css` shows up within a few seconds (after a click that
   // loads another page, which WebDriver does not always wait for).
   bool shows(const std::string& css) {
-    return eventually([&] { return !browser().find_all(css).empty(); }, 10s, 50ms);
+    return eventually([&] { return settled([&] { return !browser().find_all(css).empty(); }); },
+                      10s, 50ms);
   }
   // Whether the text of the first `css` comes to contain `text`.
   bool shows_text(const std::string& css, const std::string& text) {
     return eventually(
         [&] {
-          const auto found = browser().find_all(css);
-          return !found.empty() && browser().text(found.front()).find(text) != std::string::npos;
+          return settled([&] {
+            const auto found = browser().find_all(css);
+            return !found.empty() && browser().text(found.front()).find(text) != std::string::npos;
+          });
         },
         10s, 50ms);
+  }
+  // `check()`, or false when the page it looked at was replaced meanwhile (a navigation
+  // still under way: the element found is stale by the time its text is read).
+  static bool settled(const std::function<bool()>& check) {
+    try {
+      return check();
+    } catch (const std::runtime_error& e) {
+      if (std::string_view(e.what()).find("stale element") != std::string_view::npos) return false;
+      throw;
+    }
   }
 
   static std::string artifact(const std::string& name) {
