@@ -280,12 +280,10 @@ TEST(fence_pgtest, AFrozenProcessStopsItsWorkTheMomentItRunsAgain) {
   delta::testing::WorkerProcess frozen(
       DELTA_RESOURCE_WORKER_PROC, "frozen",
       {"--schema", schema.name(), "--work-ms", "4000", "--parallelism", "1", "--max-workers", "1",
-       "--log", finished_log, "--interrupted-log", interrupted_log});
+       "--log", finished_log, "--interrupted-log", interrupted_log, "--announce-starts"});
   ASSERT_TRUE(frozen.wait_for_line("ready", 20s));
   leader.inform(delta::testing::Item{"x", 1});
-  ASSERT_TRUE(eventually([&] {
-    return schema.count("delta_resource WHERE object_id = 'x' AND lease_owner = 'frozen'") == 1;
-  }));
+  ASSERT_TRUE(frozen.wait_for_line("started x", 20s));  // frozen in the middle of its work
 
   ASSERT_EQ(::kill(static_cast<pid_t>(frozen.pid()), SIGSTOP), 0);
   // Another client takes the work over once the frozen one's heartbeat is stale.

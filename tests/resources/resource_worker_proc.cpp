@@ -7,8 +7,9 @@
 // for the finished work to the --log file (support/intervals.hpp: flushed before work()
 // returns, so a SIGKILLed process leaves a record of exactly the work it finished) and
 // returns synced. Work interrupted by its stop token (a timeout, a stop, the fence) is
-// recorded in the --interrupted-log file when one is given, and returns retry. It prints "ready" on
-// stdout once started and runs until SIGTERM or SIGINT (then client.stop()).
+// recorded in the --interrupted-log file when one is given, and returns retry. With
+// --announce-starts it prints "started <object_id>" on stdout as each work() begins. It prints
+// "ready" on stdout once started and runs until SIGTERM or SIGINT (then client.stop()).
 //
 //   resource_worker_proc --schema t_1_1 --client-id a --kinds item,alpha
 //       --namespaces default,east --parallelism 8 --max-workers 8 --work-ms 5 --log a.log
@@ -37,6 +38,9 @@ using delta::testing::realtime_ns;
 using delta::testing::WorkLog;
 using std::chrono::milliseconds;
 
+// --announce-starts (set before the client starts, read by its workers).
+bool announce_starts = false;
+
 struct Settings : delta::testing::WorkerOptions {
   std::vector<std::string> kinds{"item"};
   std::vector<std::string> namespaces{"default"};
@@ -64,6 +68,7 @@ class RecordingController : public delta::Controller<T> {
 
   delta::WorkResult work(delta::WorkContext& ctx, const delta::Resource<T>& resource) override {
     const std::int64_t start_ns = realtime_ns();
+    if (announce_starts) delta::testing::print_line("started " + resource.row.object_id);
     if (work_.count() > 0 && !delta::testing::sleep_unless_stopped(ctx, work_)) {
       // Not finished: only in the log of interrupted work.
       if (interrupted_) interrupted_->record(resource.row, start_ns, realtime_ns());
@@ -153,6 +158,8 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--interrupted-log", settings.interrupted_log_path,
                  "file receiving one line per work its stop token interrupted");
+  app.add_flag("--announce-starts", announce_starts,
+               "print \"started <object_id>\" as each work() begins");
   app.add_option("--poll-ms", settings.poll_ms, "Config::poll_interval");
   app.add_option("--heartbeat-ms", settings.heartbeat_ms, "Config::heartbeat_interval");
   app.add_option("--client-ttl-ms", settings.client_ttl_ms, "Config::client_ttl");
