@@ -81,8 +81,7 @@ class ListedController : public delta::Controller<Listed> {
               delta::InformSink<Listed>& sink) override {
     // A new version of everything each minute: every run changes every object.
     const auto version =
-        std::chrono::duration_cast<std::chrono::minutes>(Clock::now().time_since_epoch())
-            .count();
+        std::chrono::duration_cast<std::chrono::minutes>(Clock::now().time_since_epoch()).count();
     for (int i = 0; i < objects_; ++i) {
       if (!sink.emit(Listed{fmt::format("listed-{}", i), version})) return;
     }
@@ -133,8 +132,9 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--schema") {
       options.schema = value();
     } else {
-      throw std::runtime_error("usage: soak_bench [--minutes M] [--objects N] [--report-s S] "
-                               "[--schema NAME]");
+      throw std::runtime_error(
+          "usage: soak_bench [--minutes M] [--objects N] [--report-s S] "
+          "[--schema NAME]");
     }
   }
   return options;
@@ -211,10 +211,9 @@ int run(const Options& options) {
       std::cout << fmt::format(
                        "soak {:>6.0f} s: works {} (failed on purpose {}), informs {} ({} errors), "
                        "jobs inserted {} ({} errors), job runs {}",
-                       std::chrono::duration<double>(Clock::now() - started).count(),
-                       works.load(), failed_on_purpose.load(), informs.load(),
-                       inform_errors.load(), inserted_jobs.load(), insert_errors.load(),
-                       job_runs.load())
+                       std::chrono::duration<double>(Clock::now() - started).count(), works.load(),
+                       failed_on_purpose.load(), informs.load(), inform_errors.load(),
+                       inserted_jobs.load(), insert_errors.load(), job_runs.load())
                 << std::endl;
     }
     std::this_thread::sleep_for(200ms);
@@ -251,18 +250,19 @@ int run(const Options& options) {
   std::int64_t wrong_content = 0;
   for (const auto& [key, seq] : expected) {
     auto rows = pool->exec("SELECT (object->>'seq')::bigint FROM " + resource +
-                                " WHERE kind = 'soak_direct' AND object_id = $1",
-                            key);
+                               " WHERE kind = 'soak_direct' AND object_id = $1",
+                           key);
     if (rows.empty() || rows[0].get<std::int64_t>(0) < seq) ++wrong_content;
   }
-  const auto completed =
-      scalar(*pool, "SELECT count(*) FROM " + job + " WHERE kind = 'soak_ping' AND state = 'completed'");
-  const auto duplicate_jobs = scalar(
-      *pool, "SELECT count(*) - count(DISTINCT args->>'n') FROM " + job + " WHERE kind = 'soak_ping'");
-  const auto listed = scalar(*pool, "SELECT count(*) FROM " + resource + " WHERE kind = 'soak_listed'");
-  const bool ok = unsynced == 0 && unfinished == 0 && wrong_content == 0 &&
-                  duplicate_jobs == 0 && listed == options.objects &&
-                  completed >= inserted_jobs.load() && job_runs.load() >= completed;
+  const auto completed = scalar(
+      *pool, "SELECT count(*) FROM " + job + " WHERE kind = 'soak_ping' AND state = 'completed'");
+  const auto duplicate_jobs = scalar(*pool, "SELECT count(*) - count(DISTINCT args->>'n') FROM " +
+                                                job + " WHERE kind = 'soak_ping'");
+  const auto listed =
+      scalar(*pool, "SELECT count(*) FROM " + resource + " WHERE kind = 'soak_listed'");
+  const bool ok = unsynced == 0 && unfinished == 0 && wrong_content == 0 && duplicate_jobs == 0 &&
+                  listed == options.objects && completed >= inserted_jobs.load() &&
+                  job_runs.load() >= completed;
   std::cout << fmt::format(
                    "soak result: {} — resources not synced {}, informs not stored at their "
                    "last content {} of {}, listed resources {} of {}, jobs inserted {} "
@@ -270,8 +270,8 @@ int run(const Options& options) {
                    "{}, insert errors {}",
                    ok ? "nothing lost, nothing doubled" : "FAILED", unsynced, wrong_content,
                    expected.size(), listed, options.objects, inserted_jobs.load(), completed,
-                   unfinished, duplicate_jobs, job_runs.load(), works.load(),
-                   inform_errors.load(), insert_errors.load())
+                   unfinished, duplicate_jobs, job_runs.load(), works.load(), inform_errors.load(),
+                   insert_errors.load())
             << std::endl;
   return ok ? 0 : 1;
 }
