@@ -17,8 +17,8 @@ void Watchdog::stop() {
 std::stop_token Watchdog::add(std::int64_t id, std::chrono::steady_clock::time_point deadline) {
   std::lock_guard lock(mutex_);
   auto& entry = running_[id];
+  // The runner checked the fence just before starting it; the loop below watches it after.
   entry = Entry{deadline, std::stop_source(), {}, fence_ != nullptr ? fence_->epoch() : 0};
-  fence(entry, std::chrono::steady_clock::now());
   if (deadline < next_check_) {
     next_check_ = deadline;
     ++generation_;
@@ -52,15 +52,13 @@ void Watchdog::shutdown_all() {
   }
 }
 
-bool Watchdog::fence(Entry& entry, std::chrono::steady_clock::time_point now) const {
+void Watchdog::fence(Entry& entry, std::chrono::steady_clock::time_point now) const {
   // Closed now, or closed since it started (and maybe rescued meanwhile).
-  if (fence_ == nullptr || (!fence_->fenced(now) && entry.epoch == fence_->epoch())) return false;
-  if (!entry.flags.fenced) {
-    entry.flags.fenced = true;
-    entry.flags.shutdown = true;
-    entry.source.request_stop();
-  }
-  return true;
+  if (entry.flags.fenced || fence_ == nullptr) return;
+  if (!fence_->fenced(now) && entry.epoch == fence_->epoch()) return;
+  entry.flags.fenced = true;
+  entry.flags.shutdown = true;
+  entry.source.request_stop();
 }
 
 void Watchdog::run(std::stop_token stop) {

@@ -42,8 +42,8 @@ class Watchdog {
     std::uint64_t epoch = 0;  // the fence's epoch when it started
   };
   void run(std::stop_token stop);
-  // Signals `entry` as fenced if the fence is closed at `now`; returns whether it is.
-  bool fence(Entry& entry, std::chrono::steady_clock::time_point now) const;
+  // Signals `entry` as fenced if the fence is closed at `now` or has been since it started.
+  void fence(Entry& entry, std::chrono::steady_clock::time_point now) const;
   const Fence* fence_ = nullptr;
   std::mutex mutex_;
   std::condition_variable_any changed_;
