@@ -14,6 +14,7 @@
 #include <delta/migrate.hpp>
 #include <delta/object.hpp>
 #include <delta/pg.hpp>
+#include <delta/rate_limit.hpp>
 #include <delta/resource.hpp>
 #include <delta/time.hpp>
 #include <delta/version.hpp>

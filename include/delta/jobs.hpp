@@ -45,6 +45,7 @@
 #include <delta/export.hpp>
 #include <delta/log.hpp>
 #include <delta/pg.hpp>
+#include <delta/rate_limit.hpp>
 #include <delta/time.hpp>
 
 DELTA_PUBLIC_BEGIN
@@ -238,6 +239,12 @@ class Workers {
 struct QueueConfig {
   // Jobs of this queue this client runs at once (1 .. 10,000).
   int max_workers = 10;
+  // Flow control across every process (docs/flow-control.md): at most this many jobs of
+  // the queue running at once in all processes together (1 .. 1,000,000), and at most
+  // rate_limit->count job starts per rate_limit->per. Unset: no limit. Defaults: the value
+  // in force lives in the database (`delta queues limit`).
+  std::optional<int> global_max_workers{};
+  std::optional<RateLimit> rate_limit{};
 };
 
 // Decides how long to wait before retrying a failed job.

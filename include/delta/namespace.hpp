@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <delta/export.hpp>
+#include <delta/rate_limit.hpp>
 
 DELTA_PUBLIC_BEGIN
 
@@ -23,6 +24,12 @@ struct NamespaceConfig {
   std::optional<std::chrono::milliseconds> synced_retention{};
   std::optional<std::chrono::milliseconds> deleted_retention{};
   std::optional<std::chrono::milliseconds> degraded_retention{};
+  // Flow control across every process and every kind of the namespace
+  // (docs/flow-control.md): at most this many of its resources claimed at once
+  // (1 .. 1,000,000) and at most rate_limit->count work starts per rate_limit->per. Unset:
+  // no limit. Defaults: the value in force lives in the database (`delta namespaces limit`).
+  std::optional<int> max_concurrency{};
+  std::optional<RateLimit> rate_limit{};
 };
 
 }  // namespace delta

@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include <delta/export.hpp>
+#include <delta/rate_limit.hpp>
 #include <delta/time.hpp>
 
 DELTA_PUBLIC_BEGIN
@@ -47,6 +48,13 @@ struct ObjectSettings {
   // How often the kind's informer runs; unset: Config::inform_interval; negative:
   // never periodically.
   std::optional<std::chrono::milliseconds> inform_interval{};
+  // Flow control across every process (docs/flow-control.md): at most this many resources
+  // of the kind claimed at once (1 .. 1,000,000), and at most rate_limit->count work starts
+  // per rate_limit->per. Unset: no limit. These are defaults: the first process to
+  // register the kind writes them to the database, where the value in force lives (an
+  // operator may override it with `delta controllers limit`).
+  std::optional<int> max_concurrency{};
+  std::optional<RateLimit> rate_limit{};
 };
 
 // Options of one inform. Every field left at its default falls back to the object's

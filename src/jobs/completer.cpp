@@ -1,6 +1,7 @@
 // Batched, fenced outcome writes.
 #include "jobs/completer.hpp"
 
+#include <algorithm>
 #include <thread>
 #include <unordered_map>
 
@@ -21,8 +22,8 @@ Completer::Completer(JobsContext& ctx)
                                  dropped));
           }) {}
 
-void Completer::submit(Completion completion, std::optional<JobEvent> event) {
-  writer_.submit(Item{std::move(completion), std::move(event)});
+void Completer::submit(Completion completion, std::optional<JobEvent> event, std::string frees) {
+  writer_.submit(Item{std::move(completion), std::move(event), std::move(frees)});
 }
 
 void Completer::stop() {
@@ -38,6 +39,22 @@ void Completer::apply(std::vector<Item>& batch) {
     outcomes.push_back(item.completion);
   auto conn = ctx_.pool().acquire();
   auto applied = ctx_.store.complete(*conn, outcomes, ctx_.now());
+  std::vector<std::string_view> freed;
+  for (const auto& item : batch) {
+    if (!item.frees.empty() && std::find(freed.begin(), freed.end(), item.frees) == freed.end())
+      freed.push_back(item.frees);
+  }
+  for (auto queue : freed) {
+    try {
+      conn->exec("SELECT pg_notify($1, $2)", pg::Params(ctx_.store.jobs_channel(), queue));
+    } catch (const std::exception& e) {
+      // The fetchers' poll finds the capacity instead.
+      ctx_.runtime.count_error("job completer");
+      ctx_.log(LogLevel::warn,
+               fmt::format("could not wake the fetchers of queue {}: {}", queue, e.what()),
+               {{"queue", queue}, {"error", e.what()}});
+    }
+  }
   conn.release();
   ++batches_;
   written_ += static_cast<std::int64_t>(batch.size());

@@ -19,7 +19,9 @@ class Completer {
  public:
   explicit Completer(JobsContext& ctx);
   void start() { writer_.start(); }
-  void submit(Completion completion, std::optional<JobEvent> event);
+  // `frees`: the queue's name when its concurrency is capped: once the outcome is written,
+  // fetchers of every process waiting for capacity are woken.
+  void submit(Completion completion, std::optional<JobEvent> event, std::string frees = {});
   // Writes everything pending, then ends the thread.
   void stop();
   std::size_t pending() const { return writer_.pending(); }
@@ -30,6 +32,7 @@ class Completer {
   struct Item {
     Completion completion;
     std::optional<JobEvent> event;
+    std::string frees;
   };
   // Writes `batch`; false when it should be tried again later (e.g. connection lost).
   bool write(std::vector<Item>& batch);

@@ -1,6 +1,7 @@
 // What every part of the job queue in one client shares.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "jobs/options.hpp"
 #include "jobs/store.hpp"
 #include "runtime/context.hpp"
+#include "runtime/flow.hpp"
 
 namespace delta::jobs {
 
@@ -20,6 +22,9 @@ struct JobsContext {
   Options options;            // validated, defaults filled in
   JobStore store;
   EventHub events;
+  // Flow limits of the queues (runtime/flow.hpp), set up by the engine.
+  std::unique_ptr<runtime::FlowStore> flow_store{};
+  std::unique_ptr<runtime::FlowSnapshot> flow{};
 
   pg::Pool& pool() const { return *runtime.pool; }
   const std::string& id() const noexcept { return runtime.id(); }

@@ -1,6 +1,7 @@
 #include "jobs/engine.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -17,6 +18,14 @@ JobsEngine::JobsEngine(runtime::Runtime& runtime, const Options& options)
            {}},
       completer_(ctx_),
       maintenance_(ctx_) {
+  ctx_.flow_store = std::make_unique<runtime::FlowStore>(runtime.context().options.schema,
+                                                         runtime::FlowTable::queues);
+  std::map<std::string, internal::FlowLimit> queue_limits;
+  for (const auto& [name, queue] : ctx_.options.queues)
+    queue_limits[name] = {queue.global_max_workers, queue.rate_limit};
+  ctx_.flow = std::make_unique<runtime::FlowSnapshot>(
+      *ctx_.flow_store, "queue", std::move(queue_limits), ctx_.options.poll_interval,
+      ctx_.runtime.options.logger);
   runtime_.notifier().add_channel(
       ctx_.store.jobs_channel(), [this](const std::string& queue) { wake_queue(queue); },
       [this] {
@@ -126,6 +135,16 @@ InsertResult JobsEngine::insert_own(pg::Connection& conn, const JobInsert& job) 
 
 void JobsEngine::start() {
   if (started_) throw Error("the job engine was already started");
+  if (!ctx_.options.queues.empty()) {
+    // The queues' rows, and the limits in force (this process's defaults registered
+    // where none are yet).
+    std::vector<std::string> queues;
+    for (const auto& [name, queue] : ctx_.options.queues)
+      queues.push_back(name);
+    auto conn = ctx_.pool().acquire();
+    ctx_.store.ensure_queues(*conn, queues);
+    ctx_.flow->refresh_if_stale(*conn);
+  }
   started_ = true;
   watchdog_.watch(ctx_.runtime.fence);
   watchdog_.start();

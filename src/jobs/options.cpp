@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/flow.hpp"
 #include "common/validate.hpp"
 
 namespace delta::jobs {
@@ -24,6 +25,8 @@ std::vector<std::string> Options::check() const {
       problems.push_back(fmt::format("queues[\"{}\"].max_workers must be in 1 .. 10000 (got {})",
                                      name, queue.max_workers));
     }
+    internal::check_flow_limit(problems, fmt::format("queues[\"{}\"]", name), "global_max_workers",
+                               {queue.global_max_workers, queue.rate_limit});
   }
   if (job_timeout.count() == 0) {
     problems.emplace_back("job_timeout must be > 0, or negative for no timeout");

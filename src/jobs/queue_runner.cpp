@@ -47,13 +47,16 @@ QueueRunner::QueueRunner(JobsContext& ctx, Completer& completer, runtime::Watchd
       cursor_(1, ctx.options.poll_interval),
       pool_(mutex_, {.pick = {},
                      .running_of = [](const Fetched& fetched) { return fetched.job.id; },
-                     .run = [this](Fetched& fetched) { execute(fetched.job, fetched.epoch); },
+                     .run =
+                         [this](Fetched& fetched) {
+                           execute(fetched.job, fetched.epoch, fetched.start_at);
+                         },
                      .finished =
                          [this](const std::int64_t&, std::unique_lock<std::mutex>& lock) {
                            --in_flight_;
                            // The fetcher waits for a refill or for a NOTIFY / poll; a freed
                            // slot matters to it only in the first case.
-                           if (refill_due()) {
+                           if (refill_due() || capped_) {
                              lock.unlock();
                              fetcher_cv_.notify_all();
                              lock.lock();
@@ -123,11 +126,28 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
       if (free_slots > 0) after = cursor_.begin(std::chrono::steady_clock::now());
     }
     std::chrono::milliseconds wait = ctx_.options.poll_interval;
+    bool rate_wait = false;  // the wait ends when the rate limiter has starts again
     if (free_slots > 0 && !kinds_.empty()) {
       try {
         auto conn = ctx_.pool().acquire();
-        auto jobs = ctx_.store.fetch(*conn, queue_, kinds_, timeouts_ms_, free_slots, ctx_.id(),
-                                     ctx_.now(), after.front());
+        ctx_.flow->refresh_if_stale(*conn);
+        std::vector<JobRow> jobs;
+        std::vector<std::chrono::steady_clock::time_point> starts;
+        bool limited = false, capped = false;
+        std::optional<std::chrono::steady_clock::time_point> next_due;
+        if (ctx_.flow->limited(queue_)) {
+          auto limited_fetch =
+              ctx_.store.fetch_limited(*conn, *ctx_.flow_store, queue_, kinds_, timeouts_ms_,
+                                       free_slots, ctx_.id(), ctx_.now(), after.front());
+          jobs = std::move(limited_fetch.jobs);
+          starts = std::move(limited_fetch.starts);
+          next_due = limited_fetch.next_due;
+          capped = limited_fetch.capped;
+          limited = true;
+        } else {
+          jobs = ctx_.store.fetch(*conn, queue_, kinds_, timeouts_ms_, free_slots, ctx_.id(),
+                                  ctx_.now(), after.front());
+        }
         conn.release();
         backoff.succeeded();
         ++fetches_;
@@ -141,11 +161,25 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
           const JobRow& last = jobs.back();  // jobs come in fetch order
           fetched.last = FetchKey{last.priority, last.scheduled_at, last.id};
         }
-        if (cursor_.claimed(after, {fetched}, false)) wake_ = true;  // look behind it now
+        // A limited fetch cut short by the limits is no sign that jobs ran out.
+        if ((!limited || more_) && cursor_.claimed(after, {fetched}, false)) {
+          wake_ = true;  // look behind it now
+        }
+        capped_ = limited && capped;
         in_flight_ += static_cast<int>(jobs.size());
-        for (auto& job : jobs)
-          pool_.ready().push_back({std::move(job), epoch});
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+          pool_.ready().push_back(
+              {std::move(jobs[i]), epoch,
+               i < starts.size() ? starts[i] : std::chrono::steady_clock::time_point{}});
+        }
         pool_.wake_one();
+        if (next_due) {
+          // The rate limiter's next starts are due then: fetch again at that time.
+          const auto until = std::chrono::ceil<std::chrono::milliseconds>(
+              *next_due - std::chrono::steady_clock::now());
+          wait = std::clamp(until, std::chrono::milliseconds(1), wait);
+          rate_wait = true;
+        }
       } catch (const std::exception& e) {
         wait = backoff.failed();
         ctx_.runtime.count_error("job fetch");
@@ -162,13 +196,14 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
     }
     // A refill once half the slots are free, or after a short cooldown if fewer are.
     std::unique_lock lock(mutex_);
-    if (more_ && in_flight_ < max_workers_) wait = std::min(wait, kFetchCooldown);
+    if (more_ && in_flight_ < max_workers_ && !rate_wait) wait = std::min(wait, kFetchCooldown);
     if (backlogged) wait = std::min(wait, kFetchCooldown);
     fetcher_cv_.wait_for(lock, stop, wait, [&] { return !fetching_ || wake_ || refill_due(); });
   }
 }
 
-void QueueRunner::execute(const JobRow& job, std::uint64_t epoch) {
+void QueueRunner::execute(const JobRow& job, std::uint64_t epoch,
+                          std::chrono::steady_clock::time_point start_at) {
   Completion completion;
   completion.id = job.id;
   completion.attempt = job.attempt;
@@ -188,6 +223,18 @@ void QueueRunner::execute(const JobRow& job, std::uint64_t epoch) {
     completion.give_back_attempt = true;
     completer_.submit(std::move(completion), std::nullopt);
     return;
+  }
+  if (start_at > std::chrono::steady_clock::now()) {
+    std::unique_lock lock(mutex_);
+    start_cv_.wait_until(lock, start_at, [&] { return !fetching_; });
+    if (!fetching_) {
+      // Stopped before the rate limiter's turn came: given back unstarted.
+      lock.unlock();
+      completion.state = JobState::available;
+      completion.give_back_attempt = true;
+      completer_.submit(std::move(completion), std::nullopt, frees());
+      return;
+    }
   }
   const auto* worker = ctx_.options.workers.find(job.kind);
   if (worker == nullptr) {
@@ -256,7 +303,12 @@ void QueueRunner::execute(const JobRow& job, std::uint64_t epoch) {
   }
   std::optional<JobEvent> published;
   if (outcome.event) published = event(*outcome.event, std::move(outcome.event_error));
-  completer_.submit(std::move(outcome.completion), std::move(published));
+  completer_.submit(std::move(outcome.completion), std::move(published), frees());
+}
+
+std::string QueueRunner::frees() const {
+  auto limit = ctx_.flow->in_force(queue_);
+  return limit && limit->concurrency ? queue_ : std::string();
 }
 
 void QueueRunner::stop_fetching() {
@@ -264,6 +316,7 @@ void QueueRunner::stop_fetching() {
     std::lock_guard lock(mutex_);
     fetching_ = false;
   }
+  start_cv_.notify_all();
   fetcher_cv_.notify_all();
   if (fetcher_.joinable()) {
     fetcher_.request_stop();

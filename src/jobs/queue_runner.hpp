@@ -47,7 +47,11 @@ class QueueRunner {
   }
   void fetch_loop(std::stop_token stop);
   // Runs `job`, fetched in the fence's epoch `epoch`.
-  void execute(const JobRow& job, std::uint64_t epoch);
+  // The queue's name when its concurrency is capped (a job ending frees capacity that
+  // fetchers of other processes wait for), else empty.
+  std::string frees() const;
+  void execute(const JobRow& job, std::uint64_t epoch,
+               std::chrono::steady_clock::time_point start_at = {});
   // What execute() counts per kind (series found once, counted without a lock).
   struct KindMetrics {
     std::array<runtime::Counter*, 6> results{};  // by JobEventKind, then released
@@ -66,10 +70,14 @@ class QueueRunner {
 
   mutable std::mutex mutex_;
   std::condition_variable_any fetcher_cv_;
-  int in_flight_ = 0;     // guarded by mutex_: buffered + running
-  bool wake_ = false;     // guarded by mutex_
-  bool more_ = false;     // guarded by mutex_: the last fetch came back full
-  bool fetching_ = true;  // guarded by mutex_
+  std::condition_variable start_cv_;  // workers waiting for the rate limiter's turn
+  int in_flight_ = 0;                 // guarded by mutex_: buffered + running
+  bool wake_ = false;                 // guarded by mutex_
+  bool more_ = false;                 // guarded by mutex_: the last fetch came back full
+  bool fetching_ = true;              // guarded by mutex_
+  // guarded by mutex_: the last limited fetch met the queue's concurrency cap, so a job
+  // ending here wakes the fetcher (capacity came back)
+  bool capped_ = false;
   // Where the next fetch starts (guarded by mutex_); a wake-up (a job inserted, maybe of
   // a higher priority) starts it from the beginning.
   internal::ScanCursors<FetchKey> cursor_;
@@ -80,6 +88,8 @@ class QueueRunner {
   struct Fetched {
     JobRow job;
     std::uint64_t epoch = 0;
+    // When the queue's rate limiter lets it start (a limited fetch).
+    std::chrono::steady_clock::time_point start_at{};
   };
   runtime::WorkerPool<Fetched, std::int64_t> pool_;  // guarded by mutex_
   std::jthread fetcher_;

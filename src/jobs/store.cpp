@@ -94,6 +94,8 @@ JobStore::JobStore(const std::string& schema)
   rescue_ = statements.cached("rescue");
   clean_ = statements.cached("clean");
   release_ = statements.cached("release");
+  ensure_queues_ = statements.cached("ensure_queues");
+  flow_running_sql_ = statements.sql("flow_running");
   get_ = statements.cached("get");
   cancel_ = statements.cached("cancel");
   retry_ = statements.cached("retry");
@@ -240,11 +242,11 @@ std::vector<InsertResult> JobStore::insert_chunk(pg::Connection& conn,
   return results;
 }
 
-std::vector<JobRow> JobStore::fetch(pg::Connection& conn, const std::string& queue,
-                                    const std::vector<std::string>& kinds,
-                                    const std::vector<std::int64_t>& timeouts_ms, int limit,
-                                    const std::string& client_id, std::optional<Timestamp> now,
-                                    const std::optional<FetchKey>& after) {
+pg::Result JobStore::run_fetch(pg::Connection& conn, const std::string& queue,
+                               const std::vector<std::string>& kinds,
+                               const std::vector<std::int64_t>& timeouts_ms, int limit,
+                               const std::string& client_id, std::optional<Timestamp> now,
+                               const std::optional<FetchKey>& after) {
   std::optional<std::int16_t> after_priority;
   std::optional<Timestamp> after_scheduled_at;
   std::optional<std::int64_t> after_id;
@@ -253,9 +255,12 @@ std::vector<JobRow> JobStore::fetch(pg::Connection& conn, const std::string& que
     after_scheduled_at = after->scheduled_at;
     after_id = after->id;
   }
-  pg::Result result = conn.exec_prepared(
+  return conn.exec_prepared(
       fetch_, pg::Params(queue, kinds, timeouts_ms, std::int32_t{limit}, client_id, now,
                          after_priority, after_scheduled_at, after_id));
+}
+
+std::vector<JobRow> JobStore::fetched_rows(const pg::Result& result) {
   std::vector<JobRow> jobs;
   jobs.reserve(result.size());
   for (auto row : result)
@@ -266,6 +271,65 @@ std::vector<JobRow> JobStore::fetch(pg::Connection& conn, const std::string& que
     return a.id < b.id;
   });
   return jobs;
+}
+
+std::vector<JobRow> JobStore::fetch(pg::Connection& conn, const std::string& queue,
+                                    const std::vector<std::string>& kinds,
+                                    const std::vector<std::int64_t>& timeouts_ms, int limit,
+                                    const std::string& client_id, std::optional<Timestamp> now,
+                                    const std::optional<FetchKey>& after) {
+  return fetched_rows(run_fetch(conn, queue, kinds, timeouts_ms, limit, client_id, now, after));
+}
+
+JobStore::LimitedFetch JobStore::fetch_limited(pg::Connection& conn, const runtime::FlowStore& flow,
+                                               const std::string& queue,
+                                               const std::vector<std::string>& kinds,
+                                               const std::vector<std::int64_t>& timeouts_ms,
+                                               int limit, const std::string& client_id,
+                                               std::optional<Timestamp> now,
+                                               const std::optional<FetchKey>& after) {
+  return runtime::in_flow_transaction(conn, [&] {
+    LimitedFetch fetched;
+    std::vector<runtime::FlowLocked> locked;
+    std::int64_t running = 0;
+    {
+      // One round trip: open the transaction, lock the queue's limit row, count the jobs
+      // running once it is held.
+      pg::Pipeline pipe(conn, pg::Pipeline::Flush::at_sync);
+      pipe.send("BEGIN", {});
+      pipe.send("SET LOCAL synchronous_commit = off", {});
+      pipe.send(flow.lock_sql(), pg::Params(std::vector<std::string>{queue}));
+      pipe.send(flow_running_sql_, pg::Params(queue));
+      pipe.send_sync();
+      pipe.receive();
+      pipe.receive();
+      locked = runtime::FlowStore::parse_locked(pipe.receive());
+      running = pipe.receive().one().get<std::int64_t>(0);
+      pipe.sync();
+    }
+    runtime::FlowPlan plan(locked.empty() ? delta::now() : locked.front().now,
+                           std::chrono::steady_clock::now());
+    std::optional<std::size_t> scope;
+    if (!locked.empty()) {
+      scope = plan.add(locked.front(), running);
+      limit = std::min(limit, plan.room(*scope));
+    }
+    if (limit > 0) {
+      fetched.jobs =
+          fetched_rows(run_fetch(conn, queue, kinds, timeouts_ms, limit, client_id, now, after));
+    }
+    for (std::size_t i = 0; i < fetched.jobs.size(); ++i) {
+      fetched.starts.push_back(scope ? plan.take({*scope}) : plan.take({}));
+    }
+    runtime::settle_and_commit(conn, plan, {{&flow, 0}});
+    fetched.next_due = plan.next_due();
+    fetched.capped = plan.capped();
+    return fetched;
+  });
+}
+
+void JobStore::ensure_queues(pg::Connection& conn, const std::vector<std::string>& queues) {
+  conn.exec_prepared(ensure_queues_, pg::Params(queues));
 }
 
 std::vector<std::pair<std::int64_t, JobState>> JobStore::complete(

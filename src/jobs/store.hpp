@@ -11,6 +11,7 @@
 #include <delta/jobs.hpp>
 
 #include "pg/connection.hpp"
+#include "runtime/flow.hpp"
 #include "schema/sql.hpp"
 
 namespace delta::jobs {
@@ -77,6 +78,22 @@ class JobStore {
                             const std::vector<std::int64_t>& timeouts_ms, int limit,
                             const std::string& client_id, std::optional<Timestamp> now,
                             const std::optional<FetchKey>& after = std::nullopt);
+  // A fetch under the queue's flow limits (runtime/flow.hpp): the same, in a transaction
+  // that first locks the queue's limit row and fetches no more than its limits leave.
+  // `starts[i]`: when jobs[i] may start (its rate limiter's turn).
+  struct LimitedFetch {
+    std::vector<JobRow> jobs;
+    std::vector<std::chrono::steady_clock::time_point> starts;
+    std::optional<std::chrono::steady_clock::time_point> next_due;
+    bool capped = false;
+  };
+  LimitedFetch fetch_limited(pg::Connection& conn, const runtime::FlowStore& flow,
+                             const std::string& queue, const std::vector<std::string>& kinds,
+                             const std::vector<std::int64_t>& timeouts_ms, int limit,
+                             const std::string& client_id, std::optional<Timestamp> now,
+                             const std::optional<FetchKey>& after);
+  // Makes sure the queues have a row in delta_queue (for their flow limits).
+  void ensure_queues(pg::Connection& conn, const std::vector<std::string>& queues);
 
   // Writes outcomes; returns the jobs that still matched their fence, with the state
   // they ended in (others were rescued or released meanwhile and are left alone).
@@ -138,7 +155,14 @@ class JobStore {
   internal::BatchStatement insert_, insert_plain_;
   pg::Statement insert_one_, fetch_, complete_, schedule_, lock_stuck_, rescue_, clean_, release_,
       get_, cancel_, retry_, pause_, prune_clients_, ensure_periodic_, claim_periodic_,
-      lookup_unique_;
+      lookup_unique_, ensure_queues_;
+  std::string flow_running_sql_;
+  pg::Result run_fetch(pg::Connection& conn, const std::string& queue,
+                       const std::vector<std::string>& kinds,
+                       const std::vector<std::int64_t>& timeouts_ms, int limit,
+                       const std::string& client_id, std::optional<Timestamp> now,
+                       const std::optional<FetchKey>& after);
+  static std::vector<JobRow> fetched_rows(const pg::Result& result);
 };
 
 // The key stored (hashed) in unique_key; empty when `job` is not unique.

@@ -1,5 +1,6 @@
 #include "resources/completer.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -59,6 +60,22 @@ void Completer::apply(std::vector<Item>& batch) {
     rows.push_back(item.row);
   auto conn = ctx_.pool().acquire();
   auto finished = ctx_.store.finish(*conn, rows, ctx_.id(), ctx_.now());
+  std::vector<const std::string*> freed;
+  for (const auto& item : batch) {
+    if (item.frees != nullptr && std::find(freed.begin(), freed.end(), item.frees) == freed.end())
+      freed.push_back(item.frees);
+  }
+  for (const auto* kind : freed) {
+    try {
+      conn->exec("SELECT pg_notify($1, $2)", pg::Params(ctx_.store.channel(), *kind));
+    } catch (const std::exception& e) {
+      // The claimers' poll finds the capacity instead.
+      ctx_.runtime.count_error("resource completer");
+      ctx_.log(LogLevel::warn,
+               fmt::format("could not wake the claimers of {}: {}", *kind, e.what()),
+               {{"kind", *kind}, {"error", e.what()}});
+    }
+  }
   conn.release();
   ++batches_;
   written_ += static_cast<std::int64_t>(batch.size());

@@ -21,6 +21,9 @@ class Completer {
   struct Item {
     FinishRow row;
     std::optional<Event> event;
+    // Set when the resource's kind or namespace has a concurrency cap: once the outcome is
+    // written, claimers of every process waiting for capacity are woken (the kind's name).
+    const std::string* frees = nullptr;
   };
   explicit Completer(ResourcesContext& ctx);
   void start() { writer_.start(); }

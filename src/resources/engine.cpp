@@ -1,6 +1,7 @@
 #include "resources/engine.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -21,7 +22,9 @@ std::vector<KindInfo> kind_infos(const Options& config) {
     KindInfo info;
     info.kind = name;
     info.controller = config.controllers.find(name);
-    info.parallelism = info.controller->settings().parallelism;
+    const auto settings = info.controller->settings();
+    info.parallelism = settings.parallelism;
+    info.limit = {settings.max_concurrency, settings.rate_limit};
     info.timeout = config.work_timeout;
     info.lease_ms = info.timeout.count() < 0 ? -1 : (info.timeout + config.stuck_threshold).count();
     kinds.push_back(std::move(info));
@@ -43,6 +46,21 @@ ResourceEngine::ResourceEngine(runtime::Runtime& runtime, jobs::JobsEngine& jobs
       informers_(ctx_, writer_, jobs),
       maintenance_(ctx_, jobs, [this] { wake_all(); }) {
   slots_ = std::make_unique<KindSlots>(ctx_.kinds, ctx_.options.resource_prefetch);
+  const auto& schema = runtime.context().options.schema;
+  ctx_.flow.kind_store = std::make_unique<runtime::FlowStore>(schema, runtime::FlowTable::kinds);
+  ctx_.flow.namespace_store =
+      std::make_unique<runtime::FlowStore>(schema, runtime::FlowTable::namespaces);
+  std::map<std::string, internal::FlowLimit> kind_limits, namespace_limits;
+  for (const auto& info : ctx_.kinds)
+    kind_limits[info.kind] = info.limit;
+  for (const auto& [name, ns] : ctx_.options.namespaces)
+    namespace_limits[name] = {ns.max_concurrency, ns.rate_limit};
+  ctx_.flow.kinds = std::make_unique<runtime::FlowSnapshot>(
+      *ctx_.flow.kind_store, "kind", std::move(kind_limits), ctx_.options.poll_interval,
+      ctx_.runtime.options.logger);
+  ctx_.flow.namespaces = std::make_unique<runtime::FlowSnapshot>(
+      *ctx_.flow.namespace_store, "namespace", std::move(namespace_limits),
+      ctx_.options.poll_interval, ctx_.runtime.options.logger);
   runtime_.notifier().add_channel(
       ctx_.store.channel(), [this](const std::string& kind) { wake_kind(kind); },
       [this] { wake_all(); });
@@ -146,6 +164,9 @@ void ResourceEngine::start() {
       auto interval = info.controller->settings().inform_interval.value_or(config.inform_interval);
       ctx_.store.upsert_controller(*conn, info.kind, millis(interval));
     }
+    // The limits in force, registering this process's defaults where none are yet.
+    ctx_.flow.kinds->refresh_if_stale(*conn);
+    ctx_.flow.namespaces->refresh_if_stale(*conn);
   }
   started_ = true;
   watchdog_.watch(ctx_.runtime.fence);

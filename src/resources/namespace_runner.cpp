@@ -79,7 +79,7 @@ NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Comple
                    // The claimer waits for a refill, a NOTIFY, a poll or a kind's claim
                    // slot coming back (slots_freed); a freed slot matters to it only in
                    // the first case, so most finishes wake nobody.
-                   const bool wake_claimer = refill_due();
+                   const bool wake_claimer = refill_due() || capped_;
                    lock.unlock();
                    slots_.finish(done.kind_index, this);
                    if (wake_claimer) claimer_cv_.notify_all();
@@ -238,20 +238,37 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
     }
     std::chrono::milliseconds wait = ctx_.options.poll_interval;
     bool claimed_any_kind = false;
+    bool rate_wait = false;  // the wait ends when a rate limiter has starts again
     if (free_slots > 0) {
       auto limits = slots_.reserve(free_slots);
       int reserved = 0;
       for (auto limit : limits)
         reserved += limit;
       std::vector<ResourceRow> rows;
+      std::vector<std::chrono::steady_clock::time_point> starts;
+      bool limited = false, capped = false;
+      std::optional<std::chrono::steady_clock::time_point> next_due;
       bool claimed_ok = false;
       const int limit = std::min(free_slots, reserved);
       if (reserved > 0) {
         claimed_any_kind = true;
         try {
           auto conn = ctx_.pool().acquire();
-          rows = ctx_.store.claim(*conn, name_, kinds_, limits, lease_ms_, limit, ctx_.id(),
-                                  ctx_.now(), after);
+          ctx_.flow.kinds->refresh_if_stale(*conn);
+          ctx_.flow.namespaces->refresh_if_stale(*conn);
+          if (ctx_.flow.limited(kinds_, name_)) {
+            auto claimed = ctx_.store.claim_limited(
+                *conn, *ctx_.flow.kind_store, *ctx_.flow.namespace_store, name_, kinds_, limits,
+                lease_ms_, limit, ctx_.id(), ctx_.now(), after);
+            rows = std::move(claimed.rows);
+            starts = std::move(claimed.starts);
+            limited = true;
+            capped = claimed.capped;
+            next_due = claimed.next_due;
+          } else {
+            rows = ctx_.store.claim(*conn, name_, kinds_, limits, lease_ms_, limit, ctx_.id(),
+                                    ctx_.now(), after);
+          }
           conn.release();
           backoff.succeeded();
           claimed_ok = true;
@@ -282,23 +299,39 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
         slots_.give_back(i, limits[i] - per_kind[i].got, false);
       }
       std::lock_guard lock(mutex_);
-      if (claimed_ok && cursors_.claimed(after, per_kind, static_cast<int>(rows.size()) >= limit)) {
+      // A limited claim that the limits cut short is no sign that rows ran out: the cursors
+      // and the backlog flag learn only from claims that got what they asked for.
+      const bool full = static_cast<int>(rows.size()) >= limit;
+      if (claimed_ok && (!limited || full) && cursors_.claimed(after, per_kind, full)) {
         wake_ = true;  // look behind the cursor right away
       }
       claiming_now_ -= free_slots;
       if (reserved > 0) more_ = static_cast<int>(rows.size()) == limit;
+      if (claimed_ok) capped_ = limited && capped;
       in_flight_ += static_cast<int>(rows.size());
       const auto claimed_at = std::chrono::steady_clock::now();
-      for (std::size_t i = 0; i < rows.size(); ++i)
-        pool_.ready().push_back({std::move(rows[i]), claimed_at, kind_of[i], epoch});
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        pool_.ready().push_back(
+            {std::move(rows[i]), claimed_at, kind_of[i], epoch,
+             i < starts.size() ? starts[i] : std::chrono::steady_clock::time_point{}});
+      }
       pool_.wake_one();
+      if (next_due) {
+        // The rate limiters' next starts are due then: claim again at that time.
+        const auto until = std::chrono::ceil<std::chrono::milliseconds>(
+            *next_due - std::chrono::steady_clock::now());
+        wait = std::clamp(until, std::chrono::milliseconds(1), wait);
+        rate_wait = true;
+      }
     }
     if (index == 0) renew_buffered();
     std::unique_lock lock(mutex_);
     if (index == 0 && !pool_.ready().empty()) {
       wait = std::min(wait, renew_after_ / 2 + std::chrono::milliseconds(1));
     }
-    if (more_ && claimable() > 0 && claimed_any_kind) wait = std::min(wait, kClaimCooldown);
+    if (more_ && claimable() > 0 && claimed_any_kind && !rate_wait) {
+      wait = std::min(wait, kClaimCooldown);
+    }
     if (backlogged) wait = std::min(wait, kClaimCooldown);
     claimer_cv_.wait_for(lock, stop, wait, [&] { return !claiming_ || wake_ || refill_due(); });
   }
@@ -319,6 +352,7 @@ void NamespaceRunner::execute(Claimed& taken) {
   // Hands `outcome` to the completer, with its event when someone listens.
   auto submit = [&](WorkOutcome outcome, const ResourceRow& row) {
     Completer::Item item{std::move(outcome.row), std::nullopt};
+    if (ctx_.flow.capped(row.kind, name_)) item.frees = &ctx_.kinds[taken.kind_index].kind;
     if (want_event && outcome.event) {
       item.event = Event{*outcome.event, row, std::move(outcome.event_error)};
     }
@@ -329,6 +363,14 @@ void NamespaceRunner::execute(Claimed& taken) {
       fence != nullptr && (fence->fenced() || taken.epoch != fence->epoch())) {
     // Fenced since it was claimed (it may have been rescued meanwhile): given back
     // unstarted, without using an attempt (refused if it was rescued).
+    WorkOutcome released;
+    released.row = std::move(claim);
+    released.row.outcome = Finish::release;
+    submit(std::move(released), claimed);
+    return;
+  }
+  if (!wait_for_start(taken)) {
+    // Stopped before its rate limiters' turn came: given back unstarted.
     WorkOutcome released;
     released.row = std::move(claim);
     released.row.outcome = Finish::release;
@@ -435,6 +477,13 @@ void NamespaceRunner::execute(Claimed& taken) {
   submit(std::move(outcome), row);
 }
 
+bool NamespaceRunner::wait_for_start(const Claimed& claimed) {
+  if (claimed.start_at <= std::chrono::steady_clock::now()) return true;
+  std::unique_lock lock(mutex_);
+  start_cv_.wait_until(lock, claimed.start_at, [&] { return !claiming_; });
+  return claiming_;
+}
+
 std::size_t NamespaceRunner::count(std::size_t kind_index, const WorkOutcome& outcome, bool threw,
                                    bool last, double seconds) {
   KindMetrics& counted = metrics_[kind_index];
@@ -449,6 +498,7 @@ void NamespaceRunner::stop_claiming() {
     std::lock_guard lock(mutex_);
     claiming_ = false;
   }
+  start_cv_.notify_all();
   for (auto& claimer : claimers_)
     claimer.request_stop();
   claimer_cv_.notify_all();
@@ -463,7 +513,7 @@ void NamespaceRunner::release_buffered() {
   std::vector<std::size_t> kinds;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [row, at, kind_index, epoch] : pool_.take_ready()) {
+    for (const auto& [row, at, kind_index, epoch, start_at] : pool_.take_ready()) {
       FinishRow finish;
       finish.id = row.id;
       finish.attempted_at = row.attempted_at.value_or(Timestamp{});

@@ -60,6 +60,8 @@ class NamespaceRunner {
     std::chrono::steady_clock::time_point at;  // when the claim returned it
     std::size_t kind_index = 0;                // the kind's place in KindSlots, found once
     std::uint64_t epoch = 0;                   // the fence's epoch before the claim ran
+    // When its flow limits let it start (a limited claim: its rate limiters' turn).
+    std::chrono::steady_clock::time_point start_at{};
   };
   // What the runner keeps of a resource being worked.
   struct Working {
@@ -68,6 +70,8 @@ class NamespaceRunner {
     std::size_t kind_index = 0;
   };
   void execute(Claimed& claimed);
+  // Waits until the claimed resource's start time; false when the runner stops meanwhile.
+  bool wait_for_start(const Claimed& claimed);
   // What execute() counts per kind (series found once, counted without a lock).
   struct KindMetrics {
     std::array<runtime::Counter*, 6> results{};  // by ReconcileResult
@@ -93,13 +97,17 @@ class NamespaceRunner {
 
   mutable std::mutex mutex_;
   std::condition_variable_any claimer_cv_;
-  int capacity_ = 0;  // max claimed in flight: max_workers + prefetch
+  std::condition_variable start_cv_;  // workers waiting for a rate limiter's turn
+  int capacity_ = 0;                  // max claimed in flight: max_workers + prefetch
   std::chrono::milliseconds renew_after_{std::chrono::hours(24)};
-  int in_flight_ = 0;                          // guarded by mutex_
-  bool wake_ = false;                          // guarded by mutex_
-  int claiming_now_ = 0;                       // guarded by mutex_: slots claims in flight ask for
-  bool more_ = false;                          // guarded by mutex_
-  bool claiming_ = true;                       // guarded by mutex_
+  int in_flight_ = 0;     // guarded by mutex_
+  bool wake_ = false;     // guarded by mutex_
+  int claiming_now_ = 0;  // guarded by mutex_: slots claims in flight ask for
+  bool more_ = false;     // guarded by mutex_
+  bool claiming_ = true;  // guarded by mutex_
+  // guarded by mutex_: the last limited claim met a concurrency cap, so a finish here
+  // wakes the claimer (capacity came back)
+  bool capped_ = false;
   ClaimCursors cursors_;                       // guarded by mutex_
   const Backoff backoff_;                      // the delay before a failed resource's next attempt
   std::vector<KindMetrics> metrics_;           // by kind index

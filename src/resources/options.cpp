@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/flow.hpp"
 #include "common/validate.hpp"
 
 namespace delta::resources {
@@ -23,6 +24,8 @@ std::vector<std::string> Options::check() const {
                       "{})",
                       kind, settings.parallelism));
     }
+    internal::check_flow_limit(problems, fmt::format("controllers[\"{}\"]", kind),
+                               "max_concurrency", {settings.max_concurrency, settings.rate_limit});
     if (settings.inform_interval && settings.inform_interval->count() == 0) {
       problems.push_back(
           fmt::format("controllers[\"{}\"]: inform_interval must be > 0, or "
@@ -45,6 +48,8 @@ std::vector<std::string> Options::check() const {
       problems.push_back(fmt::format(
           "namespaces[\"{}\"].max_workers must be in 1 .. 10000 (got {})", name, ns.max_workers));
     }
+    internal::check_flow_limit(problems, fmt::format("namespaces[\"{}\"]", name), "max_concurrency",
+                               {ns.max_concurrency, ns.rate_limit});
     if (ns.resource_expiry && ns.resource_expiry->count() <= 0) {
       problems.push_back(fmt::format("namespaces[\"{}\"].resource_expiry must be > 0", name));
     }

@@ -1,5 +1,7 @@
 #include "resources/store.hpp"
 
+#include <map>
+
 #include <delta/errors.hpp>
 
 #include "common/digest.hpp"
@@ -59,6 +61,7 @@ ResourceStore::ResourceStore(const std::string& schema)
   // runs again, as after any lost lease -- delivery is at least once anyway -- and the
   // outcome's commit, durable, flushes the claim before it.
   claim_.local_settings = {internal::kGenericPlan, {"synchronous_commit", "off"}};
+  flow_pending_sql_ = statements.sql("flow_pending");
   renew_leases_ = statements.cached("renew_leases");
   finish_ = statements.cached("finish");
   rescue_ = statements.cached("rescue");
@@ -220,13 +223,12 @@ std::vector<StoredObject> ResourceStore::lock_objects(pg::Connection& conn, std:
   return stored;
 }
 
-std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::string& ns,
-                                              const std::vector<std::string>& kinds,
-                                              const std::vector<std::int32_t>& limits,
-                                              const std::vector<std::int64_t>& lease_ms, int limit,
-                                              const std::string& client_id,
-                                              std::optional<Timestamp> now,
-                                              const std::vector<std::optional<ClaimKey>>& after) {
+pg::Result ResourceStore::run_claim(pg::Connection& conn, const std::string& ns,
+                                    const std::vector<std::string>& kinds,
+                                    const std::vector<std::int32_t>& limits,
+                                    const std::vector<std::int64_t>& lease_ms, int limit,
+                                    const std::string& client_id, std::optional<Timestamp> now,
+                                    const std::vector<std::optional<ClaimKey>>& after) {
   std::vector<std::optional<Timestamp>> after_run_at(kinds.size());
   std::vector<std::optional<std::int64_t>> after_id(kinds.size());
   for (std::size_t i = 0; i < after.size() && i < kinds.size(); ++i) {
@@ -234,9 +236,11 @@ std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::s
     after_run_at[i] = after[i]->run_at;
     after_id[i] = after[i]->id;
   }
-  pg::Result result =
-      conn.exec_prepared(claim_, pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms,
-                                            client_id, now, after_run_at, after_id));
+  return conn.exec_prepared(claim_, pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms,
+                                               client_id, now, after_run_at, after_id));
+}
+
+std::vector<ResourceRow> ResourceStore::claimed_rows(const pg::Result& result) {
   std::vector<ResourceRow> rows;
   rows.reserve(result.size());
   for (auto row : result)
@@ -246,6 +250,93 @@ std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::s
     return a.id < b.id;
   });
   return rows;
+}
+
+std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::string& ns,
+                                              const std::vector<std::string>& kinds,
+                                              const std::vector<std::int32_t>& limits,
+                                              const std::vector<std::int64_t>& lease_ms, int limit,
+                                              const std::string& client_id,
+                                              std::optional<Timestamp> now,
+                                              const std::vector<std::optional<ClaimKey>>& after) {
+  return claimed_rows(run_claim(conn, ns, kinds, limits, lease_ms, limit, client_id, now, after));
+}
+
+ResourceStore::LimitedClaim ResourceStore::claim_limited(
+    pg::Connection& conn, const runtime::FlowStore& kind_flow,
+    const runtime::FlowStore& namespace_flow, const std::string& ns,
+    const std::vector<std::string>& kinds, std::vector<std::int32_t> limits,
+    const std::vector<std::int64_t>& lease_ms, int limit, const std::string& client_id,
+    std::optional<Timestamp> now, const std::vector<std::optional<ClaimKey>>& after) {
+  return runtime::in_flow_transaction(conn, [&] {
+    LimitedClaim claimed;
+    // One round trip: open the transaction (the claim's settings), lock the limit rows,
+    // count what is pending once they are held.
+    std::vector<runtime::FlowLocked> kind_locked, ns_locked;
+    pg::Result pending;
+    {
+      pg::Pipeline pipe(conn, pg::Pipeline::Flush::at_sync);
+      pipe.send("BEGIN", {});
+      pipe.send("SET LOCAL synchronous_commit = off", {});
+      pipe.send("SET LOCAL plan_cache_mode = force_generic_plan", {});
+      pipe.send(kind_flow.lock_sql(), pg::Params(kinds));
+      pipe.send(namespace_flow.lock_sql(), pg::Params(std::vector<std::string>{ns}));
+      pipe.send(flow_pending_sql_, pg::Params(kinds, ns));
+      pipe.send_sync();
+      for (int i = 0; i < 3; ++i)
+        pipe.receive();
+      kind_locked = runtime::FlowStore::parse_locked(pipe.receive());
+      ns_locked = runtime::FlowStore::parse_locked(pipe.receive());
+      pending = pipe.receive();
+      pipe.sync();
+    }
+    std::map<std::string, std::int64_t> kind_pending;
+    std::int64_t ns_pending = 0;
+    for (auto row : pending) {
+      const auto count = row.get<std::int64_t>(2);
+      kind_pending[row.get<std::string>(0)] += count;
+      if (row.get<bool>(1)) ns_pending += count;
+    }
+    const Timestamp db_now = !kind_locked.empty() ? kind_locked.front().now
+                             : !ns_locked.empty() ? ns_locked.front().now
+                                                  : delta::now();
+    runtime::FlowPlan plan(db_now, std::chrono::steady_clock::now());
+    constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+    std::map<std::string, std::size_t> kind_scope;
+    for (const auto& locked : kind_locked)
+      kind_scope[locked.name] = plan.add(locked, kind_pending[locked.name], 0);
+    std::size_t ns_scope = kNone;
+    if (!ns_locked.empty()) {
+      ns_scope = plan.add(ns_locked.front(), ns_pending, 1);
+      limit = std::min(limit, plan.room(ns_scope));
+    }
+    int asked = 0;
+    for (std::size_t i = 0; i < kinds.size(); ++i) {
+      if (auto it = kind_scope.find(kinds[i]); it != kind_scope.end()) {
+        limits[i] = std::min(limits[i], plan.room(it->second));
+      }
+      asked += limits[i];
+    }
+    if (limit > 0 && asked > 0) {
+      claimed.rows =
+          claimed_rows(run_claim(conn, ns, kinds, limits, lease_ms, limit, client_id, now, after));
+    }
+    for (const auto& row : claimed.rows) {
+      auto it = kind_scope.find(row.kind);
+      const std::size_t kind_index = it == kind_scope.end() ? kNone : it->second;
+      if (kind_index != kNone && ns_scope != kNone) {
+        claimed.starts.push_back(plan.take({kind_index, ns_scope}));
+      } else if (kind_index != kNone || ns_scope != kNone) {
+        claimed.starts.push_back(plan.take({kind_index != kNone ? kind_index : ns_scope}));
+      } else {
+        claimed.starts.push_back(plan.take({}));
+      }
+    }
+    runtime::settle_and_commit(conn, plan, {{&kind_flow, 0}, {&namespace_flow, 1}});
+    claimed.next_due = plan.next_due();
+    claimed.capped = plan.capped();
+    return claimed;
+  });
 }
 
 std::vector<std::int64_t> ResourceStore::renew_leases(pg::Connection& conn,

@@ -12,6 +12,7 @@
 #include <delta/resource.hpp>
 
 #include "pg/connection.hpp"
+#include "runtime/flow.hpp"
 #include "schema/sql.hpp"
 
 namespace delta::resources {
@@ -96,6 +97,22 @@ class ResourceStore {
                                  const std::vector<std::int64_t>& lease_ms, int limit,
                                  const std::string& client_id, std::optional<Timestamp> now,
                                  const std::vector<std::optional<ClaimKey>>& after = {});
+  // A claim under flow limits (runtime/flow.hpp): the same, in a transaction that first
+  // locks the limited kinds' and the namespace's limit rows and asks for no more than their
+  // limits leave. `starts[i]`: when rows[i] may start (its rate limiters' turn).
+  struct LimitedClaim {
+    std::vector<ResourceRow> rows;
+    std::vector<std::chrono::steady_clock::time_point> starts;
+    std::optional<std::chrono::steady_clock::time_point> next_due;  // a rate's next start
+    bool capped = false;                                            // a concurrency cap was reached
+  };
+  LimitedClaim claim_limited(pg::Connection& conn, const runtime::FlowStore& kind_flow,
+                             const runtime::FlowStore& namespace_flow, const std::string& ns,
+                             const std::vector<std::string>& kinds,
+                             std::vector<std::int32_t> limits,
+                             const std::vector<std::int64_t>& lease_ms, int limit,
+                             const std::string& client_id, std::optional<Timestamp> now,
+                             const std::vector<std::optional<ClaimKey>>& after);
   // Renews the leases of claimed resources (ids[i] claimed at attempted_at[i]) to
   // lease_ms[i] from now (< 0: no expiry); returns the ids whose lease this client still
   // held.
@@ -164,7 +181,15 @@ class ResourceStore {
 
  private:
   void prepare_maintenance(const std::string& schema);
+  pg::Result run_claim(pg::Connection& conn, const std::string& ns,
+                       const std::vector<std::string>& kinds,
+                       const std::vector<std::int32_t>& limits,
+                       const std::vector<std::int64_t>& lease_ms, int limit,
+                       const std::string& client_id, std::optional<Timestamp> now,
+                       const std::vector<std::optional<ClaimKey>>& after);
+  static std::vector<ResourceRow> claimed_rows(const pg::Result& result);
   std::string channel_;
+  std::string flow_pending_sql_;
   internal::BatchStatement upsert_full_, upsert_brief_, upsert_full_split_, upsert_brief_split_;
   pg::Statement lock_objects_, claim_, renew_leases_, finish_, rescue_, get_, invalidate_, retry_,
       known_kinds_, upsert_namespace_, upsert_controller_, begin_inform_, end_inform_,

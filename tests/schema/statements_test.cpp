@@ -34,7 +34,11 @@ std::string render_all(const std::string& name, bool on) {
                        {"invalidate", on},
                        {"delete", on},
                        {"schedule_now", on},
-                       {"cancel", on}});
+                       {"cancel", on},
+                       {"kinds", on},
+                       {"named", on},
+                       {"namespaces", on},
+                       {"queues", on}});
 }
 
 // The message of the Error that rendering `sql` throws ("" when it renders).
