@@ -26,6 +26,7 @@
 #include <delta/export.hpp>
 #include <delta/jobs.hpp>
 #include <delta/pg.hpp>
+#include <delta/rate_limit.hpp>
 #include <delta/resource.hpp>
 #include <delta/time.hpp>
 
@@ -113,6 +114,22 @@ struct InformCounts {
   std::int64_t skipped_deleted = 0;
 };
 
+// Flow limits of a kind, a namespace or a job queue (docs/flow-control.md); unset: no
+// limit. A queue's max_concurrency is its QueueConfig::global_max_workers.
+struct FlowLimits {
+  std::optional<int> max_concurrency{};
+  std::optional<RateLimit> rate_limit{};
+  friend bool operator==(const FlowLimits&, const FlowLimits&) = default;
+};
+
+// What the database holds of a scope's flow limits.
+struct LimitsInfo {
+  FlowLimits in_force{};
+  FlowLimits defaults{};                   // registered by the first process
+  std::optional<FlowLimits> overridden{};  // an operator's override, in force while set
+  std::optional<Timestamp> overridden_at{};
+};
+
 // One row of delta_controller: a kind some client registered, with its informer's state.
 struct ControllerInfo {
   std::string kind{};
@@ -128,6 +145,7 @@ struct ControllerInfo {
   int clients = 0;                            // live clients that run the kind
   std::vector<ResourceCount> states{};        // resources of the kind per state
   std::optional<Timestamp> paused_at{};       // set: paused (Admin::pause_kind)
+  LimitsInfo limits{};
 };
 
 struct NamespaceInfo {
@@ -137,6 +155,7 @@ struct NamespaceInfo {
   std::optional<std::chrono::milliseconds> deleted_retention{};
   std::optional<std::chrono::milliseconds> degraded_retention{};
   std::vector<ResourceCount> states{};  // resources of the namespace per state
+  LimitsInfo limits{};
 };
 
 // A live client process: not stopped, heartbeat within AdminOptions::client_ttl.
@@ -171,6 +190,7 @@ struct QueueInfo {
   std::vector<JobStateCount> states{};   // jobs of the queue per state
   // How long the oldest available job has waited since it was due.
   std::optional<std::chrono::milliseconds> oldest_available_age{};
+  LimitsInfo limits{};
 };
 
 // How long the oldest resource of a kind that is due but not claimed has waited.
@@ -245,6 +265,20 @@ class Admin {
   // kind no client has registered.
   jobs::InsertResult schedule_inform(std::string_view kind, bool process_existing = false);
   std::vector<NamespaceInfo> list_namespaces();
+
+  // ---- flow limits (docs/flow-control.md) ----
+  // Overrides the limits of a kind, a namespace or a queue in every process (each picks
+  // the change up within its poll interval): `limits` is what is in force from now on
+  // (unset fields: no limit), instead of the defaults the processes registered, until
+  // cleared. Throws ValidationError for a bad limit (naming the field) or a kind or
+  // namespace no client has registered; a queue is registered by its first override.
+  void set_kind_limits(std::string_view kind, const FlowLimits& limits);
+  void set_namespace_limits(std::string_view name, const FlowLimits& limits);
+  void set_queue_limits(std::string_view queue, const FlowLimits& limits);
+  // Drops the override: the registered defaults are in force again. Idempotent.
+  void clear_kind_limits(std::string_view kind);
+  void clear_namespace_limits(std::string_view name);
+  void clear_queue_limits(std::string_view queue);
 
   // ---- jobs and queues ----
   Listing<jobs::JobRow> list_jobs(const JobFilter& filter = {}, const Page& page = {});

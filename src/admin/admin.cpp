@@ -11,10 +11,12 @@
 #include <delta/migrate.hpp>
 
 #include "admin/filters.hpp"
+#include "common/flow.hpp"
 #include "common/validate.hpp"
 #include "jobs/store.hpp"
 #include "resources/informer.hpp"
 #include "resources/store.hpp"
+#include "runtime/flow.hpp"
 #include "schema/migrations.hpp"
 #include "schema/sql.hpp"
 
@@ -74,6 +76,27 @@ std::optional<InformCounts> inform_counts(const pg::Row& row, int first) {
                       .skipped_deleted = at(5)};
 }
 
+// Columns first..first+2: concurrency, rate count, rate interval (ms).
+FlowLimits flow_limits_at(const pg::Row& row, int first) {
+  FlowLimits limits;
+  limits.max_concurrency = row.get<std::optional<std::int32_t>>(first);
+  const auto count = row.get<std::optional<std::int32_t>>(first + 1);
+  const auto per = row.get<std::optional<std::int64_t>>(first + 2);
+  if (count && per) limits.rate_limit = RateLimit{*count, std::chrono::milliseconds(*per)};
+  return limits;
+}
+
+// Columns first..first+9 of a list row: limits in force, defaults, override and when it
+// was set.
+LimitsInfo limits_info(const pg::Row& row, int first) {
+  LimitsInfo info;
+  info.in_force = flow_limits_at(row, first);
+  info.defaults = flow_limits_at(row, first + 3);
+  info.overridden_at = row.get<std::optional<Timestamp>>(first + 9);
+  if (info.overridden_at) info.overridden = flow_limits_at(row, first + 6);
+  return info;
+}
+
 // Two parallel arrays (states, counts) as ResourceCounts by state.
 std::vector<ResourceCount> state_counts(const pg::Row& row, int states_column) {
   const auto states = row.get<std::vector<std::string>>(states_column);
@@ -117,6 +140,22 @@ BulkResult counted(std::int64_t changed, bool dry_run) {
   result.changed = changed;
   result.dry_run = dry_run;
   return result;
+}
+
+}  // namespace
+
+namespace {
+// Which scope a limit statement is about.
+enum class LimitScope { kind, name_space, queue };
+
+runtime::FlowTable limit_table(LimitScope scope) {
+  return scope == LimitScope::kind    ? runtime::FlowTable::kinds
+         : scope == LimitScope::queue ? runtime::FlowTable::queues
+                                      : runtime::FlowTable::namespaces;
+}
+
+std::string_view scope_field(LimitScope scope) {
+  return scope == LimitScope::kind ? "kind" : scope == LimitScope::queue ? "queue" : "namespace";
 }
 
 }  // namespace
@@ -173,6 +212,9 @@ struct Admin::Impl {
     }
     return {result, names};
   }
+
+  void write_limits(LimitScope scope, std::string_view name,
+                    const std::optional<FlowLimits>& limits) const;
 
   void notify(const std::string& channel, const std::set<std::string>& payloads) const {
     if (payloads.empty()) return;
@@ -370,7 +412,8 @@ std::vector<ControllerInfo> Admin::list_controllers() {
                    .next_inform_at = row.get<std::optional<Timestamp>>(6),
                    .clients = static_cast<int>(row.get<std::int64_t>(7)),
                    .states = state_counts(row, 8),
-                   .paused_at = row.get<std::optional<Timestamp>>(10)});
+                   .paused_at = row.get<std::optional<Timestamp>>(10),
+                   .limits = limits_info(row, 17)});
   }
   return out;
 }
@@ -417,9 +460,73 @@ std::vector<NamespaceInfo> Admin::list_namespaces() {
                    .synced_retention = millis(row, 2),
                    .deleted_retention = millis(row, 3),
                    .degraded_retention = millis(row, 4),
-                   .states = state_counts(row, 5)});
+                   .states = state_counts(row, 5),
+                   .limits = limits_info(row, 7)});
   }
   return out;
+}
+
+// ---- flow limits -----------------------------------------------------------------------------
+
+// Writes (or with `limits` unset, clears) the override of one scope; wakes its workers.
+void Admin::Impl::write_limits(LimitScope scope, std::string_view name,
+                               const std::optional<FlowLimits>& limits) const {
+  const Impl& impl = *this;
+  const auto field = std::string(scope_field(scope));
+  if (auto problem = internal::check_name(name); !problem.empty())
+    throw ValidationError(field, problem);
+  if (limits) {
+    std::vector<std::string> problems;
+    internal::check_flow_limit(problems, "limits", "max_concurrency",
+                               {limits->max_concurrency, limits->rate_limit});
+    if (!problems.empty()) throw ValidationError("limits", problems.front());
+  }
+  const auto conditions = runtime::flow_conditions(limit_table(scope));
+  auto conn = impl.pool->acquire();
+  if (scope == LimitScope::queue) {
+    jobs::JobStore(impl.config.schema).ensure_queues(*conn, {std::string(name)});
+  }
+  std::optional<std::int32_t> concurrency, rate_count;
+  std::optional<std::int64_t> rate_per;
+  if (limits) {
+    concurrency = limits->max_concurrency;
+    if (limits->rate_limit) {
+      rate_count = limits->rate_limit->count;
+      rate_per = limits->rate_limit->per.count();
+    }
+  }
+  const auto result =
+      conn->exec(schema::render_query("admin/set_limits", impl.config.schema, conditions),
+                 pg::Params(name, concurrency, rate_count, rate_per, limits.has_value()));
+  if (result.size() == 0) {
+    throw ValidationError(field, fmt::format("no client has registered {} '{}'", field, name));
+  }
+  conn.release();
+  // Claimers held back by the old limits look again at once.
+  if (scope == LimitScope::queue) {
+    impl.notify(impl.jobs_channel, {std::string(name)});
+  } else if (scope == LimitScope::kind) {
+    impl.notify(impl.resources_channel, {std::string(name)});
+  }
+}
+
+void Admin::set_kind_limits(std::string_view kind, const FlowLimits& limits) {
+  impl_->write_limits(LimitScope::kind, kind, limits);
+}
+void Admin::set_namespace_limits(std::string_view name, const FlowLimits& limits) {
+  impl_->write_limits(LimitScope::name_space, name, limits);
+}
+void Admin::set_queue_limits(std::string_view queue, const FlowLimits& limits) {
+  impl_->write_limits(LimitScope::queue, queue, limits);
+}
+void Admin::clear_kind_limits(std::string_view kind) {
+  impl_->write_limits(LimitScope::kind, kind, std::nullopt);
+}
+void Admin::clear_namespace_limits(std::string_view name) {
+  impl_->write_limits(LimitScope::name_space, name, std::nullopt);
+}
+void Admin::clear_queue_limits(std::string_view queue) {
+  impl_->write_limits(LimitScope::queue, queue, std::nullopt);
 }
 
 // ---- jobs and queues ----------------------------------------------------------------------
@@ -485,6 +592,7 @@ std::vector<QueueInfo> Admin::list_queues() {
     queue.name = row.get<std::string>(0);
     queue.paused_at = row.get<std::optional<Timestamp>>(1);
     queue.oldest_available_age = millis(row, 4);
+    queue.limits = limits_info(row, 5);
     const auto states = row.get<std::vector<std::string>>(2);
     const auto counts = row.get<std::vector<std::int64_t>>(3);
     for (std::size_t i = 0; i < states.size() && i < counts.size(); ++i)

@@ -292,6 +292,7 @@ JobStore::LimitedFetch JobStore::fetch_limited(pg::Connection& conn, const runti
     LimitedFetch fetched;
     std::vector<runtime::FlowLocked> locked;
     std::int64_t running = 0;
+    Timestamp locked_at;
     {
       // One round trip: open the transaction, lock the queue's limit row, count the jobs
       // running once it is held.
@@ -300,15 +301,16 @@ JobStore::LimitedFetch JobStore::fetch_limited(pg::Connection& conn, const runti
       pipe.send("SET LOCAL synchronous_commit = off", {});
       pipe.send(flow.lock_sql(), pg::Params(std::vector<std::string>{queue}));
       pipe.send(flow_running_sql_, pg::Params(queue));
+      pipe.send(runtime::FlowStore::clock_sql(), {});
       pipe.send_sync();
       pipe.receive();
       pipe.receive();
       locked = runtime::FlowStore::parse_locked(pipe.receive());
       running = pipe.receive().one().get<std::int64_t>(0);
+      locked_at = pipe.receive().one().get<Timestamp>(0);
       pipe.sync();
     }
-    runtime::FlowPlan plan(locked.empty() ? delta::now() : locked.front().now,
-                           std::chrono::steady_clock::now());
+    runtime::FlowPlan plan(locked_at, std::chrono::steady_clock::now());
     std::optional<std::size_t> scope;
     if (!locked.empty()) {
       scope = plan.add(locked.front(), running);

@@ -274,6 +274,7 @@ ResourceStore::LimitedClaim ResourceStore::claim_limited(
     // count what is pending once they are held.
     std::vector<runtime::FlowLocked> kind_locked, ns_locked;
     pg::Result pending;
+    Timestamp locked_at;
     {
       pg::Pipeline pipe(conn, pg::Pipeline::Flush::at_sync);
       pipe.send("BEGIN", {});
@@ -282,12 +283,14 @@ ResourceStore::LimitedClaim ResourceStore::claim_limited(
       pipe.send(kind_flow.lock_sql(), pg::Params(kinds));
       pipe.send(namespace_flow.lock_sql(), pg::Params(std::vector<std::string>{ns}));
       pipe.send(flow_pending_sql_, pg::Params(kinds, ns));
+      pipe.send(runtime::FlowStore::clock_sql(), {});
       pipe.send_sync();
       for (int i = 0; i < 3; ++i)
         pipe.receive();
       kind_locked = runtime::FlowStore::parse_locked(pipe.receive());
       ns_locked = runtime::FlowStore::parse_locked(pipe.receive());
       pending = pipe.receive();
+      locked_at = pipe.receive().one().get<Timestamp>(0);
       pipe.sync();
     }
     std::map<std::string, std::int64_t> kind_pending;
@@ -297,10 +300,7 @@ ResourceStore::LimitedClaim ResourceStore::claim_limited(
       kind_pending[row.get<std::string>(0)] += count;
       if (row.get<bool>(1)) ns_pending += count;
     }
-    const Timestamp db_now = !kind_locked.empty() ? kind_locked.front().now
-                             : !ns_locked.empty() ? ns_locked.front().now
-                                                  : delta::now();
-    runtime::FlowPlan plan(db_now, std::chrono::steady_clock::now());
+    runtime::FlowPlan plan(locked_at, std::chrono::steady_clock::now());
     constexpr std::size_t kNone = static_cast<std::size_t>(-1);
     std::map<std::string, std::size_t> kind_scope;
     for (const auto& locked : kind_locked)

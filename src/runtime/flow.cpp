@@ -1,6 +1,7 @@
 #include "runtime/flow.hpp"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 
 #include <fmt/format.h>
@@ -10,24 +11,6 @@
 namespace delta::runtime {
 
 namespace {
-
-std::initializer_list<schema::Condition> conditions_of(FlowTable table) {
-  static const std::initializer_list<schema::Condition> kinds{
-      {"kinds", true}, {"named", false}, {"namespaces", false}, {"queues", false}};
-  static const std::initializer_list<schema::Condition> namespaces{
-      {"kinds", false}, {"named", true}, {"namespaces", true}, {"queues", false}};
-  static const std::initializer_list<schema::Condition> queues{
-      {"kinds", false}, {"named", true}, {"namespaces", false}, {"queues", true}};
-  switch (table) {
-    case FlowTable::kinds:
-      return kinds;
-    case FlowTable::namespaces:
-      return namespaces;
-    case FlowTable::queues:
-      return queues;
-  }
-  return kinds;
-}
 
 std::string_view table_tag(FlowTable table) {
   switch (table) {
@@ -53,20 +36,32 @@ internal::FlowLimit limit_at(const pg::Row& row, int first) {
 
 }  // namespace
 
+std::span<const schema::Condition> flow_conditions(FlowTable table) {
+  static const std::array<schema::Condition, 4> kinds{
+      {{"kinds", true}, {"named", false}, {"namespaces", false}, {"queues", false}}};
+  static const std::array<schema::Condition, 4> namespaces{
+      {{"kinds", false}, {"named", true}, {"namespaces", true}, {"queues", false}}};
+  static const std::array<schema::Condition, 4> queues{
+      {{"kinds", false}, {"named", true}, {"namespaces", false}, {"queues", true}}};
+  switch (table) {
+    case FlowTable::kinds:
+      return kinds;
+    case FlowTable::namespaces:
+      return namespaces;
+    case FlowTable::queues:
+      return queues;
+  }
+  return kinds;
+}
+
 FlowStore::FlowStore(const std::string& schema, FlowTable table) {
   const internal::StoreStatements statements("df", "runtime", schema);
-  const auto conditions = conditions_of(table);
-  register_ = internal::cached_statement(
-      statements.name(fmt::format("flow_register_{}", table_tag(table))),
-      schema::render_query(
-          "runtime/flow_register", schema,
-          std::span<const schema::Condition>(conditions.begin(), conditions.size())));
-  lock_sql_ = schema::render_query(
-      "runtime/flow_lock", schema,
-      std::span<const schema::Condition>(conditions.begin(), conditions.size()));
-  settle_sql_ = schema::render_query(
-      "runtime/flow_settle", schema,
-      std::span<const schema::Condition>(conditions.begin(), conditions.size()));
+  const auto conditions = flow_conditions(table);
+  register_ =
+      internal::cached_statement(statements.name(fmt::format("flow_register_{}", table_tag(table))),
+                                 schema::render_query("runtime/flow_register", schema, conditions));
+  lock_sql_ = schema::render_query("runtime/flow_lock", schema, conditions);
+  settle_sql_ = schema::render_query("runtime/flow_settle", schema, conditions);
 }
 
 std::vector<FlowRegistered> FlowStore::register_limits(
@@ -94,8 +89,8 @@ std::vector<FlowRegistered> FlowStore::register_limits(
 std::vector<FlowLocked> FlowStore::parse_locked(const pg::Result& result) {
   std::vector<FlowLocked> locked;
   for (auto row : result) {
-    locked.push_back({row.get<std::string>(0), limit_at(row, 1),
-                      row.get<std::optional<Timestamp>>(4), row.get<Timestamp>(5)});
+    locked.push_back(
+        {row.get<std::string>(0), limit_at(row, 1), row.get<std::optional<Timestamp>>(4)});
   }
   return locked;
 }

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,10 +22,15 @@
 
 #include "common/flow.hpp"
 #include "pg/connection.hpp"
+#include "schema/statements.hpp"
 
 namespace delta::runtime {
 
 enum class FlowTable { kinds, namespaces, queues };
+
+// The conditions that render a flow statement (runtime/flow_*.sql, admin/set_limits.sql)
+// for `table`.
+std::span<const schema::Condition> flow_conditions(FlowTable table);
 
 // What flow_register found for one scope.
 struct FlowRegistered {
@@ -39,7 +45,6 @@ struct FlowLocked {
   std::string name;
   internal::FlowLimit limit;
   std::optional<Timestamp> tat;
-  Timestamp now;
 };
 
 // Rolls back the connection's open transaction, if any; a failure leaves a broken
@@ -58,6 +63,12 @@ class FlowStore {
   const std::string& lock_sql() const noexcept { return lock_sql_; }
   const std::string& settle_sql() const noexcept { return settle_sql_; }
   static std::vector<FlowLocked> parse_locked(const pg::Result& result);
+  // The database's clock once the locks are held (the rate limiters' "now"; now() would
+  // be the transaction's start, before any wait for a lock).
+  static const std::string& clock_sql() {
+    static const std::string sql = "SELECT clock_timestamp()";
+    return sql;
+  }
 
  private:
   pg::Statement register_;
@@ -98,7 +109,8 @@ class FlowSnapshot {
 // claimed item may start.
 class FlowPlan {
  public:
-  // `now`: the database's time (flow_lock's); `received`: the steady clock then.
+  // `now`: the database's clock once the locks were held; `received`: the steady clock
+  // when the client learnt it.
   FlowPlan(Timestamp now, std::chrono::steady_clock::time_point received);
   // Adds a locked scope with `in_use` items claimed now (pending resources, running jobs);
   // returns its index. `group`: which flow_settle writes its state (e.g. 0 kinds, 1 the

@@ -266,6 +266,94 @@ TEST_F(flow_pgtest, TheStoredDefaultWinsAndADifferentOneIsLoggedOnce) {
   second.stop();
 }
 
+TEST_F(flow_pgtest, AnOverrideTakesEffectInEveryClientAndClearingRestoresTheDefault) {
+  g_concurrency = 4;
+  Tracker before, during, after;
+  Tracker* tracker = &before;
+  // One controller per client, counting into whichever tracker is current.
+  struct Switching : delta::Controller<Limited> {
+    Tracker*& current;
+    explicit Switching(Tracker*& t) : current(t) {}
+    delta::WorkResult work(delta::WorkContext&, const delta::Resource<Limited>&) override {
+      Tracker* t = current;
+      t->begin();
+      std::this_thread::sleep_for(15ms);
+      t->end();
+      return delta::synced();
+    }
+  };
+  auto config = [&] {
+    delta::Config c;
+    c.schema = schema_.name();
+    c.controllers.add(std::make_shared<Switching>(tracker));
+    c.namespaces["default"] = {.max_workers = 8};
+    c.poll_interval = 100ms;
+    c.logger = delta::stderr_logger(delta::LogLevel::warn);
+    return c;
+  };
+  delta::Client a(delta::testing::make_pool(), config());
+  delta::Client b(delta::testing::make_pool(), config());
+  a.start();
+  b.start();
+  delta::Admin admin(delta::testing::make_pool(), {.schema = schema_.name()});
+  admin.set_kind_limits("limited", {.max_concurrency = 1});
+  // Every client reads the limits again within its poll interval.
+  std::this_thread::sleep_for(250ms);
+  tracker = &during;
+  inform(a, 30);
+  ASSERT_TRUE(eventually([&] { return during.done() >= 20; }, 20s)) << during.done();
+  EXPECT_EQ(during.most(), 1);
+  const auto listed = admin.list_controllers().front().limits;
+  EXPECT_EQ(listed.in_force.max_concurrency, 1);
+  EXPECT_EQ(listed.defaults.max_concurrency, 4);
+  EXPECT_TRUE(listed.overridden_at.has_value());
+
+  admin.clear_kind_limits("limited");
+  std::this_thread::sleep_for(250ms);
+  tracker = &after;
+  std::vector<Limited> more;
+  for (int i = 0; i < 60; ++i)
+    more.push_back({"m" + std::to_string(i)});
+  a.inform_many(more);
+  ASSERT_TRUE(eventually([&] { return after.done() >= 60; }, 20s)) << after.done();
+  EXPECT_LE(after.most(), 4);
+  EXPECT_GE(after.most(), 2) << "the default cap of 4 was not back in force";
+  EXPECT_FALSE(admin.list_controllers().front().limits.overridden_at.has_value());
+  a.stop();
+  b.stop();
+}
+
+TEST_F(flow_pgtest, TheAdminApiRefusesBadLimitsAndUnknownScopes) {
+  Tracker tracker;
+  delta::Client client(delta::testing::make_pool(), resource_config(tracker, 1ms));
+  client.start();
+  delta::Admin admin(delta::testing::make_pool(), {.schema = schema_.name()});
+  const auto refused = [&](auto&& call, const std::string& field) {
+    try {
+      call();
+      ADD_FAILURE() << "accepted; expected a ValidationError about " << field;
+    } catch (const delta::ValidationError& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+  };
+  refused([&] { admin.set_kind_limits("limited", {.max_concurrency = 0}); }, "max_concurrency");
+  refused(
+      [&] {
+        admin.set_kind_limits("limited", {.rate_limit = delta::RateLimit{0, 1s}});
+      },
+      "rate_limit.count");
+  refused(
+      [&] {
+        admin.set_queue_limits("q", {.rate_limit = delta::RateLimit{5, 0ms}});
+      },
+      "rate_limit.per");
+  refused([&] { admin.set_kind_limits("nosuch", {.max_concurrency = 2}); }, "nosuch");
+  refused([&] { admin.set_namespace_limits("nosuch", {.max_concurrency = 2}); }, "nosuch");
+  EXPECT_EQ(schema_.count("delta_controller WHERE limits_overridden_at IS NOT NULL"), 0);
+  EXPECT_EQ(schema_.count("delta_queue WHERE name = 'q'"), 0);
+  client.stop();
+}
+
 TEST_F(flow_pgtest, BadLimitsAreConfigErrorsNamingTheField) {
   Tracker tracker;
   const auto refused = [&](const delta::Config& config, const std::string& field) {

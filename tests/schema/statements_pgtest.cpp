@@ -38,7 +38,7 @@ std::vector<std::vector<Condition>> variants_of(std::string_view name) {
       one_of({"retry", "invalidate", "delete", "schedule_now"}, due_later);
   } else if (name == "admin/jobs_act") {
     one_of({"retry", "cancel", "delete"}, false);
-  } else if (name.starts_with("runtime/flow_")) {
+  } else if (name.starts_with("runtime/flow_") || name == "admin/set_limits") {
     // One table each: delta_controller (kinds), delta_namespace and delta_queue (named).
     out.push_back({{"kinds", true}, {"named", false}, {"namespaces", false}, {"queues", false}});
     out.push_back({{"kinds", false}, {"named", true}, {"namespaces", true}, {"queues", false}});

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <delta/errors.hpp>
 #include <delta/migrate.hpp>
 
 namespace delta_cli {
@@ -85,6 +86,67 @@ void add_pause_commands(CLI::App& group, Cli& cli, const PauseTarget& target) {
       return kExitOk;
     });
   }
+}
+
+void add_limit_command(CLI::App& group, Cli& cli, const LimitTarget& target) {
+  struct Args {
+    std::string name;
+    std::optional<std::string> rate;
+    std::optional<std::string> concurrency;
+    bool clear = false;
+    Format format = Format::table;
+  };
+  auto args = std::make_shared<Args>();
+  auto* command = add_command(
+      group, "limit",
+      fmt::format("Show or override the flow limits of a {} in every process", target.what));
+  command->add_option(target.what, args->name, "The " + target.what)->required();
+  auto* rate = command->add_option("--rate", args->rate,
+                                   "Work starts per interval: 50/s, 100/500ms, 600/1m, or none");
+  auto* concurrency =
+      command->add_option("--concurrency", args->concurrency,
+                          target.what == "queue" ? "Jobs running at once in all processes (or none)"
+                                                 : "Claimed at once in all processes (or none)");
+  command->add_flag("--clear", args->clear, "Drop the override: the defaults are in force again")
+      ->excludes(rate)
+      ->excludes(concurrency);
+  add_output_option(command, args->format);
+  on_run(command, cli, [&cli, args, target] {
+    auto admin = open_admin(cli.globals);
+    const bool change = args->rate || args->concurrency;
+    if (args->clear) {
+      target.clear(*admin, args->name);
+    } else if (change) {
+      delta::FlowLimits limits = target.get(*admin, args->name).in_force;
+      if (args->rate) limits.rate_limit = parse_rate(*args->rate);
+      if (args->concurrency) {
+        if (*args->concurrency == "none") {
+          limits.max_concurrency.reset();
+        } else {
+          int value = 0;
+          if (!CLI::detail::lexical_cast(*args->concurrency, value) || value < 1) {
+            throw delta::ValidationError(
+                "concurrency", fmt::format("'{}' is not a whole number of at least 1 (or none)",
+                                           *args->concurrency));
+          }
+          limits.max_concurrency = value;
+        }
+      }
+      target.set(*admin, args->name, limits);
+    }
+    const auto info = target.get(*admin, args->name);
+    if (args->format == Format::json) {
+      auto out = limits_info_json(info);
+      out[target.what] = args->name;
+      print_json(out);
+    } else {
+      fmt::print("{} {}: {}{}\n", target.what, args->name, limits_summary(info),
+                 args->clear ? ""
+                 : change    ? "; every process has it within its poll interval"
+                             : "");
+    }
+    return kExitOk;
+  });
 }
 
 void print_error(const std::string& message) {

@@ -77,6 +77,19 @@ struct PauseTarget {
 // `pause NAME` and `resume NAME` under `group`; each prints "paused <what> NAME".
 void add_pause_commands(CLI::App& group, Cli& cli, const PauseTarget& target);
 
+struct LimitTarget {
+  std::string what;     // "kind", "namespace", "queue"
+  std::string command;  // "controllers", "namespaces", "queues"
+  // The scope's limits; throws delta::NotFound when it is unknown.
+  std::function<delta::LimitsInfo(delta::Admin&, const std::string& name)> get;
+  std::function<void(delta::Admin&, const std::string& name, const delta::FlowLimits&)> set;
+  std::function<void(delta::Admin&, const std::string& name)> clear;
+};
+// `limit NAME [--rate R] [--concurrency N] [--clear]` under `group`: without options
+// prints the limits; with --rate/--concurrency overrides them (what is not given stays as
+// it is in force; `none`: no limit); --clear drops the override.
+void add_limit_command(CLI::App& group, Cli& cli, const LimitTarget& target);
+
 // Prints "delta: error: <message>" to standard error.
 void print_error(const std::string& message);
 

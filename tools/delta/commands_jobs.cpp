@@ -1,4 +1,5 @@
-// delta jobs list | get | retry | cancel | delete, delta queues list | pause | resume
+// delta jobs list | get | retry | cancel | delete, delta queues list | pause | resume |
+// limit
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -134,7 +135,7 @@ void add_job_commands(CLI::App& app, Cli& cli) {
   add_bulk_command(*jobs, cli, "delete", "Remove jobs that are not running",
                    {"delete {}", "deleted {}"}, &delta::Admin::delete_jobs);
 
-  auto* queues = add_group(app, "queues", "List, pause and resume job queues");
+  auto* queues = add_group(app, "queues", "List, pause, resume and limit job queues");
   add_list_command(
       *queues, cli, "List queues with their jobs per state",
       [](delta::Admin& admin) { return admin.list_queues(); }, queue_json,
@@ -153,6 +154,22 @@ void add_job_commands(CLI::App& app, Cli& cli) {
            },
        .set = [](delta::Admin& admin, const std::string& name,
                  bool pause) { pause ? admin.pause_queue(name) : admin.resume_queue(name); }});
+  add_limit_command(
+      *queues, cli,
+      {.what = "queue",
+       .command = "queues",
+       // A queue never seen has no limits yet: an override registers it.
+       .get =
+           [](delta::Admin& admin, const std::string& name) {
+             for (const auto& queue : admin.list_queues()) {
+               if (queue.name == name) return queue.limits;
+             }
+             return delta::LimitsInfo{};
+           },
+       .set = [](delta::Admin& admin, const std::string& name,
+                 const delta::FlowLimits& limits) { admin.set_queue_limits(name, limits); },
+       .clear = [](delta::Admin& admin,
+                   const std::string& name) { admin.clear_queue_limits(name); }});
 }
 
 }  // namespace delta_cli

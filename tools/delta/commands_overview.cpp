@@ -1,4 +1,5 @@
-// delta status, delta controllers list | inform | pause | resume, delta namespaces list,
+// delta status, delta controllers list | inform | pause | resume | limit, delta namespaces
+// list | limit,
 // delta clients list
 #include <memory>
 #include <string>
@@ -87,6 +88,17 @@ void add_controller_commands(CLI::App& app, Cli& cli) {
            },
        .set = [](delta::Admin& admin, const std::string& name,
                  bool pause) { pause ? admin.pause_kind(name) : admin.resume_kind(name); }});
+
+  add_limit_command(
+      *controllers, cli,
+      {.what = "kind",
+       .command = "controllers",
+       .get = [](delta::Admin& admin,
+                 const std::string& name) { return find_controller(admin, name).limits; },
+       .set = [](delta::Admin& admin, const std::string& name,
+                 const delta::FlowLimits& limits) { admin.set_kind_limits(name, limits); },
+       .clear = [](delta::Admin& admin,
+                   const std::string& name) { admin.clear_kind_limits(name); }});
 }
 
 }  // namespace
@@ -98,11 +110,26 @@ void add_overview_commands(CLI::App& app, Cli& cli) {
   on_run(command, cli, [&cli, args] { return status(cli.globals, *args); });
 
   add_controller_commands(app, cli);
+  auto* namespaces = add_group(app, "namespaces", "Namespaces of resources");
   add_list_command(
-      *add_group(app, "namespaces", "Namespaces of resources"), cli,
-      "List namespaces with their expiry, retention and resources",
+      *namespaces, cli, "List namespaces with their expiry, retention and resources",
       [](delta::Admin& admin) { return admin.list_namespaces(); }, namespace_json,
-      [](const auto& namespaces) { return namespace_table(namespaces); });
+      [](const auto& rows) { return namespace_table(rows); });
+  add_limit_command(
+      *namespaces, cli,
+      {.what = "namespace",
+       .command = "namespaces",
+       .get =
+           [](delta::Admin& admin, const std::string& name) {
+             for (const auto& ns : admin.list_namespaces()) {
+               if (ns.name == name) return ns.limits;
+             }
+             throw delta::NotFound(fmt::format("no client has registered namespace {}", name));
+           },
+       .set = [](delta::Admin& admin, const std::string& name,
+                 const delta::FlowLimits& limits) { admin.set_namespace_limits(name, limits); },
+       .clear = [](delta::Admin& admin,
+                   const std::string& name) { admin.clear_namespace_limits(name); }});
   add_list_command(
       *add_group(app, "clients", "Client processes"), cli,
       "List the client processes that heartbeat",

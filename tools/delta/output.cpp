@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <delta/errors.hpp>
 
 namespace delta_cli {
 
@@ -182,6 +186,103 @@ void print_json(const Json& value) {
   const std::string text = value.dump(2, ' ', false, Json::error_handler_t::replace);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fputc('\n', stdout);
+}
+
+}  // namespace delta_cli
+
+namespace delta_cli {
+
+std::optional<delta::RateLimit> parse_rate(const std::string& text) {
+  if (text == "none") return std::nullopt;
+  const auto bad = [&] {
+    return delta::ValidationError(
+        "rate", fmt::format("'{}' is not a rate: write COUNT/[N]UNIT with UNIT ms, s, m or h "
+                            "(50/s, 100/500ms, 600/1m), or none",
+                            text));
+  };
+  const auto slash = text.find('/');
+  if (slash == std::string::npos || slash == 0) throw bad();
+  std::int64_t count = 0;
+  const auto* first = text.data();
+  auto [count_end, count_error] = std::from_chars(first, first + slash, count);
+  if (count_error != std::errc{} || count_end != first + slash) throw bad();
+  std::string per = text.substr(slash + 1);
+  std::size_t digits = 0;
+  while (digits < per.size() && per[digits] >= '0' && per[digits] <= '9')
+    ++digits;
+  std::int64_t amount = 1;
+  if (digits > 0) {
+    auto [end, error] = std::from_chars(per.data(), per.data() + digits, amount);
+    if (error != std::errc{} || end != per.data() + digits) throw bad();
+  }
+  const std::string unit = per.substr(digits);
+  std::int64_t unit_ms = 0;
+  if (unit == "ms") {
+    unit_ms = 1;
+  } else if (unit == "s") {
+    unit_ms = 1000;
+  } else if (unit == "m") {
+    unit_ms = 60'000;
+  } else if (unit == "h") {
+    unit_ms = 3'600'000;
+  } else {
+    throw bad();
+  }
+  if (count < 1 || count > 1'000'000'000) {
+    throw delta::ValidationError("rate", fmt::format("the count of '{}' must be at least 1", text));
+  }
+  if (amount < 1 || amount > 100'000'000'000 / unit_ms) {
+    throw delta::ValidationError("rate",
+                                 fmt::format("the interval of '{}' must be at least 1 ms", text));
+  }
+  return delta::RateLimit{static_cast<int>(count), std::chrono::milliseconds(amount * unit_ms)};
+}
+
+std::string rate_text(const delta::RateLimit& rate) {
+  const auto ms = rate.per.count();
+  if (ms % 3'600'000 == 0) return fmt::format("{}/{}h", rate.count, ms / 3'600'000);
+  if (ms % 60'000 == 0) return fmt::format("{}/{}m", rate.count, ms / 60'000);
+  if (ms % 1000 == 0) return fmt::format("{}/{}s", rate.count, ms / 1000);
+  return fmt::format("{}/{}ms", rate.count, ms);
+}
+
+std::string limits_text(const delta::FlowLimits& limits) {
+  std::vector<std::string> parts;
+  if (limits.rate_limit) parts.push_back(rate_text(*limits.rate_limit));
+  if (limits.max_concurrency) parts.push_back(fmt::format("{} at once", *limits.max_concurrency));
+  if (parts.empty()) return "none";
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string limits_summary(const delta::LimitsInfo& info) {
+  if (info.overridden) {
+    return fmt::format("{} (overridden{}; defaults: {})", limits_text(info.in_force),
+                       info.overridden_at ? " at " + rfc3339(*info.overridden_at) : "",
+                       limits_text(info.defaults));
+  }
+  return fmt::format("{} (the defaults)", limits_text(info.in_force));
+}
+
+nlohmann::json limits_json(const delta::FlowLimits& limits) {
+  nlohmann::json out = nlohmann::json::object();
+  out["max_concurrency"] =
+      limits.max_concurrency ? nlohmann::json(*limits.max_concurrency) : nlohmann::json(nullptr);
+  if (limits.rate_limit) {
+    out["rate"] = {{"count", limits.rate_limit->count}, {"per_ms", limits.rate_limit->per.count()}};
+  } else {
+    out["rate"] = nullptr;
+  }
+  return out;
+}
+
+nlohmann::json limits_info_json(const delta::LimitsInfo& info) {
+  nlohmann::json out = nlohmann::json::object();
+  out["in_force"] = limits_json(info.in_force);
+  out["defaults"] = limits_json(info.defaults);
+  out["override"] = info.overridden ? limits_json(*info.overridden) : nlohmann::json(nullptr);
+  out["overridden_at"] =
+      info.overridden_at ? nlohmann::json(rfc3339(*info.overridden_at)) : nlohmann::json(nullptr);
+  return out;
 }
 
 }  // namespace delta_cli

@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <delta/admin.hpp>
+#include <delta/rate_limit.hpp>
 #include <delta/time.hpp>
 
 namespace delta_cli {
@@ -83,5 +85,19 @@ std::string joined(const std::vector<std::string>& items);
 
 // Prints `value` to standard output, indented by two, invalid UTF-8 replaced.
 void print_json(const Json& value);
+
+// A rate as operators write it: COUNT/[N]UNIT with UNIT ms, s, m or h ("50/s",
+// "100/500ms", "600/1m"); "none": no limit. Throws delta::ValidationError("rate", ...).
+std::optional<delta::RateLimit> parse_rate(const std::string& text);
+// "50/1s", "100/500ms".
+std::string rate_text(const delta::RateLimit& rate);
+// "50/1s, 20 at once", or "none".
+std::string limits_text(const delta::FlowLimits& limits);
+// One line: what is in force and where it comes from (the override, or the defaults).
+std::string limits_summary(const delta::LimitsInfo& info);
+// {"max_concurrency": 20|null, "rate": {"count": 50, "per_ms": 1000}|null}
+nlohmann::json limits_json(const delta::FlowLimits& limits);
+// {"in_force": ..., "defaults": ..., "override": ...|null, "overridden_at": ...|null}
+nlohmann::json limits_info_json(const delta::LimitsInfo& info);
 
 }  // namespace delta_cli

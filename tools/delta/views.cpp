@@ -349,7 +349,8 @@ Json queue_json(const delta::QueueInfo& queue) {
           {"paused_at", json_time(queue.paused_at)},
           {"states", states_json(states)},
           {"total", total_of(states)},
-          {"oldest_available_age_ms", json_ms(queue.oldest_available_age)}};
+          {"oldest_available_age_ms", json_ms(queue.oldest_available_age)},
+          {"limits", limits_info_json(queue.limits)}};
 }
 
 Table queue_table(const std::vector<delta::QueueInfo>& queues, delta::Timestamp now) {
@@ -409,6 +410,7 @@ Json controller_json(const delta::ControllerInfo& controller) {
           {"clients", controller.clients},
           {"paused", controller.paused_at.has_value()},
           {"paused_at", json_time(controller.paused_at)},
+          {"limits", limits_info_json(controller.limits)},
           {"states", states_json(states)},
           {"total", total_of(states)}};
 }
@@ -444,6 +446,7 @@ Json namespace_json(const delta::NamespaceInfo& info) {
           {"synced_retention_ms", json_ms(info.synced_retention)},
           {"deleted_retention_ms", json_ms(info.deleted_retention)},
           {"degraded_retention_ms", json_ms(info.degraded_retention)},
+          {"limits", limits_info_json(info.limits)},
           {"states", states_json(states)},
           {"total", total_of(states)}};
 }

@@ -5,7 +5,7 @@
 -- before it left. The statements after it, each with a snapshot taken once the lock is
 -- held, see every claim committed before.
 SELECT /* if kinds */s.kind/* end *//* if named */s.name/* end */, s.max_concurrency, s.rate_count,
-       (extract(epoch FROM s.rate_per) * 1000)::bigint, s.rate_tat, now()
+       (extract(epoch FROM s.rate_per) * 1000)::bigint, s.rate_tat
 FROM /* schema *//* if kinds */delta_controller/* end *//* if namespaces */delta_namespace/* end *//* if queues */delta_queue/* end */ s
 WHERE /* if kinds */s.kind/* end *//* if named */s.name/* end */ = ANY($1::text[])
   AND (s.max_concurrency IS NOT NULL OR s.rate_count IS NOT NULL)
