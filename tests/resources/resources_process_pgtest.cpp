@@ -614,6 +614,130 @@ TEST_F(resources_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTime
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
 }
 
+TEST_F(resources_process_pgtest, LeaderKilledTheNewLeaderRunsEveryResourceTaskAtOnce) {
+  // Every resource task of the leader runs once an hour: after the first leader's runs at
+  // its election, only another election runs them again soon -- at once, as a new leader
+  // catches up on what the previous one left.
+  const std::string hour = "3600000";
+  const std::vector<std::string> args{"--kinds",
+                                      "item",
+                                      "--parallelism",
+                                      "2",
+                                      "--max-workers",
+                                      "2",
+                                      "--maintenance-interval-ms",
+                                      hour,
+                                      "--rescuer-interval-ms",
+                                      hour,
+                                      "--expiry-ms",
+                                      hour,
+                                      "--inform-interval-ms",
+                                      hour,
+                                      "--leader-ttl-ms",
+                                      "1000",
+                                      "--leader-renew-ms",
+                                      "200"};
+  WorkerProcess& a = start_worker("lead-a", args);
+  WorkerProcess& b = start_worker("lead-b", args);
+  auto current_leader = [&] {
+    auto result =
+        pool().exec(sql("SELECT leader_id FROM {s}.delta_leader WHERE expires_at > now()"));
+    return result.empty() ? std::string() : result[0].get<std::string>(0);
+  };
+  std::string leader_id;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        leader_id = current_leader();
+        return leader_id == a.client_id() || leader_id == b.client_id();
+      },
+      10s))
+      << "leader: \"" << leader_id << "\"";
+  WorkerProcess& leader = leader_id == a.client_id() ? a : b;
+  WorkerProcess& follower = leader_id == a.client_id() ? b : a;
+  auto inform_runs = [&] {
+    return scalar(
+        "SELECT count(*) FROM {s}.delta_job WHERE kind = 'delta.inform:item' AND "
+        "state = 'completed'");
+  };
+  // The first leader's catch-up: the item informer, due since it never ran, ran once.
+  ASSERT_TRUE(poll_until([&] { return inform_runs() == 1; }, 10s))
+      << state_counts("delta_job", "no jobs");
+
+  // What only the leader's tasks move: a synced resource past its namespace's expiry, a
+  // resource leased to a client that does not exist, and the informer due again.
+  ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("expiring", 1, 1));
+  ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("stale", 1, 1));
+  ASSERT_TRUE(poll_until([&] { return synced() == 2; }, 10s)) << resource_states();
+  pool().exec(
+      sql("UPDATE {s}.delta_resource SET state = 'synced', attempt = 1, "
+          "synced_at = now() - interval '2 hours' WHERE object_id = 'expiring0'"));
+  pool().exec(
+      sql("UPDATE {s}.delta_resource SET state = 'pending', attempt = 1, "
+          "attempted_at = now(), lease_owner = 'ghost', "
+          "lease_expires_at = now() + interval '1 hour' WHERE object_id = 'stale0'"));
+  pool().exec(
+      sql("UPDATE {s}.delta_controller SET last_inform_started_at = now() - "
+          "interval '2 hours' WHERE kind = 'item'"));
+  // Since when a resource was synced, in CLOCK_REALTIME ns (0: it is not synced).
+  const auto synced_since_ns = [&](const std::string& id) {
+    return scalar(
+        "SELECT CASE WHEN state = 'synced' THEN (extract(epoch FROM synced_at) * 1e9)::bigint "
+        "ELSE 0 END FROM {s}.delta_resource WHERE object_id = $1",
+        id);
+  };
+
+  const std::int64_t kill_ns = realtime_ns();
+  leader.kill_hard();
+  const auto killed_at = Clock::now();
+  // A generous bound, not a speed: the lease lapses in 1 s and the tasks run at once.
+  constexpr auto kBound = 15s;
+  ASSERT_TRUE(poll_until([&] { return current_leader() == follower.client_id(); }, kBound))
+      << "leader is still \"" << current_leader() << "\" " << elapsed_ms(killed_at)
+      << " ms after the kill";
+  const auto failover_ms = elapsed_ms(killed_at);
+
+  // The expirer ran: the resource synced past its TTL was expired, and so worked again
+  // (synced again after the kill, by the survivor).
+  EXPECT_TRUE(poll_until([&] { return synced_since_ns("expiring0") > kill_ns; }, kBound))
+      << resource_states();
+  const delta::ResourceRow expiring = informer_->get_resource("item", "expiring0");
+  EXPECT_EQ(expiring.attempt, 1) << "expiry resets the attempt";
+  EXPECT_TRUE(expiring.errors.empty());
+  // The rescuer ran: the resource of the unknown client failed, with why, and was worked
+  // again (its backoff after one attempt is about a second).
+  EXPECT_TRUE(poll_until([&] { return synced_since_ns("stale0") > kill_ns; }, kBound))
+      << resource_states();
+  const delta::ResourceRow stale = informer_->get_resource("item", "stale0");
+  EXPECT_EQ(stale.attempt, 2) << "the rescued attempt counts";
+  ASSERT_EQ(stale.errors.size(), 1u);
+  EXPECT_EQ(stale.errors[0].type, "rescue");
+  EXPECT_NE(stale.errors[0].error.find("ghost"), std::string::npos) << stale.errors[0].error;
+  // Both were worked again by the survivor, after the kill.
+  for (const std::string id : {"expiring0", "stale0"}) {
+    std::vector<WorkRecord> survivor_works;
+    read_work_log(log_path(follower.client_id()), survivor_works);
+    EXPECT_EQ(std::count_if(
+                  survivor_works.begin(), survivor_works.end(),
+                  [&](const WorkRecord& r) { return r.object_id == id && r.start_ns > kill_ns; }),
+              1)
+        << id;
+  }
+  // The inform scheduler ran: a second run of the informer, inserted after the kill and
+  // run by the survivor.
+  EXPECT_TRUE(poll_until([&] { return inform_runs() == 2; }, kBound))
+      << state_counts("delta_job", "no jobs");
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_job WHERE kind = 'delta.inform:item' AND "
+                   "state = 'completed' AND created_at > to_timestamp($1::float8 / 1e9) AND "
+                   "attempted_by = $2",
+                   static_cast<double>(kill_ns), follower.client_id()),
+            1);
+  std::printf(
+      "[ figures  ] new leader %lld ms after the kill; its expirer, rescuer and inform "
+      "scheduler done at %lld ms\n",
+      static_cast<long long>(failover_ms), static_cast<long long>(elapsed_ms(killed_at)));
+  EXPECT_EQ(follower.terminate(kStopTimeout), 0);
+}
+
 // ---- every session of the database cut ----------------------------------------------
 
 // resources_process_pgtest on a PostgreSQL cluster of the test's own: the test process and
