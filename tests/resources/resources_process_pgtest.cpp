@@ -846,6 +846,15 @@ TEST_F(resources_process_pgtest_own_cluster,
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource"), kResources);
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource WHERE generation = 2"),
             kResources / kChangeEvery);
+  // A rescue here may only be of a claim whose reply was cut (its lease ran out): the
+  // clients lived throughout, and were never taken for dead.
+  std::string rescues;
+  for (auto row :
+       pool().exec(sql("SELECT r.object_id || ': ' || (e->>'error') FROM {s}.delta_resource r, "
+                       "unnest(r.errors) e WHERE e->>'type' = 'rescue' AND e->>'error' NOT LIKE "
+                       "'%its lease expired%' ORDER BY r.object_id LIMIT 5")))
+    rescues += "\n  " + row.get<std::string>(0);
+  EXPECT_TRUE(rescues.empty()) << "work of live clients rescued (first 5):" << rescues;
 
   // The logs: every resource's last finished work is of its generation, and it was worked
   // at that generation no more often than claimed (a claim cut before its reply shows in
