@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,22 +104,40 @@ double pgbench_tps(const std::string& script, int clients, int seconds) {
 }
 
 // Runs pgbench with `script` on one client at `rate` transactions per second for `seconds`
-// and returns each transaction's latency in milliseconds (pgbench's per-transaction log).
+// and returns each transaction's latency in milliseconds from its actual start, as delta's
+// latency is measured from its call (pgbench's per-transaction log).
 std::vector<double> pgbench_latencies(const std::string& script, int rate, int seconds) {
   const std::string prefix = fmt::format("/tmp/delta_bench_lat_{}", ::getpid());
   const std::string output = run_pgbench(
       script, fmt::format("-c 1 -R {} -T {} -l --log-prefix={}", rate, seconds, prefix));
-  // The log is <prefix>.<pid>: "client transaction latency_us script epoch epoch_us".
+  // The log is <prefix>.<pid>: "client transaction time_us script epoch epoch_us lag_us".
+  // With --rate, time_us runs from the transaction's scheduled start and lag_us is how
+  // late it actually started (the schedule lag): the transaction itself took the
+  // difference.
   std::vector<double> ms;
+  std::string malformed;
   for (const auto& entry : std::filesystem::directory_iterator("/tmp")) {
     const auto name = entry.path().string();
     if (name.rfind(prefix + ".", 0) != 0) continue;
     std::ifstream log(name);
-    long client = 0, transaction = 0, latency_us = 0;
-    std::string rest;
-    while (log >> client >> transaction >> latency_us && std::getline(log, rest))
-      ms.push_back(static_cast<double>(latency_us) / 1000.0);
+    std::string line;
+    while (std::getline(log, line)) {
+      std::istringstream fields(line);
+      long client = 0, transaction = 0, time_us = 0, script_no = 0, epoch = 0, epoch_us = 0,
+           lag_us = 0;
+      if (!(fields >> client >> transaction >> time_us >> script_no >> epoch >> epoch_us >>
+            lag_us) ||
+          lag_us > time_us) {
+        if (malformed.empty()) malformed = line;
+        continue;
+      }
+      ms.push_back(static_cast<double>(time_us - lag_us) / 1000.0);
+    }
     std::filesystem::remove(entry.path());
+  }
+  if (!malformed.empty()) {
+    throw std::runtime_error("pgbench's latency log has a line without its schedule lag: " +
+                             malformed);
   }
   if (ms.empty()) throw std::runtime_error("pgbench wrote no latency log:\n" + output);
   return ms;
@@ -356,6 +375,17 @@ class Bench {
     return f;
   }
 
+  // Fails the scenario (throws: delta_bench exits with 1) unless `count_sql` -- a count(*)
+  // -- finds `expected` rows: what the scenario claims to have written is in the database.
+  void check_rows(const std::string& scenario, const std::string& count_sql,
+                  std::int64_t expected) {
+    const auto found = pool_->exec(count_sql).one().get<std::int64_t>(0);
+    if (found != expected) {
+      throw std::runtime_error(fmt::format("{}: {} rows in the database where it wrote {} ({})",
+                                           scenario, found, expected, count_sql));
+    }
+  }
+
   void baselines() {
     pool_->exec("DROP TABLE IF EXISTS bench_insert, bench_update, bench_claim, bench_unnest");
     pool_->exec("CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)");
@@ -465,6 +495,10 @@ class Bench {
             client.jobs().insert_many(std::span<const Noop>(args));
           }
         }));
+        check_rows(name,
+                   "SELECT count(*) FROM delta_bench.delta_job WHERE kind = 'bench_noop' AND "
+                   "state = 'available' AND attempt = 0",
+                   many);
       }
       progress(f);
     }
@@ -488,6 +522,10 @@ class Bench {
           for (auto& w : workers)
             w.join();
         }));
+        check_rows(f.scenario,
+                   "SELECT count(*) FROM delta_bench.delta_job WHERE kind = 'bench_noop' AND "
+                   "state = 'available' AND attempt = 0",
+                   total);
       }
       progress(f);
     }
@@ -536,6 +574,15 @@ class Bench {
     });
     client.stop(std::chrono::seconds(5));
     return rate;
+  }
+
+  // Counts the items of delta_bench stored as new objects: scheduled, generation 1, never
+  // attempted.
+  static std::string new_items_sql() {
+    return fmt::format(
+        "SELECT count(*) FROM delta_bench.delta_resource WHERE kind = '{}' AND "
+        "state = 'scheduled' AND generation = 1 AND attempt = 0",
+        Item::kind);
   }
 
   // Informs `count` items into a fresh schema (batches of 5,000) and analyzes the table.
@@ -596,6 +643,7 @@ class Bench {
           for (auto& w : workers)
             w.join();
         }));
+        check_rows(f.scenario, new_items_sql(), total);
       }
       progress(f);
     }
@@ -628,6 +676,7 @@ class Bench {
           for (auto& thread : threads)
             thread.join();
         }));
+        check_rows(f.scenario, new_items_sql(), many);
       }
       progress(f);
     }

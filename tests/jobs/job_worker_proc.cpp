@@ -4,8 +4,14 @@
 // kinds "proc_job" and "tick" on the "default" queue, records every execution in
 // <schema>.proc_execution (created by the test), prints "ready" on stdout once started
 // and runs until SIGTERM or SIGINT (then client.stop()). SIGKILL is the crash case.
+// Each job takes --sleep-us (or --sleep-ms); one interrupted by its stop token (a timeout,
+// a stop, the fence) returns retry and is not recorded in proc_execution. With
+// --attempt-log, every attempt is also written to that file (support/intervals.hpp, kind
+// and job id, generation 1): a line as it starts and one as it ends, finished or
+// interrupted, so that an attempt of a SIGKILLed process shows as started and never ended.
 //
 //   job_worker_proc --schema t_1_1 --client-id a --max-workers 10 --hang-job-id 42
+//       --sleep-us 500 --attempt-log a.log
 //
 // Lines it prints on stdout (each flushed at once), besides those of support/worker_proc:
 //   hanging <job id>      the job named by --hang-job-id is running and will not return
@@ -26,6 +32,7 @@
 #include <delta/jobs.hpp>
 #include <delta/pg.hpp>
 
+#include "support/intervals.hpp"
 #include "support/pg_test.hpp"
 #include "support/worker_kinds.hpp"
 #include "support/worker_proc.hpp"
@@ -49,6 +56,8 @@ struct Settings : delta::testing::WorkerOptions {
   Settings() { log_level = "info"; }
   int max_workers = 10;
   int sleep_ms = 0;
+  int sleep_us = 0;  // added to sleep_ms
+  std::string attempt_log_path;
   std::int64_t hang_job_id = 0;
   int periodic_ms = 0;
   bool run_on_start = false;
@@ -64,9 +73,27 @@ struct Settings : delta::testing::WorkerOptions {
 class RecordingWorker {
  public:
   RecordingWorker(std::shared_ptr<delta::pg::Pool> pool, Settings settings)
-      : pool_(std::move(pool)), settings_(std::move(settings)) {}
+      : pool_(std::move(pool)), settings_(std::move(settings)) {
+    if (!settings_.attempt_log_path.empty()) {
+      attempt_log_ = std::make_unique<delta::testing::WorkLog>(settings_.attempt_log_path);
+    }
+  }
 
   delta::jobs::JobResult run(delta::jobs::JobContext& ctx, const delta::jobs::JobRow& row) {
+    const std::int64_t start_ns = delta::testing::realtime_ns();
+    const std::string job_id = std::to_string(row.id);
+    if (attempt_log_) attempt_log_->begin(row.kind, job_id, 1, row.attempt, start_ns);
+    // The attempt's end, however it ends (an exception too).
+    struct Ended {
+      delta::testing::WorkLog* log;
+      const delta::jobs::JobRow& row;
+      const std::string& job_id;
+      std::int64_t start_ns;
+      ~Ended() {
+        if (log)
+          log->record(row.kind, job_id, 1, row.attempt, start_ns, delta::testing::realtime_ns());
+      }
+    } ended{attempt_log_.get(), row, job_id, start_ns};
     const auto started_at = delta::now();
     if (settings_.hang_job_id != 0 && row.id == settings_.hang_job_id) {
       print_line(fmt::format("hanging {}", row.id));
@@ -75,8 +102,9 @@ class RecordingWorker {
       }
       return delta::jobs::retry("interrupted while hanging");
     }
-    if (settings_.sleep_ms > 0 &&
-        !delta::testing::sleep_unless_stopped(ctx, milliseconds(settings_.sleep_ms))) {
+    const auto sleep =
+        milliseconds(settings_.sleep_ms) + std::chrono::microseconds(settings_.sleep_us);
+    if (sleep.count() > 0 && !delta::testing::sleep_unless_stopped(ctx, sleep)) {
       return delta::jobs::retry("interrupted while sleeping");
     }
     record(row, started_at);
@@ -109,6 +137,7 @@ class RecordingWorker {
 
   std::shared_ptr<delta::pg::Pool> pool_;
   const Settings settings_;
+  std::unique_ptr<delta::testing::WorkLog> attempt_log_;  // null: no --attempt-log
   std::atomic<std::int64_t> executions_{0};
 };
 
@@ -165,6 +194,9 @@ int main(int argc, char** argv) {
   CLI::App app("A delta job-queue worker process for jobs_process_pgtest.");
   app.add_option("--max-workers", settings.max_workers, "workers of the default queue");
   app.add_option("--sleep-ms", settings.sleep_ms, "time each job takes");
+  app.add_option("--sleep-us", settings.sleep_us, "time each job takes, in microseconds");
+  app.add_option("--attempt-log", settings.attempt_log_path,
+                 "file receiving a line as each attempt starts and one as it ends");
   app.add_option("--hang-job-id", settings.hang_job_id, "a job this process never finishes");
   app.add_option("--periodic-ms", settings.periodic_ms, "run a periodic 'tick' job (0: none)");
   app.add_flag("--run-on-start", settings.run_on_start, "the periodic job runs on start");

@@ -1,14 +1,23 @@
 // delta::jobs across real processes: job_worker_proc (built as DELTA_JOB_WORKER_PROC)
 // instances sharing one schema drain jobs exactly once, survive SIGKILL of a worker and
 // of the leader, insert periodic jobs once per period through restarts, and recover from
-// pg_terminate_backend. Each test uses its own schema; the suite is named after the
-// executable so `ctest -R jobs_process` selects it.
+// pg_terminate_backend. Every worker process writes each attempt it starts and ends to a
+// log of its own (support/intervals.hpp); the tests check from those logs that no two
+// attempts of one job overlapped in time (an attempt of a killed process ends at the kill)
+// and that each job's last attempt ended, besides the counts in the tables. Each test uses
+// its own schema; the suite is named after the executable so `ctest -R jobs_process`
+// selects it.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -18,6 +27,7 @@
 #include <delta/jobs.hpp>
 #include <delta/pg.hpp>
 
+#include "support/intervals.hpp"
 #include "support/pg_test.hpp"
 #include "support/process_test.hpp"
 #include "support/processes.hpp"
@@ -47,11 +57,82 @@ class jobs_process_pgtest : public delta::testing::ProcessTest {
     // job's work; `token` identifies the execution (see job_worker_proc.cpp).
     pool().exec(proc_execution_ddl("\"" + schema_name() + "\""));
     inserter_ = idle_client();  // inserts and reads jobs
+    std::string dir_template =
+        (std::filesystem::temp_directory_path() / "jobs_process_XXXXXX").string();
+    if (::mkdtemp(dir_template.data()) == nullptr) {
+      throw std::system_error(errno, std::generic_category(), "mkdtemp");
+    }
+    log_dir_ = dir_template;
   }
 
   void TearDown() override {
     inserter_.reset();
     ProcessTest::TearDown();
+    if (!log_dir_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(log_dir_, ignored);
+    }
+  }
+
+  // The attempt log of the worker process `client_id`.
+  std::string attempt_log(const std::string& client_id) const {
+    return (std::filesystem::path(log_dir_) / (client_id + ".log")).string();
+  }
+
+  // SIGKILLs `worker` (if it still runs); for the overlap checks, its attempts that never
+  // ended end here, once it is reaped.
+  void kill_worker(WorkerProcess& worker) {
+    worker.kill_hard();
+    killed_ns_[worker.pid()] = realtime_ns();
+  }
+
+  // The checks of the attempt logs every test ends with: no two attempts of one job
+  // overlapped (an attempt of a killed process lasting until its kill); no process but a
+  // killed one left an attempt that never ended; and, if `every_job_completed`, every job
+  // is completed and its last attempt, by start, ended and is the attempt the job was
+  // completed with. Returns the attempts by job ("kind/id").
+  WorkByResource check_attempts(bool every_job_completed = true) {
+    std::vector<WorkRecord> records;
+    for (const auto& worker : workers()) {
+      const std::string path = attempt_log(worker->client_id());
+      const auto malformed = read_work_log(path, records);
+      EXPECT_TRUE(malformed.empty()) << path << ": " << malformed.size()
+                                     << " malformed lines, first: \"" << malformed.front() << "\"";
+    }
+    for (const auto& [pid, killed_ns] : killed_ns_)
+      end_open_work(records, pid, killed_ns);
+    std::size_t never_ended = 0;
+    std::string never_ended_summary;
+    for (const auto& record : records) {
+      if (!record.open || killed_ns_.contains(record.pid)) continue;
+      if (++never_ended <= 5) never_ended_summary += " [" + describe(record) + "]";
+    }
+    EXPECT_EQ(never_ended, 0u) << "attempts of live or stopped processes that never ended:"
+                               << never_ended_summary;
+    const auto grouped = by_resource(records);
+    const auto [overlaps, overlap_summary] = overlapping_work(grouped);
+    EXPECT_EQ(overlaps, 0u) << "overlapping attempts (first 5):" << overlap_summary;
+    std::printf("[ figures  ] %zu attempts of %zu jobs in the attempt logs\n", records.size(),
+                grouped.size());
+    if (!every_job_completed) return grouped;
+
+    std::size_t bad = 0;
+    std::string bad_summary;
+    for (auto row :
+         pool().exec(sql("SELECT kind || '/' || id, attempt, state::text FROM {s}.delta_job"))) {
+      const auto key = row.get<std::string>(0);
+      const auto attempt = row.get<std::int64_t>(1);
+      const auto it = grouped.find(key);
+      const bool ok = row.get<std::string>(2) == "completed" && it != grouped.end() &&
+                      !it->second.back().open && it->second.back().attempt == attempt;
+      if (!ok && ++bad <= 5) {
+        bad_summary +=
+            fmt::format("\n  {} ({}, attempt {}):{}", key, row.get<std::string>(2), attempt,
+                        it == grouped.end() ? " never run" : describe(it->second));
+      }
+    }
+    EXPECT_EQ(bad, 0u) << "jobs whose last attempt did not end completed (first 5):" << bad_summary;
+    return grouped;
   }
 
   std::int64_t completed_jobs() {
@@ -82,8 +163,10 @@ GROUP BY e.job_id, j.errors HAVING count(*) > 1 ORDER BY e.job_id LIMIT 5)"))) {
     return result.empty() ? std::string() : result[0].get<std::string>(0);
   }
 
-  // Spawns a job_worker_proc on this test's schema and waits until it has started.
+  // Spawns a job_worker_proc on this test's schema, logging its attempts to a file of its
+  // own, and waits until it has started.
   WorkerProcess& start_worker(const std::string& client_id, std::vector<std::string> args = {}) {
+    args.insert(args.begin(), {"--attempt-log", attempt_log(client_id)});
     return ProcessTest::start_worker(client_id, std::move(args));
   }
 
@@ -100,12 +183,18 @@ GROUP BY e.job_id, j.errors HAVING count(*) > 1 ORDER BY e.job_id LIMIT 5)"))) {
   }
 
   std::unique_ptr<delta::Client> inserter_;
+  std::string log_dir_;
+  std::map<long, std::int64_t> killed_ns_;  // pid -> realtime_ns() once killed and reaped
 };
 
 TEST_F(jobs_process_pgtest, TwoProcessesDrainTwentyThousandJobsExactlyOnce) {
   constexpr std::int64_t kJobs = 20000;
-  WorkerProcess& a = start_worker("drain-a");
-  WorkerProcess& b = start_worker("drain-b");
+  // Each job takes a little time, so that the attempts the overlap check compares are
+  // intervals, not instants: 20,000 of them over 2 x 10 workers add about a second.
+  constexpr int kWorkUs = 500;
+  const std::vector<std::string> args{"--sleep-us", std::to_string(kWorkUs)};
+  WorkerProcess& a = start_worker("drain-a", args);
+  WorkerProcess& b = start_worker("drain-b", args);
 
   const auto started = Clock::now();
   ASSERT_NO_FATAL_FAILURE(insert_proc_jobs(kJobs));
@@ -141,6 +230,20 @@ TEST_F(jobs_process_pgtest, TwoProcessesDrainTwentyThousandJobsExactlyOnce) {
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_client WHERE stopped_at IS NOT NULL"), 2);
+
+  // The attempt logs: one attempt per job, lasting at least the work.
+  const auto attempts = check_attempts();
+  EXPECT_EQ(attempts.size(), static_cast<std::size_t>(kJobs));
+  std::size_t not_once = 0;
+  std::size_t short_attempts = 0;
+  for (const auto& [key, list] : attempts) {
+    if (list.size() != 1) ++not_once;
+    for (const auto& attempt : list) {
+      if (attempt.end_ns - attempt.start_ns < kWorkUs * 1000) ++short_attempts;
+    }
+  }
+  EXPECT_EQ(not_once, 0u) << "jobs not attempted exactly once";
+  EXPECT_EQ(short_attempts, 0u) << "attempts shorter than the work";
 }
 
 TEST_F(jobs_process_pgtest, JobOfASigkilledProcessIsRescuedAndCompletedByTheSurvivor) {
@@ -154,7 +257,7 @@ TEST_F(jobs_process_pgtest, JobOfASigkilledProcessIsRescuedAndCompletedByTheSurv
   ASSERT_EQ(before.attempt, 1);
   ASSERT_EQ(before.attempted_by, doomed.client_id());
 
-  doomed.kill_hard();
+  kill_worker(doomed);
   const auto killed_at = Clock::now();
   const bool completed = poll_until(
       [&] { return inserter_->jobs().get(job_id).state == delta::jobs::JobState::completed; },
@@ -179,6 +282,19 @@ TEST_F(jobs_process_pgtest, JobOfASigkilledProcessIsRescuedAndCompletedByTheSurv
                    "AND client_id = $2",
                    job_id, survivor.client_id()),
             1);
+
+  // The attempt logs: attempt 1 started in the doomed process and never ended; attempt 2,
+  // by the survivor, started after the kill (no overlap) and ended.
+  const auto attempts = check_attempts();
+  const auto it = attempts.find(fmt::format("proc_job/{}", job_id));
+  ASSERT_NE(it, attempts.end());
+  const auto& list = it->second;
+  ASSERT_EQ(list.size(), 2u) << describe(list);
+  EXPECT_TRUE(list[0].open) << describe(list);
+  EXPECT_EQ(list[0].pid, doomed.pid()) << describe(list);
+  EXPECT_EQ(list[0].attempt, 1) << describe(list);
+  EXPECT_FALSE(list[1].open) << describe(list);
+  EXPECT_EQ(list[1].pid, survivor.pid()) << describe(list);
 }
 
 TEST_F(jobs_process_pgtest, LeaderKilledAnotherProcessLeadsAndMaintenanceContinues) {
@@ -195,7 +311,7 @@ TEST_F(jobs_process_pgtest, LeaderKilledAnotherProcessLeadsAndMaintenanceContinu
   WorkerProcess& leader = leader_id == a.client_id() ? a : b;
   WorkerProcess& follower = leader_id == a.client_id() ? b : a;
 
-  leader.kill_hard();
+  kill_worker(leader);
   const auto killed_at = Clock::now();
   // Due after the kill: only a leader's scheduler makes it available.
   delta::jobs::InsertOpts opts;
@@ -221,6 +337,7 @@ TEST_F(jobs_process_pgtest, LeaderKilledAnotherProcessLeadsAndMaintenanceContinu
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.proc_execution WHERE job_id = $1 AND client_id = $2",
                    scheduled.id, follower.client_id()),
             1);
+  check_attempts();
 }
 
 TEST_F(jobs_process_pgtest, PeriodicJobIsInsertedOncePerPeriodAcrossProcessesAndRestarts) {
@@ -274,6 +391,11 @@ SELECT count(*) FROM (
   EXPECT_EQ(scalar("SELECT count(*) - count(DISTINCT job_id) FROM {s}.proc_execution "
                    "WHERE kind = 'tick'"),
             0);
+  // Nor two attempts of one at a time. Checked once every process has stopped; the last
+  // tick may still be due or running then, so not every job is completed.
+  for (const auto& worker : workers())
+    EXPECT_EQ(worker->terminate(kStopTimeout), 0) << worker->client_id();
+  check_attempts(false);
 }
 
 TEST_F(jobs_process_pgtest, TerminatedConnectionsLoseNoJobAndRunNoneTwice) {
@@ -326,6 +448,7 @@ TEST_F(jobs_process_pgtest, TerminatedConnectionsLoseNoJobAndRunNoneTwice) {
   // Both processes lived through it and stop cleanly.
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
+  check_attempts();
 }
 
 }  // namespace

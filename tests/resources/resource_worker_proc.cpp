@@ -8,8 +8,10 @@
 // returns, so a SIGKILLed process leaves a record of exactly the work it finished) and
 // returns synced. Work interrupted by its stop token (a timeout, a stop, the fence) is
 // recorded in the --interrupted-log file when one is given, and returns retry. With
-// --announce-starts it prints "started <object_id>" on stdout as each work() begins. It prints
-// "ready" on stdout once started and runs until SIGTERM or SIGINT (then client.stop()).
+// --announce-starts it prints "started <object_id>" on stdout as each work() begins. Each
+// controller's informer lists nothing; it runs periodically only with --inform-interval-ms.
+// It prints "ready" on stdout once started and runs until SIGTERM or SIGINT (then
+// client.stop()).
 //
 //   resource_worker_proc --schema t_1_1 --client-id a --kinds item,alpha
 //       --namespaces default,east --parallelism 8 --max-workers 8 --work-ms 5 --log a.log
@@ -57,6 +59,9 @@ struct Settings : delta::testing::WorkerOptions {
   int rescuer_interval_ms = 100;
   int work_timeout_ms = 60000;
   int stuck_threshold_ms = 60000;
+  int maintenance_interval_ms = 60000;
+  int expiry_ms = 0;            // each namespace's resource_expiry; 0: none
+  int inform_interval_ms = -1;  // each kind's inform interval; negative: none
 };
 
 template <class T>
@@ -77,6 +82,10 @@ class RecordingController : public delta::Controller<T> {
     log_->record(resource.row, start_ns, realtime_ns());
     return delta::synced();
   }
+
+  // Lists nothing: a run only moves the kind's cursor.
+  void inform(delta::InformContext& /*ctx*/, const delta::InformOptions& /*options*/,
+              delta::InformSink<T>& /*out*/) override {}
 
  private:
   std::shared_ptr<WorkLog> log_;
@@ -109,6 +118,7 @@ void add_controller(const std::string& kind, delta::Controllers& controllers,
 
 int run(const Settings& settings) {
   delta::testing::worker_object_parallelism = settings.parallelism;
+  delta::testing::worker_object_inform_interval = milliseconds(settings.inform_interval_ms);
   auto log = std::make_shared<WorkLog>(settings.log_path);
   std::shared_ptr<WorkLog> interrupted;
   if (!settings.interrupted_log_path.empty()) {
@@ -134,10 +144,15 @@ int run(const Settings& settings) {
   // A claim's lease lasts work_timeout + stuck_threshold.
   config.work_timeout = milliseconds(settings.work_timeout_ms);
   config.stuck_threshold = milliseconds(settings.stuck_threshold_ms);
+  config.maintenance_interval = milliseconds(settings.maintenance_interval_ms);
+  config.inform_jitter = milliseconds(-1);
   for (const auto& kind : settings.kinds)
     add_controller(kind, config.controllers, log, interrupted, milliseconds(settings.work_ms));
-  for (const auto& name : settings.namespaces)
+  for (const auto& name : settings.namespaces) {
     config.namespaces[name] = {.max_workers = settings.max_workers};
+    if (settings.expiry_ms > 0)
+      config.namespaces[name].resource_expiry = milliseconds(settings.expiry_ms);
+  }
 
   return delta::testing::serve(pool, config, settings);
 }
@@ -168,6 +183,11 @@ int main(int argc, char** argv) {
   app.add_option("--rescuer-interval-ms", settings.rescuer_interval_ms, "Config::rescuer_interval");
   app.add_option("--work-timeout-ms", settings.work_timeout_ms, "Config::work_timeout");
   app.add_option("--stuck-threshold-ms", settings.stuck_threshold_ms, "Config::stuck_threshold");
+  app.add_option("--maintenance-interval-ms", settings.maintenance_interval_ms,
+                 "Config::maintenance_interval");
+  app.add_option("--expiry-ms", settings.expiry_ms, "each namespace's resource_expiry (0: none)");
+  app.add_option("--inform-interval-ms", settings.inform_interval_ms,
+                 "each kind's inform interval (negative: no periodic informer runs)");
   return delta::testing::worker_main(argc, argv, "resource_worker_proc", app, settings,
                                      [&] { return run(settings); });
 }

@@ -6,7 +6,9 @@
 // work (claimed ahead or not) so that nothing is rescued from a live process. Each worker
 // process logs every work() call it finished (CLOCK_REALTIME intervals) to a file of its
 // own; the tests compare those logs with the rows. Each test uses its own schema; the suite
-// is named after the executable so `ctest -R resources_process` selects it.
+// is named after the executable so `ctest -R resources_process` selects it. The tests of
+// resources_process_pgtest_own_cluster cut every session of the database, and so run on a
+// PostgreSQL cluster of their own (support/cluster.hpp).
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -31,6 +34,7 @@
 #include <delta/pg.hpp>
 #include <delta/resource.hpp>
 
+#include "support/cluster.hpp"
 #include "support/intervals.hpp"
 #include "support/pg_test.hpp"
 #include "support/process_test.hpp"
@@ -97,11 +101,29 @@ class resources_process_pgtest : public delta::testing::ProcessTest {
     return (std::filesystem::path(log_dir_) / (client_id + ".log")).string();
   }
 
-  // Spawns a resource_worker_proc on this test's schema, logging to a file of its own, and
+  // The log of the work of `client_id` its stop token interrupted.
+  std::string interrupted_log_path(const std::string& client_id) const {
+    return (std::filesystem::path(log_dir_) / (client_id + ".interrupted.log")).string();
+  }
+
+  // Spawns a resource_worker_proc on this test's schema, logging to files of its own, and
   // waits until it has started.
   WorkerProcess& start_worker(const std::string& client_id, std::vector<std::string> args) {
-    args.insert(args.begin(), {"--log", log_path(client_id)});
+    args.insert(args.begin(), {"--log", log_path(client_id), "--interrupted-log",
+                               interrupted_log_path(client_id)});
     return ProcessTest::start_worker(client_id, std::move(args));
+  }
+
+  // The records of the work the stop token interrupted, of every worker process started
+  // so far; a malformed line fails the test.
+  std::vector<WorkRecord> interrupted_records() {
+    std::vector<WorkRecord> records;
+    for (const auto& worker : workers()) {
+      const std::string path = interrupted_log_path(worker->client_id());
+      const auto malformed = read_work_log(path, records);
+      EXPECT_TRUE(malformed.empty()) << path << ": " << malformed.size() << " malformed lines";
+    }
+    return records;
   }
 
   // The work records of every worker process started so far (the logs of killed ones
@@ -588,6 +610,289 @@ TEST_F(resources_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTime
   const auto [overlaps, overlap_summary] = overlapping_work(grouped);
   EXPECT_EQ(overlaps, 0u) << "overlapping work:" << overlap_summary;
 
+  EXPECT_EQ(a.terminate(kStopTimeout), 0);
+  EXPECT_EQ(b.terminate(kStopTimeout), 0);
+}
+
+TEST_F(resources_process_pgtest, LeaderKilledTheNewLeaderRunsEveryResourceTaskAtOnce) {
+  // Every resource task of the leader runs once an hour: after the first leader's runs at
+  // its election, only another election runs them again soon -- at once, as a new leader
+  // catches up on what the previous one left.
+  const std::string hour = "3600000";
+  const std::vector<std::string> args{"--kinds",
+                                      "item",
+                                      "--parallelism",
+                                      "2",
+                                      "--max-workers",
+                                      "2",
+                                      "--maintenance-interval-ms",
+                                      hour,
+                                      "--rescuer-interval-ms",
+                                      hour,
+                                      "--expiry-ms",
+                                      hour,
+                                      "--inform-interval-ms",
+                                      hour,
+                                      "--leader-ttl-ms",
+                                      "1000",
+                                      "--leader-renew-ms",
+                                      "200"};
+  WorkerProcess& a = start_worker("lead-a", args);
+  WorkerProcess& b = start_worker("lead-b", args);
+  auto current_leader = [&] {
+    auto result =
+        pool().exec(sql("SELECT leader_id FROM {s}.delta_leader WHERE expires_at > now()"));
+    return result.empty() ? std::string() : result[0].get<std::string>(0);
+  };
+  std::string leader_id;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        leader_id = current_leader();
+        return leader_id == a.client_id() || leader_id == b.client_id();
+      },
+      10s))
+      << "leader: \"" << leader_id << "\"";
+  WorkerProcess& leader = leader_id == a.client_id() ? a : b;
+  WorkerProcess& follower = leader_id == a.client_id() ? b : a;
+  auto inform_runs = [&] {
+    return scalar(
+        "SELECT count(*) FROM {s}.delta_job WHERE kind = 'delta.inform:item' AND "
+        "state = 'completed'");
+  };
+  // The first leader's catch-up: the item informer, due since it never ran, ran once.
+  ASSERT_TRUE(poll_until([&] { return inform_runs() == 1; }, 10s))
+      << state_counts("delta_job", "no jobs");
+
+  // What only the leader's tasks move: a synced resource past its namespace's expiry, a
+  // resource leased to a client that does not exist, and the informer due again.
+  ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("expiring", 1, 1));
+  ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("stale", 1, 1));
+  ASSERT_TRUE(poll_until([&] { return synced() == 2; }, 10s)) << resource_states();
+  pool().exec(
+      sql("UPDATE {s}.delta_resource SET state = 'synced', attempt = 1, "
+          "synced_at = now() - interval '2 hours' WHERE object_id = 'expiring0'"));
+  pool().exec(
+      sql("UPDATE {s}.delta_resource SET state = 'pending', attempt = 1, "
+          "attempted_at = now(), lease_owner = 'ghost', "
+          "lease_expires_at = now() + interval '1 hour' WHERE object_id = 'stale0'"));
+  pool().exec(
+      sql("UPDATE {s}.delta_controller SET last_inform_started_at = now() - "
+          "interval '2 hours' WHERE kind = 'item'"));
+  // Since when a resource was synced, in CLOCK_REALTIME ns (0: it is not synced).
+  const auto synced_since_ns = [&](const std::string& id) {
+    return scalar(
+        "SELECT CASE WHEN state = 'synced' THEN (extract(epoch FROM synced_at) * 1e9)::bigint "
+        "ELSE 0 END FROM {s}.delta_resource WHERE object_id = $1",
+        id);
+  };
+
+  const std::int64_t kill_ns = realtime_ns();
+  leader.kill_hard();
+  const auto killed_at = Clock::now();
+  // A generous bound, not a speed: the lease lapses in 1 s and the tasks run at once.
+  constexpr auto kBound = 15s;
+  ASSERT_TRUE(poll_until([&] { return current_leader() == follower.client_id(); }, kBound))
+      << "leader is still \"" << current_leader() << "\" " << elapsed_ms(killed_at)
+      << " ms after the kill";
+  const auto failover_ms = elapsed_ms(killed_at);
+
+  // The expirer ran: the resource synced past its TTL was expired, and so worked again
+  // (synced again after the kill, by the survivor).
+  EXPECT_TRUE(poll_until([&] { return synced_since_ns("expiring0") > kill_ns; }, kBound))
+      << resource_states();
+  const delta::ResourceRow expiring = informer_->get_resource("item", "expiring0");
+  EXPECT_EQ(expiring.attempt, 1) << "expiry resets the attempt";
+  EXPECT_TRUE(expiring.errors.empty());
+  // The rescuer ran: the resource of the unknown client failed, with why, and was worked
+  // again (its backoff after one attempt is about a second).
+  EXPECT_TRUE(poll_until([&] { return synced_since_ns("stale0") > kill_ns; }, kBound))
+      << resource_states();
+  const delta::ResourceRow stale = informer_->get_resource("item", "stale0");
+  EXPECT_EQ(stale.attempt, 2) << "the rescued attempt counts";
+  ASSERT_EQ(stale.errors.size(), 1u);
+  EXPECT_EQ(stale.errors[0].type, "rescue");
+  EXPECT_NE(stale.errors[0].error.find("ghost"), std::string::npos) << stale.errors[0].error;
+  // Both were worked again by the survivor, after the kill.
+  for (const std::string id : {"expiring0", "stale0"}) {
+    std::vector<WorkRecord> survivor_works;
+    read_work_log(log_path(follower.client_id()), survivor_works);
+    EXPECT_EQ(std::count_if(
+                  survivor_works.begin(), survivor_works.end(),
+                  [&](const WorkRecord& r) { return r.object_id == id && r.start_ns > kill_ns; }),
+              1)
+        << id;
+  }
+  // The inform scheduler ran: a second run of the informer, inserted after the kill and
+  // run by the survivor.
+  EXPECT_TRUE(poll_until([&] { return inform_runs() == 2; }, kBound))
+      << state_counts("delta_job", "no jobs");
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_job WHERE kind = 'delta.inform:item' AND "
+                   "state = 'completed' AND created_at > to_timestamp($1::float8 / 1e9) AND "
+                   "attempted_by = $2",
+                   static_cast<double>(kill_ns), follower.client_id()),
+            1);
+  std::printf(
+      "[ figures  ] new leader %lld ms after the kill; its expirer, rescuer and inform "
+      "scheduler done at %lld ms\n",
+      static_cast<long long>(failover_ms), static_cast<long long>(elapsed_ms(killed_at)));
+  EXPECT_EQ(follower.terminate(kStopTimeout), 0);
+}
+
+// ---- every session of the database cut ----------------------------------------------
+
+// resources_process_pgtest on a PostgreSQL cluster of the test's own: the test process and
+// the worker processes it spawns (which inherit its environment) connect there through
+// DATABASE_URL, so that a test may terminate every session of the database but its own
+// (those of application_name kApplicationName) without touching other tests.
+class resources_process_pgtest_own_cluster : public resources_process_pgtest {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<Cluster>();
+    if (const char* url = std::getenv("DATABASE_URL")) previous_url_ = url;
+    ::setenv("DATABASE_URL", cluster_->conninfo().c_str(), 1);
+    resources_process_pgtest::SetUp();
+  }
+
+  void TearDown() override {
+    resources_process_pgtest::TearDown();
+    if (previous_url_) {
+      ::setenv("DATABASE_URL", previous_url_->c_str(), 1);
+    } else {
+      ::unsetenv("DATABASE_URL");
+    }
+    if (HasFailure() && cluster_) {
+      std::fprintf(stderr, "server log (last lines):\n%s\n", cluster_->server_log().c_str());
+    }
+    cluster_.reset();
+  }
+
+  // Terminates every client session of the database but the test's own; how many.
+  std::int64_t terminate_sessions() {
+    return scalar(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND backend_type = 'client backend' "
+        "AND pid <> pg_backend_pid() AND application_name <> $1",
+        std::string(kApplicationName));
+  }
+
+ private:
+  std::unique_ptr<Cluster> cluster_;
+  std::optional<std::string> previous_url_;
+};
+
+TEST_F(resources_process_pgtest_own_cluster,
+       TerminatedSessionsLoseNothingAndWorkNothingTwiceAtOnce) {
+  constexpr int kResources = 20000;
+  constexpr int kRounds = 5;
+  // Every 4th resource changes (generation 2) after the second round.
+  constexpr int kChangeEvery = 4;
+  // A claim whose reply is lost leaves its resources pending under a live client: a short
+  // lease (work timeout + stuck threshold, 2.5 s) lets the rescuer hand them out again
+  // within seconds. The client TTL is long: heartbeats go through cut sessions too, and a
+  // live client taken for dead has its work rescued (and stops it: the fence).
+  const std::vector<std::string> args{
+      "--kinds",           "item", "--parallelism",        "16",    "--max-workers",   "16",
+      "--work-ms",         "2",    "--client-ttl-ms",      "10000", "--leader-ttl-ms", "3000",
+      "--work-timeout-ms", "2000", "--stuck-threshold-ms", "500"};
+  WorkerProcess& a = start_worker("cut-a", args);
+  WorkerProcess& b = start_worker("cut-b", args);
+  const auto started = Clock::now();
+  ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("r", kResources, 1));
+
+  int rounds = 0;
+  std::int64_t terminated = 0;
+  bool changed = false;
+  while (rounds < kRounds && synced() < kResources) {
+    const auto cut = terminate_sessions();
+    ++rounds;
+    terminated += cut;
+    EXPECT_GT(cut, 0) << "round " << rounds << " found no session of the workers";
+    if (rounds == 2) {
+      std::vector<Item> objects;
+      for (int n = 0; n < kResources; n += kChangeEvery)
+        objects.push_back(Item{"r" + std::to_string(n), 2});
+      const auto result = informer_->inform_many(objects);
+      ASSERT_EQ(result.changed, objects.size());
+      changed = true;
+    }
+    // The workers recover: resources are synced again after their sessions were cut.
+    const auto after_cut = synced();
+    ASSERT_TRUE(poll_until(
+        [&] {
+          const auto done = synced();
+          return done > after_cut + 100 || done == kResources;
+        },
+        10s, 20ms))
+        << "no progress after termination round " << rounds << ": " << resource_states();
+  }
+  EXPECT_GE(rounds, 3) << "the resources were synced before the sessions were cut 3 times";
+  ASSERT_TRUE(changed);
+
+  // Nothing lost: every resource synced at its last generation, with its content.
+  ASSERT_TRUE(poll_until(
+      [&] {
+        return scalar(
+                   "SELECT count(*) FROM {s}.delta_resource WHERE state = 'synced' AND "
+                   "lease_owner IS NULL AND (object->>'value')::bigint = generation") == kResources;
+      },
+      60s))
+      << resource_states();
+  std::printf(
+      "[ figures  ] %d rounds of pg_terminate_backend cut %lld sessions; %d resources synced "
+      "in %lld ms; %lld needed more than one attempt\n",
+      rounds, static_cast<long long>(terminated), kResources,
+      static_cast<long long>(elapsed_ms(started)),
+      static_cast<long long>(scalar("SELECT count(*) FROM {s}.delta_resource WHERE attempt > 1")));
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource"), kResources);
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource WHERE generation = 2"),
+            kResources / kChangeEvery);
+  // A rescue here may only be of a claim whose reply was cut (its lease ran out): the
+  // clients lived throughout, and were never taken for dead.
+  std::string rescues;
+  for (auto row :
+       pool().exec(sql("SELECT r.object_id || ': ' || (e->>'error') FROM {s}.delta_resource r, "
+                       "unnest(r.errors) e WHERE e->>'type' = 'rescue' AND e->>'error' NOT LIKE "
+                       "'%its lease expired%' ORDER BY r.object_id LIMIT 5")))
+    rescues += "\n  " + row.get<std::string>(0);
+  EXPECT_TRUE(rescues.empty()) << "work of live clients rescued (first 5):" << rescues;
+
+  // The logs: every resource's last finished work is of its generation, and it was worked
+  // at that generation no more often than claimed (a claim cut before its reply shows in
+  // the attempt count, which a change resets).
+  // No two works of one resource overlapped, counting the works the fence interrupted.
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> rows;  // generation, attempt
+  for (auto row : pool().exec(sql("SELECT object_id, generation, attempt FROM {s}.delta_resource")))
+    rows["item/" + row.get<std::string>(0)] = {row.get<std::int64_t>(1), row.get<std::int64_t>(2)};
+  const auto finished = by_resource(work_records());
+  EXPECT_EQ(finished.size(), static_cast<std::size_t>(kResources)) << "resources never worked";
+  std::size_t bad = 0;
+  std::string bad_summary;
+  for (const auto& [key, list] : finished) {
+    const auto row = rows.find(key);
+    const auto works_of_generation =
+        std::count_if(list.begin(), list.end(), [&](const WorkRecord& r) {
+          return row != rows.end() && r.generation == row->second.first;
+        });
+    const bool ok = row != rows.end() && list.back().generation == row->second.first &&
+                    works_of_generation <= row->second.second;
+    if (!ok && ++bad <= 5) {
+      bad_summary += fmt::format("\n  {} (row generation {}, attempt {}):{}", key,
+                                 row == rows.end() ? -1 : row->second.first,
+                                 row == rows.end() ? -1 : row->second.second, describe(list));
+    }
+  }
+  EXPECT_EQ(bad, 0u) << "resources whose last work is not of their generation, or worked more "
+                        "often than claimed (first 5):"
+                     << bad_summary;
+  auto all = work_records();
+  const auto interrupted = interrupted_records();
+  all.insert(all.end(), interrupted.begin(), interrupted.end());
+  const auto [overlaps, overlap_summary] = overlapping_work(by_resource(all));
+  EXPECT_EQ(overlaps, 0u) << "overlapping work (first 5):" << overlap_summary;
+  std::printf("[ figures  ] %zu works finished, %zu interrupted\n", all.size() - interrupted.size(),
+              interrupted.size());
+
+  // Both processes lived through it and stop cleanly.
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
 }

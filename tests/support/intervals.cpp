@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -26,16 +27,35 @@ WorkLog::~WorkLog() {
 }
 
 void WorkLog::record(const ResourceRow& row, std::int64_t start_ns, std::int64_t end_ns) {
-  const std::string line = fmt::format("{} {} {} {} {} {} {}\n", row.object_id, row.generation,
-                                       start_ns, end_ns, ::getpid(), row.kind, row.attempt);
+  record(row.kind, row.object_id, row.generation, row.attempt, start_ns, end_ns);
+}
+
+void WorkLog::record(std::string_view kind, std::string_view object_id, std::int64_t generation,
+                     int attempt, std::int64_t start_ns, std::int64_t end_ns) {
+  write(fmt::format("{} {} {} {} {} {} {}\n", object_id, generation, start_ns, end_ns, ::getpid(),
+                    kind, attempt));
+}
+
+void WorkLog::begin(std::string_view kind, std::string_view object_id, std::int64_t generation,
+                    int attempt, std::int64_t start_ns) {
+  write(fmt::format("{} {} {} - {} {} {}\n", object_id, generation, start_ns, ::getpid(), kind,
+                    attempt));
+}
+
+void WorkLog::write(const std::string& line) {
   std::lock_guard lock(mutex_);
   std::fputs(line.c_str(), file_);
   std::fflush(file_);
 }
 
 std::string describe(const WorkRecord& r) {
-  return fmt::format("{}/{} gen {} attempt {} by pid {} [{} .. {}] ns", r.kind, r.object_id,
-                     r.generation, r.attempt, r.pid, r.start_ns, r.end_ns);
+  if (r.open && r.end_ns == WorkRecord::kOpenEnd) {
+    return fmt::format("{}/{} gen {} attempt {} by pid {} [{} .. never ended] ns", r.kind,
+                       r.object_id, r.generation, r.attempt, r.pid, r.start_ns);
+  }
+  return fmt::format("{}/{} gen {} attempt {} by pid {} [{} .. {}{}] ns", r.kind, r.object_id,
+                     r.generation, r.attempt, r.pid, r.start_ns, r.end_ns,
+                     r.open ? ", killed" : "");
 }
 
 std::string describe(const std::vector<WorkRecord>& records) {
@@ -47,21 +67,62 @@ std::string describe(const std::vector<WorkRecord>& records) {
 
 std::vector<std::string> read_work_log(const std::string& path, std::vector<WorkRecord>& out) {
   std::vector<std::string> malformed;
+  // The works of this log still open: (kind, object id, pid, attempt, start) -> index.
+  std::map<std::tuple<std::string, std::string, long, int, std::int64_t>, std::size_t> open;
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     WorkRecord record;
+    std::string end;
     std::string extra;
-    if (!(fields >> record.object_id >> record.generation >> record.start_ns >> record.end_ns >>
-          record.pid >> record.kind >> record.attempt) ||
-        (fields >> extra) || record.end_ns < record.start_ns) {
+    if (!(fields >> record.object_id >> record.generation >> record.start_ns >> end >> record.pid >>
+          record.kind >> record.attempt) ||
+        (fields >> extra)) {
       malformed.push_back(line);
+      continue;
+    }
+    const auto key =
+        std::make_tuple(record.kind, record.object_id, record.pid, record.attempt, record.start_ns);
+    if (end == "-") {
+      record.open = true;
+      record.end_ns = WorkRecord::kOpenEnd;
+      if (!open.emplace(key, out.size()).second) {
+        malformed.push_back(line);  // the same work begun twice
+        continue;
+      }
+      out.push_back(std::move(record));
+      continue;
+    }
+    std::size_t used = 0;
+    try {
+      record.end_ns = std::stoll(end, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != end.size() || record.end_ns < record.start_ns) {
+      malformed.push_back(line);
+      continue;
+    }
+    const auto begun = open.find(key);
+    if (begun != open.end()) {
+      out[begun->second] = std::move(record);  // the end of a work begun above
+      open.erase(begun);
       continue;
     }
     out.push_back(std::move(record));
   }
   return malformed;
+}
+
+std::size_t end_open_work(std::vector<WorkRecord>& records, long pid, std::int64_t end_ns) {
+  std::size_t ended = 0;
+  for (auto& record : records) {
+    if (!record.open || record.pid != pid || record.end_ns != WorkRecord::kOpenEnd) continue;
+    record.end_ns = std::max(end_ns, record.start_ns);
+    ++ended;
+  }
+  return ended;
 }
 
 WorkByResource by_resource(const std::vector<WorkRecord>& records) {

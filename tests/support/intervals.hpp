@@ -4,7 +4,10 @@
 //
 // One line per finished work() call, fields separated by one space:
 //   <object_id> <generation> <start_ns> <end_ns> <pid> <kind> <attempt>
-// start_ns / end_ns are CLOCK_REALTIME nanoseconds, comparable between processes.
+// start_ns / end_ns are CLOCK_REALTIME nanoseconds, comparable between processes. A log
+// may also hold a line for a work as it starts, with "-" for its end (WorkLog::begin): the
+// work is open (started, not ended) until a line of the same work (kind, object id, pid,
+// attempt and start) with its end follows; a process killed during a work leaves it open.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,18 +40,31 @@ class WorkLog {
 
   // Appends the line of `row`'s work from `start_ns` to `end_ns` by this process.
   void record(const ResourceRow& row, std::int64_t start_ns, std::int64_t end_ns);
+  // The same for work on `object_id` of `kind` (a job: its id and kind, generation 1).
+  void record(std::string_view kind, std::string_view object_id, std::int64_t generation,
+              int attempt, std::int64_t start_ns, std::int64_t end_ns);
+  // Appends the line of that work as it starts at `start_ns` (its end "-"); its record()
+  // line, with the same start, ends it.
+  void begin(std::string_view kind, std::string_view object_id, std::int64_t generation,
+             int attempt, std::int64_t start_ns);
 
  private:
+  void write(const std::string& line);
+
   std::mutex mutex_;
   std::FILE* file_;
 };
 
-// One finished work() call, as read back from a work log.
+// One work() call, as read back from a work log: finished, or open (started, not ended).
 struct WorkRecord {
+  // The end of an open work: it may still run, so it overlaps every later work.
+  static constexpr std::int64_t kOpenEnd = INT64_MAX;
+
   std::string object_id;
   std::int64_t generation = 0;
   std::int64_t start_ns = 0;
-  std::int64_t end_ns = 0;
+  std::int64_t end_ns = 0;  // kOpenEnd while open, unless end_open_work set when it stopped
+  bool open = false;        // its log has its start and no end
   long pid = 0;
   std::string kind;
   int attempt = 0;
@@ -58,9 +75,14 @@ std::string describe(const WorkRecord& record);
 // " [describe(r)]" for each of `records`.
 std::string describe(const std::vector<WorkRecord>& records);
 
-// Appends the records of the work log at `path` to `out`; returns the lines that did not
-// parse (a missing file has none).
+// Appends the records of the work log at `path` to `out`, one per work (a start line and
+// the end line of the same work are one record); returns the lines that did not parse (a
+// missing file has none).
 std::vector<std::string> read_work_log(const std::string& path, std::vector<WorkRecord>& out);
+
+// Gives the open works of process `pid` the end `end_ns` (the process was dead by then: a
+// realtime_ns() taken once it was killed and reaped); they stay open. Returns how many.
+std::size_t end_open_work(std::vector<WorkRecord>& records, long pid, std::int64_t end_ns);
 
 // Per resource ("kind/object_id"), its work records ordered by start.
 using WorkByResource = std::map<std::string, std::vector<WorkRecord>>;

@@ -13,8 +13,9 @@ ProcessTest::ProcessTest(std::string program, std::string schema_prefix)
     : program_(std::move(program)), schema_prefix_(std::move(schema_prefix)) {}
 
 void ProcessTest::SetUp() {
-  schema_ = std::make_unique<ScratchSchema>(schema_prefix_, SchemaStart::migrated,
-                                            pg::PoolOptions{.max_connections = 4});
+  schema_ = std::make_unique<ScratchSchema>(
+      schema_prefix_, SchemaStart::migrated,
+      pg::PoolOptions{.max_connections = 4, .application_name = std::string(kApplicationName)});
 }
 
 void ProcessTest::TearDown() {

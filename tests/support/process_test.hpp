@@ -27,6 +27,9 @@ class ProcessTest : public ::testing::Test {
   // How long a worker program may take to print "ready", and to exit after SIGTERM.
   static constexpr std::chrono::milliseconds kReadyTimeout = std::chrono::seconds(15);
   static constexpr std::chrono::milliseconds kStopTimeout = std::chrono::seconds(20);
+  // The application_name of the test's own connections (its pool, the clients on it), by
+  // which a test that terminates sessions tells them from the worker processes'.
+  static constexpr std::string_view kApplicationName = "delta_process_test";
 
  protected:
   // `program` is the worker program's path; `schema_prefix` starts the schema's name.

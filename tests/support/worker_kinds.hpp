@@ -37,9 +37,11 @@ inline std::string proc_execution_ddl(std::string_view schema) {
 ))";
 }
 
-// The parallelism of every WorkerObject kind in this process: resource_worker_proc sets it
-// from its command line before it builds its client.
+// The parallelism and the inform interval (negative: no periodic informer runs) of every
+// WorkerObject kind in this process: resource_worker_proc sets them from its command line
+// before it builds its client.
 inline int worker_object_parallelism = 4;
+inline std::chrono::milliseconds worker_object_inform_interval{-1};
 
 // An object resource_worker_proc works: kind Tag::name, JSON {"key": ..., "value": ...}.
 template <class Tag>
@@ -49,9 +51,8 @@ struct WorkerObject {
   static constexpr std::string_view kind = Tag::name;
   std::string id() const { return key; }
   static delta::ObjectSettings settings() {
-    // No informer: periodic informer runs are off.
     return {.parallelism = worker_object_parallelism,
-            .inform_interval = std::chrono::milliseconds(-1)};
+            .inform_interval = worker_object_inform_interval};
   }
 };
 template <class Tag>

@@ -59,11 +59,12 @@ void print_line(const std::string& line);
 // Sleeps up to `duration`; returns early (false) when `ctx` (a job's or a resource's
 // context) is asked to stop.
 template <class Context>
-bool sleep_unless_stopped(const Context& ctx, std::chrono::milliseconds duration) {
+bool sleep_unless_stopped(const Context& ctx, std::chrono::microseconds duration) {
   const auto until = std::chrono::steady_clock::now() + duration;
   while (std::chrono::steady_clock::now() < until) {
     if (ctx.stop_requested()) return false;
-    std::this_thread::sleep_for(std::min(std::chrono::milliseconds(5), duration));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::microseconds>(std::chrono::milliseconds(5), duration));
   }
   return true;
 }
