@@ -80,6 +80,11 @@ struct Config {
   // Claim statements of one namespace in flight at once (default 2, 1 .. 16): while one
   // waits for its commit, another claims once half the namespace's slots are free.
   int resource_claimers = 2;
+  // Fair namespaces (docs/flow-control.md): when several namespaces have resources of a
+  // kind due, this process shares the kind's slots between them by NamespaceConfig::weight,
+  // so that one namespace's backlog does not hold another's work back. false: first come,
+  // first served.
+  bool fair_namespaces = true;
   // Delay before retrying a failed resource; default polynomial_backoff().
   ResourceBackoff resource_backoff{};
   // How often informers run unless a kind's settings() say otherwise (default 1 h;

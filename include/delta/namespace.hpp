@@ -30,6 +30,10 @@ struct NamespaceConfig {
   // no limit. Defaults: the value in force lives in the database (`delta namespaces limit`).
   std::optional<int> max_concurrency{};
   std::optional<RateLimit> rate_limit{};
+  // Its share of a kind's slots in this process, against other namespaces with resources
+  // of the kind due (Config::fair_namespaces; 1 .. 1000, default 1): a namespace of weight
+  // 3 gets three times the slots of one of weight 1 while both have work waiting.
+  int weight = 1;
 };
 
 }  // namespace delta

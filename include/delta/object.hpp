@@ -55,6 +55,12 @@ struct ObjectSettings {
   // operator may override it with `delta controllers limit`).
   std::optional<int> max_concurrency{};
   std::optional<RateLimit> rate_limit{};
+  // A new or changed resource of the kind is due only once this long has passed without
+  // a newer change (each new generation moves it; the stored object is always the
+  // latest): an object changed ten times a second is worked once it settles. 0: at once;
+  // at most 1 day. Informs from every process are debounced (the value lives in
+  // delta_controller, written by the processes that register the kind).
+  std::chrono::milliseconds debounce{0};
 };
 
 // Options of one inform. Every field left at its default falls back to the object's

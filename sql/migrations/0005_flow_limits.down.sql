@@ -1,4 +1,5 @@
 ALTER TABLE /* schema */delta_controller
+  DROP COLUMN debounce,
   DROP COLUMN max_concurrency, DROP COLUMN rate_count, DROP COLUMN rate_per,
   DROP COLUMN default_max_concurrency, DROP COLUMN default_rate_count,
   DROP COLUMN default_rate_per, DROP COLUMN limits_registered_at,

@@ -1,4 +1,5 @@
--- Flow control across processes (docs/flow-control.md): a concurrency cap and a rate
+-- Flow control across processes (docs/flow-control.md): debounce per kind, a concurrency
+-- cap and a rate
 -- limit per kind (delta_controller), per namespace (delta_namespace) and per job queue
 -- (delta_queue). Each scope keeps two sets of values:
 --   default_*   written by the first process that registers the scope with this schema
@@ -10,7 +11,10 @@
 -- rate_tat is the rate limiter's state: the earliest time the next work may start (a
 -- generic cell rate algorithm: starts are spaced rate_per / rate_count apart).
 
+-- Debounce (ObjectSettings::debounce): a new or changed resource of the kind is due only
+-- once this long has passed without a newer change. NULL: at once.
 ALTER TABLE /* schema */delta_controller
+  ADD COLUMN debounce interval,
   ADD COLUMN default_max_concurrency integer,
   ADD COLUMN default_rate_count integer,
   ADD COLUMN default_rate_per interval,
@@ -35,7 +39,8 @@ ALTER TABLE /* schema */delta_controller
     AND default_rate_per >= interval '1 millisecond'
     AND override_rate_per >= interval '1 millisecond'
     AND (default_rate_count IS NULL) = (default_rate_per IS NULL)
-    AND (override_rate_count IS NULL) = (override_rate_per IS NULL));
+    AND (override_rate_count IS NULL) = (override_rate_per IS NULL)),
+  ADD CONSTRAINT delta_controller_debounce_non_negative CHECK (debounce >= interval '0');
 
 ALTER TABLE /* schema */delta_namespace
   ADD COLUMN default_max_concurrency integer,

@@ -46,6 +46,7 @@ resources::Options resource_options(const Config& config) {
   options.inform_timeout = config.inform_timeout;
   options.stuck_threshold = config.stuck_threshold;
   options.resource_prefetch = config.resource_prefetch;
+  options.fair_namespaces = config.fair_namespaces;
   options.resource_claimers = config.resource_claimers;
   options.resource_backoff = config.resource_backoff;
   options.inform_interval = config.inform_interval;

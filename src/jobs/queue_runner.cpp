@@ -130,7 +130,12 @@ void QueueRunner::fetch_loop(std::stop_token stop) {
     if (free_slots > 0 && !kinds_.empty()) {
       try {
         auto conn = ctx_.pool().acquire();
-        ctx_.flow->refresh_if_stale(*conn);
+        try {
+          ctx_.flow->refresh_if_stale(*conn);
+        } catch (const std::exception&) {
+          // Logged; fetches go on under the limits last read.
+          ctx_.runtime.count_error("flow limits");
+        }
         std::vector<JobRow> jobs;
         std::vector<std::chrono::steady_clock::time_point> starts;
         bool limited = false, capped = false;

@@ -45,7 +45,8 @@ ResourceEngine::ResourceEngine(runtime::Runtime& runtime, jobs::JobsEngine& jobs
       writer_(ctx_, runtime.notify_limiter(), [this](std::string_view kind) { wake_kind(kind); }),
       informers_(ctx_, writer_, jobs),
       maintenance_(ctx_, jobs, [this] { wake_all(); }) {
-  slots_ = std::make_unique<KindSlots>(ctx_.kinds, ctx_.options.resource_prefetch);
+  slots_ = std::make_unique<KindSlots>(ctx_.kinds, ctx_.options.resource_prefetch,
+                                       ctx_.options.fair_namespaces);
   const auto& schema = runtime.context().options.schema;
   ctx_.flow.kind_store = std::make_unique<runtime::FlowStore>(schema, runtime::FlowTable::kinds);
   ctx_.flow.namespace_store =
@@ -162,7 +163,8 @@ void ResourceEngine::start() {
     }
     for (const auto& info : ctx_.kinds) {
       auto interval = info.controller->settings().inform_interval.value_or(config.inform_interval);
-      ctx_.store.upsert_controller(*conn, info.kind, millis(interval));
+      ctx_.store.upsert_controller(*conn, info.kind, millis(interval),
+                                   millis(info.controller->settings().debounce));
     }
     // The limits in force, registering this process's defaults where none are yet.
     ctx_.flow.kinds->refresh_if_stale(*conn);

@@ -64,7 +64,7 @@ NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Comple
                  [this](std::deque<Claimed>& ready) {
                    // The oldest buffered resource whose kind has a free work slot.
                    return std::find_if(ready.begin(), ready.end(), [&](const Claimed& claimed) {
-                     return slots_.try_start(claimed.kind_index);
+                     return slots_.try_start(this, claimed.kind_index);
                    });
                  },
              .running_of =
@@ -90,6 +90,8 @@ NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Comple
     lease_ms_.push_back(info.lease_ms);
   }
   capacity_ = max_workers_ + ctx_.options.resource_prefetch;
+  const auto ns = ctx_.options.namespaces.find(name_);
+  slots_.add_runner(this, ns == ctx_.options.namespaces.end() ? 1 : ns->second.weight);
   auto& metrics = *ctx_.runtime.metrics;
   for (const auto& kind : kinds_) {
     KindMetrics& counted = metrics_.emplace_back();
@@ -159,7 +161,7 @@ void NamespaceRunner::renew_buffered() {
     }
   }
   for (auto kind_index : lost)
-    slots_.give_back(kind_index, 1);
+    slots_.give_back(this, kind_index, 1);
   if (!lost.empty()) {
     ctx_.log(LogLevel::info,
              fmt::format("namespace {}: {} waiting resources lost their lease", name_, lost.size()),
@@ -192,12 +194,12 @@ void NamespaceRunner::wake() {
 void NamespaceRunner::slots_freed(const KindSlots::Freed& freed) {
   {
     std::lock_guard lock(mutex_);
-    if (freed.claim) wake_ = true;
+    if (freed.claim && !(freed.others && freed.by == this)) wake_ = true;
     // A buffered resource of that kind may run now. The runner whose worker finished
     // needs no wake-up: that worker looks at the buffer next.
     if (freed.run && freed.by != this) pool_.wake_one();
   }
-  if (freed.claim) claimer_cv_.notify_all();
+  if (freed.claim && !(freed.others && freed.by == this)) claimer_cv_.notify_all();
 }
 
 int NamespaceRunner::in_flight() const {
@@ -240,7 +242,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
     bool claimed_any_kind = false;
     bool rate_wait = false;  // the wait ends when a rate limiter has starts again
     if (free_slots > 0) {
-      auto limits = slots_.reserve(free_slots);
+      auto limits = slots_.reserve(this, free_slots);
       int reserved = 0;
       for (auto limit : limits)
         reserved += limit;
@@ -254,8 +256,13 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
         claimed_any_kind = true;
         try {
           auto conn = ctx_.pool().acquire();
-          ctx_.flow.kinds->refresh_if_stale(*conn);
-          ctx_.flow.namespaces->refresh_if_stale(*conn);
+          try {
+            ctx_.flow.kinds->refresh_if_stale(*conn);
+            ctx_.flow.namespaces->refresh_if_stale(*conn);
+          } catch (const std::exception&) {
+            // Logged; claims go on under the limits last read.
+            ctx_.runtime.count_error("flow limits");
+          }
           if (ctx_.flow.limited(kinds_, name_)) {
             auto claimed = ctx_.store.claim_limited(
                 *conn, *ctx_.flow.kind_store, *ctx_.flow.namespace_store, name_, kinds_, limits,
@@ -296,7 +303,9 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       }
       for (std::size_t i = 0; i < kinds_.size(); ++i) {
         per_kind[i].asked = limits[i];
-        slots_.give_back(i, limits[i] - per_kind[i].got, false);
+        // A claim the flow limits cut short says nothing of what is due.
+        if (claimed_ok && !limited) slots_.claimed(this, i, limits[i], per_kind[i].got);
+        slots_.give_back(this, i, limits[i] - per_kind[i].got, false);
       }
       std::lock_guard lock(mutex_);
       // A limited claim that the limits cut short is no sign that rows ran out: the cursors
@@ -524,7 +533,7 @@ void NamespaceRunner::release_buffered() {
     in_flight_ -= static_cast<int>(release.size());
   }
   for (auto kind_index : kinds)
-    slots_.give_back(kind_index, 1);
+    slots_.give_back(this, kind_index, 1);
   if (release.empty()) return;
   try {
     auto conn = ctx_.pool().acquire();

@@ -26,6 +26,11 @@ std::vector<std::string> Options::check() const {
     }
     internal::check_flow_limit(problems, fmt::format("controllers[\"{}\"]", kind),
                                "max_concurrency", {settings.max_concurrency, settings.rate_limit});
+    if (settings.debounce.count() < 0 || settings.debounce > std::chrono::hours(24)) {
+      problems.push_back(
+          fmt::format("controllers[\"{}\"].debounce must be in 0 .. 86400000 ms (got {} ms)", kind,
+                      settings.debounce.count()));
+    }
     if (settings.inform_interval && settings.inform_interval->count() == 0) {
       problems.push_back(
           fmt::format("controllers[\"{}\"]: inform_interval must be > 0, or "
@@ -47,6 +52,10 @@ std::vector<std::string> Options::check() const {
     if (ns.max_workers < 1 || ns.max_workers > 10000) {
       problems.push_back(fmt::format(
           "namespaces[\"{}\"].max_workers must be in 1 .. 10000 (got {})", name, ns.max_workers));
+    }
+    if (ns.weight < 1 || ns.weight > 1000) {
+      problems.push_back(
+          fmt::format("namespaces[\"{}\"].weight must be in 1 .. 1000 (got {})", name, ns.weight));
     }
     internal::check_flow_limit(problems, fmt::format("namespaces[\"{}\"]", name), "max_concurrency",
                                {ns.max_concurrency, ns.rate_limit});

@@ -24,6 +24,7 @@ struct Options {
   milliseconds stuck_threshold{std::chrono::minutes(1)};
   int resource_prefetch = 32;
   int resource_claimers = 2;
+  bool fair_namespaces = true;
   ResourceBackoff resource_backoff{};  // empty: polynomial_backoff()
   milliseconds inform_interval{std::chrono::hours(1)};
   milliseconds inform_jitter{std::chrono::minutes(1)};

@@ -431,8 +431,9 @@ void ResourceStore::upsert_namespace(pg::Connection& conn, const std::string& na
 }
 
 void ResourceStore::upsert_controller(pg::Connection& conn, const std::string& kind,
-                                      std::optional<std::int64_t> inform_interval_ms) {
-  conn.exec_prepared(upsert_controller_, pg::Params(kind, inform_interval_ms));
+                                      std::optional<std::int64_t> inform_interval_ms,
+                                      std::optional<std::int64_t> debounce_ms) {
+  conn.exec_prepared(upsert_controller_, pg::Params(kind, inform_interval_ms, debounce_ms));
 }
 
 }  // namespace delta::resources

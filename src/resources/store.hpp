@@ -151,7 +151,8 @@ class ResourceStore {
                         std::optional<std::int64_t> degraded_retention_ms);
   // Registers (or updates) a controller; inform_interval_ms unset: periodic informs off.
   void upsert_controller(pg::Connection& conn, const std::string& kind,
-                         std::optional<std::int64_t> inform_interval_ms);
+                         std::optional<std::int64_t> inform_interval_ms,
+                         std::optional<std::int64_t> debounce_ms);
 
   // ---- informers ----
   // The cursor of `kind` (nullopt: none yet); marks the run started.

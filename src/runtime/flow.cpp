@@ -145,7 +145,22 @@ void FlowSnapshot::refresh_if_stale(pg::Connection& conn) {
     names.push_back(name);
     defaults.push_back(limit);
   }
-  auto found = store_.register_limits(conn, names, defaults);
+  std::vector<FlowRegistered> found;
+  try {
+    found = store_.register_limits(conn, names, defaults);
+  } catch (const std::exception& e) {
+    // Claims go on with the limits last read (none before the first read): the next try
+    // is a poll interval away, not at every claim.
+    {
+      std::lock_guard lock(mutex_);
+      read_ = now;
+    }
+    logger_(LogLevel::warn,
+            fmt::format("could not read the flow limits of the {}s (retrying in {} ms): {}", what_,
+                        max_age_.count(), e.what()),
+            {{"error", e.what()}, {"retry_in_ms", max_age_.count()}});
+    throw;
+  }
   std::vector<std::pair<std::string, std::string>> warnings;
   {
     std::lock_guard lock(mutex_);

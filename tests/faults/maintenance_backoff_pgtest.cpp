@@ -89,7 +89,7 @@ void expect_backoff(const std::string& task, const std::vector<TaskFailures::Fai
   for (std::size_t i = 0; i < failures.size(); ++i) {
     EXPECT_EQ(failures[i].retry_in_ms, std::min<std::int64_t>(expected, interval.count()))
         << task << " failure " << i << "; delays: " << delays(failures);
-    expected *= 2;
+    expected = std::min<std::int64_t>(expected * 2, interval.count());
     if (i == 0) continue;
     // A lower bound only (the retry may come later on a busy machine); 10 ms of slack
     // for the clocks of the log and the task loop.

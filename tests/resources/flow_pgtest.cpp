@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <iostream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -352,6 +354,150 @@ TEST_F(flow_pgtest, TheAdminApiRefusesBadLimitsAndUnknownScopes) {
   EXPECT_EQ(schema_.count("delta_controller WHERE limits_overridden_at IS NOT NULL"), 0);
   EXPECT_EQ(schema_.count("delta_queue WHERE name = 'q'"), 0);
   client.stop();
+}
+
+// An object whose content changes; its kind debounces changes by 200 ms.
+struct Churned {
+  std::string key;
+  int n = 0;
+  static constexpr std::string_view kind = "churned";
+  std::string id() const { return key; }
+  static delta::ObjectSettings settings() {
+    return {.parallelism = 4,
+            .inform_interval = std::chrono::milliseconds(-1),
+            .debounce = std::chrono::milliseconds(200)};
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Churned, key, n)
+
+class ChurnedController : public delta::Controller<Churned> {
+ public:
+  delta::WorkResult work(delta::WorkContext&, const delta::Resource<Churned>& r) override {
+    std::lock_guard lock(mutex);
+    worked.emplace_back(r.object.key, r.object.n);
+    at[r.object.key] = Clock::now();
+    return delta::synced();
+  }
+  std::mutex mutex;
+  std::vector<std::pair<std::string, int>> worked;
+  std::map<std::string, Clock::time_point> at;
+};
+
+TEST_F(flow_pgtest, ADebouncedObjectIsWorkedOnceWithItsLastContent) {
+  auto controller = std::make_shared<ChurnedController>();
+  delta::Config config;
+  config.schema = schema_.name();
+  config.controllers.add(controller);
+  config.namespaces["default"] = {.max_workers = 4};
+  config.poll_interval = 50ms;
+  config.logger = delta::stderr_logger(delta::LogLevel::warn);
+  delta::Client client(delta::testing::make_pool(), config);
+  client.start();
+  const auto started = Clock::now();
+  client.inform(Churned{"calm", 1});
+  for (int n = 1; n <= 20; ++n) {
+    client.inform(Churned{"busy", n});
+    std::this_thread::sleep_for(10ms);
+  }
+  const auto last_change = Clock::now();
+  ASSERT_TRUE(
+      eventually([&] { return schema_.count("delta_resource WHERE state = 'synced'") == 2; }));
+  // Nothing more is worked once both settled.
+  EXPECT_TRUE(delta::testing::consistently(
+      [&] {
+        std::lock_guard lock(controller->mutex);
+        return controller->worked.size() == 2;
+      },
+      400ms));
+  std::lock_guard lock(controller->mutex);
+  const auto busy = std::count(controller->worked.begin(), controller->worked.end(),
+                               std::pair<std::string, int>{"busy", 20});
+  EXPECT_EQ(busy, 1) << "busy was worked " << controller->worked.size() - 1 << " times";
+  // The calm object waited its own debounce, not for the busy one to settle.
+  EXPECT_GE(controller->at["calm"] - started, 190ms);
+  EXPECT_LT(controller->at["calm"], controller->at["busy"]);
+  EXPECT_GE(controller->at["busy"] - last_change, 150ms);
+  EXPECT_EQ(schema_.scalar("SELECT generation FROM {s}.delta_resource WHERE object_id = 'busy'"),
+            20);
+}
+
+TEST_F(flow_pgtest, ASmallNamespaceIsNotHeldBackByABigOnesBacklog) {
+  Tracker tracker;
+  std::mutex mutex;
+  std::map<std::string, Clock::time_point> worked;
+  struct Timed : delta::Controller<Limited> {
+    std::mutex& mutex;
+    std::map<std::string, Clock::time_point>& worked;
+    Timed(std::mutex& m, std::map<std::string, Clock::time_point>& w) : mutex(m), worked(w) {}
+    delta::WorkResult work(delta::WorkContext&, const delta::Resource<Limited>& r) override {
+      std::this_thread::sleep_for(2ms);
+      std::lock_guard lock(mutex);
+      worked[r.row.namespace_name + "/" + r.object.key] = Clock::now();
+      return delta::synced();
+    }
+  };
+  // The time from inform to work of small's 20 alone, then behind big's backlog with
+  // fairness on and off.
+  std::map<std::string, Clock::duration> took;
+  for (const std::string mode : {"alone", "fair", "unfair"}) {
+    const bool fair = mode != "unfair";
+    {
+      std::lock_guard lock(mutex);
+      worked.clear();
+    }
+    schema_.pool().exec(schema_.sql("DELETE FROM {s}.delta_resource"));
+    delta::Config config;
+    config.schema = schema_.name();
+    config.controllers.add(std::make_shared<Timed>(mutex, worked));
+    config.namespaces["big"] = {.max_workers = 8};
+    config.namespaces["small"] = {.max_workers = 8};
+    config.poll_interval = 100ms;
+    config.fair_namespaces = fair;
+    config.logger = delta::stderr_logger(delta::LogLevel::warn);
+    delta::Client informer(delta::testing::make_pool(), config);
+    std::vector<Limited> backlog;
+    for (int i = 0; mode != "alone" && i < 3000; ++i)
+      backlog.push_back({"b" + std::to_string(i)});
+    if (!backlog.empty()) informer.inform_many(backlog, {.namespace_name = "big"});
+    delta::Client client(delta::testing::make_pool(), config);
+    client.start();
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard lock(mutex);
+      return backlog.empty() || worked.size() >= 200;
+    }));
+    std::vector<Limited> few;
+    for (int i = 0; i < 20; ++i)
+      few.push_back({"s" + std::to_string(i)});
+    const auto informed = Clock::now();
+    informer.inform_many(few, {.namespace_name = "small"});
+    Clock::duration slowest{};
+    const bool all = eventually(
+        [&] {
+          std::lock_guard lock(mutex);
+          slowest = {};
+          for (const auto& object : few) {
+            auto it = worked.find("small/" + object.key);
+            if (it == worked.end()) return false;
+            slowest = std::max(slowest, it->second - informed);
+          }
+          return true;
+        },
+        30s);
+    const auto big_left =
+        schema_.count("delta_resource WHERE namespace = 'big' AND state <> 'synced'");
+    took[mode] = slowest;
+    std::cout << "[ figures  ] " << mode << ": the 20 of small worked within "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count()
+              << " ms of their inform, with " << big_left << " of big's 3000 left\n";
+    if (mode == "fair") {
+      ASSERT_TRUE(all);
+      // Served in turn: small's work is done long before big's backlog, in a small
+      // multiple of the time it takes alone.
+      EXPECT_GE(big_left, 1500);
+      EXPECT_LE(took["fair"], 10 * took["alone"] + 500ms);
+    }
+    client.stop();
+  }
 }
 
 TEST_F(flow_pgtest, BadLimitsAreConfigErrorsNamingTheField) {

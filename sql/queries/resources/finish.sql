@@ -9,7 +9,10 @@ UPDATE /* schema */delta_resource r SET
                 ELSE 'scheduled' END)::/* schema */resource_state,
   attempt = CASE WHEN u.outcome IN ('requeue', 'release') THEN greatest(r.attempt - 1, 0)
                  ELSE r.attempt END,
-  run_at = CASE WHEN r.generation <> u.generation OR u.outcome = 'release' THEN c.now
+  -- A newer generation informed while it was worked is due at once, or when the inform
+  -- said (its debounce).
+  run_at = CASE WHEN u.outcome = 'release' THEN c.now
+                WHEN r.generation <> u.generation THEN greatest(c.now, r.run_at)
                 WHEN u.outcome IN ('failed', 'requeue')
                   THEN c.now + u.delay_ms * interval '1 millisecond'
                 ELSE r.run_at END,

@@ -11,7 +11,11 @@
 -- statements that are their own transaction. Each comes in two variants: full (the parts
 -- marked "if full" kept) returns the rows after the inform; brief returns statuses only,
 -- and the written rows keep just what the statement itself reads of them.
-WITH c AS (SELECT coalesce($11::timestamptz, now()) AS now),
+-- A new or changed row is due once its kind's debounce (delta_controller.debounce) has
+-- passed without a newer change: each change moves run_at.
+WITH c AS (SELECT coalesce($11::timestamptz, now()) AS now,
+                  coalesce((SELECT k.debounce FROM /* schema */delta_controller k
+                            WHERE k.kind = $1), interval '0') AS debounce),
 input AS (
   SELECT t.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
                          $7::text[], $8::timestamptz[], $14::text[])
@@ -23,7 +27,7 @@ up AS (
     (kind, object_id, namespace, state, object, hash, max_attempts, run_at, created_at,
      updated_at, external_created_at, metadata, tags)
   SELECT $1, i.object_id, i.namespace, 'scheduled', i.body::jsonb,
-         decode(i.hash, 'hex'), i.max_attempts, c.now, c.now, c.now,
+         decode(i.hash, 'hex'), i.max_attempts, c.now + c.debounce, c.now, c.now,
          i.external_created_at, i.metadata::jsonb, i.tags::text[]
   FROM input i, c
   -- One lock order for every statement: concurrent informs of overlapping ids (informer

@@ -9,7 +9,11 @@
 -- violation, or a deadlock against an ON CONFLICT statement taking rows in the other
 -- order): the whole statement then runs again as upsert.sql. Only for statements that are
 -- their own transaction.
-WITH c AS (SELECT coalesce($11::timestamptz, now()) AS now),
+-- A new or changed row is due once its kind's debounce (delta_controller.debounce) has
+-- passed without a newer change: each change moves run_at.
+WITH c AS (SELECT coalesce($11::timestamptz, now()) AS now,
+                  coalesce((SELECT k.debounce FROM /* schema */delta_controller k
+                            WHERE k.kind = $1), interval '0') AS debounce),
 input AS (
   SELECT t.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
                          $7::text[], $8::timestamptz[], $14::text[])
@@ -36,7 +40,7 @@ stored AS (
     (kind, object_id, namespace, state, object, hash, max_attempts, run_at, created_at,
      updated_at, external_created_at, metadata, tags)
   SELECT $1, i.object_id, i.namespace, 'scheduled', i.body::jsonb,
-         decode(i.hash, 'hex'), i.max_attempts, c.now, c.now, c.now,
+         decode(i.hash, 'hex'), i.max_attempts, c.now + c.debounce, c.now, c.now,
          i.external_created_at, i.metadata::jsonb, i.tags::text[]
   FROM input i JOIN known k ON k.ord = i.ord, c
   ORDER BY i.object_id
@@ -66,7 +70,7 @@ fresh AS (
     (kind, object_id, namespace, state, object, hash, max_attempts, run_at, created_at,
      updated_at, external_created_at, metadata, tags)
   SELECT $1, i.object_id, i.namespace, 'scheduled', i.body::jsonb,
-         decode(i.hash, 'hex'), i.max_attempts, c.now, c.now, c.now,
+         decode(i.hash, 'hex'), i.max_attempts, c.now + c.debounce, c.now, c.now,
          i.external_created_at, i.metadata::jsonb, i.tags::text[]
   FROM input i, c
   WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.ord = i.ord)
