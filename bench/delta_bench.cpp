@@ -183,10 +183,22 @@ struct Item {
     return delta::Timestamp(std::chrono::microseconds(at_us));
   }
   static delta::ObjectSettings settings() {
-    return {.parallelism = item_parallelism(), .inform_interval = std::chrono::milliseconds(-1)};
+    delta::ObjectSettings settings{.parallelism = item_parallelism(),
+                                   .inform_interval = std::chrono::milliseconds(-1)};
+    if (limited_ref()) {
+      // Far above what a run achieves: every claim takes the limited path, nothing is
+      // held back.
+      settings.max_concurrency = 1'000'000;
+      settings.rate_limit = delta::RateLimit{1'000'000, std::chrono::seconds(1)};
+    }
+    return settings;
   }
   static int& item_parallelism_ref() {
     static int value = 10;
+    return value;
+  }
+  static bool& limited_ref() {
+    static bool value = false;
     return value;
   }
   static int item_parallelism() { return item_parallelism_ref(); }
@@ -715,6 +727,18 @@ class Bench {
         f.runs.push_back(sync_rate(schema, sync_count, 10));
       }
       progress(f);
+      // The same with flow limits in force, far above the rate: what the limited claim
+      // costs (docs/flow-control.md).
+      auto& limited =
+          figure(fmt::format("sync {} resources, limits in force, parallelism 10", sync_count),
+                 "resources/s", f.scenario);
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = seeded_schema(sync_count);
+        Item::limited_ref() = true;
+        limited.runs.push_back(sync_rate(schema, sync_count, 10));
+        Item::limited_ref() = false;
+      }
+      progress(limited);
       std::vector<int> levels =
           options_.quick ? std::vector<int>{100} : std::vector<int>{50, 100, 200, 400};
       int best_level = levels.front();

@@ -62,6 +62,9 @@ struct Settings : delta::testing::WorkerOptions {
   int maintenance_interval_ms = 60000;
   int expiry_ms = 0;            // each namespace's resource_expiry; 0: none
   int inform_interval_ms = -1;  // each kind's inform interval; negative: none
+  int max_concurrency = 0;      // each kind's default max_concurrency; 0: none
+  int rate_count = 0;           // each kind's default rate limit, with rate_per_ms; 0: none
+  int rate_per_ms = 1000;
 };
 
 template <class T>
@@ -119,6 +122,12 @@ void add_controller(const std::string& kind, delta::Controllers& controllers,
 int run(const Settings& settings) {
   delta::testing::worker_object_parallelism = settings.parallelism;
   delta::testing::worker_object_inform_interval = milliseconds(settings.inform_interval_ms);
+  if (settings.max_concurrency > 0)
+    delta::testing::worker_object_max_concurrency = settings.max_concurrency;
+  if (settings.rate_count > 0) {
+    delta::testing::worker_object_rate =
+        delta::RateLimit{settings.rate_count, milliseconds(settings.rate_per_ms)};
+  }
   auto log = std::make_shared<WorkLog>(settings.log_path);
   std::shared_ptr<WorkLog> interrupted;
   if (!settings.interrupted_log_path.empty()) {
@@ -186,6 +195,11 @@ int main(int argc, char** argv) {
   app.add_option("--maintenance-interval-ms", settings.maintenance_interval_ms,
                  "Config::maintenance_interval");
   app.add_option("--expiry-ms", settings.expiry_ms, "each namespace's resource_expiry (0: none)");
+  app.add_option("--max-concurrency", settings.max_concurrency,
+                 "each kind's default max_concurrency (0: none)");
+  app.add_option("--rate-count", settings.rate_count,
+                 "each kind's default rate limit: starts per --rate-per-ms (0: none)");
+  app.add_option("--rate-per-ms", settings.rate_per_ms, "the rate limit's interval");
   app.add_option("--inform-interval-ms", settings.inform_interval_ms,
                  "each kind's inform interval (negative: no periodic informer runs)");
   return delta::testing::worker_main(argc, argv, "resource_worker_proc", app, settings,

@@ -24,12 +24,14 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <delta/admin.hpp>
 #include <delta/client.hpp>
 #include <delta/pg.hpp>
 #include <delta/resource.hpp>
@@ -898,3 +900,109 @@ TEST_F(resources_process_pgtest_own_cluster,
 }
 
 }  // namespace
+
+namespace {
+
+// The most work records of `records` running at one moment (finished works only).
+int most_at_once(const std::vector<WorkRecord>& records) {
+  std::vector<std::pair<std::int64_t, int>> events;
+  for (const auto& record : records) {
+    events.emplace_back(record.start_ns, 1);
+    events.emplace_back(record.end_ns, -1);
+  }
+  // An end at the same instant as a start comes first.
+  std::sort(events.begin(), events.end());
+  int now = 0, most = 0;
+  for (const auto& [at, delta] : events) {
+    now += delta;
+    most = std::max(most, now);
+  }
+  return most;
+}
+
+// The most starts of `records` in any window of `window_ns`.
+int most_starts_in(const std::vector<WorkRecord>& records, std::int64_t window_ns) {
+  std::vector<std::int64_t> starts;
+  for (const auto& record : records)
+    starts.push_back(record.start_ns);
+  std::sort(starts.begin(), starts.end());
+  int most = 0;
+  for (std::size_t i = 0, j = 0; i < starts.size(); ++i) {
+    while (starts[i] - starts[j] >= window_ns)
+      ++j;
+    most = std::max(most, static_cast<int>(i - j + 1));
+  }
+  return most;
+}
+
+// The records of `records` whose object id starts with `prefix`.
+std::vector<WorkRecord> with_prefix(const std::vector<WorkRecord>& records,
+                                    const std::string& prefix) {
+  std::vector<WorkRecord> out;
+  for (const auto& record : records) {
+    if (record.object_id.rfind(prefix, 0) == 0) out.push_back(record);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_F(resources_process_pgtest, ThreeProcessesTogetherKeepTheKindsRateAndConcurrency) {
+  // Defaults registered by the first process: 50 starts a second, 5 at once; each process
+  // alone would run 8 at once without a rate.
+  const std::vector<std::string> args{"--kinds",           "item", "--parallelism", "8",
+                                      "--max-workers",     "8",    "--work-ms",     "40",
+                                      "--max-concurrency", "5",    "--rate-count",  "50",
+                                      "--rate-per-ms",     "1000", "--poll-ms",     "100"};
+  start_worker("limit-a", args);
+  start_worker("limit-b", args);
+  start_worker("limit-c", args);
+  constexpr int kResources = 500;  // ten seconds at 50/s
+  ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("r", kResources, 1));
+  ASSERT_TRUE(poll_until([&] { return synced() == kResources; }, 60s)) << resource_states();
+  auto all = work_records();
+  auto first = with_prefix(all, "r");
+  ASSERT_EQ(first.size(), static_cast<std::size_t>(kResources));
+  std::set<long> pids;
+  for (const auto& record : first)
+    pids.insert(record.pid);
+  EXPECT_EQ(pids.size(), 3u) << "every process worked some";
+  const auto [begin, end] = std::minmax_element(
+      first.begin(), first.end(),
+      [](const WorkRecord& a, const WorkRecord& b) { return a.start_ns < b.start_ns; });
+  const double span_s = static_cast<double>(end->start_ns - begin->start_ns) / 1e9;
+  std::printf(
+      "[ figures  ] 3 processes: %d starts over %.2f s, at most %d in a second, %d at once\n",
+      kResources, span_s, most_starts_in(first, 1'000'000'000), most_at_once(first));
+  // At most count + 1 in any window of `per` (one start of burst), and never more than 5
+  // at once, from the starts and ends the processes recorded.
+  EXPECT_LE(most_starts_in(first, 1'000'000'000), 51);
+  EXPECT_LE(most_at_once(first), 5);
+  EXPECT_GE(span_s, (kResources - 1) / 50.0 - 0.1) << "faster than 50 a second";
+
+  // An operator's override reaches every process within a poll interval: 2 at once, no
+  // rate.
+  delta::Admin admin(shared_pool(), {.schema = schema_name()});
+  admin.set_kind_limits("item", {.max_concurrency = 2});
+  std::this_thread::sleep_for(300ms);
+  ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("o", 120, 1));
+  ASSERT_TRUE(poll_until([&] { return synced() == kResources + 120; }, 60s)) << resource_states();
+  const auto overridden = with_prefix(work_records(), "o");
+  EXPECT_EQ(overridden.size(), 120u);
+  EXPECT_LE(most_at_once(overridden), 2);
+  EXPECT_GE(most_at_once(overridden), 2) << "the override left fewer than 2 at once";
+
+  // Cleared: the defaults again.
+  admin.clear_kind_limits("item");
+  std::this_thread::sleep_for(300ms);
+  ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("c", 100, 1));
+  ASSERT_TRUE(poll_until([&] { return synced() == kResources + 220; }, 60s)) << resource_states();
+  const auto cleared = with_prefix(work_records(), "c");
+  EXPECT_EQ(cleared.size(), 100u);
+  EXPECT_LE(most_at_once(cleared), 5);
+  EXPECT_LE(most_starts_in(cleared, 1'000'000'000), 51);
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource WHERE attempt <> 1 OR "
+                   "cardinality(errors) > 0"),
+            0)
+      << "held back is not failed: one attempt each, no error";
+}

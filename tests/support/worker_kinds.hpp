@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,9 @@ inline std::string proc_execution_ddl(std::string_view schema) {
 // before it builds its client.
 inline int worker_object_parallelism = 4;
 inline std::chrono::milliseconds worker_object_inform_interval{-1};
+// Their default flow limits (unset: none).
+inline std::optional<int> worker_object_max_concurrency;
+inline std::optional<delta::RateLimit> worker_object_rate;
 
 // An object resource_worker_proc works: kind Tag::name, JSON {"key": ..., "value": ...}.
 template <class Tag>
@@ -52,7 +56,9 @@ struct WorkerObject {
   std::string id() const { return key; }
   static delta::ObjectSettings settings() {
     return {.parallelism = worker_object_parallelism,
-            .inform_interval = worker_object_inform_interval};
+            .inform_interval = worker_object_inform_interval,
+            .max_concurrency = worker_object_max_concurrency,
+            .rate_limit = worker_object_rate};
   }
 };
 template <class Tag>
