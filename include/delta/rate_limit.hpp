@@ -10,8 +10,9 @@ DELTA_PUBLIC_BEGIN
 namespace delta {
 
 // At most `count` work starts per `per`, across every process sharing the database. Starts
-// are spaced per / count apart (a generic cell rate algorithm): over any window of length
-// `per` there are at most count + 1. count >= 1; per >= 1 ms.
+// are spaced per / count apart, and 2% more (a generic cell rate algorithm; the margin
+// absorbs threads waking late): over any window of length `per` there are at most
+// count + 1. count >= 1; per >= 1 ms.
 struct RateLimit {
   int count = 0;
   std::chrono::milliseconds per{0};

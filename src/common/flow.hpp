@@ -45,7 +45,7 @@ struct RateCell {
   Timestamp take(Timestamp earliest);
 };
 
-// The interval between two starts of `rate` (per / count, at least 1 µs).
+// The interval between two starts of `rate` (per / count and 2%, at least 1 µs).
 std::chrono::microseconds rate_step(const RateLimit& rate);
 // How far ahead of now a limited claim takes its rate's starts: long enough to claim a
 // batch at high rates, short enough that a claimed resource waits little for its start.

@@ -312,6 +312,8 @@ void QueueRunner::execute(const JobRow& job, std::uint64_t epoch,
 }
 
 std::string QueueRunner::frees() const {
+  // Others may wait for the capacity this frees only while the cap is reached.
+  if (!capped_.load(std::memory_order_relaxed)) return {};
   auto limit = ctx_.flow->in_force(queue_);
   return limit && limit->concurrency ? queue_ : std::string();
 }

@@ -75,9 +75,9 @@ class QueueRunner {
   bool wake_ = false;                 // guarded by mutex_
   bool more_ = false;                 // guarded by mutex_: the last fetch came back full
   bool fetching_ = true;              // guarded by mutex_
-  // guarded by mutex_: the last limited fetch met the queue's concurrency cap, so a job
-  // ending here wakes the fetcher (capacity came back)
-  bool capped_ = false;
+  // The last limited fetch met the queue's concurrency cap: a job ending here wakes the
+  // fetcher (capacity came back), and its outcome wakes the fetchers of other processes.
+  std::atomic<bool> capped_{false};
   // Where the next fetch starts (guarded by mutex_); a wake-up (a job inserted, maybe of
   // a higher priority) starts it from the beginning.
   internal::ScanCursors<FetchKey> cursor_;

@@ -361,7 +361,10 @@ void NamespaceRunner::execute(Claimed& taken) {
   // Hands `outcome` to the completer, with its event when someone listens.
   auto submit = [&](WorkOutcome outcome, const ResourceRow& row) {
     Completer::Item item{std::move(outcome.row), std::nullopt};
-    if (ctx_.flow.capped(row.kind, name_)) item.frees = &ctx_.kinds[taken.kind_index].kind;
+    // Others may wait for the capacity this frees only while the cap is reached.
+    if (capped_.load(std::memory_order_relaxed) && ctx_.flow.capped(row.kind, name_)) {
+      item.frees = &ctx_.kinds[taken.kind_index].kind;
+    }
     if (want_event && outcome.event) {
       item.event = Event{*outcome.event, row, std::move(outcome.event_error)};
     }

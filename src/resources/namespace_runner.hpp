@@ -105,9 +105,9 @@ class NamespaceRunner {
   int claiming_now_ = 0;  // guarded by mutex_: slots claims in flight ask for
   bool more_ = false;     // guarded by mutex_
   bool claiming_ = true;  // guarded by mutex_
-  // guarded by mutex_: the last limited claim met a concurrency cap, so a finish here
-  // wakes the claimer (capacity came back)
-  bool capped_ = false;
+  // The last limited claim met a concurrency cap: a finish here wakes the claimer
+  // (capacity came back), and its outcome wakes the claimers of other processes.
+  std::atomic<bool> capped_{false};
   ClaimCursors cursors_;                       // guarded by mutex_
   const Backoff backoff_;                      // the delay before a failed resource's next attempt
   std::vector<KindMetrics> metrics_;           // by kind index

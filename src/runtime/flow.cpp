@@ -260,7 +260,8 @@ std::vector<Timestamp> FlowPlan::settle_tats(int group) const {
 std::optional<std::chrono::steady_clock::time_point> FlowPlan::next_due() const {
   std::optional<Timestamp> due;
   for (const auto& scope : scopes_) {
-    if (!scope.cell) continue;
+    // Only a rate that has no start left within its lookahead holds claims back.
+    if (!scope.cell || scope.cell->available(now_, scope.lookahead) > 0) continue;
     // The next claim gets starts once half the lookahead's worth is due, so claims of a
     // busy limited scope come in batches, not one per start.
     const Timestamp at = scope.cell->next - scope.lookahead / 2;

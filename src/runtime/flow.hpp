@@ -126,8 +126,8 @@ class FlowPlan {
   // takes.
   std::vector<std::string> settle_names(int group) const;
   std::vector<Timestamp> settle_tats(int group) const;
-  // When every rate limiter lets a next claim take a batch of starts (steady clock);
-  // nullopt: no scope has a rate limit.
+  // When the rate limiters that have no start left within their lookahead let a next
+  // claim take a batch of starts (steady clock); nullopt: none is exhausted.
   std::optional<std::chrono::steady_clock::time_point> next_due() const;
   // True when some scope's concurrency cap is reached.
   bool capped() const;
