@@ -271,13 +271,13 @@ TEST_F(flow_pgtest, TheStoredDefaultWinsAndADifferentOneIsLoggedOnce) {
 TEST_F(flow_pgtest, AnOverrideTakesEffectInEveryClientAndClearingRestoresTheDefault) {
   g_concurrency = 4;
   Tracker before, during, after;
-  Tracker* tracker = &before;
+  std::atomic<Tracker*> tracker{&before};
   // One controller per client, counting into whichever tracker is current.
   struct Switching : delta::Controller<Limited> {
-    Tracker*& current;
-    explicit Switching(Tracker*& t) : current(t) {}
+    std::atomic<Tracker*>& current;
+    explicit Switching(std::atomic<Tracker*>& t) : current(t) {}
     delta::WorkResult work(delta::WorkContext&, const delta::Resource<Limited>&) override {
-      Tracker* t = current;
+      Tracker* t = current.load();
       t->begin();
       std::this_thread::sleep_for(15ms);
       t->end();
