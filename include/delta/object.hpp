@@ -63,6 +63,19 @@ struct ObjectSettings {
   std::chrono::milliseconds debounce{0};
 };
 
+// The class a resource is due in (docs/flow-control.md, "Fresh changes first"): a claim
+// takes every due resource of a kind in class `fresh` before any in class `background`;
+// within a class the oldest due first.
+enum class Priority {
+  // Informed new or changed (or forced by an explicit inform): the default of an inform.
+  fresh,
+  // Due again because of a retry after a failure, an expiry, an invalidation, a rescue
+  // or a process_existing resync; or informed with this priority (e.g. a backfill that
+  // should not hold up live changes).
+  background,
+};
+std::string_view to_string(Priority priority) noexcept;
+
 // Options of one inform. Every field left at its default falls back to the object's
 // `inform_opts()` hook, then to delta's default.
 struct InformOpts {
@@ -77,6 +90,10 @@ struct InformOpts {
   std::vector<std::string> tags{};
   // Schedule the resource for work even when its content did not change.
   bool force = false;
+  // The class the resource is due in when this inform schedules it (new, changed or
+  // forced). Unset: fresh, except an unchanged resource forced by a process_existing
+  // informer run, which is background work.
+  std::optional<Priority> priority{};
 };
 
 namespace detail {
@@ -178,6 +195,7 @@ inline InformOpts merge_opts(const InformOpts& call, InformOpts object) {
   if (call.max_attempts != 0) object.max_attempts = call.max_attempts;
   if (!call.tags.empty()) object.tags = call.tags;
   object.force = object.force || call.force;
+  if (call.priority) object.priority = call.priority;
   return object;
 }
 

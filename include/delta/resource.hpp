@@ -68,6 +68,9 @@ struct ResourceRow {
   nlohmann::json metadata;
   std::vector<std::string> tags;
   std::vector<AttemptError> errors;
+  // The class it is due in while runnable (scheduled, failed, expired): a claim takes
+  // fresh before background. Kept once worked (the class of its last scheduling).
+  Priority priority = Priority::fresh;
 };
 
 // A resource with its object parsed: what a controller's work() receives.

@@ -102,6 +102,12 @@ std::vector<UpsertRow> InformWriter::prepare(std::span<const detail::ObjectData>
     }
     row.external_created_at = object.created_at;
     row.force = opts.force;
+    if (opts.priority && *opts.priority != Priority::fresh &&
+        *opts.priority != Priority::background) {
+      fail("priority", fmt::format("{} is not a priority class (fresh or background)",
+                                   static_cast<int>(*opts.priority)));
+    }
+    row.priority = opts.priority;
     rows.push_back(std::move(row));
   }
   return rows;

@@ -55,6 +55,8 @@ class BatchSink final : public detail::SinkBackend {
     }
     if (force_) object.opts.force = true;
     auto rows = writer_.prepare(std::span<const detail::ObjectData>(&object, 1));
+    // A resync's unchanged objects are background work, unless the object says otherwise.
+    rows.front().resync = force_ && !rows.front().priority;
     object.json = nullptr;  // serialised into the row's body
     ++run_.emitted;
     if (object.created_at) {

@@ -54,7 +54,7 @@ NamespaceRunner::NamespaceRunner(ResourcesContext& ctx, KindSlots& slots, Comple
       watchdog_(watchdog),
       name_(std::move(name)),
       max_workers_(max_workers),
-      cursors_(ctx.kinds.size(), ctx.options.poll_interval),
+      cursors_(2 * ctx.kinds.size(), ctx.options.poll_interval),  // per kind and class
       backoff_{ctx.options.resource_backoff,
                [this](const std::string& message) {
                  ctx_.log(LogLevel::warn, fmt::format("resource backoff failed: {}", message));
@@ -291,27 +291,32 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
                    {{"namespace", name_}, {"retry_in_ms", wait.count()}, {"error", e.what()}});
         }
       }
-      // Give back the reservations the claim did not use.
-      std::vector<ClaimCursors::Claimed> per_kind(kinds_.size());
+      // Give back the reservations the claim did not use. The cursors are per kind and
+      // priority class: ranges [0, n) fresh, [n, 2n) background; a kind's background
+      // range was asked for what its fresh rows left of its limit.
+      const std::size_t n = kinds_.size();
+      std::vector<ClaimCursors::Claimed> per_range(2 * n);
       std::vector<std::size_t> kind_of;
       kind_of.reserve(rows.size());
       for (const auto& row : rows) {
         kind_of.push_back(slots_.index_of(row.kind));
-        auto& kind = per_kind[kind_of.back()];
-        ++kind.got;
-        kind.last = ClaimKey{row.run_at, row.id};  // rows come in claim order
+        auto& range = per_range[kind_of.back() + (row.priority == Priority::background ? n : 0)];
+        ++range.got;
+        range.last = ClaimKey{row.run_at, row.id};  // rows come in claim order
       }
-      for (std::size_t i = 0; i < kinds_.size(); ++i) {
-        per_kind[i].asked = limits[i];
+      for (std::size_t i = 0; i < n; ++i) {
+        per_range[i].asked = limits[i];
+        per_range[n + i].asked = std::max(limits[i] - per_range[i].got, 0);
+        const int got = per_range[i].got + per_range[n + i].got;
         // A claim the flow limits cut short says nothing of what is due.
-        if (claimed_ok && !limited) slots_.claimed(this, i, limits[i], per_kind[i].got);
-        slots_.give_back(this, i, limits[i] - per_kind[i].got, false);
+        if (claimed_ok && !limited) slots_.claimed(this, i, limits[i], got);
+        slots_.give_back(this, i, limits[i] - got, false);
       }
       std::lock_guard lock(mutex_);
       // A limited claim that the limits cut short is no sign that rows ran out: the cursors
       // and the backlog flag learn only from claims that got what they asked for.
       const bool full = static_cast<int>(rows.size()) >= limit;
-      if (claimed_ok && (!limited || full) && cursors_.claimed(after, per_kind, full)) {
+      if (claimed_ok && (!limited || full) && cursors_.claimed(after, per_range, full)) {
         wake_ = true;  // look behind the cursor right away
       }
       claiming_now_ -= free_slots;

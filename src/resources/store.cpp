@@ -1,5 +1,6 @@
 #include "resources/store.hpp"
 
+#include <array>
 #include <map>
 
 #include <delta/errors.hpp>
@@ -12,7 +13,7 @@ namespace delta::resources {
 namespace {
 
 // The columns of a resource row (parse_row), in the order every query lists them.
-constexpr int kColumnCount = 21;
+constexpr int kColumnCount = 22;
 
 std::string_view finish_name(Finish outcome) {
   switch (outcome) {
@@ -146,6 +147,7 @@ ResourceRow ResourceStore::parse_row(const pg::Row& row, int c) {
   r.metadata = row.get<nlohmann::json>(c + 18);
   r.tags = row.get<std::vector<std::string>>(c + 19);
   r.errors = internal::parse_attempt_errors(row.get<std::vector<nlohmann::json>>(c + 20));
+  r.priority = row.get<std::int16_t>(c + 21) == 0 ? Priority::fresh : Priority::background;
   return r;
 }
 
@@ -153,15 +155,18 @@ UpsertOutcomes ResourceStore::upsert(pg::Connection& conn, std::string_view kind
                                      std::span<const UpsertRow> rows, bool resurrect, bool full,
                                      bool notify, std::optional<Timestamp> now) {
   const std::size_t n = rows.size();
-  std::vector<std::string> forced;
+  std::vector<std::string> forced, resynced;
+  bool any_priority = false;
   for (const auto& row : rows) {
     if (row.force) forced.push_back(row.object_id);
+    if (row.force && row.resync) resynced.push_back(row.object_id);
+    any_priority = any_priority || row.priority.has_value();
   }
   // Each column goes straight from the rows into its array parameter. JSON travels as
   // text and is cast per row: a jsonb[] parameter costs Postgres ~10 µs per element to
   // read, a text[] one well under 1 µs plus the same parse in the cast.
   pg::Params params;
-  params.reserve(14);
+  params.reserve(16);
   params.add(std::string(kind))
       .add_array(rows, [](const UpsertRow& r) -> const std::string& { return r.object_id; })
       .add_array(rows, [](const UpsertRow& r) -> const std::string& { return r.namespace_name; })
@@ -178,7 +183,17 @@ UpsertOutcomes ResourceStore::upsert(pg::Connection& conn, std::string_view kind
       .add(now)
       .add(channel_)
       .add(notify)
-      .add_array(rows, [](const UpsertRow& r) { return internal::sha256_hex(r.body); });
+      .add_array(rows, [](const UpsertRow& r) { return internal::sha256_hex(r.body); })
+      .add(resynced);
+  // Each row's priority class; a NULL array (every row fresh) when no row names one.
+  if (any_priority) {
+    params.add_array(rows, [](const UpsertRow& r) -> std::optional<std::int16_t> {
+      if (!r.priority) return std::nullopt;
+      return static_cast<std::int16_t>(*r.priority == Priority::background ? 1 : 0);
+    });
+  } else {
+    params.add(std::optional<std::vector<std::int16_t>>{});
+  }
   const internal::BatchStatement& all_upsert = full ? upsert_full_ : upsert_brief_;
   pg::Result result;
   if (conn.in_transaction()) {
@@ -229,15 +244,22 @@ pg::Result ResourceStore::run_claim(pg::Connection& conn, const std::string& ns,
                                     const std::vector<std::int64_t>& lease_ms, int limit,
                                     const std::string& client_id, std::optional<Timestamp> now,
                                     const std::vector<std::optional<ClaimKey>>& after) {
-  std::vector<std::optional<Timestamp>> after_run_at(kinds.size());
-  std::vector<std::optional<std::int64_t>> after_id(kinds.size());
-  for (std::size_t i = 0; i < after.size() && i < kinds.size(); ++i) {
-    if (!after[i]) continue;
-    after_run_at[i] = after[i]->run_at;
-    after_id[i] = after[i]->id;
+  // One cursor per kind and priority class: kinds.size() of class 0, then of class 1.
+  std::array<std::vector<std::optional<Timestamp>>, 2> after_run_at;
+  std::array<std::vector<std::optional<std::int64_t>>, 2> after_id;
+  for (std::size_t c = 0; c < 2; ++c) {
+    after_run_at[c].resize(kinds.size());
+    after_id[c].resize(kinds.size());
+    for (std::size_t i = 0; i < kinds.size(); ++i) {
+      const std::size_t range = c * kinds.size() + i;
+      if (range >= after.size() || !after[range]) continue;
+      after_run_at[c][i] = after[range]->run_at;
+      after_id[c][i] = after[range]->id;
+    }
   }
-  return conn.exec_prepared(claim_, pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms,
-                                               client_id, now, after_run_at, after_id));
+  return conn.exec_prepared(
+      claim_, pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms, client_id, now,
+                         after_run_at[0], after_id[0], after_run_at[1], after_id[1]));
 }
 
 std::vector<ResourceRow> ResourceStore::claimed_rows(const pg::Result& result) {
@@ -245,7 +267,9 @@ std::vector<ResourceRow> ResourceStore::claimed_rows(const pg::Result& result) {
   rows.reserve(result.size());
   for (auto row : result)
     rows.push_back(parse_row(row));
+  // Claim order: fresh before background, then oldest due first.
   std::sort(rows.begin(), rows.end(), [](const ResourceRow& a, const ResourceRow& b) {
+    if (a.priority != b.priority) return a.priority < b.priority;
     if (a.run_at != b.run_at) return a.run_at < b.run_at;
     return a.id < b.id;
   });

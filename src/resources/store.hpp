@@ -27,6 +27,10 @@ struct UpsertRow {
   std::vector<std::string> tags;
   std::optional<Timestamp> external_created_at;
   bool force = false;  // write (and schedule) even when the content is unchanged
+  // Forced by a process_existing resync, the caller's priority unset: unchanged, it is
+  // due as background work.
+  bool resync = false;
+  std::optional<Priority> priority;  // unset: fresh
 };
 
 // What one inform statement did to its input rows (input order).
@@ -38,7 +42,7 @@ struct UpsertOutcomes {
   std::vector<std::optional<ResourceRow>> rows;
 };
 
-// A runnable resource's place in claim order: (run_at, id).
+// A runnable resource's place in its priority class's claim order: (run_at, id).
 struct ClaimKey {
   Timestamp run_at;
   std::int64_t id = 0;
@@ -88,9 +92,11 @@ class ResourceStore {
                                          const std::vector<std::string>& ids);
 
   // Claims runnable resources of namespace `ns`: at most limits[i] of kinds[i] and at most
-  // `limit` in all, oldest run_at first. Each gets a lease of lease_ms[i] (< 0: none).
-  // after[i]: only rows of kinds[i] after that key in claim order (none: from the start).
-  // Rows are returned in claim order.
+  // `limit` in all; per kind those due in priority class fresh first, then background,
+  // each class oldest run_at first. Each gets a lease of lease_ms[i] (< 0: none). One
+  // cursor per kind and class (kinds.size() of class fresh, then as many of background):
+  // after[c * kinds.size() + i]: only rows of kinds[i] in class c after that key in claim
+  // order (none: from the start). Rows are returned in claim order.
   std::vector<ResourceRow> claim(pg::Connection& conn, const std::string& ns,
                                  const std::vector<std::string>& kinds,
                                  const std::vector<std::int32_t>& limits,

@@ -44,6 +44,10 @@ std::string_view to_string(InformStatus status) noexcept {
   return "unchanged";
 }
 
+std::string_view to_string(Priority priority) noexcept {
+  return priority == Priority::background ? "background" : "fresh";
+}
+
 std::string_view to_string(EventCategory category) noexcept {
   switch (category) {
     case EventCategory::synced:

@@ -115,7 +115,7 @@ const std::vector<std::string> kResourceColumns = {
     "object",       "generation",  "attempt",          "max_attempts", "run_at",
     "attempted_at", "synced_at",   "created_at",       "updated_at",   "external_created_at",
     "deleted_at",   "lease_owner", "lease_expires_at", "metadata",     "tags",
-    "errors"};
+    "errors",       "priority"};
 
 // `sql` without its -- comments, every run of whitespace one space.
 std::string collapsed(const std::string& sql) {

@@ -179,6 +179,7 @@ Json resource_json(const delta::ResourceRow& row, Detail detail) {
       {"attempt", row.attempt},
       {"max_attempts", row.max_attempts},
       {"run_at", rfc3339(row.run_at)},
+      {"priority", delta::to_string(row.priority)},
       {"attempted_at", json_time(row.attempted_at)},
       {"synced_at", json_time(row.synced_at)},
       {"created_at", rfc3339(row.created_at)},
@@ -226,6 +227,7 @@ std::string resource_details(const delta::ResourceRow& row, delta::Timestamp now
   details.add("generation", std::to_string(row.generation));
   details.add("attempt", fmt::format("{} of {}", row.attempt, row.max_attempts));
   details.add("run at", time_detail(row.run_at, now));
+  details.add("priority", std::string(delta::to_string(row.priority)));
   details.add("attempted at", time_detail(row.attempted_at, now));
   details.add("synced at", time_detail(row.synced_at, now));
   details.add("created at", time_detail(row.created_at, now));

@@ -18,16 +18,16 @@ WITH batch AS (
 ), changed AS (
   UPDATE /* schema */delta_resource r SET
 /* if retry */
-    state = 'scheduled', attempt = 0, run_at = now(),
+    state = 'scheduled', attempt = 0, priority = 0, run_at = now(),
 /* end */
 /* if invalidate */
-    state = 'expired', attempt = 0, run_at = now(),
+    state = 'expired', attempt = 0, priority = 1, run_at = now(),
 /* end */
 /* if delete */
     state = 'deleted', deleted_at = now(), lease_owner = NULL, lease_expires_at = NULL,
 /* end */
 /* if schedule_now */
-    run_at = now(),
+    run_at = now(), priority = 0,
 /* end */
     updated_at = now()
   FROM batch

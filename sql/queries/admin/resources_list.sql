@@ -4,7 +4,7 @@
 SELECT r.id, r.kind, r.object_id, r.namespace, r.state::text, r.object, r.generation,
        r.attempt, r.max_attempts, r.run_at, r.attempted_at, r.synced_at, r.created_at,
        r.updated_at, r.external_created_at, r.deleted_at, r.lease_owner, r.lease_expires_at,
-       r.metadata, r.tags, r.errors
+       r.metadata, r.tags, r.errors, r.priority
 FROM /* schema */delta_resource r
 WHERE /* include admin/_resource_filter */
 /* if newest */

@@ -18,7 +18,7 @@ due AS (
 ),
 moved AS (
   UPDATE /* schema */delta_resource r
-  SET state = 'expired', attempt = 0, run_at = c.now, updated_at = c.now
+  SET state = 'expired', attempt = 0, run_at = c.now, updated_at = c.now, priority = 1
   FROM due, c
   WHERE r.id = due.id
   RETURNING r.kind

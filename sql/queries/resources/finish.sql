@@ -22,6 +22,10 @@ UPDATE /* schema */delta_resource r SET
                     ELSE r.deleted_at END,
   errors = CASE WHEN u.error IS NULL OR r.generation <> u.generation THEN r.errors
                 ELSE (r.errors || u.error::jsonb)[greatest(cardinality(r.errors) - 18, 1):] END,
+  -- A retry after a failure, and a requeue, are background work (priority class 1); a
+  -- newer generation keeps the class its inform gave it.
+  priority = CASE WHEN r.generation = u.generation AND u.outcome IN ('failed', 'requeue') THEN 1
+                  ELSE r.priority END,
   lease_owner = NULL, lease_expires_at = NULL, updated_at = c.now
 FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::text[], $5::bigint[],
             $6::text[], array_fill($7::text, ARRAY[cardinality($1::bigint[])]),

@@ -22,6 +22,7 @@ UPDATE /* schema */delta_resource r SET
   state = (CASE WHEN r.attempt >= r.max_attempts THEN 'degraded' ELSE 'failed' END)
             ::/* schema */resource_state,
   run_at = c.now, updated_at = c.now, lease_owner = NULL, lease_expires_at = NULL,
+  priority = 1,  -- a retry: background work
   errors = (r.errors || jsonb_build_object('attempt', r.attempt, 'at', c.now::text,
                                            'error', 'rescued: ' || stuck.reason,
                                            'type', 'rescue'))
@@ -31,4 +32,4 @@ WHERE r.id = stuck.id
 RETURNING stuck.reason, r.id, r.kind, r.object_id, r.namespace, r.state::text, r.object,
           r.generation, r.attempt, r.max_attempts, r.run_at, r.attempted_at, r.synced_at,
           r.created_at, r.updated_at, r.external_created_at, r.deleted_at, r.lease_owner,
-          r.lease_expires_at, r.metadata, r.tags, r.errors
+          r.lease_expires_at, r.metadata, r.tags, r.errors, r.priority

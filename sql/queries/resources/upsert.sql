@@ -3,8 +3,10 @@
 -- deleted rows be resurrected, $10 lists the forced object ids, $11 is the clock, $12 and
 -- $13 the channel to notify and whether to. A row is written when it is new, its content
 -- hash differs ($14: SHA-256 of the body, computed in the client), it is forced ($10), or
--- it is deleted and may be resurrected ($9). A changed row that is being worked stays
--- pending: the finish sees the new generation and schedules it again instead of marking
+-- it is deleted and may be resurrected ($9). $16 holds each row's priority class (NULL:
+-- 0, fresh); $15 lists the forced ids of a process_existing resync that left the caller's
+-- class to delta: unchanged, they are due as background work (1). A changed row that is
+-- being worked stays pending: the finish sees the new generation and schedules it again instead of marking
 -- it synced.
 --
 -- This form takes every row through ON CONFLICT; upsert_split.sql is the same inform for
@@ -18,17 +20,17 @@ WITH c AS (SELECT coalesce($11::timestamptz, now()) AS now,
                             WHERE k.kind = $1), interval '0') AS debounce),
 input AS (
   SELECT t.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
-                         $7::text[], $8::timestamptz[], $14::text[])
+                         $7::text[], $8::timestamptz[], $14::text[], $16::smallint[])
     WITH ORDINALITY AS t(object_id, namespace, body, metadata, max_attempts, tags,
-                         external_created_at, hash, ord)
+                         external_created_at, hash, priority, ord)
 ),
 up AS (
   INSERT INTO /* schema */delta_resource AS r
     (kind, object_id, namespace, state, object, hash, max_attempts, run_at, created_at,
-     updated_at, external_created_at, metadata, tags)
+     updated_at, external_created_at, metadata, tags, priority)
   SELECT $1, i.object_id, i.namespace, 'scheduled', i.body::jsonb,
          decode(i.hash, 'hex'), i.max_attempts, c.now + c.debounce, c.now, c.now,
-         i.external_created_at, i.metadata::jsonb, i.tags::text[]
+         i.external_created_at, i.metadata::jsonb, i.tags::text[], coalesce(i.priority, 0)
   FROM input i, c
   -- One lock order for every statement: concurrent informs of overlapping ids (informer
   -- batches in flight together, inform_many from several threads or processes) wait for
@@ -44,7 +46,14 @@ up AS (
     namespace = EXCLUDED.namespace, max_attempts = EXCLUDED.max_attempts,
     metadata = EXCLUDED.metadata, tags = EXCLUDED.tags,
     external_created_at = coalesce(EXCLUDED.external_created_at, r.external_created_at),
-    deleted_at = NULL
+    deleted_at = NULL,
+    -- Forced by a resync ($15) and unchanged: background work (a row already due keeps
+    -- its class); else the caller's class.
+    priority = CASE WHEN r.hash = EXCLUDED.hash AND r.state <> 'deleted'
+                         AND EXCLUDED.object_id = ANY($15::text[])
+                    THEN (CASE WHEN r.state IN ('scheduled', 'failed', 'expired') THEN r.priority
+                               ELSE 1 END)
+                    ELSE EXCLUDED.priority END
   WHERE (r.state <> 'deleted' OR $9::boolean)
     AND (r.hash <> EXCLUDED.hash OR r.state = 'deleted' OR EXCLUDED.object_id = ANY($10::text[]))
   -- A new row has generation 1 (the column default) and an updated one at least 2 (the
@@ -54,7 +63,7 @@ up AS (
             /* if full */, r.kind, r.namespace, r.object, r.generation, r.attempt,
             r.max_attempts, r.run_at, r.attempted_at, r.synced_at, r.created_at, r.updated_at,
             r.external_created_at, r.deleted_at, r.lease_owner, r.lease_expires_at,
-            r.metadata, r.tags, r.errors/* end */
+            r.metadata, r.tags, r.errors, r.priority/* end */
 )
 SELECT i.ord,
        CASE WHEN up.id IS NOT NULL THEN (CASE WHEN up.inserted THEN 'inserted' ELSE 'changed' END)
@@ -67,11 +76,11 @@ SELECT i.ord,
        , up.id, up.kind, up.object_id, up.namespace, up.state::text, up.object, up.generation,
        up.attempt, up.max_attempts, up.run_at, up.attempted_at, up.synced_at, up.created_at,
        up.updated_at, up.external_created_at, up.deleted_at, up.lease_owner,
-       up.lease_expires_at, up.metadata, up.tags, up.errors,
+       up.lease_expires_at, up.metadata, up.tags, up.errors, up.priority,
        e.id, e.kind, e.object_id, e.namespace, e.state::text, e.object, e.generation,
        e.attempt, e.max_attempts, e.run_at, e.attempted_at, e.synced_at, e.created_at,
        e.updated_at, e.external_created_at, e.deleted_at, e.lease_owner, e.lease_expires_at,
-       e.metadata, e.tags, e.errors
+       e.metadata, e.tags, e.errors, e.priority
        /* end */
 FROM input i
 LEFT JOIN up ON up.object_id = i.object_id

@@ -16,9 +16,9 @@ WITH c AS (SELECT coalesce($11::timestamptz, now()) AS now,
                             WHERE k.kind = $1), interval '0') AS debounce),
 input AS (
   SELECT t.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
-                         $7::text[], $8::timestamptz[], $14::text[])
+                         $7::text[], $8::timestamptz[], $14::text[], $16::smallint[])
     WITH ORDINALITY AS t(object_id, namespace, body, metadata, max_attempts, tags,
-                         external_created_at, hash, ord)
+                         external_created_at, hash, priority, ord)
 ),
 -- The stored rows: one unique-index probe per input row (LIMIT keeps the planner from
 -- turning the lookup into a hash join over the whole table).
@@ -27,7 +27,7 @@ known AS MATERIALIZED (
          /* if full */, e.id, e.kind, e.object_id, e.namespace, e.object, e.generation,
          e.attempt, e.max_attempts, e.run_at, e.attempted_at, e.synced_at, e.created_at,
          e.updated_at, e.external_created_at, e.deleted_at, e.lease_owner, e.lease_expires_at,
-         e.metadata, e.tags, e.errors/* end */
+         e.metadata, e.tags, e.errors, e.priority/* end */
   FROM input i CROSS JOIN LATERAL (
     SELECT * FROM /* schema */delta_resource e
     WHERE e.kind = $1 AND e.object_id = i.object_id
@@ -38,10 +38,10 @@ known AS MATERIALIZED (
 stored AS (
   INSERT INTO /* schema */delta_resource AS r
     (kind, object_id, namespace, state, object, hash, max_attempts, run_at, created_at,
-     updated_at, external_created_at, metadata, tags)
+     updated_at, external_created_at, metadata, tags, priority)
   SELECT $1, i.object_id, i.namespace, 'scheduled', i.body::jsonb,
          decode(i.hash, 'hex'), i.max_attempts, c.now + c.debounce, c.now, c.now,
-         i.external_created_at, i.metadata::jsonb, i.tags::text[]
+         i.external_created_at, i.metadata::jsonb, i.tags::text[], coalesce(i.priority, 0)
   FROM input i JOIN known k ON k.ord = i.ord, c
   ORDER BY i.object_id
   ON CONFLICT (kind, object_id) DO UPDATE SET
@@ -53,7 +53,14 @@ stored AS (
     namespace = EXCLUDED.namespace, max_attempts = EXCLUDED.max_attempts,
     metadata = EXCLUDED.metadata, tags = EXCLUDED.tags,
     external_created_at = coalesce(EXCLUDED.external_created_at, r.external_created_at),
-    deleted_at = NULL
+    deleted_at = NULL,
+    -- Forced by a resync ($15) and unchanged: background work (a row already due keeps
+    -- its class); else the caller's class.
+    priority = CASE WHEN r.hash = EXCLUDED.hash AND r.state <> 'deleted'
+                         AND EXCLUDED.object_id = ANY($15::text[])
+                    THEN (CASE WHEN r.state IN ('scheduled', 'failed', 'expired') THEN r.priority
+                               ELSE 1 END)
+                    ELSE EXCLUDED.priority END
   WHERE (r.state <> 'deleted' OR $9::boolean)
     AND (r.hash <> EXCLUDED.hash OR r.state = 'deleted' OR EXCLUDED.object_id = ANY($10::text[]))
   -- A new row has generation 1 (the column default) and an updated one at least 2 (the
@@ -63,15 +70,15 @@ stored AS (
             /* if full */, r.kind, r.namespace, r.object, r.generation, r.attempt,
             r.max_attempts, r.run_at, r.attempted_at, r.synced_at, r.created_at, r.updated_at,
             r.external_created_at, r.deleted_at, r.lease_owner, r.lease_expires_at,
-            r.metadata, r.tags, r.errors/* end */
+            r.metadata, r.tags, r.errors, r.priority/* end */
 ),
 fresh AS (
   INSERT INTO /* schema */delta_resource AS r
     (kind, object_id, namespace, state, object, hash, max_attempts, run_at, created_at,
-     updated_at, external_created_at, metadata, tags)
+     updated_at, external_created_at, metadata, tags, priority)
   SELECT $1, i.object_id, i.namespace, 'scheduled', i.body::jsonb,
          decode(i.hash, 'hex'), i.max_attempts, c.now + c.debounce, c.now, c.now,
-         i.external_created_at, i.metadata::jsonb, i.tags::text[]
+         i.external_created_at, i.metadata::jsonb, i.tags::text[], coalesce(i.priority, 0)
   FROM input i, c
   WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.ord = i.ord)
   ORDER BY i.object_id
@@ -79,7 +86,7 @@ fresh AS (
             /* if full */, r.kind, r.namespace, r.object, r.generation, r.attempt,
             r.max_attempts, r.run_at, r.attempted_at, r.synced_at, r.created_at, r.updated_at,
             r.external_created_at, r.deleted_at, r.lease_owner, r.lease_expires_at,
-            r.metadata, r.tags, r.errors/* end */
+            r.metadata, r.tags, r.errors, r.priority/* end */
 ),
 up AS (SELECT * FROM stored UNION ALL SELECT * FROM fresh)
 SELECT i.ord,
@@ -93,11 +100,11 @@ SELECT i.ord,
        , up.id, up.kind, up.object_id, up.namespace, up.state::text, up.object, up.generation,
        up.attempt, up.max_attempts, up.run_at, up.attempted_at, up.synced_at, up.created_at,
        up.updated_at, up.external_created_at, up.deleted_at, up.lease_owner,
-       up.lease_expires_at, up.metadata, up.tags, up.errors,
+       up.lease_expires_at, up.metadata, up.tags, up.errors, up.priority,
        e.id, e.kind, e.object_id, e.namespace, e.state::text, e.object, e.generation,
        e.attempt, e.max_attempts, e.run_at, e.attempted_at, e.synced_at, e.created_at,
        e.updated_at, e.external_created_at, e.deleted_at, e.lease_owner, e.lease_expires_at,
-       e.metadata, e.tags, e.errors
+       e.metadata, e.tags, e.errors, e.priority
        /* end */
 FROM input i
 LEFT JOIN up ON up.object_id = i.object_id
