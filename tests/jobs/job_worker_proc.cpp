@@ -80,20 +80,9 @@ class RecordingWorker {
   }
 
   delta::jobs::JobResult run(delta::jobs::JobContext& ctx, const delta::jobs::JobRow& row) {
-    const std::int64_t start_ns = delta::testing::realtime_ns();
-    const std::string job_id = std::to_string(row.id);
-    if (attempt_log_) attempt_log_->begin(row.kind, job_id, 1, row.attempt, start_ns);
-    // The attempt's end, however it ends (an exception too).
-    struct Ended {
-      delta::testing::WorkLog* log;
-      const delta::jobs::JobRow& row;
-      const std::string& job_id;
-      std::int64_t start_ns;
-      ~Ended() {
-        if (log)
-          log->record(row.kind, job_id, 1, row.attempt, start_ns, delta::testing::realtime_ns());
-      }
-    } ended{attempt_log_.get(), row, job_id, start_ns};
+    // The attempt's start, and its end however it ends (an exception too).
+    const delta::testing::LoggedWork logged(attempt_log_.get(), row.kind, std::to_string(row.id), 1,
+                                            row.attempt);
     const auto started_at = delta::now();
     if (settings_.hang_job_id != 0 && row.id == settings_.hang_job_id) {
       print_line(fmt::format("hanging {}", row.id));

@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -79,40 +78,20 @@ class jobs_process_pgtest : public delta::testing::ProcessTest {
     return (std::filesystem::path(log_dir_) / (client_id + ".log")).string();
   }
 
-  // SIGKILLs `worker` (if it still runs); for the overlap checks, its attempts that never
-  // ended end here, once it is reaped.
-  void kill_worker(WorkerProcess& worker) {
-    worker.kill_hard();
-    killed_ns_[worker.pid()] = realtime_ns();
-  }
-
-  // The checks of the attempt logs every test ends with: no two attempts of one job
-  // overlapped (an attempt of a killed process lasting until its kill); no process but a
-  // killed one left an attempt that never ended; and, if `every_job_completed`, every job
-  // is completed and its last attempt, by start, ended and is the attempt the job was
-  // completed with. Returns the attempts by job ("kind/id").
+  // The checks of the attempt logs every test ends with: check_attempt_logs (no two
+  // attempts of one job overlapped, an attempt of a killed process lasting until its kill;
+  // no process but a killed one left an attempt that never ended); and, if
+  // `every_job_completed`, every job is completed and its last attempt, by start, ended and
+  // is the attempt the job was completed with. Returns the attempts by job ("kind/id").
   WorkByResource check_attempts(bool every_job_completed = true) {
-    std::vector<WorkRecord> records;
-    for (const auto& worker : workers()) {
-      const std::string path = attempt_log(worker->client_id());
-      const auto malformed = read_work_log(path, records);
-      EXPECT_TRUE(malformed.empty()) << path << ": " << malformed.size()
-                                     << " malformed lines, first: \"" << malformed.front() << "\"";
-    }
-    for (const auto& [pid, killed_ns] : killed_ns_)
-      end_open_work(records, pid, killed_ns);
-    std::size_t never_ended = 0;
-    std::string never_ended_summary;
-    for (const auto& record : records) {
-      if (!record.open || killed_ns_.contains(record.pid)) continue;
-      if (++never_ended <= 5) never_ended_summary += " [" + describe(record) + "]";
-    }
-    EXPECT_EQ(never_ended, 0u) << "attempts of live or stopped processes that never ended:"
-                               << never_ended_summary;
-    const auto grouped = by_resource(records);
-    const auto [overlaps, overlap_summary] = overlapping_work(grouped);
-    EXPECT_EQ(overlaps, 0u) << "overlapping attempts (first 5):" << overlap_summary;
-    std::printf("[ figures  ] %zu attempts of %zu jobs in the attempt logs\n", records.size(),
+    std::vector<std::string> paths;
+    for (const auto& worker : workers())
+      paths.push_back(attempt_log(worker->client_id()));
+    const auto grouped = check_attempt_logs(paths);
+    std::size_t attempts = 0;
+    for (const auto& [key, list] : grouped)
+      attempts += list.size();
+    std::printf("[ figures  ] %zu attempts of %zu jobs in the attempt logs\n", attempts,
                 grouped.size());
     if (!every_job_completed) return grouped;
 
@@ -184,7 +163,6 @@ GROUP BY e.job_id, j.errors HAVING count(*) > 1 ORDER BY e.job_id LIMIT 5)"))) {
 
   std::unique_ptr<delta::Client> inserter_;
   std::string log_dir_;
-  std::map<long, std::int64_t> killed_ns_;  // pid -> realtime_ns() once killed and reaped
 };
 
 TEST_F(jobs_process_pgtest, TwoProcessesDrainTwentyThousandJobsExactlyOnce) {

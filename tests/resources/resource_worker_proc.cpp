@@ -8,13 +8,17 @@
 // returns, so a SIGKILLed process leaves a record of exactly the work it finished) and
 // returns synced. Work interrupted by its stop token (a timeout, a stop, the fence) is
 // recorded in the --interrupted-log file when one is given, and returns retry. With
-// --announce-starts it prints "started <object_id>" on stdout as each work() begins. Each
+// --attempt-log, every work() call is also written to that file: a line as it begins
+// (before its work) and one as it returns, finished or interrupted, so that work of a
+// SIGKILLed process shows as started and never ended. With --announce-starts it prints
+// "started <object_id>" on stdout as each work() begins. Each
 // controller's informer lists nothing; it runs periodically only with --inform-interval-ms.
 // It prints "ready" on stdout once started and runs until SIGTERM or SIGINT (then
 // client.stop()).
 //
 //   resource_worker_proc --schema t_1_1 --client-id a --kinds item,alpha
 //       --namespaces default,east --parallelism 8 --max-workers 8 --work-ms 5 --log a.log
+//       --attempt-log a.attempts.log
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -43,6 +47,13 @@ using std::chrono::milliseconds;
 // --announce-starts (set before the client starts, read by its workers).
 bool announce_starts = false;
 
+// The logs a RecordingController writes.
+struct Logs {
+  std::shared_ptr<WorkLog> finished;
+  std::shared_ptr<WorkLog> interrupted;  // null: interrupted work is not recorded
+  std::shared_ptr<WorkLog> attempts;     // null: work is not recorded as it starts
+};
+
 struct Settings : delta::testing::WorkerOptions {
   std::vector<std::string> kinds{"item"};
   std::vector<std::string> namespaces{"default"};
@@ -51,6 +62,7 @@ struct Settings : delta::testing::WorkerOptions {
   int work_ms = 0;
   std::string log_path;
   std::string interrupted_log_path;
+  std::string attempt_log_path;
   int poll_ms = 100;
   int heartbeat_ms = 200;
   int client_ttl_ms = 1000;
@@ -70,19 +82,19 @@ struct Settings : delta::testing::WorkerOptions {
 template <class T>
 class RecordingController : public delta::Controller<T> {
  public:
-  RecordingController(std::shared_ptr<WorkLog> log, std::shared_ptr<WorkLog> interrupted,
-                      milliseconds work)
-      : log_(std::move(log)), interrupted_(std::move(interrupted)), work_(work) {}
+  RecordingController(Logs logs, milliseconds work) : logs_(std::move(logs)), work_(work) {}
 
   delta::WorkResult work(delta::WorkContext& ctx, const delta::Resource<T>& resource) override {
-    const std::int64_t start_ns = realtime_ns();
+    // Its start line before the work, its end line once it returns.
+    const delta::testing::LoggedWork logged(logs_.attempts.get(), resource.row);
     if (announce_starts) delta::testing::print_line("started " + resource.row.object_id);
     if (work_.count() > 0 && !delta::testing::sleep_unless_stopped(ctx, work_)) {
       // Not finished: only in the log of interrupted work.
-      if (interrupted_) interrupted_->record(resource.row, start_ns, realtime_ns());
+      if (logs_.interrupted)
+        logs_.interrupted->record(resource.row, logged.start_ns(), realtime_ns());
       return delta::retry("interrupted while working");
     }
-    log_->record(resource.row, start_ns, realtime_ns());
+    logs_.finished->record(resource.row, logged.start_ns(), realtime_ns());
     return delta::synced();
   }
 
@@ -91,29 +103,26 @@ class RecordingController : public delta::Controller<T> {
               delta::InformSink<T>& /*out*/) override {}
 
  private:
-  std::shared_ptr<WorkLog> log_;
-  std::shared_ptr<WorkLog> interrupted_;  // null: interrupted work is not recorded
+  Logs logs_;
   milliseconds work_;
 };
 
 template <class T>
-bool add_controller_of(const std::string& kind, delta::Controllers& controllers,
-                       const std::shared_ptr<WorkLog>& log,
-                       const std::shared_ptr<WorkLog>& interrupted, milliseconds work) {
+bool add_controller_of(const std::string& kind, delta::Controllers& controllers, const Logs& logs,
+                       milliseconds work) {
   if (kind != T::kind) return false;
-  controllers.add(std::make_shared<RecordingController<T>>(log, interrupted, work));
+  controllers.add(std::make_shared<RecordingController<T>>(logs, work));
   return true;
 }
 
 // Adds the RecordingController of `kind` (item, alpha, beta or gamma) to `controllers`.
-void add_controller(const std::string& kind, delta::Controllers& controllers,
-                    const std::shared_ptr<WorkLog>& log,
-                    const std::shared_ptr<WorkLog>& interrupted, milliseconds work) {
+void add_controller(const std::string& kind, delta::Controllers& controllers, const Logs& logs,
+                    milliseconds work) {
   using namespace delta::testing;
-  if (add_controller_of<Item>(kind, controllers, log, interrupted, work) ||
-      add_controller_of<Alpha>(kind, controllers, log, interrupted, work) ||
-      add_controller_of<Beta>(kind, controllers, log, interrupted, work) ||
-      add_controller_of<Gamma>(kind, controllers, log, interrupted, work)) {
+  if (add_controller_of<Item>(kind, controllers, logs, work) ||
+      add_controller_of<Alpha>(kind, controllers, logs, work) ||
+      add_controller_of<Beta>(kind, controllers, logs, work) ||
+      add_controller_of<Gamma>(kind, controllers, logs, work)) {
     return;
   }
   throw std::runtime_error("unknown kind " + kind + " (item, alpha, beta or gamma)");
@@ -128,10 +137,13 @@ int run(const Settings& settings) {
     delta::testing::worker_object_rate =
         delta::RateLimit{settings.rate_count, milliseconds(settings.rate_per_ms)};
   }
-  auto log = std::make_shared<WorkLog>(settings.log_path);
-  std::shared_ptr<WorkLog> interrupted;
+  Logs logs;
+  logs.finished = std::make_shared<WorkLog>(settings.log_path);
   if (!settings.interrupted_log_path.empty()) {
-    interrupted = std::make_shared<WorkLog>(settings.interrupted_log_path);
+    logs.interrupted = std::make_shared<WorkLog>(settings.interrupted_log_path);
+  }
+  if (!settings.attempt_log_path.empty()) {
+    logs.attempts = std::make_shared<WorkLog>(settings.attempt_log_path);
   }
 
   delta::pg::PoolOptions pool_options;
@@ -156,7 +168,7 @@ int run(const Settings& settings) {
   config.maintenance_interval = milliseconds(settings.maintenance_interval_ms);
   config.inform_jitter = milliseconds(-1);
   for (const auto& kind : settings.kinds)
-    add_controller(kind, config.controllers, log, interrupted, milliseconds(settings.work_ms));
+    add_controller(kind, config.controllers, logs, milliseconds(settings.work_ms));
   for (const auto& name : settings.namespaces) {
     config.namespaces[name] = {.max_workers = settings.max_workers};
     if (settings.expiry_ms > 0)
@@ -182,6 +194,8 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--interrupted-log", settings.interrupted_log_path,
                  "file receiving one line per work its stop token interrupted");
+  app.add_option("--attempt-log", settings.attempt_log_path,
+                 "file receiving a line as each work() call begins and one as it returns");
   app.add_flag("--announce-starts", announce_starts,
                "print \"started <object_id>\" as each work() begins");
   app.add_option("--poll-ms", settings.poll_ms, "Config::poll_interval");

@@ -5,7 +5,10 @@
 // that changed while it was worked again (after that work), and keep the leases of live
 // work (claimed ahead or not) so that nothing is rescued from a live process. Each worker
 // process logs every work() call it finished (CLOCK_REALTIME intervals) to a file of its
-// own; the tests compare those logs with the rows. Each test uses its own schema; the suite
+// own, and every work() call as it begins and as it returns (finished or interrupted) to
+// an attempt log; the tests compare those logs with the rows, and check from the attempt
+// logs that no two works of one resource overlapped, counting work a SIGKILL cut short
+// (started, never ended) as running until the kill. Each test uses its own schema; the suite
 // is named after the executable so `ctest -R resources_process` selects it. The tests of
 // resources_process_pgtest_own_cluster cut every session of the database, and so run on a
 // PostgreSQL cluster of their own (support/cluster.hpp).
@@ -103,29 +106,28 @@ class resources_process_pgtest : public delta::testing::ProcessTest {
     return (std::filesystem::path(log_dir_) / (client_id + ".log")).string();
   }
 
-  // The log of the work of `client_id` its stop token interrupted.
-  std::string interrupted_log_path(const std::string& client_id) const {
-    return (std::filesystem::path(log_dir_) / (client_id + ".interrupted.log")).string();
+  // The attempt log of `client_id`: every work() call as it begins and as it returns.
+  std::string attempt_log_path(const std::string& client_id) const {
+    return (std::filesystem::path(log_dir_) / (client_id + ".attempts.log")).string();
   }
 
   // Spawns a resource_worker_proc on this test's schema, logging to files of its own, and
   // waits until it has started.
   WorkerProcess& start_worker(const std::string& client_id, std::vector<std::string> args) {
-    args.insert(args.begin(), {"--log", log_path(client_id), "--interrupted-log",
-                               interrupted_log_path(client_id)});
+    args.insert(args.begin(),
+                {"--log", log_path(client_id), "--attempt-log", attempt_log_path(client_id)});
     return ProcessTest::start_worker(client_id, std::move(args));
   }
 
-  // The records of the work the stop token interrupted, of every worker process started
-  // so far; a malformed line fails the test.
-  std::vector<WorkRecord> interrupted_records() {
-    std::vector<WorkRecord> records;
-    for (const auto& worker : workers()) {
-      const std::string path = interrupted_log_path(worker->client_id());
-      const auto malformed = read_work_log(path, records);
-      EXPECT_TRUE(malformed.empty()) << path << ": " << malformed.size() << " malformed lines";
-    }
-    return records;
+  // check_attempt_logs on the attempt logs of every worker process started so far (no two
+  // works of one resource overlapped, work cut short by kill_worker counted until the kill;
+  // only killed processes left work that never ended): call it once the live processes
+  // have stopped. Returns the attempts by resource.
+  WorkByResource check_attempts() {
+    std::vector<std::string> paths;
+    for (const auto& worker : workers())
+      paths.push_back(attempt_log_path(worker->client_id()));
+    return check_attempt_logs(paths);
   }
 
   // The work records of every worker process started so far (the logs of killed ones
@@ -236,6 +238,7 @@ FROM {s}.delta_resource)"))) {
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_client WHERE stopped_at IS NOT NULL"), 2);
+  check_attempts();
 }
 
 TEST_F(resources_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorkedByTheSurvivor) {
@@ -266,8 +269,9 @@ TEST_F(resources_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorked
   ASSERT_NO_FATAL_FAILURE(inform_objects<Item>("k", kResources, 1));
 
   // Kill the doomed process mid-work: it has finished works, its latest finished 50 ms
-  // ago or more (every work takes 250 ms: it is in the middle of its next ones), and it
-  // still holds (works, or has claimed to work next) resources it has not finished.
+  // ago or more (every work takes 250 ms: it is in the middle of its next ones), one of
+  // the works it runs began less than 150 ms ago (the kill cuts it short), and it still
+  // holds (works, or has claimed to work next) resources it has not finished.
   std::size_t finished_before = 0;
   ASSERT_TRUE(poll_until(
       [&] {
@@ -278,6 +282,13 @@ TEST_F(resources_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorked
         for (const auto& record : finished)
           latest_end_ns = std::max(latest_end_ns, record.end_ns);
         if (realtime_ns() - latest_end_ns < 50'000'000) return false;
+        std::vector<WorkRecord> attempts;
+        read_work_log(attempt_log_path(doomed.client_id()), attempts);
+        if (std::none_of(attempts.begin(), attempts.end(), [](const WorkRecord& r) {
+              return r.open && realtime_ns() - r.start_ns < 150'000'000;
+            })) {
+          return false;
+        }
         std::set<std::string> held_now =
             ids_where("r.state = 'pending' AND r.lease_owner = $1", doomed.client_id());
         for (const auto& record : finished)
@@ -289,7 +300,7 @@ TEST_F(resources_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorked
       << "the doomed process never held " << kParallelism << " unfinished resources; "
       << resource_states();
   const std::int64_t kill_ns = realtime_ns();
-  doomed.kill_hard();
+  kill_worker(doomed);
   const auto killed_at = Clock::now();
   // Once the server has ended the doomed process's sessions, no statement of it can still
   // commit: what it holds now is what it died holding.
@@ -373,6 +384,21 @@ TEST_F(resources_process_pgtest, ResourcesOfASigkilledProcessAreRescuedAndWorked
   EXPECT_EQ(overlaps, 0u) << "overlapping work:" << overlap_summary;
 
   EXPECT_EQ(survivor.terminate(kStopTimeout), 0);
+  // The attempt logs: no two works of one resource overlapped, counting the works the kill
+  // cut short as running until the kill; each of those was of a resource the doomed
+  // process held, and one at least was cut short.
+  std::size_t cut_short = 0;
+  for (const auto& [key, list] : check_attempts()) {
+    for (const auto& attempt : list) {
+      if (!attempt.open) continue;
+      ++cut_short;
+      EXPECT_EQ(attempt.pid, doomed.pid()) << describe(attempt);
+      EXPECT_TRUE(held.contains(attempt.object_id)) << describe(attempt);
+      EXPECT_EQ(attempt.attempt, 1) << describe(attempt);
+    }
+  }
+  EXPECT_GT(cut_short, 0u) << "the kill cut no work short";
+  std::printf("[ figures  ] the kill cut %zu works short\n", cut_short);
 }
 
 TEST_F(resources_process_pgtest, ProcessesClaimOnlyTheirKindsAndNamespaces) {
@@ -465,6 +491,7 @@ TEST_F(resources_process_pgtest, ProcessesClaimOnlyTheirKindsAndNamespaces) {
 
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
+  check_attempts();
 }
 
 TEST_F(resources_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrently) {
@@ -556,6 +583,7 @@ TEST_F(resources_process_pgtest, ChangedWhileWorkedIsWorkedAgainNeverConcurrentl
 
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
+  check_attempts();
 }
 
 TEST_F(resources_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTimeout) {
@@ -614,6 +642,7 @@ TEST_F(resources_process_pgtest, LiveProcessesNeverLoseLeasesOfWorkWithinItsTime
 
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
+  check_attempts();
 }
 
 TEST_F(resources_process_pgtest, LeaderKilledTheNewLeaderRunsEveryResourceTaskAtOnce) {
@@ -689,7 +718,7 @@ TEST_F(resources_process_pgtest, LeaderKilledTheNewLeaderRunsEveryResourceTaskAt
   };
 
   const std::int64_t kill_ns = realtime_ns();
-  leader.kill_hard();
+  kill_worker(leader);
   const auto killed_at = Clock::now();
   // A generous bound, not a speed: the lease lapses in 1 s and the tasks run at once.
   constexpr auto kBound = 15s;
@@ -738,6 +767,8 @@ TEST_F(resources_process_pgtest, LeaderKilledTheNewLeaderRunsEveryResourceTaskAt
       "scheduler done at %lld ms\n",
       static_cast<long long>(failover_ms), static_cast<long long>(elapsed_ms(killed_at)));
   EXPECT_EQ(follower.terminate(kStopTimeout), 0);
+  // No two works of one resource overlapped, a work the kill cut short counted until then.
+  check_attempts();
 }
 
 // ---- every session of the database cut ----------------------------------------------
@@ -861,7 +892,6 @@ TEST_F(resources_process_pgtest_own_cluster,
   // The logs: every resource's last finished work is of its generation, and it was worked
   // at that generation no more often than claimed (a claim cut before its reply shows in
   // the attempt count, which a change resets).
-  // No two works of one resource overlapped, counting the works the fence interrupted.
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> rows;  // generation, attempt
   for (auto row : pool().exec(sql("SELECT object_id, generation, attempt FROM {s}.delta_resource")))
     rows["item/" + row.get<std::string>(0)] = {row.get<std::int64_t>(1), row.get<std::int64_t>(2)};
@@ -886,17 +916,21 @@ TEST_F(resources_process_pgtest_own_cluster,
   EXPECT_EQ(bad, 0u) << "resources whose last work is not of their generation, or worked more "
                         "often than claimed (first 5):"
                      << bad_summary;
-  auto all = work_records();
-  const auto interrupted = interrupted_records();
-  all.insert(all.end(), interrupted.begin(), interrupted.end());
-  const auto [overlaps, overlap_summary] = overlapping_work(by_resource(all));
-  EXPECT_EQ(overlaps, 0u) << "overlapping work (first 5):" << overlap_summary;
-  std::printf("[ figures  ] %zu works finished, %zu interrupted\n", all.size() - interrupted.size(),
-              interrupted.size());
 
   // Both processes lived through it and stop cleanly.
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
+  // No two works of one resource overlapped, counting the works the fence interrupted;
+  // every work ended.
+  std::size_t works = 0;
+  for (const auto& [key, list] : check_attempts())
+    works += list.size();
+  std::size_t finished_works = 0;
+  for (const auto& [key, list] : finished)
+    finished_works += list.size();
+  EXPECT_GE(works, finished_works) << "finished works missing from the attempt logs";
+  std::printf("[ figures  ] %zu works finished, %zu interrupted\n", finished_works,
+              works - finished_works);
 }
 
 }  // namespace

@@ -48,6 +48,25 @@ void WorkLog::write(const std::string& line) {
   std::fflush(file_);
 }
 
+LoggedWork::LoggedWork(WorkLog* log, std::string_view kind, std::string_view object_id,
+                       std::int64_t generation, int attempt)
+    : log_(log),
+      kind_(kind),
+      object_id_(object_id),
+      generation_(generation),
+      attempt_(attempt),
+      start_ns_(realtime_ns()) {
+  if (log_ != nullptr) log_->begin(kind_, object_id_, generation_, attempt_, start_ns_);
+}
+
+LoggedWork::LoggedWork(WorkLog* log, const ResourceRow& row)
+    : LoggedWork(log, row.kind, row.object_id, row.generation, row.attempt) {}
+
+LoggedWork::~LoggedWork() {
+  if (log_ != nullptr)
+    log_->record(kind_, object_id_, generation_, attempt_, start_ns_, realtime_ns());
+}
+
 std::string describe(const WorkRecord& r) {
   if (r.open && r.end_ns == WorkRecord::kOpenEnd) {
     return fmt::format("{}/{} gen {} attempt {} by pid {} [{} .. never ended] ns", r.kind,

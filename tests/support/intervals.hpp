@@ -27,9 +27,9 @@ namespace delta::testing {
 // CLOCK_REALTIME in nanoseconds since the epoch.
 std::int64_t realtime_ns();
 
-// A work log being written: one line per finished work() call, written and flushed
-// under a lock (so a SIGKILLed process leaves a record of exactly the work it finished).
-// Thread-safe.
+// A work log being written: one line per finished work() call (and, with begin(), one as
+// it starts), written and flushed under a lock (so a SIGKILLed process leaves a record of
+// exactly the work it finished, and started). Thread-safe.
 class WorkLog {
  public:
   // Creates (or truncates) the file at `path`; throws std::runtime_error if it cannot.
@@ -53,6 +53,32 @@ class WorkLog {
 
   std::mutex mutex_;
   std::FILE* file_;
+};
+
+// One work written to a WorkLog while it runs: its start line (WorkLog::begin) when made,
+// its end line (WorkLog::record, the same start) when destroyed, however the work ends (a
+// return or an exception). A process killed in between leaves the work open in the log.
+// With a null log it writes nothing. Not thread-safe (one work, one thread).
+class LoggedWork {
+ public:
+  LoggedWork(WorkLog* log, std::string_view kind, std::string_view object_id,
+             std::int64_t generation, int attempt);
+  // The work of `row` (its kind, object id, generation and attempt).
+  LoggedWork(WorkLog* log, const ResourceRow& row);
+  ~LoggedWork();
+  LoggedWork(const LoggedWork&) = delete;
+  LoggedWork& operator=(const LoggedWork&) = delete;
+
+  // realtime_ns() when the work started, as its start line says.
+  std::int64_t start_ns() const { return start_ns_; }
+
+ private:
+  WorkLog* log_;
+  std::string kind_;
+  std::string object_id_;
+  std::int64_t generation_;
+  int attempt_;
+  std::int64_t start_ns_;
 };
 
 // One work() call, as read back from a work log: finished, or open (started, not ended).

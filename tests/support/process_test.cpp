@@ -50,4 +50,34 @@ WorkerProcess& ProcessTest::start_worker(const std::string& client_id,
   return worker;
 }
 
+std::int64_t ProcessTest::kill_worker(WorkerProcess& worker) {
+  worker.kill_hard();
+  const std::int64_t killed_ns = realtime_ns();
+  killed_ns_[worker.pid()] = killed_ns;
+  return killed_ns;
+}
+
+WorkByResource ProcessTest::check_attempt_logs(const std::vector<std::string>& paths) {
+  std::vector<WorkRecord> records;
+  for (const auto& path : paths) {
+    const auto malformed = read_work_log(path, records);
+    EXPECT_TRUE(malformed.empty()) << path << ": " << malformed.size()
+                                   << " malformed lines, first: \"" << malformed.front() << "\"";
+  }
+  for (const auto& [pid, killed_ns] : killed_ns_)
+    end_open_work(records, pid, killed_ns);
+  std::size_t never_ended = 0;
+  std::string never_ended_summary;
+  for (const auto& record : records) {
+    if (!record.open || killed_ns_.contains(record.pid)) continue;
+    if (++never_ended <= 5) never_ended_summary += " [" + describe(record) + "]";
+  }
+  EXPECT_EQ(never_ended, 0u) << "attempts of live or stopped processes that never ended:"
+                             << never_ended_summary;
+  auto grouped = by_resource(records);
+  const auto [overlaps, overlap_summary] = overlapping_work(grouped);
+  EXPECT_EQ(overlaps, 0u) << "overlapping attempts (first 5):" << overlap_summary;
+  return grouped;
+}
+
 }  // namespace delta::testing

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include <delta/client.hpp>
 #include <delta/pg.hpp>
 
+#include "support/intervals.hpp"
 #include "support/pg_test.hpp"
 #include "support/processes.hpp"
 
@@ -67,11 +69,24 @@ class ProcessTest : public ::testing::Test {
   // Every worker process started so far, in start order (killed ones too).
   const std::vector<std::unique_ptr<WorkerProcess>>& workers() const { return workers_; }
 
+  // SIGKILLs `worker` if it still runs (WorkerProcess::kill_hard, which reaps it) and
+  // notes realtime_ns() then: for check_attempt_logs, the attempts it left open end there
+  // (a dead process works no more). Returns that moment.
+  std::int64_t kill_worker(WorkerProcess& worker);
+
+  // The checks of the attempt logs (support/intervals.hpp: a line as each attempt starts,
+  // one as it ends) at `paths`: a malformed line fails the test; an attempt a process
+  // killed by kill_worker left open runs until its kill; one any other process left open
+  // fails the test (call it once every attempt of the live processes has ended); and no
+  // two attempts of one object ("kind/object_id") overlap. Returns the attempts by object.
+  WorkByResource check_attempt_logs(const std::vector<std::string>& paths);
+
  private:
   std::string program_;
   std::string schema_prefix_;
   std::unique_ptr<ScratchSchema> schema_;
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
+  std::map<long, std::int64_t> killed_ns_;  // pid -> realtime_ns() once killed and reaped
 };
 
 }  // namespace delta::testing
