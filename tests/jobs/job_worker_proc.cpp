@@ -9,9 +9,13 @@
 // --attempt-log, every attempt is also written to that file (support/intervals.hpp, kind
 // and job id, generation 1): a line as it starts and one as it ends, finished or
 // interrupted, so that an attempt of a SIGKILLed process shows as started and never ended.
+// --global-max-workers and --rate-count / --rate-per-ms are the queue's default flow
+// limits (docs/flow-control.md), registered by the first process.
 //
 //   job_worker_proc --schema t_1_1 --client-id a --max-workers 10 --hang-job-id 42
 //       --sleep-us 500 --attempt-log a.log
+//   job_worker_proc --schema t_1_1 --client-id a --max-workers 8 --global-max-workers 5
+//       --rate-count 50 --rate-per-ms 1000 --sleep-ms 80 --attempt-log a.log
 //
 // Lines it prints on stdout (each flushed at once), besides those of support/worker_proc:
 //   hanging <job id>      the job named by --hang-job-id is running and will not return
@@ -31,6 +35,7 @@
 #include <delta/errors.hpp>
 #include <delta/jobs.hpp>
 #include <delta/pg.hpp>
+#include <delta/rate_limit.hpp>
 
 #include "support/intervals.hpp"
 #include "support/pg_test.hpp"
@@ -64,6 +69,10 @@ struct Settings : delta::testing::WorkerOptions {
   int job_timeout_ms = 60000;
   int rescue_margin_ms = 60000;
   int client_ttl_ms = 1500;
+  int poll_ms = 100;
+  int global_max_workers = 0;  // the queue's default global_max_workers; 0: none
+  int rate_count = 0;          // the queue's default rate limit, with rate_per_ms; 0: none
+  int rate_per_ms = 1000;
 };
 
 // Runs a job and records the execution. The record carries a token unique to this
@@ -154,7 +163,7 @@ int run(const Settings& settings) {
 
   auto recorder = std::make_shared<RecordingWorker>(pool, settings);
   delta::Config config = delta::testing::worker_config(settings);
-  config.poll_interval = milliseconds(100);
+  config.poll_interval = milliseconds(settings.poll_ms);
   config.heartbeat_interval = milliseconds(200);
   config.client_ttl = milliseconds(settings.client_ttl_ms);
   config.leader_ttl = milliseconds(1500);
@@ -164,6 +173,12 @@ int run(const Settings& settings) {
   config.job_timeout = milliseconds(settings.job_timeout_ms);
   config.rescue_margin = milliseconds(settings.rescue_margin_ms);
   config.queues["default"] = {.max_workers = settings.max_workers};
+  if (settings.global_max_workers > 0)
+    config.queues["default"].global_max_workers = settings.global_max_workers;
+  if (settings.rate_count > 0) {
+    config.queues["default"].rate_limit =
+        delta::RateLimit{settings.rate_count, milliseconds(settings.rate_per_ms)};
+  }
   config.workers.add(std::make_shared<RecordedWorker<ProcJob>>(recorder));
   config.workers.add(std::make_shared<RecordedWorker<Tick>>(recorder));
   if (settings.periodic_ms > 0) {
@@ -192,6 +207,12 @@ int main(int argc, char** argv) {
   app.add_option("--job-timeout-ms", settings.job_timeout_ms, "Config::job_timeout");
   app.add_option("--rescue-margin-ms", settings.rescue_margin_ms, "Config::rescue_margin");
   app.add_option("--client-ttl-ms", settings.client_ttl_ms, "Config::client_ttl");
+  app.add_option("--poll-ms", settings.poll_ms, "Config::poll_interval");
+  app.add_option("--global-max-workers", settings.global_max_workers,
+                 "the default queue's default global_max_workers (0: none)");
+  app.add_option("--rate-count", settings.rate_count,
+                 "the default queue's default rate limit: starts per --rate-per-ms (0: none)");
+  app.add_option("--rate-per-ms", settings.rate_per_ms, "the rate limit's interval");
   return delta::testing::worker_main(argc, argv, "job_worker_proc", app, settings,
                                      [&] { return run(settings); });
 }

@@ -4,7 +4,9 @@
 // pg_terminate_backend. Every worker process writes each attempt it starts and ends to a
 // log of its own (support/intervals.hpp); the tests check from those logs that no two
 // attempts of one job overlapped in time (an attempt of a killed process ends at the kill)
-// and that each job's last attempt ended, besides the counts in the tables. Each test uses
+// and that each job's last attempt ended, besides the counts in the tables; and that three
+// processes together keep the queue's flow limits (rate and concurrency), an operator's
+// override of them too. Each test uses
 // its own schema; the suite is named after the executable so `ctest -R jobs_process`
 // selects it.
 #include <algorithm>
@@ -22,6 +24,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <delta/admin.hpp>
 #include <delta/client.hpp>
 #include <delta/jobs.hpp>
 #include <delta/pg.hpp>
@@ -76,6 +79,19 @@ class jobs_process_pgtest : public delta::testing::ProcessTest {
   // The attempt log of the worker process `client_id`.
   std::string attempt_log(const std::string& client_id) const {
     return (std::filesystem::path(log_dir_) / (client_id + ".log")).string();
+  }
+
+  // The attempts in the logs of every worker process started so far (killed ones too); a
+  // malformed line fails the test.
+  std::vector<WorkRecord> attempt_records() {
+    std::vector<WorkRecord> records;
+    for (const auto& worker : workers()) {
+      const std::string path = attempt_log(worker->client_id());
+      const auto malformed = read_work_log(path, records);
+      EXPECT_TRUE(malformed.empty()) << path << ": " << malformed.size()
+                                     << " malformed lines, first: \"" << malformed.front() << "\"";
+    }
+    return records;
   }
 
   // The checks of the attempt logs every test ends with: check_attempt_logs (no two
@@ -426,6 +442,108 @@ TEST_F(jobs_process_pgtest, TerminatedConnectionsLoseNoJobAndRunNoneTwice) {
   // Both processes lived through it and stop cleanly.
   EXPECT_EQ(a.terminate(kStopTimeout), 0);
   EXPECT_EQ(b.terminate(kStopTimeout), 0);
+  check_attempts();
+}
+
+TEST_F(jobs_process_pgtest, ThreeProcessesTogetherKeepTheQueuesRateAndConcurrency) {
+  // Defaults registered by the first process: 50 starts a second, 5 at once; each process
+  // alone would run 8 at once without a rate. A job takes 80 ms: under the cap alone 5
+  // would start every 80 ms (62 a second), and under the rate alone 4 or 5 run at once,
+  // more than the override's 2.
+  constexpr int kRateCount = 50;  // a second
+  constexpr int kAtOnce = 5;
+  constexpr auto kPollInterval = 100ms;
+  constexpr int kOverriddenAtOnce = 2;
+  constexpr std::int64_t kSecondNs = 1'000'000'000;
+  // As the processes are given them:
+  const std::vector<std::string> args{"--max-workers",        "8",    "--sleep-ms",   "80",
+                                      "--global-max-workers", "5",    "--rate-count", "50",
+                                      "--rate-per-ms",        "1000", "--poll-ms",    "100"};
+  start_worker("limit-a", args);
+  start_worker("limit-b", args);
+  start_worker("limit-c", args);
+  // Ten seconds and more at 50 a second under the defaults, then 60 under the override
+  // (2 at once: about 25 a second), then 100 under the defaults again.
+  constexpr std::int64_t kFirst = 520, kOverridden = 60, kCleared = 100;
+  constexpr std::int64_t kJobs = kFirst + kOverridden + kCleared;
+  ASSERT_NO_FATAL_FAILURE(insert_proc_jobs(kJobs));
+  ASSERT_TRUE(poll_until([&] { return completed_jobs() >= kFirst; }, 30s)) << job_states();
+
+  // An operator's override while jobs run: 2 at once, no rate. It is committed when the
+  // call returns; every process reads it within a poll interval, and a fetch under the old
+  // limits may have taken starts up to the rate's lookahead (100 ms) ahead, so every start
+  // from kSettleNs after the call on is under it (50 ms for that last fetch itself).
+  constexpr std::int64_t kSettleNs = std::chrono::nanoseconds(kPollInterval + 100ms + 50ms).count();
+  delta::Admin admin(shared_pool(), {.schema = schema_name()});
+  admin.set_queue_limits("default", {.max_concurrency = kOverriddenAtOnce});
+  const std::int64_t overridden_ns = realtime_ns();
+  ASSERT_TRUE(poll_until([&] { return completed_jobs() >= kFirst + kOverridden; }, 30s))
+      << job_states();
+  // Cleared: the defaults again, in the same way.
+  admin.clear_queue_limits("default");
+  const std::int64_t cleared_ns = realtime_ns();
+  ASSERT_TRUE(poll_until([&] { return completed_jobs() == kJobs; }, 30s)) << job_states();
+
+  const auto all = attempt_records();
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kJobs)) << "one attempt a job";
+  // Never more than the defaults' 5 at once, through both changes.
+  EXPECT_LE(most_at_once(all), kAtOnce);
+
+  // Under the defaults: every process worked some; at most count + 1 starts in any window
+  // of `per` (one start of burst), at most 5 at once, from the starts and ends the
+  // processes recorded.
+  const auto first = started_between(all, INT64_MIN, overridden_ns);
+  ASSERT_GE(first.size(), static_cast<std::size_t>(kFirst));
+  EXPECT_EQ(pids_of(first).size(), 3u) << "every process worked some";
+  const double span_s = static_cast<double>(start_span_ns(first)) / 1e9;
+  const int first_most_in_second = most_starts_in(first, kSecondNs);
+  const int first_most_at_once = most_at_once(all, INT64_MIN, overridden_ns);
+  std::printf(
+      "[ figures  ] 3 processes: %zu starts over %.2f s, at most %d in a second, %d at once\n",
+      first.size(), span_s, first_most_in_second, first_most_at_once);
+  EXPECT_LE(first_most_in_second, kRateCount + 1);
+  EXPECT_LE(first_most_at_once, kAtOnce);
+  EXPECT_GE(span_s, static_cast<double>(first.size() - 1) / kRateCount - 0.1)
+      << "faster than 50 a second";
+
+  // The override, in force in every process from kSettleNs after the call on. It took hold
+  // after the last start with more than 2 at once.
+  std::int64_t held_ns = overridden_ns;
+  for (const auto& record : started_between(all, overridden_ns, cleared_ns)) {
+    if (most_at_once(all, record.start_ns, record.start_ns + 1) > kOverriddenAtOnce)
+      held_ns = std::max(held_ns, record.start_ns);
+  }
+  const auto overridden = started_between(all, overridden_ns + kSettleNs, cleared_ns);
+  const int overridden_most_at_once = most_at_once(all, overridden_ns + kSettleNs, cleared_ns);
+  const auto pids = pids_of(overridden);
+  std::printf(
+      "[ figures  ] overridden: in force %.1f ms after the call; from %lld ms on %d at once "
+      "(%zu starts by %zu processes)\n",
+      static_cast<double>(held_ns - overridden_ns) / 1e6,
+      static_cast<long long>(kSettleNs / 1'000'000), overridden_most_at_once, overridden.size(),
+      pids.size());
+  EXPECT_LE(overridden_most_at_once, kOverriddenAtOnce);
+  EXPECT_GE(overridden_most_at_once, kOverriddenAtOnce) << "the override left fewer at once";
+  EXPECT_EQ(pids.size(), 3u) << "every process worked some under the override";
+
+  // Cleared: the defaults in force again, the rate and more than 2 at once.
+  const auto cleared = started_between(all, cleared_ns + kSettleNs, INT64_MAX);
+  const int cleared_most_in_second = most_starts_in(cleared, kSecondNs);
+  const int cleared_most_at_once = most_at_once(all, cleared_ns + kSettleNs);
+  std::printf("[ figures  ] cleared: %zu starts, at most %d in a second, %d at once\n",
+              cleared.size(), cleared_most_in_second, cleared_most_at_once);
+  EXPECT_GE(cleared.size(), static_cast<std::size_t>(kCleared / 2));
+  EXPECT_LE(cleared_most_in_second, kRateCount + 1);
+  EXPECT_LE(cleared_most_at_once, kAtOnce);
+  EXPECT_GT(cleared_most_at_once, kOverriddenAtOnce) << "the override is still in force";
+
+  EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_job WHERE attempt <> 1 OR "
+                   "cardinality(errors) > 0"),
+            0)
+      << "held back is not failed: one attempt each, no error";
+  // The processes lived through it and stop cleanly.
+  for (const auto& worker : workers())
+    EXPECT_EQ(worker->terminate(kStopTimeout), 0) << worker->client_id();
   check_attempts();
 }
 

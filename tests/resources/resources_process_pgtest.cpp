@@ -937,38 +937,6 @@ TEST_F(resources_process_pgtest_own_cluster,
 
 namespace {
 
-// The most work records of `records` running at one moment (finished works only).
-int most_at_once(const std::vector<WorkRecord>& records) {
-  std::vector<std::pair<std::int64_t, int>> events;
-  for (const auto& record : records) {
-    events.emplace_back(record.start_ns, 1);
-    events.emplace_back(record.end_ns, -1);
-  }
-  // An end at the same instant as a start comes first.
-  std::sort(events.begin(), events.end());
-  int now = 0, most = 0;
-  for (const auto& [at, delta] : events) {
-    now += delta;
-    most = std::max(most, now);
-  }
-  return most;
-}
-
-// The most starts of `records` in any window of `window_ns`.
-int most_starts_in(const std::vector<WorkRecord>& records, std::int64_t window_ns) {
-  std::vector<std::int64_t> starts;
-  for (const auto& record : records)
-    starts.push_back(record.start_ns);
-  std::sort(starts.begin(), starts.end());
-  int most = 0;
-  for (std::size_t i = 0, j = 0; i < starts.size(); ++i) {
-    while (starts[i] - starts[j] >= window_ns)
-      ++j;
-    most = std::max(most, static_cast<int>(i - j + 1));
-  }
-  return most;
-}
-
 // The records of `records` whose object id starts with `prefix`.
 std::vector<WorkRecord> with_prefix(const std::vector<WorkRecord>& records,
                                     const std::string& prefix) {

@@ -170,4 +170,61 @@ std::pair<std::size_t, std::string> overlapping_work(const WorkByResource& group
   return {count, summary};
 }
 
+int most_at_once(const std::vector<WorkRecord>& records, std::int64_t from_ns,
+                 std::int64_t until_ns) {
+  std::vector<std::pair<std::int64_t, int>> events;  // (instant, +1 a start or -1 an end)
+  events.reserve(2 * records.size());
+  for (const auto& record : records) {
+    events.emplace_back(record.start_ns, 1);
+    events.emplace_back(record.end_ns, -1);
+  }
+  // An end at the same instant as a start comes first.
+  std::sort(events.begin(), events.end());
+  int running = 0, most = 0;
+  for (const auto& [at, change] : events) {
+    running += change;
+    if (change > 0 && at >= from_ns && at < until_ns) most = std::max(most, running);
+  }
+  return most;
+}
+
+int most_starts_in(const std::vector<WorkRecord>& records, std::int64_t window_ns) {
+  std::vector<std::int64_t> starts;
+  starts.reserve(records.size());
+  for (const auto& record : records)
+    starts.push_back(record.start_ns);
+  std::sort(starts.begin(), starts.end());
+  int most = 0;
+  for (std::size_t i = 0, j = 0; i < starts.size(); ++i) {
+    while (starts[i] - starts[j] >= window_ns)
+      ++j;
+    most = std::max(most, static_cast<int>(i - j + 1));
+  }
+  return most;
+}
+
+std::vector<WorkRecord> started_between(const std::vector<WorkRecord>& records,
+                                        std::int64_t from_ns, std::int64_t until_ns) {
+  std::vector<WorkRecord> out;
+  for (const auto& record : records) {
+    if (record.start_ns >= from_ns && record.start_ns < until_ns) out.push_back(record);
+  }
+  return out;
+}
+
+std::set<long> pids_of(const std::vector<WorkRecord>& records) {
+  std::set<long> pids;
+  for (const auto& record : records)
+    pids.insert(record.pid);
+  return pids;
+}
+
+std::int64_t start_span_ns(const std::vector<WorkRecord>& records) {
+  if (records.empty()) return 0;
+  const auto [first, last] = std::minmax_element(
+      records.begin(), records.end(),
+      [](const WorkRecord& a, const WorkRecord& b) { return a.start_ns < b.start_ns; });
+  return last->start_ns - first->start_ns;
+}
+
 }  // namespace delta::testing

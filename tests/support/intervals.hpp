@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -118,5 +119,26 @@ WorkByResource by_resource(const std::vector<WorkRecord>& records);
 // first `limit` of them.
 std::pair<std::size_t, std::string> overlapping_work(const WorkByResource& grouped,
                                                      std::size_t limit = 5);
+
+// Flow limits, from the records of every process (the works of a kind or a job queue):
+
+// The most works of `records` running at one moment, over the starts in [from_ns, until_ns)
+// (every start by default): at each such start, the works running then, it and those that
+// began before it too. An end at the instant of a start comes before it.
+int most_at_once(const std::vector<WorkRecord>& records, std::int64_t from_ns = INT64_MIN,
+                 std::int64_t until_ns = INT64_MAX);
+
+// The most starts of `records` in any window of `window_ns`.
+int most_starts_in(const std::vector<WorkRecord>& records, std::int64_t window_ns);
+
+// The records of `records` that start in [from_ns, until_ns).
+std::vector<WorkRecord> started_between(const std::vector<WorkRecord>& records,
+                                        std::int64_t from_ns, std::int64_t until_ns);
+
+// The processes (pids) of `records`.
+std::set<long> pids_of(const std::vector<WorkRecord>& records);
+
+// The time from the first start of `records` to the last, in nanoseconds (0 for none).
+std::int64_t start_span_ns(const std::vector<WorkRecord>& records);
 
 }  // namespace delta::testing
