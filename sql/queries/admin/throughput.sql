@@ -9,8 +9,8 @@
 -- A resource synced three times in the hour counts once, at its last sync; one changed
 -- since (scheduled again) does not count. Each count is a range scan of a partial index:
 -- synced rows by (namespace, synced_at), one namespace at a time (found by a skip scan);
--- failed rows through the claim index (kind, priority, run_at, id) -- a failed row is
--- always due in class 1 -- whose run_at (the next attempt) is never before attempted_at; degraded rows by (state, updated_at); jobs by (state,
+-- failed rows through the claim index (kind, priority, run_at, id), one range per class,
+-- whose run_at (the next attempt) is never before attempted_at; degraded rows by (state, updated_at); jobs by (state,
 -- finalized_at) and, for retryable ones, by scheduled_at (the next attempt).
 WITH RECURSIVE bounds AS (
   SELECT date_trunc('minute', now()) - ($1::int - 1) * interval '1 minute' AS since
@@ -40,7 +40,7 @@ WITH RECURSIVE bounds AS (
   FROM failed_kinds k CROSS JOIN bounds b
   JOIN /* schema */delta_resource r
     ON r.kind = k.kind AND r.state IN ('scheduled', 'failed', 'expired')
-       AND r.priority = 1 AND r.run_at >= b.since AND r.state = 'failed'
+       AND r.priority IN (0, 1) AND r.run_at >= b.since AND r.state = 'failed'
        AND r.attempted_at >= b.since
   UNION ALL
   SELECT 'failed', r.attempted_at
