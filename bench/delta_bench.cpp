@@ -368,6 +368,7 @@ class Bench {
       latency(options_.quick ? 20 : 200, std::chrono::milliseconds(200));
       latency(options_.quick ? 50 : 200, std::chrono::milliseconds(20));
     }
+    if (wanted("behind a backlog")) behind_backlog();
     scale();
     jobs();
     report();
@@ -762,6 +763,117 @@ class Bench {
       progress(peak);
     }
   }
+
+  // Flow control's orderings (docs/flow-control.md): how long work informed behind a big
+  // backlog waits for its start. Priority: `backlog` expired resources (background) being
+  // re-worked at parallelism 10, then 100 new objects. Fairness: `backlog` due in
+  // namespace big, then 200 informed into small, with fairness on and off.
+  void behind_backlog() {
+    const std::int64_t backlog = options_.quick ? 20000 : 50000;
+    auto& fresh50 = figure(
+        fmt::format("100 new objects behind {} expired, inform->work p50", backlog), "ms", "");
+    auto& fresh99 = figure(
+        fmt::format("100 new objects behind {} expired, inform->work p99", backlog), "ms", "");
+    for (int run = 0; run < runs_; ++run) {
+      auto schema = seeded_schema(backlog);
+      pool_->exec(
+          fmt::format("UPDATE {}.delta_resource SET state = 'expired', priority = 1, attempt = 0, "
+                      "run_at = now()",
+                      schema));
+      pool_->exec(fmt::format("VACUUM ANALYZE {}.delta_resource", schema));
+      auto ms = waits_behind(schema, "default", "default", 100, true, 1000);
+      fresh50.runs.push_back(quantile(ms, 0.50));
+      fresh99.runs.push_back(quantile(ms, 0.99));
+    }
+    progress(fresh50);
+    progress(fresh99);
+    // small alone (its no-backlog figure), then behind big's backlog, fair and unfair.
+    for (const std::string mode : {"alone", "fair", "unfair"}) {
+      const bool fair = mode != "unfair";
+      const std::int64_t big = mode == "alone" ? 0 : (options_.quick ? 20000 : 100000);
+      const std::string behind =
+          big == 0 ? std::string("with big empty") : fmt::format("behind {} of big, {}", big, mode);
+      auto& p50 =
+          figure(fmt::format("200 informs into small {}, inform->work p50", behind), "ms", "");
+      auto& p99 =
+          figure(fmt::format("200 informs into small {}, inform->work p99", behind), "ms", "");
+      for (int run = 0; run < runs_; ++run) {
+        auto schema = fresh_schema();
+        {
+          auto config = base_config(schema);
+          config.controllers.add(std::make_shared<ItemController>());
+          delta::Client client(pool_, config);
+          std::vector<Item> batch;
+          for (std::int64_t done = 0; done < big;) {
+            batch.clear();
+            for (std::int64_t i = 0; i < 5000 && done < big; ++i, ++done)
+              batch.push_back(make_item(done));
+            client.inform_many(batch, {.namespace_name = "big"});
+          }
+        }
+        pool_->exec(fmt::format("VACUUM ANALYZE {}.delta_resource", schema));
+        auto ms = waits_behind(schema, "big", "small", 200, fair, big == 0 ? 0 : 1000);
+        p50.runs.push_back(quantile(ms, 0.50));
+        p99.runs.push_back(quantile(ms, 0.99));
+      }
+      progress(p50);
+      progress(p99);
+    }
+  }
+
+  // Starts a client working `schema`'s backlog in namespace `busy` at parallelism 10; once
+  // `warmup` of it are worked, informs `count` new objects into namespace `ns` and returns,
+  // per object, the milliseconds from that inform to its work starting, and logs how much
+  // of the backlog was still due when the last of them started.
+  std::vector<double> waits_behind(const std::string& schema, const std::string& busy,
+                                   const std::string& ns, int count, bool fair,
+                                   std::int64_t warmup) {
+    struct Probe : delta::Controller<Item> {
+      delta::WorkResult work(delta::WorkContext&, const delta::Resource<Item>& r) override {
+        auto now = Clock::now();
+        ++worked;
+        if (r.object.n >= kNewBase) {
+          std::lock_guard lock(mutex);
+          seen[r.object.key] = now;
+        }
+        return delta::synced();
+      }
+      std::atomic<std::int64_t> worked{0};
+      std::mutex mutex;
+      std::map<std::string, Clock::time_point> seen;
+    };
+    Item::item_parallelism_ref() = 10;
+    auto probe = std::make_shared<Probe>();
+    auto config = base_config(schema);
+    config.controllers.add(probe);
+    config.namespaces[busy] = {.max_workers = 10};
+    config.namespaces[ns] = {.max_workers = 10};
+    config.fair_namespaces = fair;
+    delta::Client client(pool_, config);
+    client.start();
+    if (warmup > 0) wait_for_count(warmup, [&] { return probe->worked.load(); });
+    std::vector<Item> fresh;
+    for (int i = 0; i < count; ++i)
+      fresh.push_back(make_item(kNewBase + i));
+    const auto informed = Clock::now();
+    client.inform_many(fresh, {.namespace_name = ns});
+    wait_for_count(count, [&] {
+      std::lock_guard lock(probe->mutex);
+      return static_cast<std::int64_t>(probe->seen.size());
+    });
+    const std::int64_t left =
+        count_state(*pool_, schema, "expired") + count_state(*pool_, schema, "scheduled");
+    client.stop(std::chrono::seconds(5));
+    std::cerr << fmt::format("    {} new in {} behind {} ({}): {} of the backlog left\n", count, ns,
+                             busy, fair ? "fair" : "unfair", left);
+    std::vector<double> ms;
+    std::lock_guard lock(probe->mutex);
+    for (const auto& item : fresh)
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(probe->seen.at(item.key) - informed).count());
+    return ms;
+  }
+  static constexpr std::int64_t kNewBase = 900'000'000;
 
   // Before each idle-latency run, delta's and pgbench's alike: a CHECKPOINT writes back
   // what the scenarios before it left dirty, so that the run measures commits on an idle

@@ -223,15 +223,15 @@ TEST_F(cli_jobs_pgtest, QueuesListPauseAndResume) {
   ASSERT_EQ(lines.size(), 3U) << run.out;
   EXPECT_EQ(lines[0],
             "QUEUE    PAUSED   AVAILABLE  SCHEDULED  RUNNING  RETRYABLE  COMPLETED  CANCELLED  "
-            "DISCARDED  OLDEST WAITING")
+            "DISCARDED  OLDEST WAITING  LIMITS")
       << run.out;
   // The last column is how long the oldest available job has waited: a few milliseconds.
   EXPECT_TRUE(std::regex_match(
       lines[1] + "\n" + lines[2],
       std::regex("default  -                1          1        0          0          0          "
-                 "0          0  \\d+ m?s\n"
+                 "0          0  \\d+ m?s +-\n"
                  "mail     3 d ago          2          0        0          0          0          "
-                 "0          0  \\d+ m?s")))
+                 "0          0  \\d+ m?s +-")))
       << run.out;
 
   run = delta({"queues", "resume", "mail"});

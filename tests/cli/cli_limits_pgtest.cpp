@@ -42,6 +42,9 @@ TEST_F(cli_limits_pgtest, ControllersLimitOverridesShowsAndClears) {
   const auto listed = nlohmann::json::parse(
       delta({"controllers", "list", "--output", "json"}).out)["rows"][0]["limits"];
   EXPECT_EQ(listed["in_force"]["max_concurrency"], 20) << listed;
+  // The table's LIMITS column shows what is in force, marked as an operator's.
+  run = delta({"controllers", "list"});
+  EXPECT_TRUE(contains(run.out, "  20 at once (override)  ")) << run.out;
 
   run = delta({"controllers", "limit", "thing", "--clear"});
   EXPECT_EQ(run.exit_code, 0) << run.all();

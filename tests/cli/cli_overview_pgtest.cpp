@@ -117,9 +117,9 @@ TEST_F(cli_overview_pgtest, ControllersListCountsTheKindsResources) {
   EXPECT_EQ(run.exit_code, 0) << run.all();
   const auto lines = lines_of(run.out);
   ASSERT_EQ(lines.size(), 2U) << run.out;
-  EXPECT_TRUE(
-      std::regex_match(lines[0], std::regex("KIND   CLIENTS  PAUSED  INFORM EVERY  LAST INFORM  "
-                                            "WROTE  NEXT INFORM  RESOURCES  STATES +INFORM ERROR")))
+  EXPECT_TRUE(std::regex_match(
+      lines[0], std::regex("KIND   CLIENTS  PAUSED  INFORM EVERY  LAST INFORM  "
+                           "WROTE  NEXT INFORM  RESOURCES  STATES +LIMITS  INFORM ERROR")))
       << run.out;
   EXPECT_TRUE(std::regex_match(lines[1], std::regex("thing        1  -       never         -  .*")))
       << run.out;
@@ -215,11 +215,13 @@ TEST_F(cli_overview_pgtest, NamespacesListShowsRetention) {
   EXPECT_EQ(run.exit_code, 0) << run.all();
   const auto lines = lines_of(run.out);
   ASSERT_GE(lines.size(), 2U) << run.out;
-  EXPECT_EQ(lines[0],
-            "NAMESPACE  EXPIRY  KEEP SYNCED  KEEP DELETED  KEEP DEGRADED  RESOURCES  STATES")
+  EXPECT_EQ(
+      lines[0],
+      "NAMESPACE  EXPIRY  KEEP SYNCED  KEEP DELETED  KEEP DEGRADED  RESOURCES  STATES  LIMITS")
       << run.out;
   EXPECT_TRUE(contains(
-      run.out, "\ndefault    never   1 d          1 d           1 d                    0  -\n"))
+      run.out,
+      "\ndefault    never   1 d          1 d           1 d                    0  -       -\n"))
       << run.out;
 }
 

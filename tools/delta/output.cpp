@@ -263,6 +263,13 @@ std::string limits_summary(const delta::LimitsInfo& info) {
   return fmt::format("{} (the defaults)", limits_text(info.in_force));
 }
 
+std::string limits_cell(const delta::LimitsInfo& info) {
+  if (!info.in_force.max_concurrency && !info.in_force.rate_limit) {
+    return info.overridden ? "none (override)" : "-";
+  }
+  return limits_text(info.in_force) + (info.overridden ? " (override)" : "");
+}
+
 nlohmann::json limits_json(const delta::FlowLimits& limits) {
   nlohmann::json out = nlohmann::json::object();
   out["max_concurrency"] =

@@ -95,6 +95,9 @@ std::string rate_text(const delta::RateLimit& rate);
 std::string limits_text(const delta::FlowLimits& limits);
 // One line: what is in force and where it comes from (the override, or the defaults).
 std::string limits_summary(const delta::LimitsInfo& info);
+// A list table's LIMITS cell: the limits in force, "(override)" when an operator set them;
+// "-" without any.
+std::string limits_cell(const delta::LimitsInfo& info);
 // {"max_concurrency": 20|null, "rate": {"count": 50, "per_ms": 1000}|null}
 nlohmann::json limits_json(const delta::FlowLimits& limits);
 // {"in_force": ..., "defaults": ..., "override": ...|null, "overridden_at": ...|null}

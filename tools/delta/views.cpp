@@ -358,11 +358,13 @@ Json queue_json(const delta::QueueInfo& queue) {
 Table queue_table(const std::vector<delta::QueueInfo>& queues, delta::Timestamp now) {
   auto columns = state_columns({{"QUEUE"}, {"PAUSED"}}, kJobStates);
   columns.push_back({"OLDEST WAITING"});
+  columns.push_back({"LIMITS", Align::left, 40});
   Table table(std::move(columns));
   for (const auto& queue : queues) {
     std::vector<std::string> cells{queue.name, ago(queue.paused_at, now)};
     add_state_cells(cells, per_state(queue.states));
     cells.push_back(human_duration(queue.oldest_available_age));
+    cells.push_back(limits_cell(queue.limits));
     table.add(std::move(cells));
   }
   return table;
@@ -428,6 +430,7 @@ Table controller_table(const std::vector<delta::ControllerInfo>& controllers,
                {"NEXT INFORM"},
                {"RESOURCES", Align::right},
                {"STATES", Align::left, 60},
+               {"LIMITS", Align::left, 40},
                {"INFORM ERROR", Align::left, 40}});
   for (const auto& controller : controllers) {
     const auto states = per_state(controller.states);
@@ -436,7 +439,8 @@ Table controller_table(const std::vector<delta::ControllerInfo>& controllers,
                ago(controller.last_inform_finished_at, now),
                inform_counts_cell(controller.last_inform_counts),
                ago(controller.next_inform_at, now), std::to_string(total_of(states)),
-               states_cell(states), or_dash(controller.last_inform_error)});
+               states_cell(states), limits_cell(controller.limits),
+               or_dash(controller.last_inform_error)});
   }
   return table;
 }
@@ -460,7 +464,8 @@ Table namespace_table(const std::vector<delta::NamespaceInfo>& namespaces) {
                {"KEEP DELETED"},
                {"KEEP DEGRADED"},
                {"RESOURCES", Align::right},
-               {"STATES", Align::left, 60}});
+               {"STATES", Align::left, 60},
+               {"LIMITS", Align::left, 40}});
   const auto kept = [](const std::optional<std::chrono::milliseconds>& retention) {
     return retention ? human_duration(retention) : std::string("forever");
   };
@@ -468,8 +473,8 @@ Table namespace_table(const std::vector<delta::NamespaceInfo>& namespaces) {
     const auto states = per_state(info.states);
     table.add({info.name, info.expiry_ttl ? human_duration(info.expiry_ttl) : "never",
                kept(info.synced_retention), kept(info.deleted_retention),
-               kept(info.degraded_retention), std::to_string(total_of(states)),
-               states_cell(states)});
+               kept(info.degraded_retention), std::to_string(total_of(states)), states_cell(states),
+               limits_cell(info.limits)});
   }
   return table;
 }
