@@ -598,8 +598,9 @@ class Bench {
         Item::kind);
   }
 
-  // Informs `count` items into a fresh schema (batches of 5,000) and analyzes the table.
-  std::string seeded_schema(std::int64_t count) {
+  // Informs `count` items into a fresh schema (batches of 5,000; into namespace `ns`, or
+  // the default one) and analyzes the table.
+  std::string seeded_schema(std::int64_t count, const std::string& ns = {}) {
     auto schema = fresh_schema();
     auto config = base_config(schema);
     config.controllers.add(std::make_shared<ItemController>());
@@ -609,7 +610,7 @@ class Bench {
       batch.clear();
       for (std::int64_t i = 0; i < 5000 && done < count; ++i, ++done)
         batch.push_back(make_item(done));
-      client.inform_many(batch);
+      client.inform_many(batch, {.namespace_name = ns});
     }
     pool_->exec(fmt::format("VACUUM ANALYZE {}.delta_resource", schema));
     return schema;
@@ -798,20 +799,7 @@ class Bench {
       auto& p99 =
           figure(fmt::format("200 informs into small {}, inform->work p99", behind), "ms", "");
       for (int run = 0; run < runs_; ++run) {
-        auto schema = fresh_schema();
-        {
-          auto config = base_config(schema);
-          config.controllers.add(std::make_shared<ItemController>());
-          delta::Client client(pool_, config);
-          std::vector<Item> batch;
-          for (std::int64_t done = 0; done < big;) {
-            batch.clear();
-            for (std::int64_t i = 0; i < 5000 && done < big; ++i, ++done)
-              batch.push_back(make_item(done));
-            client.inform_many(batch, {.namespace_name = "big"});
-          }
-        }
-        pool_->exec(fmt::format("VACUUM ANALYZE {}.delta_resource", schema));
+        auto schema = seeded_schema(big, "big");
         auto ms = waits_behind(schema, "big", "small", 200, fair, big == 0 ? 0 : 1000);
         p50.runs.push_back(quantile(ms, 0.50));
         p99.runs.push_back(quantile(ms, 0.99));
