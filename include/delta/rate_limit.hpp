@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include <delta/export.hpp>
 
@@ -18,6 +19,9 @@ struct RateLimit {
   std::chrono::milliseconds per{0};
   friend bool operator==(const RateLimit&, const RateLimit&) = default;
 };
+
+// "50/1s", "600/1m", "100/500ms": count per the largest whole unit of `per`.
+std::string to_string(const RateLimit& rate);
 
 }  // namespace delta
 

@@ -78,12 +78,8 @@ std::optional<InformCounts> inform_counts(const pg::Row& row, int first) {
 
 // Columns first..first+2: concurrency, rate count, rate interval (ms).
 FlowLimits flow_limits_at(const pg::Row& row, int first) {
-  FlowLimits limits;
-  limits.max_concurrency = row.get<std::optional<std::int32_t>>(first);
-  const auto count = row.get<std::optional<std::int32_t>>(first + 1);
-  const auto per = row.get<std::optional<std::int64_t>>(first + 2);
-  if (count && per) limits.rate_limit = RateLimit{*count, std::chrono::milliseconds(*per)};
-  return limits;
+  const internal::FlowLimit limit = runtime::limit_at(row, first);
+  return {.max_concurrency = limit.concurrency, .rate_limit = limit.rate};
 }
 
 // Columns first..first+9 of a list row: limits in force, defaults, override and when it

@@ -4,6 +4,18 @@
 
 #include <fmt/format.h>
 
+namespace delta {
+
+std::string to_string(const RateLimit& rate) {
+  const auto ms = rate.per.count();
+  if (ms % 3'600'000 == 0) return fmt::format("{}/{}h", rate.count, ms / 3'600'000);
+  if (ms % 60'000 == 0) return fmt::format("{}/{}m", rate.count, ms / 60'000);
+  if (ms % 1000 == 0) return fmt::format("{}/{}s", rate.count, ms / 1000);
+  return fmt::format("{}/{}ms", rate.count, ms);
+}
+
+}  // namespace delta
+
 namespace delta::internal {
 
 void check_flow_limit(std::vector<std::string>& problems, std::string_view where,
@@ -24,18 +36,10 @@ void check_flow_limit(std::vector<std::string>& problems, std::string_view where
   }
 }
 
-std::string describe(const RateLimit& rate) {
-  const auto ms = rate.per.count();
-  if (ms % 3'600'000 == 0) return fmt::format("{}/{}h", rate.count, ms / 3'600'000);
-  if (ms % 60'000 == 0) return fmt::format("{}/{}m", rate.count, ms / 60'000);
-  if (ms % 1000 == 0) return fmt::format("{}/{}s", rate.count, ms / 1000);
-  return fmt::format("{}/{}ms", rate.count, ms);
-}
-
 std::string describe(const FlowLimit& limit) {
   if (!limit.any()) return "none";
   std::string out;
-  if (limit.rate) out = describe(*limit.rate);
+  if (limit.rate) out = to_string(*limit.rate);
   if (limit.concurrency) {
     if (!out.empty()) out += ", ";
     out += fmt::format("{} at once", *limit.concurrency);

@@ -31,7 +31,6 @@ void check_flow_limit(std::vector<std::string>& problems, std::string_view where
                       std::string_view concurrency_field, const FlowLimit& limit);
 // "50/1s", "20 at once", "none": for logs and the CLI.
 std::string describe(const FlowLimit& limit);
-std::string describe(const RateLimit& rate);
 
 // One scope's rate limiter in a limited claim: starts are spaced `step` apart from `next`
 // on (the stored rate_tat, or now when it is in the past), and a claim may take the starts

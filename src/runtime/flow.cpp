@@ -24,7 +24,8 @@ std::string_view table_tag(FlowTable table) {
   return "k";
 }
 
-// Columns `first` .. first + 2 of a row: concurrency, rate count, rate interval (ms).
+}  // namespace
+
 internal::FlowLimit limit_at(const pg::Row& row, int first) {
   internal::FlowLimit limit;
   limit.concurrency = row.get<std::optional<std::int32_t>>(first);
@@ -33,8 +34,6 @@ internal::FlowLimit limit_at(const pg::Row& row, int first) {
   if (count && per) limit.rate = RateLimit{*count, std::chrono::milliseconds(*per)};
   return limit;
 }
-
-}  // namespace
 
 std::span<const schema::Condition> flow_conditions(FlowTable table) {
   static const std::array<schema::Condition, 4> kinds{

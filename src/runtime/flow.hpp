@@ -32,6 +32,10 @@ enum class FlowTable { kinds, namespaces, queues };
 // for `table`.
 std::span<const schema::Condition> flow_conditions(FlowTable table);
 
+// Columns `first` .. first + 2 of a row: concurrency, rate count, rate interval (ms), as
+// every statement over the limit columns returns them.
+internal::FlowLimit limit_at(const pg::Row& row, int first);
+
 // What flow_register found for one scope.
 struct FlowRegistered {
   std::string name;

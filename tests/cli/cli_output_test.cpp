@@ -109,3 +109,25 @@ TEST(cli_output_test, CountsHaveThousandsSeparators) {
 }
 
 }  // namespace
+
+TEST(cli_output_test, RatesAndLimitsReadAsTheOptionsWriteThem) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(delta::to_string(delta::RateLimit{50, milliseconds(1000)}), "50/1s");
+  EXPECT_EQ(delta::to_string(delta::RateLimit{600, milliseconds(60'000)}), "600/1m");
+  EXPECT_EQ(delta::to_string(delta::RateLimit{5, milliseconds(7'200'000)}), "5/2h");
+  EXPECT_EQ(delta::to_string(delta::RateLimit{100, milliseconds(500)}), "100/500ms");
+  // What the text says, parse_rate reads back.
+  for (const auto& rate :
+       {delta::RateLimit{50, milliseconds(1000)}, delta::RateLimit{100, milliseconds(1500)}}) {
+    EXPECT_EQ(delta_cli::parse_rate(delta::to_string(rate)), rate);
+  }
+  EXPECT_EQ(delta_cli::limits_text(
+                {.max_concurrency = 20, .rate_limit = delta::RateLimit{50, milliseconds(1000)}}),
+            "50/1s, 20 at once");
+  EXPECT_EQ(delta_cli::limits_text({}), "none");
+  delta::LimitsInfo info;
+  EXPECT_EQ(delta_cli::limits_cell(info), "-");
+  info.in_force.max_concurrency = 3;
+  info.overridden = info.in_force;
+  EXPECT_EQ(delta_cli::limits_cell(info), "3 at once (override)");
+}

@@ -28,7 +28,17 @@ std::string unique_schema(const std::string& prefix) {
 }
 
 void drop_schema(pg::Pool& pool, const std::string& schema) {
-  pool.exec("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
+  // The backend of a process a test SIGKILLed may still hold locks on the schema's tables
+  // until it notices its client is gone; a DROP that deadlocks with it is run again.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      pool.exec("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
+      return;
+    } catch (const DatabaseError& e) {
+      if (e.kind() != DatabaseErrorKind::retryable || attempt == 5) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+    }
+  }
 }
 
 ScratchSchema::ScratchSchema(const std::string& prefix, SchemaStart start, pg::PoolOptions options)

@@ -238,17 +238,9 @@ std::optional<delta::RateLimit> parse_rate(const std::string& text) {
   return delta::RateLimit{static_cast<int>(count), std::chrono::milliseconds(amount * unit_ms)};
 }
 
-std::string rate_text(const delta::RateLimit& rate) {
-  const auto ms = rate.per.count();
-  if (ms % 3'600'000 == 0) return fmt::format("{}/{}h", rate.count, ms / 3'600'000);
-  if (ms % 60'000 == 0) return fmt::format("{}/{}m", rate.count, ms / 60'000);
-  if (ms % 1000 == 0) return fmt::format("{}/{}s", rate.count, ms / 1000);
-  return fmt::format("{}/{}ms", rate.count, ms);
-}
-
 std::string limits_text(const delta::FlowLimits& limits) {
   std::vector<std::string> parts;
-  if (limits.rate_limit) parts.push_back(rate_text(*limits.rate_limit));
+  if (limits.rate_limit) parts.push_back(delta::to_string(*limits.rate_limit));
   if (limits.max_concurrency) parts.push_back(fmt::format("{} at once", *limits.max_concurrency));
   if (parts.empty()) return "none";
   return fmt::format("{}", fmt::join(parts, ", "));

@@ -89,8 +89,6 @@ void print_json(const Json& value);
 // A rate as operators write it: COUNT/[N]UNIT with UNIT ms, s, m or h ("50/s",
 // "100/500ms", "600/1m"); "none": no limit. Throws delta::ValidationError("rate", ...).
 std::optional<delta::RateLimit> parse_rate(const std::string& text);
-// "50/1s", "100/500ms".
-std::string rate_text(const delta::RateLimit& rate);
 // "50/1s, 20 at once", or "none".
 std::string limits_text(const delta::FlowLimits& limits);
 // One line: what is in force and where it comes from (the override, or the defaults).
