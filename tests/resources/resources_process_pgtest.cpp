@@ -976,9 +976,10 @@ TEST_F(resources_process_pgtest, ThreeProcessesTogetherKeepTheKindsRateAndConcur
   std::printf(
       "[ figures  ] 3 processes: %d starts over %.2f s, at most %d in a second, %d at once\n",
       kResources, span_s, most_starts_in(first, 1'000'000'000), most_at_once(first));
-  // At most count + 1 in any window of `per` (one start of burst), and never more than 5
+  // At most count + 1 in any window of `per` (one start of burst; see kRecordedStartBurst
+  // under ThreadSanitizer), and never more than 5
   // at once, from the starts and ends the processes recorded.
-  EXPECT_LE(most_starts_in(first, 1'000'000'000), 51);
+  EXPECT_LE(most_starts_in(first, 1'000'000'000), 50 + kRecordedStartBurst);
   EXPECT_LE(most_at_once(first), 5);
   EXPECT_GE(span_s, (kResources - 1) / 50.0 - 0.1) << "faster than 50 a second";
 
@@ -1002,7 +1003,7 @@ TEST_F(resources_process_pgtest, ThreeProcessesTogetherKeepTheKindsRateAndConcur
   const auto cleared = with_prefix(work_records(), "c");
   EXPECT_EQ(cleared.size(), 100u);
   EXPECT_LE(most_at_once(cleared), 5);
-  EXPECT_LE(most_starts_in(cleared, 1'000'000'000), 51);
+  EXPECT_LE(most_starts_in(cleared, 1'000'000'000), 50 + kRecordedStartBurst);
   EXPECT_EQ(scalar("SELECT count(*) FROM {s}.delta_resource WHERE attempt <> 1 OR "
                    "cardinality(errors) > 0"),
             0)
