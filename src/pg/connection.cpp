@@ -179,6 +179,17 @@ Result Connection::exec_prepared(const Statement& statement, const Params& param
                      wire.values.data(), wire.lengths.data(), params.formats().data(), 0),
         statement.sql);
   }
+  prepare(statement, params);
+  if (!statement.local_settings.empty() && PQtransactionStatus(conn_) == PQTRANS_IDLE)
+    return exec_with_settings(statement, params);
+  const WireParams wire(params);
+  return check(PQexecPrepared(conn_, statement.name.c_str(), static_cast<int>(n),
+                              wire.values.data(), wire.lengths.data(), params.formats().data(), 0),
+               statement.sql);
+}
+
+void Connection::prepare(const Statement& statement, const Params& params) {
+  const auto n = params.size();
   const auto now = std::chrono::steady_clock::now();
   auto it = prepared_.find(statement.name);
   // A statement in a failed transaction block fails anyway; it is not prepared again there.
@@ -198,12 +209,6 @@ Result Connection::exec_prepared(const Statement& statement, const Params& param
     it = prepared_.emplace(statement.name, Prepared{now, 0}).first;
   }
   ++it->second.runs;
-  if (!statement.local_settings.empty() && PQtransactionStatus(conn_) == PQTRANS_IDLE)
-    return exec_with_settings(statement, params);
-  const WireParams wire(params);
-  return check(PQexecPrepared(conn_, statement.name.c_str(), static_cast<int>(n),
-                              wire.values.data(), wire.lengths.data(), params.formats().data(), 0),
-               statement.sql);
 }
 
 Result Connection::exec_with_settings(const Statement& statement, const Params& params) {

@@ -71,6 +71,9 @@ class Connection {
   Result exec(std::string_view sql, const Params& params = {});
   // Prepares `statement` on this connection if needed, then runs it.
   Result exec_prepared(const Statement& statement, const Params& params = {});
+  // Prepares `statement` on this connection unless it is prepared already (and its plan
+  // not too old): for a Pipeline's send_prepared. Not for a replan statement.
+  void prepare(const Statement& statement, const Params& params);
   // Runs a script of several statements (simple protocol, no parameters).
   void exec_script(std::string_view sql);
 

@@ -264,14 +264,40 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
             ctx_.runtime.count_error("flow limits");
           }
           if (ctx_.flow.limited(kinds_, name_)) {
-            auto claimed = ctx_.store.claim_limited(
-                *conn, *ctx_.flow.kind_store, *ctx_.flow.namespace_store, name_, kinds_, limits,
-                lease_ms_, limit, ctx_.id(), ctx_.now(), after);
-            rows = std::move(claimed.rows);
-            starts = std::move(claimed.starts);
-            limited = true;
-            capped = claimed.capped;
-            next_due = claimed.next_due;
+            // While the limits are far from reached, claim first and check after (one
+            // round trip); once a check refused or a claim came near them, lock first.
+            std::optional<ResourceStore::LimitedClaim> claimed;
+            const auto now_ticks = std::chrono::steady_clock::now().time_since_epoch().count();
+            const bool bound = limits_bound_.load(std::memory_order_relaxed) ||
+                               now_ticks < pessimistic_until_.load(std::memory_order_relaxed);
+            if (!bound) {
+              claimed = ctx_.store.claim_optimistic(
+                  *conn, *ctx_.flow.kind_store, *ctx_.flow.namespace_store, name_, kinds_, limits,
+                  lease_ms_, limit, ctx_.id(), ctx_.now(), after);
+            }
+            // An optimistic claim took what it asked for, as an unlimited one.
+            limited = !claimed.has_value();
+            if (!claimed) {
+              // Refused (or bound): lock first for a poll interval at least, so that a
+              // refusal that the pessimistic claim's figures do not show (two rate limiters
+              // over the same starts) does not make every claim run twice.
+              if (!bound) {
+                pessimistic_until_.store(
+                    now_ticks + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    ctx_.options.poll_interval)
+                                    .count(),
+                    std::memory_order_relaxed);
+              }
+              claimed = ctx_.store.claim_limited(*conn, *ctx_.flow.kind_store,
+                                                 *ctx_.flow.namespace_store, name_, kinds_, limits,
+                                                 lease_ms_, limit, ctx_.id(), ctx_.now(), after);
+            }
+            limits_bound_.store(claimed->cut || claimed->capped || claimed->next_due.has_value(),
+                                std::memory_order_relaxed);
+            rows = std::move(claimed->rows);
+            starts = std::move(claimed->starts);
+            capped = claimed->capped;
+            next_due = claimed->next_due;
           } else {
             rows = ctx_.store.claim(*conn, name_, kinds_, limits, lease_ms_, limit, ctx_.id(),
                                     ctx_.now(), after);
@@ -321,7 +347,7 @@ void NamespaceRunner::claim_loop(std::stop_token stop, int index) {
       }
       claiming_now_ -= free_slots;
       if (reserved > 0) more_ = static_cast<int>(rows.size()) == limit;
-      if (claimed_ok) capped_ = limited && capped;
+      if (claimed_ok) capped_ = capped;
       in_flight_ += static_cast<int>(rows.size());
       const auto claimed_at = std::chrono::steady_clock::now();
       for (std::size_t i = 0; i < rows.size(); ++i) {

@@ -108,6 +108,10 @@ class NamespaceRunner {
   // The last limited claim met a concurrency cap: a finish here wakes the claimer
   // (capacity came back), and its outcome wakes the claimers of other processes.
   std::atomic<bool> capped_{false};
+  // The limited claim's path: optimistic (claim, then check) unless the last limited claim
+  // came near the limits or, until pessimistic_until_ (steady-clock ticks), one was refused.
+  std::atomic<bool> limits_bound_{false};
+  std::atomic<std::int64_t> pessimistic_until_{0};
   ClaimCursors cursors_;                       // guarded by mutex_
   const Backoff backoff_;                      // the delay before a failed resource's next attempt
   std::vector<KindMetrics> metrics_;           // by kind index

@@ -6,11 +6,21 @@
 #include <delta/errors.hpp>
 
 #include "common/digest.hpp"
+#include "common/invariant.hpp"
 #include "schema/sql.hpp"
 
 namespace delta::resources {
 
 namespace {
+
+// The claim's own settings (ResourceStore's constructor) for a pipeline without a
+// transaction block.
+const std::string kClaimSettingsSql =
+    "SELECT set_config('synchronous_commit', 'off', true), "
+    "set_config('plan_cache_mode', 'force_generic_plan', true)";
+
+// delta_flow_take's refusal (migration 0007).
+constexpr std::string_view kFlowRefused = "DL001";
 
 // The columns of a resource row (parse_row), in the order every query lists them.
 constexpr int kColumnCount = 22;
@@ -63,6 +73,7 @@ ResourceStore::ResourceStore(const std::string& schema)
   // outcome's commit, durable, flushes the claim before it.
   claim_.local_settings = {internal::kGenericPlan, {"synchronous_commit", "off"}};
   flow_pending_sql_ = statements.sql("flow_pending");
+  flow_check_ = statements.cached("flow_check");
   renew_leases_ = statements.cached("renew_leases");
   finish_ = statements.cached("finish");
   rescue_ = statements.cached("rescue");
@@ -238,12 +249,11 @@ std::vector<StoredObject> ResourceStore::lock_objects(pg::Connection& conn, std:
   return stored;
 }
 
-pg::Result ResourceStore::run_claim(pg::Connection& conn, const std::string& ns,
-                                    const std::vector<std::string>& kinds,
-                                    const std::vector<std::int32_t>& limits,
-                                    const std::vector<std::int64_t>& lease_ms, int limit,
-                                    const std::string& client_id, std::optional<Timestamp> now,
-                                    const std::vector<std::optional<ClaimKey>>& after) {
+pg::Params ResourceStore::claim_params(const std::string& ns, const std::vector<std::string>& kinds,
+                                       const std::vector<std::int32_t>& limits,
+                                       const std::vector<std::int64_t>& lease_ms, int limit,
+                                       const std::string& client_id, std::optional<Timestamp> now,
+                                       const std::vector<std::optional<ClaimKey>>& after) {
   // One cursor per kind and priority class: kinds.size() of class 0, then of class 1.
   std::array<std::vector<std::optional<Timestamp>>, 2> after_run_at;
   std::array<std::vector<std::optional<std::int64_t>>, 2> after_id;
@@ -257,9 +267,18 @@ pg::Result ResourceStore::run_claim(pg::Connection& conn, const std::string& ns,
       after_id[c][i] = after[range]->id;
     }
   }
+  return pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms, client_id, now,
+                    after_run_at[0], after_id[0], after_run_at[1], after_id[1]);
+}
+
+pg::Result ResourceStore::run_claim(pg::Connection& conn, const std::string& ns,
+                                    const std::vector<std::string>& kinds,
+                                    const std::vector<std::int32_t>& limits,
+                                    const std::vector<std::int64_t>& lease_ms, int limit,
+                                    const std::string& client_id, std::optional<Timestamp> now,
+                                    const std::vector<std::optional<ClaimKey>>& after) {
   return conn.exec_prepared(
-      claim_, pg::Params(kinds, limits, ns, std::int32_t{limit}, lease_ms, client_id, now,
-                         after_run_at[0], after_id[0], after_run_at[1], after_id[1]));
+      claim_, claim_params(ns, kinds, limits, lease_ms, limit, client_id, now, after));
 }
 
 std::vector<ResourceRow> ResourceStore::claimed_rows(const pg::Result& result) {
@@ -285,6 +304,33 @@ std::vector<ResourceRow> ResourceStore::claim(pg::Connection& conn, const std::s
                                               const std::vector<std::optional<ClaimKey>>& after) {
   return claimed_rows(run_claim(conn, ns, kinds, limits, lease_ms, limit, client_id, now, after));
 }
+
+namespace {
+
+constexpr std::size_t kNoScope = static_cast<std::size_t>(-1);
+
+// The start of each claimed row under its kind's and its namespace's rate limiters, in
+// claim order.
+std::vector<std::chrono::steady_clock::time_point> take_starts(
+    runtime::FlowPlan& plan, const std::map<std::string, std::size_t>& kind_scope,
+    std::size_t ns_scope, const std::vector<ResourceRow>& rows) {
+  std::vector<std::chrono::steady_clock::time_point> starts;
+  starts.reserve(rows.size());
+  for (const auto& row : rows) {
+    auto it = kind_scope.find(row.kind);
+    const std::size_t kind_index = it == kind_scope.end() ? kNoScope : it->second;
+    if (kind_index != kNoScope && ns_scope != kNoScope) {
+      starts.push_back(plan.take({kind_index, ns_scope}));
+    } else if (kind_index != kNoScope || ns_scope != kNoScope) {
+      starts.push_back(plan.take({kind_index != kNoScope ? kind_index : ns_scope}));
+    } else {
+      starts.push_back(plan.take({}));
+    }
+  }
+  return starts;
+}
+
+}  // namespace
 
 ResourceStore::LimitedClaim ResourceStore::claim_limited(
     pg::Connection& conn, const runtime::FlowStore& kind_flow,
@@ -325,19 +371,22 @@ ResourceStore::LimitedClaim ResourceStore::claim_limited(
       if (row.get<bool>(1)) ns_pending += count;
     }
     runtime::FlowPlan plan(locked_at, std::chrono::steady_clock::now());
-    constexpr std::size_t kNone = static_cast<std::size_t>(-1);
     std::map<std::string, std::size_t> kind_scope;
     for (const auto& locked : kind_locked)
       kind_scope[locked.name] = plan.add(locked, kind_pending[locked.name], 0);
-    std::size_t ns_scope = kNone;
+    std::size_t ns_scope = kNoScope;
     if (!ns_locked.empty()) {
       ns_scope = plan.add(ns_locked.front(), ns_pending, 1);
-      limit = std::min(limit, plan.room(ns_scope));
+      const int room = plan.room(ns_scope);
+      claimed.cut = claimed.cut || room < limit;
+      limit = std::min(limit, room);
     }
     int asked = 0;
     for (std::size_t i = 0; i < kinds.size(); ++i) {
       if (auto it = kind_scope.find(kinds[i]); it != kind_scope.end()) {
-        limits[i] = std::min(limits[i], plan.room(it->second));
+        const int room = plan.room(it->second);
+        claimed.cut = claimed.cut || room < limits[i];
+        limits[i] = std::min(limits[i], room);
       }
       asked += limits[i];
     }
@@ -345,22 +394,84 @@ ResourceStore::LimitedClaim ResourceStore::claim_limited(
       claimed.rows =
           claimed_rows(run_claim(conn, ns, kinds, limits, lease_ms, limit, client_id, now, after));
     }
-    for (const auto& row : claimed.rows) {
-      auto it = kind_scope.find(row.kind);
-      const std::size_t kind_index = it == kind_scope.end() ? kNone : it->second;
-      if (kind_index != kNone && ns_scope != kNone) {
-        claimed.starts.push_back(plan.take({kind_index, ns_scope}));
-      } else if (kind_index != kNone || ns_scope != kNone) {
-        claimed.starts.push_back(plan.take({kind_index != kNone ? kind_index : ns_scope}));
-      } else {
-        claimed.starts.push_back(plan.take({}));
-      }
-    }
+    claimed.starts = take_starts(plan, kind_scope, ns_scope, claimed.rows);
     runtime::settle_and_commit(conn, plan, {{&kind_flow, 0}, {&namespace_flow, 1}});
     claimed.next_due = plan.next_due();
     claimed.capped = plan.capped();
     return claimed;
   });
+}
+
+std::optional<ResourceStore::LimitedClaim> ResourceStore::claim_optimistic(
+    pg::Connection& conn, const runtime::FlowStore& kind_flow,
+    const runtime::FlowStore& namespace_flow, const std::string& ns,
+    const std::vector<std::string>& kinds, const std::vector<std::int32_t>& limits,
+    const std::vector<std::int64_t>& lease_ms, int limit, const std::string& client_id,
+    std::optional<Timestamp> now, const std::vector<std::optional<ClaimKey>>& after) {
+  const pg::Params params = claim_params(ns, kinds, limits, lease_ms, limit, client_id, now, after);
+  const pg::Params kind_params(kinds), ns_params(std::vector<std::string>{ns}),
+      check_params(kinds, ns);
+  conn.prepare(claim_, params);
+  conn.prepare(kind_flow.lock_statement(), kind_params);
+  conn.prepare(namespace_flow.lock_statement(), ns_params);
+  conn.prepare(flow_check_, check_params);
+  pg::Result rows, checked;
+  try {
+    // One round trip and one implicit transaction, committed at the sync (or rolled back
+    // when a statement fails): the claim's settings, the claim, the limit rows locked, the
+    // check. The limit rows are held only while the server runs the check and commits.
+    pg::Pipeline pipe(conn, pg::Pipeline::Flush::at_sync);
+    pipe.send(kClaimSettingsSql, {});
+    pipe.send_prepared(claim_.name, params);
+    pipe.send_prepared(kind_flow.lock_statement().name, kind_params);
+    pipe.send_prepared(namespace_flow.lock_statement().name, ns_params);
+    pipe.send_prepared(flow_check_.name, check_params);
+    pipe.send_sync();
+    pipe.receive();
+    rows = pipe.receive();
+    pipe.receive();
+    pipe.receive();
+    checked = pipe.receive();
+    pipe.sync();
+  } catch (const DatabaseError& e) {
+    if (e.sqlstate() == kFlowRefused) return std::nullopt;  // rolled back: nothing claimed
+    throw;
+  }
+  LimitedClaim claimed;
+  claimed.rows = claimed_rows(rows);
+  std::optional<runtime::FlowPlan> plan;
+  std::map<std::string, std::size_t> kind_scope;
+  std::size_t ns_scope = kNoScope;
+  std::vector<std::pair<std::size_t, Timestamp>> stored_tats;  // scopes a rate start was taken of
+  for (auto row : checked) {
+    if (!plan) plan.emplace(row.get<Timestamp>(8), std::chrono::steady_clock::now());
+    runtime::FlowLocked scope{row.get<std::string>(1), runtime::limit_at(row, 2),
+                              row.get<std::optional<Timestamp>>(5)};
+    const auto in_use = row.get<std::int64_t>(6) - row.get<std::int64_t>(7);
+    const int group = row.get<std::int32_t>(0);
+    const std::size_t index = plan->add(scope, in_use, group);
+    if (group == 0) {
+      kind_scope[scope.name] = index;
+    } else {
+      ns_scope = index;
+    }
+    if (scope.limit.rate && row.get<std::int64_t>(7) > 0)
+      stored_tats.emplace_back(index, row.get<Timestamp>(9));
+  }
+  if (!plan) {
+    // No limit in force any more (cleared since this process last read them).
+    claimed.starts.assign(claimed.rows.size(), std::chrono::steady_clock::time_point{});
+    return claimed;
+  }
+  claimed.starts = take_starts(*plan, kind_scope, ns_scope, claimed.rows);
+  // The starts follow the arithmetic delta_flow_take stored: the same state after them.
+  for (const auto& [index, stored] : stored_tats) {
+    internal::check_invariant(plan->rate_state(index) == stored,
+                              "an optimistic claim's rate state differs from the database's");
+  }
+  claimed.next_due = plan->next_due();
+  claimed.capped = plan->capped();
+  return claimed;
 }
 
 std::vector<std::int64_t> ResourceStore::renew_leases(pg::Connection& conn,

@@ -111,6 +111,7 @@ class ResourceStore {
     std::vector<std::chrono::steady_clock::time_point> starts;
     std::optional<std::chrono::steady_clock::time_point> next_due;  // a rate's next start
     bool capped = false;                                            // a concurrency cap was reached
+    bool cut = false;  // the limits let the claim ask for less than it would have
   };
   LimitedClaim claim_limited(pg::Connection& conn, const runtime::FlowStore& kind_flow,
                              const runtime::FlowStore& namespace_flow, const std::string& ns,
@@ -119,6 +120,16 @@ class ResourceStore {
                              const std::vector<std::int64_t>& lease_ms, int limit,
                              const std::string& client_id, std::optional<Timestamp> now,
                              const std::vector<std::optional<ClaimKey>>& after);
+  // The same without waiting for the limit rows before the claim: claims first, then locks
+  // them and checks that the limits hold with what it took (resources/flow_check.sql), in
+  // one round trip and one transaction. nullopt when they would not: the claim was rolled
+  // back and nothing was taken (take claim_limited then). For limits far from reached.
+  std::optional<LimitedClaim> claim_optimistic(
+      pg::Connection& conn, const runtime::FlowStore& kind_flow,
+      const runtime::FlowStore& namespace_flow, const std::string& ns,
+      const std::vector<std::string>& kinds, const std::vector<std::int32_t>& limits,
+      const std::vector<std::int64_t>& lease_ms, int limit, const std::string& client_id,
+      std::optional<Timestamp> now, const std::vector<std::optional<ClaimKey>>& after);
   // Renews the leases of claimed resources (ids[i] claimed at attempted_at[i]) to
   // lease_ms[i] from now (< 0: no expiry); returns the ids whose lease this client still
   // held.
@@ -188,6 +199,11 @@ class ResourceStore {
 
  private:
   void prepare_maintenance(const std::string& schema);
+  static pg::Params claim_params(const std::string& ns, const std::vector<std::string>& kinds,
+                                 const std::vector<std::int32_t>& limits,
+                                 const std::vector<std::int64_t>& lease_ms, int limit,
+                                 const std::string& client_id, std::optional<Timestamp> now,
+                                 const std::vector<std::optional<ClaimKey>>& after);
   pg::Result run_claim(pg::Connection& conn, const std::string& ns,
                        const std::vector<std::string>& kinds,
                        const std::vector<std::int32_t>& limits,
@@ -197,6 +213,7 @@ class ResourceStore {
   static std::vector<ResourceRow> claimed_rows(const pg::Result& result);
   std::string channel_;
   std::string flow_pending_sql_;
+  pg::Statement flow_check_;
   internal::BatchStatement upsert_full_, upsert_brief_, upsert_full_split_, upsert_brief_split_;
   pg::Statement lock_objects_, claim_, renew_leases_, finish_, rescue_, get_, invalidate_, retry_,
       known_kinds_, upsert_namespace_, upsert_controller_, begin_inform_, end_inform_,

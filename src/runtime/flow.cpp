@@ -60,6 +60,8 @@ FlowStore::FlowStore(const std::string& schema, FlowTable table) {
       internal::cached_statement(statements.name(fmt::format("flow_register_{}", table_tag(table))),
                                  schema::render_query("runtime/flow_register", schema, conditions));
   lock_sql_ = schema::render_query("runtime/flow_lock", schema, conditions);
+  lock_ = internal::cached_statement(statements.name(fmt::format("flow_lock_{}", table_tag(table))),
+                                     lock_sql_);
   settle_sql_ = schema::render_query("runtime/flow_settle", schema, conditions);
 }
 
@@ -254,6 +256,12 @@ std::vector<Timestamp> FlowPlan::settle_tats(int group) const {
     if (scope.cell && scope.group == group) tats.push_back(scope.cell->next);
   }
   return tats;
+}
+
+std::optional<Timestamp> FlowPlan::rate_state(std::size_t index) const {
+  const Scope& scope = scopes_[index];
+  if (!scope.cell) return std::nullopt;
+  return scope.cell->next;
 }
 
 std::optional<std::chrono::steady_clock::time_point> FlowPlan::next_due() const {

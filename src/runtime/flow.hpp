@@ -66,6 +66,8 @@ class FlowStore {
   // flow_lock's and flow_settle's SQL and parameters, for a pipeline.
   const std::string& lock_sql() const noexcept { return lock_sql_; }
   const std::string& settle_sql() const noexcept { return settle_sql_; }
+  // flow_lock prepared (Connection::prepare before a pipeline's send_prepared).
+  const pg::Statement& lock_statement() const noexcept { return lock_; }
   static std::vector<FlowLocked> parse_locked(const pg::Result& result);
   // The database's clock once the locks are held (the rate limiters' "now"; now() would
   // be the transaction's start, before any wait for a lock).
@@ -75,7 +77,7 @@ class FlowStore {
   }
 
  private:
-  pg::Statement register_;
+  pg::Statement register_, lock_;
   std::string lock_sql_, settle_sql_;
 };
 
@@ -130,6 +132,8 @@ class FlowPlan {
   // takes.
   std::vector<std::string> settle_names(int group) const;
   std::vector<Timestamp> settle_tats(int group) const;
+  // The scope's rate limiter state after the takes; nullopt when it has no rate.
+  std::optional<Timestamp> rate_state(std::size_t scope) const;
   // When the rate limiters that have no start left within their lookahead let a next
   // claim take a batch of starts (steady clock); nullopt: none is exhausted.
   std::optional<std::chrono::steady_clock::time_point> next_due() const;

@@ -1,0 +1,2 @@
+DROP FUNCTION /* schema */delta_flow_take(text, timestamptz, timestamptz, integer, bigint,
+                                          integer, interval, bigint, boolean);
