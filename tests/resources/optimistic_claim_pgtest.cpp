@@ -92,7 +92,7 @@ class optimistic_claim_pgtest : public ::testing::Test {
 };
 
 TEST_F(optimistic_claim_pgtest, AClaimWithinTheCapTakesWhatItAsksFor) {
-  limit_kind({.concurrency = 3});
+  limit_kind({3, std::nullopt});
   auto claimed = optimistic(2);
   ASSERT_TRUE(claimed.has_value());
   EXPECT_EQ(claimed->rows.size(), 2U);
@@ -107,7 +107,7 @@ TEST_F(optimistic_claim_pgtest, AClaimWithinTheCapTakesWhatItAsksFor) {
 }
 
 TEST_F(optimistic_claim_pgtest, AClaimOverTheCapIsRolledBackAndThePessimisticOneTakesTheRest) {
-  limit_kind({.concurrency = 3});
+  limit_kind({3, std::nullopt});
   EXPECT_FALSE(optimistic(5).has_value());
   EXPECT_EQ(pending(), 0);  // nothing stayed leased
   auto claimed = pessimistic(5);
@@ -121,7 +121,7 @@ TEST_F(optimistic_claim_pgtest, AClaimOverTheCapIsRolledBackAndThePessimisticOne
 }
 
 TEST_F(optimistic_claim_pgtest, ANamespacesCapRefusesAClaimOverIt) {
-  limit_namespace({.concurrency = 2});
+  limit_namespace({2, std::nullopt});
   EXPECT_FALSE(optimistic(3).has_value());
   EXPECT_EQ(pending(), 0);
   auto claimed = optimistic(2);
@@ -131,7 +131,7 @@ TEST_F(optimistic_claim_pgtest, ANamespacesCapRefusesAClaimOverIt) {
 
 TEST_F(optimistic_claim_pgtest, TheRateStateStoredIsTheClientsArithmetic) {
   // 10 per second: starts 102 ms apart, a lookahead of one step: two starts now.
-  limit_kind({.rate = delta::RateLimit{10, std::chrono::seconds(1)}});
+  limit_kind({std::nullopt, delta::RateLimit{10, std::chrono::seconds(1)}});
   EXPECT_FALSE(optimistic(3).has_value());  // three would not fit
   EXPECT_EQ(pending(), 0);
   // Two do; the claim's own check (an invariant) compares the stored state with the
@@ -155,8 +155,8 @@ TEST_F(optimistic_claim_pgtest, TheRateStateStoredIsTheClientsArithmetic) {
 }
 
 TEST_F(optimistic_claim_pgtest, TwoRateLimitersOverTheSameStartsAreLeftToThePessimisticClaim) {
-  limit_kind({.rate = delta::RateLimit{1000, std::chrono::seconds(1)}});
-  limit_namespace({.rate = delta::RateLimit{1000, std::chrono::seconds(1)}});
+  limit_kind({std::nullopt, delta::RateLimit{1000, std::chrono::seconds(1)}});
+  limit_namespace({std::nullopt, delta::RateLimit{1000, std::chrono::seconds(1)}});
   EXPECT_FALSE(optimistic(1).has_value());
   EXPECT_EQ(pending(), 0);
   EXPECT_EQ(pessimistic(1).rows.size(), 1U);
